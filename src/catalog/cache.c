@@ -1,0 +1,380 @@
+/*
+ * cache.c
+ *		Backend-local cache of meshpg's catalog, kept right by invalidation.
+ *
+ * The hooks ask, for every relation a query touches, whether it is a data
+ * product and who may read it.  That answer must cost a hash probe, so it is
+ * cached per backend: entries are loaded lazily by index scans, one relation
+ * at a time (never the whole catalog), and negative answers are cached too.
+ *
+ * Every write to a catalog table fires a statement trigger that sends a
+ * relcache invalidation for that table; every backend's callback then marks
+ * the cache stale.  The callback only sets a flag, because it can run in the
+ * middle of a lookup (any lock acquisition accepts invalidations); the next
+ * lookup drops the stale entries.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "catalog/catalog.h"
+#include "meshpg.h"
+
+typedef enum
+{
+	CATALOG_UNKNOWN,
+	CATALOG_ABSENT,
+	CATALOG_PRESENT
+} CatalogState;
+
+static CatalogState catalog_state = CATALOG_UNKNOWN;
+static MeshCatalog catalog;
+
+static HTAB *product_cache = NULL;
+static MemoryContext product_cxt = NULL;
+static bool product_cache_stale = false;
+
+PG_FUNCTION_INFO_V1(meshpg_catalog_changed);
+
+static bool
+is_catalog_rel(Oid relid)
+{
+	return relid == catalog.domain_rel || relid == catalog.product_rel ||
+		relid == catalog.column_rel || relid == catalog.grant_rel;
+}
+
+static void
+mesh_relcache_callback(Datum arg, Oid relid)
+{
+	if (catalog_state != CATALOG_PRESENT)
+		return;
+	if (!OidIsValid(relid) || is_catalog_rel(relid))
+	{
+		product_cache_stale = true;
+		/* DROP EXTENSION drops the tables: look them up again. */
+		catalog_state = CATALOG_UNKNOWN;
+	}
+}
+
+/*
+ * CREATE EXTENSION creates schema meshpg: a cached "absent" must not outlive
+ * it, nor a cached "present" outlive DROP SCHEMA.
+ */
+static void
+mesh_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	catalog_state = CATALOG_UNKNOWN;
+	product_cache_stale = true;
+}
+
+void
+mesh_install_catalog_callbacks(void)
+{
+	CacheRegisterRelcacheCallback(mesh_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, mesh_namespace_callback, (Datum) 0);
+}
+
+static Oid
+catalog_relid(const char *relname)
+{
+	return get_relname_relid(relname, catalog.nsp);
+}
+
+const MeshCatalog *
+mesh_catalog(void)
+{
+	HeapTuple	tup;
+
+	if (catalog_state == CATALOG_PRESENT)
+		return &catalog;
+	if (catalog_state == CATALOG_ABSENT)
+		return NULL;
+
+	memset(&catalog, 0, sizeof(catalog));
+	catalog.nsp = get_namespace_oid("meshpg", true);
+	if (!OidIsValid(catalog.nsp))
+	{
+		/* Creating the schema will invalidate this answer. */
+		catalog_state = CATALOG_ABSENT;
+		return NULL;
+	}
+
+	catalog.domain_rel = catalog_relid("cat_domain");
+	catalog.domain_pkey = catalog_relid("cat_domain_pkey");
+	catalog.domain_nsp_idx = catalog_relid("cat_domain_nsp_key");
+	catalog.product_rel = catalog_relid("cat_product");
+	catalog.product_relid_idx = catalog_relid("cat_product_relid_key");
+	catalog.column_rel = catalog_relid("cat_column");
+	catalog.grant_rel = catalog_relid("cat_grant");
+	catalog.grant_pkey = catalog_relid("cat_grant_pkey");
+
+	/*
+	 * Mid-CREATE EXTENSION, or a schema that merely shares the name: answer
+	 * "absent" without caching it, since no invalidation we listen to would
+	 * tell us when the tables appear.
+	 */
+	if (!OidIsValid(catalog.domain_rel) || !OidIsValid(catalog.domain_pkey) ||
+		!OidIsValid(catalog.domain_nsp_idx) || !OidIsValid(catalog.product_rel) ||
+		!OidIsValid(catalog.product_relid_idx) || !OidIsValid(catalog.column_rel) ||
+		!OidIsValid(catalog.grant_rel) || !OidIsValid(catalog.grant_pkey))
+		return NULL;
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(catalog.product_rel));
+	if (!HeapTupleIsValid(tup))
+		return NULL;
+	catalog.owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	catalog_state = CATALOG_PRESENT;
+	product_cache_stale = true;
+	return &catalog;
+}
+
+MeshProductState
+mesh_parse_state(const char *state)
+{
+	if (strcmp(state, "draft") == 0)
+		return MESH_DRAFT;
+	if (strcmp(state, "published") == 0)
+		return MESH_PUBLISHED;
+	if (strcmp(state, "deprecated") == 0)
+		return MESH_DEPRECATED;
+	if (strcmp(state, "retired") == 0)
+		return MESH_RETIRED;
+	elog(ERROR, "unexpected data product state \"%s\"", state);
+	pg_unreachable();
+}
+
+static void
+reset_product_cache(void)
+{
+	HASHCTL		ctl;
+
+	if (product_cxt == NULL)
+		product_cxt = AllocSetContextCreate(CacheMemoryContext,
+											"meshpg product cache",
+											ALLOCSET_DEFAULT_SIZES);
+	else
+		MemoryContextReset(product_cxt);
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(MeshProduct);
+	ctl.hcxt = product_cxt;
+	product_cache = hash_create("meshpg products", 256, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	product_cache_stale = false;
+}
+
+/* Reads one domain row by id: its owner, schema and name. */
+static void
+load_domain(int64 domain_id, Oid *owner, Oid *nsp, char **name)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	bool		isnull;
+
+	rel = table_open(catalog.domain_rel, AccessShareLock);
+	ScanKeyInit(&key, Anum_cat_domain_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(domain_id));
+	scan = systable_beginscan(rel, catalog.domain_pkey, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "meshpg catalog is inconsistent: no domain with id " INT64_FORMAT,
+			 domain_id);
+	*owner = DatumGetObjectId(heap_getattr(tup, Anum_cat_domain_owner,
+										   RelationGetDescr(rel), &isnull));
+	*nsp = DatumGetObjectId(heap_getattr(tup, Anum_cat_domain_nsp,
+										 RelationGetDescr(rel), &isnull));
+	*name = TextDatumGetCString(heap_getattr(tup, Anum_cat_domain_name,
+											 RelationGetDescr(rel), &isnull));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+static void
+load_grants(MeshProduct *entry)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	List	   *grants = NIL;
+	ListCell   *lc;
+	int			i = 0;
+
+	rel = table_open(catalog.grant_rel, AccessShareLock);
+	ScanKeyInit(&key, Anum_cat_grant_product_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(entry->id));
+	scan = systable_beginscan(rel, catalog.grant_pkey, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		MeshGrant  *g = palloc(sizeof(MeshGrant));
+		bool		isnull;
+		Datum		d;
+
+		g->grantee = DatumGetObjectId(heap_getattr(tup, Anum_cat_grant_grantee,
+												   RelationGetDescr(rel), &isnull));
+		d = heap_getattr(tup, Anum_cat_grant_expires_at, RelationGetDescr(rel), &isnull);
+		g->has_expiry = !isnull;
+		g->expires_at = isnull ? 0 : DatumGetTimestampTz(d);
+		grants = lappend(grants, g);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	entry->ngrants = list_length(grants);
+	entry->grants = entry->ngrants > 0 ?
+		MemoryContextAlloc(product_cxt, sizeof(MeshGrant) * entry->ngrants) : NULL;
+	foreach(lc, grants)
+		entry->grants[i++] = *(MeshGrant *) lfirst(lc);
+}
+
+/* Fills entry from the catalog; false if relid is no product. */
+static bool
+load_product(Oid relid, MeshProduct *entry)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	bool		found = false;
+	int64		domain_id = 0;
+	char	   *name = NULL;
+	char	   *state = NULL;
+
+	rel = table_open(catalog.product_rel, AccessShareLock);
+	ScanKeyInit(&key, Anum_cat_product_relid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, catalog.product_relid_idx, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull;
+
+		found = true;
+		entry->id = DatumGetInt64(heap_getattr(tup, Anum_cat_product_id, desc, &isnull));
+		domain_id = DatumGetInt64(heap_getattr(tup, Anum_cat_product_domain_id, desc, &isnull));
+		name = TextDatumGetCString(heap_getattr(tup, Anum_cat_product_name, desc, &isnull));
+		state = TextDatumGetCString(heap_getattr(tup, Anum_cat_product_state, desc, &isnull));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	if (!found)
+		return false;
+
+	{
+		char	   *domain_name;
+
+		entry->state = mesh_parse_state(state);
+		load_domain(domain_id, &entry->domain_owner, &entry->domain_nsp, &domain_name);
+		entry->qualname = MemoryContextStrdup(product_cxt,
+											  psprintf("%s.%s", domain_name, name));
+	}
+	load_grants(entry);
+	return true;
+}
+
+const MeshProduct *
+mesh_product_by_relid(Oid relid)
+{
+	MeshProduct *entry;
+	MeshProduct loaded;
+	bool		found;
+
+	if (mesh_catalog() == NULL)
+		return NULL;
+	if (product_cache == NULL || product_cache_stale)
+		reset_product_cache();
+
+	entry = hash_search(product_cache, &relid, HASH_FIND, NULL);
+	if (entry != NULL)
+		return entry->is_product ? entry : NULL;
+
+	/* meshpg's own tables are never products; don't recurse into them. */
+	if (is_catalog_rel(relid))
+		return NULL;
+
+	memset(&loaded, 0, sizeof(loaded));
+	loaded.relid = relid;
+	loaded.is_product = load_product(relid, &loaded);
+
+	/*
+	 * Loading took locks, which may have processed invalidations and reset
+	 * the table: insert afresh.  What we read is still right, since our
+	 * snapshot was taken after those locks.
+	 */
+	if (product_cache_stale)
+		reset_product_cache();
+	entry = hash_search(product_cache, &relid, HASH_ENTER, &found);
+	memcpy(entry, &loaded, sizeof(MeshProduct));
+	return entry->is_product ? entry : NULL;
+}
+
+bool
+mesh_domain_by_nsp(Oid nsp, char **name)
+{
+	const MeshCatalog *cat = mesh_catalog();
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	bool		found = false;
+
+	if (cat == NULL)
+		return false;
+	rel = table_open(cat->domain_rel, AccessShareLock);
+	ScanKeyInit(&key, Anum_cat_domain_nsp, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(nsp));
+	scan = systable_beginscan(rel, cat->domain_nsp_idx, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+
+		found = true;
+		if (name)
+			*name = TextDatumGetCString(heap_getattr(tup, Anum_cat_domain_name,
+													 RelationGetDescr(rel), &isnull));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * Statement trigger on every catalog table: tell every backend (this one at
+ * the next command) that the catalog changed.
+ */
+Datum
+meshpg_catalog_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("meshpg._catalog_changed() must be called as a trigger")));
+
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	PG_RETURN_POINTER(NULL);
+}

@@ -1,0 +1,102 @@
+/*
+ * catalog.h
+ *		Typed access to meshpg's catalog tables and the backend-local cache
+ *		that the hooks read on the hot path.
+ */
+#ifndef MESHPG_CATALOG_H
+#define MESHPG_CATALOG_H
+
+#include "datatype/timestamp.h"
+#include "executor/spi.h"
+
+/* Column numbers, mirrored from sql/meshpg--1.0.sql. */
+#define Anum_cat_domain_id			1
+#define Anum_cat_domain_name		2
+#define Anum_cat_domain_owner		4
+#define Anum_cat_domain_nsp			5
+
+#define Anum_cat_product_id			1
+#define Anum_cat_product_domain_id	2
+#define Anum_cat_product_name		3
+#define Anum_cat_product_relid		5
+#define Anum_cat_product_state		6
+
+#define Anum_cat_grant_product_id	1
+#define Anum_cat_grant_grantee		2
+#define Anum_cat_grant_expires_at	4
+
+/* OIDs of meshpg's own objects in the current database. */
+typedef struct MeshCatalog
+{
+	Oid			nsp;
+	Oid			owner;			/* owns the catalog; catalog writes run as it */
+	Oid			domain_rel;
+	Oid			domain_pkey;
+	Oid			domain_nsp_idx;
+	Oid			product_rel;
+	Oid			product_relid_idx;
+	Oid			column_rel;
+	Oid			grant_rel;
+	Oid			grant_pkey;
+} MeshCatalog;
+
+typedef enum MeshProductState
+{
+	MESH_DRAFT,
+	MESH_PUBLISHED,
+	MESH_DEPRECATED,
+	MESH_RETIRED
+} MeshProductState;
+
+typedef struct MeshGrant
+{
+	Oid			grantee;
+	bool		has_expiry;
+	TimestampTz expires_at;
+} MeshGrant;
+
+/* What the hooks need to know about a relation; cached per backend. */
+typedef struct MeshProduct
+{
+	Oid			relid;			/* hash key */
+	bool		is_product;		/* false: a negative entry */
+	int64		id;
+	Oid			domain_owner;
+	Oid			domain_nsp;
+	MeshProductState state;
+	char	   *qualname;		/* domain.product, for messages */
+	int			ngrants;
+	MeshGrant  *grants;
+} MeshProduct;
+
+/* NULL when meshpg is not installed in this database. */
+extern const MeshCatalog *mesh_catalog(void);
+
+/*
+ * The product whose relation is relid, or NULL.  The result stays valid until
+ * the next call; never hold it across one.
+ */
+extern const MeshProduct *mesh_product_by_relid(Oid relid);
+
+/* Domain owning a schema, read directly (DDL paths only). */
+extern bool mesh_domain_by_nsp(Oid nsp, char **name);
+
+extern MeshProductState mesh_parse_state(const char *state);
+
+/*
+ * Catalog writes run through SPI as the catalog owner, after the caller's
+ * own rights were checked.  Every statement is fixed text with parameters;
+ * identifiers in generated DDL go through quote_identifier.
+ */
+typedef struct MeshSpiState
+{
+	Oid			userid;
+	int			sec_context;
+} MeshSpiState;
+
+extern void mesh_spi_begin(MeshSpiState *state);
+extern void mesh_spi_end(MeshSpiState *state);
+extern int	mesh_spi_exec(const char *sql, int nargs, Oid *argtypes,
+						  Datum *values, const char *nulls, bool read_only);
+
+#endif							/* MESHPG_CATALOG_H */

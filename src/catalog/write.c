@@ -1,0 +1,54 @@
+/*
+ * write.c
+ *		Running catalog statements as the catalog owner.
+ *
+ * Consumers and domain teams hold no rights on meshpg's tables.  The
+ * registry checks the caller's own identity first (GetUserId() before the
+ * switch), then runs fixed, parameterised statements as the owner of the
+ * catalog.  The switch is a local user-id change, which the transaction or
+ * subtransaction abort undoes if anything fails.
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "miscadmin.h"
+
+#include "catalog/catalog.h"
+
+void
+mesh_spi_begin(MeshSpiState *state)
+{
+	const MeshCatalog *cat = mesh_catalog();
+
+	if (cat == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"meshpg\" is not installed in this database")));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	GetUserIdAndSecContext(&state->userid, &state->sec_context);
+	SetUserIdAndSecContext(cat->owner,
+						   state->sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+void
+mesh_spi_end(MeshSpiState *state)
+{
+	SetUserIdAndSecContext(state->userid, state->sec_context);
+	SPI_finish();
+}
+
+int
+mesh_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
+			  const char *nulls, bool read_only)
+{
+	int			rc;
+
+	rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, read_only, 0);
+	if (rc < 0)
+		elog(ERROR, "meshpg catalog statement failed (%s): %s",
+			 SPI_result_code_string(rc), sql);
+	return rc;
+}

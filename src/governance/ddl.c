@@ -1,0 +1,355 @@
+/*
+ * ddl.c
+ *		The DDL guard: object_access_hook and ProcessUtility_hook keep the
+ *		catalog right when the objects it names change, and refuse changes
+ *		that would break a published product or switch off its guard.
+ *
+ *	- Dropping the relation or a column of a published or deprecated
+ *	  product is refused, however it is reached (DROP TABLE, DROP SCHEMA
+ *	  CASCADE, DROP OWNED, a cascade from a dropped dependency).  For a
+ *	  draft or retired product, the drop cleans the catalog up.
+ *	- A domain's schema cannot be dropped, renamed or given away except
+ *	  through meshpg's domain functions.
+ *	- A product's relation cannot leave its domain's schema.
+ *	- Renaming a product column renames its documentation.
+ *	- meshpg's guard policy cannot be dropped or altered, nor row security
+ *	  disabled, on a registered table.
+ *	- A dropped role loses its grants, so a later role that reuses the OID
+ *	  does not inherit them.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_policy.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "nodes/parsenodes.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "catalog/catalog.h"
+#include "meshpg.h"
+#include "registry/registry.h"
+
+static object_access_hook_type prev_object_access_hook = NULL;
+static ProcessUtility_hook_type prev_utility_hook = NULL;
+
+static bool
+is_served(const MeshProduct *product)
+{
+	return product->state == MESH_PUBLISHED || product->state == MESH_DEPRECATED;
+}
+
+static void
+forget_dropped_product(const MeshProduct *product)
+{
+	MeshSpiState spi;
+	MeshProductRow row;
+	char	   *qualname = pstrdup(product->qualname);
+
+	mesh_spi_begin(&spi);
+	mesh_resolve_product(qualname, true, &row);
+	mesh_unregister(&row, false);
+	mesh_spi_end(&spi);
+}
+
+static void
+forget_dropped_column(const MeshProduct *product, const char *column)
+{
+	MeshSpiState spi;
+	int64		id = product->id;
+
+	mesh_spi_begin(&spi);
+	mesh_spi_exec("DELETE FROM meshpg.cat_column WHERE product_id = $1 AND name = $2",
+				  2, (Oid[]) {INT8OID, TEXTOID},
+				  (Datum[]) {Int64GetDatum(id), CStringGetTextDatum(column)}, NULL, false);
+	mesh_refresh_search_product(id);
+	mesh_spi_end(&spi);
+}
+
+static void
+forget_dropped_role(Oid roleid)
+{
+	MeshSpiState spi;
+
+	mesh_spi_begin(&spi);
+	mesh_spi_exec("DELETE FROM meshpg.cat_grant WHERE grantee::oid = $1",
+				  1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(roleid)}, NULL, false);
+	mesh_spi_end(&spi);
+}
+
+static void
+guard_relation_drop(Oid relid, int attnum)
+{
+	const MeshProduct *product = mesh_product_by_relid(relid);
+	char	   *column;
+
+	if (product == NULL)
+		return;
+
+	if (attnum == 0)
+	{
+		if (is_served(product))
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot drop relation \"%s\" because it is the output port of %s data product \"%s\"",
+							get_rel_name(relid),
+							product->state == MESH_PUBLISHED ? "published" : "deprecated",
+							product->qualname),
+					 errhint("Deprecate and retire the data product first, with meshpg.deprecate() and meshpg.retire().")));
+		forget_dropped_product(product);
+		return;
+	}
+
+	column = get_attname(relid, attnum, true);
+	if (column == NULL)
+		return;
+	if (is_served(product))
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop column \"%s\" of %s data product \"%s\"",
+						column,
+						product->state == MESH_PUBLISHED ? "published" : "deprecated",
+						product->qualname),
+				 errdetail("The column is part of the product's published interface."),
+				 errhint("Publish a new data product without the column as its successor.")));
+	forget_dropped_column(product, column);
+}
+
+static void
+guard_schema_drop(Oid nsp)
+{
+	char	   *domain;
+
+	if (mesh_domain_by_nsp(nsp, &domain))
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop schema \"%s\" because it belongs to domain \"%s\"",
+						get_namespace_name(nsp), domain),
+				 errhint("Use meshpg.drop_domain().")));
+}
+
+static void
+mesh_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+				   int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+
+	if (access != OAT_DROP || mesh_catalog() == NULL)
+		return;
+
+	if (classId == RelationRelationId)
+		guard_relation_drop(objectId, subId);
+	else if (classId == NamespaceRelationId)
+		guard_schema_drop(objectId);
+	else if (classId == AuthIdRelationId)
+		forget_dropped_role(objectId);
+}
+
+static Oid
+product_relid(RangeVar *rv)
+{
+	Oid			relid;
+
+	if (rv == NULL)
+		return InvalidOid;
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	if (!OidIsValid(relid) || mesh_product_by_relid(relid) == NULL)
+		return InvalidOid;
+	return relid;
+}
+
+static void
+refuse_guard_change(RangeVar *rv, const char *policy)
+{
+	Oid			relid = product_relid(rv);
+
+	if (OidIsValid(relid) && strcmp(policy, MESH_GUARD_POLICY) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("policy \"%s\" on relation \"%s\" belongs to meshpg", policy,
+						get_rel_name(relid)),
+				 errdetail("It keeps the data product unreadable whenever meshpg is not loaded.")));
+}
+
+static void
+refuse_domain_schema(const char *schema, const char *action, const char *instead)
+{
+	Oid			nsp = get_namespace_oid(schema, true);
+	char	   *domain;
+
+	if (OidIsValid(nsp) && mesh_domain_by_nsp(nsp, &domain))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot %s schema \"%s\" because it belongs to domain \"%s\"",
+						action, schema, domain),
+				 errhint("%s", instead)));
+}
+
+/* Checks that run before the statement; returns a column rename to apply after. */
+static Oid
+check_utility(Node *stmt)
+{
+	switch (nodeTag(stmt))
+	{
+		case T_RenameStmt:
+			{
+				RenameStmt *rs = (RenameStmt *) stmt;
+
+				if (rs->renameType == OBJECT_SCHEMA)
+					refuse_domain_schema(rs->subname, "rename",
+										 "A domain's schema keeps the domain's name.");
+				else if (rs->renameType == OBJECT_POLICY)
+					refuse_guard_change(rs->relation, rs->subname);
+				else if (rs->renameType == OBJECT_COLUMN)
+					return product_relid(rs->relation);
+				break;
+			}
+		case T_AlterOwnerStmt:
+			{
+				AlterOwnerStmt *as = (AlterOwnerStmt *) stmt;
+
+				if (as->objectType == OBJECT_SCHEMA)
+					refuse_domain_schema(strVal(as->object), "change the owner of",
+										 "Use meshpg.alter_domain(name, owner => ...).");
+				break;
+			}
+		case T_AlterObjectSchemaStmt:
+			{
+				AlterObjectSchemaStmt *as = (AlterObjectSchemaStmt *) stmt;
+				Oid			relid = product_relid(as->relation);
+
+				if (OidIsValid(relid))
+					ereport(ERROR,
+							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							 errmsg("cannot move relation \"%s\" out of its domain's schema",
+									get_rel_name(relid)),
+							 errdetail("It is the output port of data product \"%s\".",
+									   mesh_product_by_relid(relid)->qualname)));
+				break;
+			}
+		case T_DropStmt:
+			{
+				DropStmt   *ds = (DropStmt *) stmt;
+				ListCell   *lc;
+
+				if (ds->removeType != OBJECT_POLICY)
+					break;
+				foreach(lc, ds->objects)
+				{
+					List	   *names = lfirst(lc);
+
+					refuse_guard_change(makeRangeVarFromNameList(list_truncate(list_copy(names),
+																			   list_length(names) - 1)),
+										strVal(llast(names)));
+				}
+				break;
+			}
+		case T_AlterPolicyStmt:
+			{
+				AlterPolicyStmt *ap = (AlterPolicyStmt *) stmt;
+
+				refuse_guard_change(ap->table, ap->policy_name);
+				break;
+			}
+		case T_AlterTableStmt:
+			{
+				AlterTableStmt *at = (AlterTableStmt *) stmt;
+				ListCell   *lc;
+				Oid			relid = product_relid(at->relation);
+
+				if (!OidIsValid(relid))
+					break;
+				foreach(lc, at->cmds)
+				{
+					AlterTableCmd *cmd = lfirst(lc);
+
+					if (cmd->subtype == AT_DisableRowSecurity)
+						ereport(ERROR,
+								(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+								 errmsg("cannot disable row security on relation \"%s\"",
+										get_rel_name(relid)),
+								 errdetail("It is the output port of data product \"%s\"; meshpg's guard needs row security.",
+										   mesh_product_by_relid(relid)->qualname)));
+				}
+				break;
+			}
+		default:
+			break;
+	}
+	return InvalidOid;
+}
+
+/*
+ * After a column rename, the documentation follows the column, on the
+ * renamed relation and on the inheritance children the rename reached.
+ */
+static void
+apply_column_rename(RenameStmt *rs)
+{
+	Oid			relid = RangeVarGetRelid(rs->relation, NoLock, false);
+	List	   *rels = rs->relation->inh ? find_all_inheritors(relid, NoLock, NULL)
+		: list_make1_oid(relid);
+	ListCell   *lc;
+	MeshSpiState spi;
+
+	mesh_spi_begin(&spi);
+	foreach(lc, rels)
+	{
+		const MeshProduct *product = mesh_product_by_relid(lfirst_oid(lc));
+		int64		id;
+
+		if (product == NULL)
+			continue;
+		id = product->id;
+		mesh_spi_exec("UPDATE meshpg.cat_column SET name = $3 WHERE product_id = $1 AND name = $2",
+					  3, (Oid[]) {INT8OID, TEXTOID, TEXTOID},
+					  (Datum[]) {Int64GetDatum(id), CStringGetTextDatum(rs->subname),
+					  CStringGetTextDatum(rs->newname)}, NULL, false);
+		mesh_refresh_search_product(id);
+	}
+	mesh_spi_end(&spi);
+}
+
+static void
+mesh_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+			 ProcessUtilityContext context, ParamListInfo params,
+			 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+	Oid			renamed = InvalidOid;
+
+	if (mesh_catalog() != NULL)
+		renamed = check_utility(stmt);
+
+	if (prev_utility_hook)
+		prev_utility_hook(pstmt, queryString, readOnlyTree, context, params,
+						  queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+
+	if (OidIsValid(renamed))
+		apply_column_rename((RenameStmt *) stmt);
+}
+
+void
+mesh_install_ddl_hooks(void)
+{
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = mesh_object_access;
+	prev_utility_hook = ProcessUtility_hook;
+	ProcessUtility_hook = mesh_utility;
+}

@@ -1,0 +1,164 @@
+/*
+ * access.c
+ *		grant_access and revoke_access: a consumer's read access to a product.
+ *
+ * A grant is a real SQL privilege (USAGE on the domain schema, SELECT on the
+ * product's relation, never on anything else in the schema) plus a catalog
+ * row with purpose and expiry.  The executor hook refuses reads that only
+ * the SQL privilege would allow: expired grants, and privileges handed out
+ * outside meshpg.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "registry/registry.h"
+
+PG_FUNCTION_INFO_V1(meshpg_grant_access);
+PG_FUNCTION_INFO_V1(meshpg_revoke_access);
+
+/*
+ * Takes back the SQL privileges of one grant whose catalog row is already
+ * gone; USAGE on the schema goes once no grant in the domain is left.
+ */
+static void
+revoke_privileges(const MeshProductRow *product, Oid grantee)
+{
+	const char *role = quote_identifier(GetUserNameFromId(grantee, false));
+
+	mesh_spi_exec(psprintf("REVOKE SELECT ON %s FROM %s", mesh_relation_name(product->relid), role),
+				  0, NULL, NULL, NULL, false);
+	mesh_spi_exec("SELECT 1 FROM meshpg.cat_grant g JOIN meshpg.cat_product p ON p.id = g.product_id "
+				  " WHERE p.domain_id = $1 AND g.grantee::oid = $2",
+				  2, (Oid[]) {INT8OID, OIDOID},
+				  (Datum[]) {Int64GetDatum(product->domain.id), ObjectIdGetDatum(grantee)},
+				  NULL, true);
+	if (SPI_processed == 0)
+		mesh_spi_exec(psprintf("REVOKE USAGE ON SCHEMA %s FROM %s",
+							   quote_identifier(product->domain.name), role),
+					  0, NULL, NULL, NULL, false);
+}
+
+void
+mesh_revoke_all_grants(const MeshProductRow *product)
+{
+	List	   *grantees = NIL;
+	ListCell   *lc;
+
+	mesh_spi_exec("DELETE FROM meshpg.cat_grant WHERE product_id = $1 RETURNING grantee::oid",
+				  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(product->id)}, NULL, false);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		grantees = lappend_oid(grantees,
+							   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+															  SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+	foreach(lc, grantees)
+		revoke_privileges(product, lfirst_oid(lc));
+}
+
+static void
+require_servable(const MeshProductRow *product)
+{
+	if (product->state != MESH_PUBLISHED && product->state != MESH_DEPRECATED)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot grant access to data product \"%s\" because it is %s",
+						product->qualname, product->state_name),
+				 errhint("Only published and deprecated data products have consumers.")));
+}
+
+/* meshpg.grant_access(product, grantee, purpose, expires) */
+Datum
+meshpg_grant_access(PG_FUNCTION_ARGS)
+{
+	char	   *ref = mesh_arg_text(fcinfo, 0, "data product");
+	Oid			grantee = mesh_arg_role(fcinfo, 1, "grantee");
+	char	   *purpose = mesh_arg_text_opt(fcinfo, 2);
+	MeshSpiState spi;
+	MeshProductRow product;
+	const char *role;
+	Datum		args[5];
+	char		nulls[5] = "     ";
+
+	if (purpose != NULL && purpose[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("purpose must not be empty"),
+				 errhint("Pass NULL for a grant without a stated purpose.")));
+	if (!PG_ARGISNULL(3) &&
+		(TIMESTAMP_NOT_FINITE(PG_GETARG_TIMESTAMPTZ(3)) ||
+		 PG_GETARG_TIMESTAMPTZ(3) <= GetCurrentTransactionStartTimestamp()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("expiry must be a finite time in the future"),
+				 errhint("Pass NULL for a grant that does not expire.")));
+
+	mesh_spi_begin(&spi);
+	mesh_resolve_product(ref, true, &product);
+	mesh_require_domain_member(spi.userid, &product.domain);
+	require_servable(&product);
+
+	role = quote_identifier(GetUserNameFromId(grantee, false));
+	mesh_spi_exec(psprintf("GRANT USAGE ON SCHEMA %s TO %s",
+						   quote_identifier(product.domain.name), role),
+				  0, NULL, NULL, NULL, false);
+	mesh_spi_exec(psprintf("GRANT SELECT ON %s TO %s", mesh_relation_name(product.relid), role),
+				  0, NULL, NULL, NULL, false);
+
+	args[0] = Int64GetDatum(product.id);
+	args[1] = ObjectIdGetDatum(grantee);
+	if (purpose == NULL)
+		nulls[2] = 'n';
+	else
+		args[2] = CStringGetTextDatum(purpose);
+	if (PG_ARGISNULL(3))
+		nulls[3] = 'n';
+	else
+		args[3] = PG_GETARG_DATUM(3);
+	args[4] = CStringGetTextDatum(GetUserNameFromId(spi.userid, false));
+	mesh_spi_exec("INSERT INTO meshpg.cat_grant (product_id, grantee, purpose, expires_at, granted_by) "
+				  "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (product_id, grantee) DO UPDATE "
+				  "   SET purpose = EXCLUDED.purpose, expires_at = EXCLUDED.expires_at, "
+				  "       granted_by = EXCLUDED.granted_by, granted_at = now()",
+				  5, (Oid[]) {INT8OID, REGROLEOID, TEXTOID, TIMESTAMPTZOID, TEXTOID},
+				  args, nulls, false);
+
+	mesh_spi_end(&spi);
+	PG_RETURN_VOID();
+}
+
+/* meshpg.revoke_access(product, grantee) */
+Datum
+meshpg_revoke_access(PG_FUNCTION_ARGS)
+{
+	char	   *ref = mesh_arg_text(fcinfo, 0, "data product");
+	Oid			grantee = mesh_arg_role(fcinfo, 1, "grantee");
+	MeshSpiState spi;
+	MeshProductRow product;
+
+	mesh_spi_begin(&spi);
+	mesh_resolve_product(ref, true, &product);
+	mesh_require_domain_member(spi.userid, &product.domain);
+
+	mesh_spi_exec("DELETE FROM meshpg.cat_grant WHERE product_id = $1 AND grantee::oid = $2",
+				  2, (Oid[]) {INT8OID, OIDOID},
+				  (Datum[]) {Int64GetDatum(product.id), ObjectIdGetDatum(grantee)},
+				  NULL, false);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role \"%s\" has no access grant on data product \"%s\"",
+						GetUserNameFromId(grantee, false), product.qualname)));
+	revoke_privileges(&product, grantee);
+
+	mesh_spi_end(&spi);
+	PG_RETURN_VOID();
+}

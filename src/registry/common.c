@@ -1,0 +1,282 @@
+/*
+ * common.c
+ *		Arguments, rights and name resolution shared by the registry.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "registry/registry.h"
+#include "text/text.h"
+
+char *
+mesh_arg_text(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", argname)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+char *
+mesh_arg_text_opt(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+Oid
+mesh_arg_role(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	Oid			role;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", argname)));
+	role = PG_GETARG_OID(argno);
+	/* regrole '-' is InvalidOid; a stale OID names no role */
+	if (!OidIsValid(role) || GetUserNameFromId(role, true) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role with OID %u does not exist", role)));
+	return role;
+}
+
+/*
+ * Contacts are a text[] of non-empty, non-null strings (emails, channels).
+ * Returns the array datum as given.
+ */
+Datum
+mesh_arg_contacts(FunctionCallInfo fcinfo, int argno, bool *isnull)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	*isnull = PG_ARGISNULL(argno);
+	if (*isnull)
+		return (Datum) 0;
+	arr = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("contacts must be a one-dimensional array")));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("contacts must not contain nulls")));
+		if (VARSIZE_ANY_EXHDR(DatumGetPointer(elems[i])) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("contacts must not contain empty strings")));
+	}
+	return PointerGetDatum(arr);
+}
+
+/* Semantic versioning 2.0: MAJOR.MINOR.PATCH[-prerelease][+build]. */
+void
+mesh_check_version(const char *version)
+{
+	const char *p = version;
+
+	for (int part = 0; part < 3; part++)
+	{
+		const char *start = p;
+
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p == start || (p - start > 1 && *start == '0') || p - start > 9)
+			goto bad;
+		if (part < 2)
+		{
+			if (*p != '.')
+				goto bad;
+			p++;
+		}
+	}
+	if (*p == '-' || *p == '+')
+	{
+		p++;
+		if (*p == '\0')
+			goto bad;
+		for (; *p; p++)
+			if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+				  (*p >= 'A' && *p <= 'Z') || *p == '.' || *p == '-' || *p == '+'))
+				goto bad;
+	}
+	if (*p == '\0')
+		return;
+bad:
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid semantic version \"%s\"", version),
+			 errhint("Use MAJOR.MINOR.PATCH, for example 1.2.0.")));
+}
+
+void
+mesh_require_admin(Oid caller, const char *action)
+{
+	Oid			admin = get_role_oid("meshpg_admin", true);
+
+	if (superuser_arg(caller) ||
+		(OidIsValid(admin) && has_privs_of_role(caller, admin)))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to %s", action),
+			 errdetail("Only members of role \"meshpg_admin\" and superusers manage domains.")));
+}
+
+void
+mesh_require_domain_member(Oid caller, const MeshDomain *domain)
+{
+	if (has_privs_of_role(caller, domain->owner))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied for domain \"%s\"", domain->name),
+			 errdetail("Only members of role \"%s\" manage the data products of domain \"%s\".",
+					   GetUserNameFromId(domain->owner, false), domain->name)));
+}
+
+/* Schema-qualified, quoted name of a relation, for generated DDL. */
+char *
+mesh_relation_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+static char *
+get_text(HeapTuple tup, TupleDesc desc, int col, bool *isnull)
+{
+	Datum		d = SPI_getbinval(tup, desc, col, isnull);
+
+	return *isnull ? NULL : TextDatumGetCString(d);
+}
+
+static void
+fill_domain(HeapTuple tup, TupleDesc desc, int first, MeshDomain *out)
+{
+	bool		isnull;
+
+	out->id = DatumGetInt64(SPI_getbinval(tup, desc, first, &isnull));
+	out->name = get_text(tup, desc, first + 1, &isnull);
+	out->owner = DatumGetObjectId(SPI_getbinval(tup, desc, first + 2, &isnull));
+	out->nsp = DatumGetObjectId(SPI_getbinval(tup, desc, first + 3, &isnull));
+}
+
+void
+mesh_resolve_domain(const char *name, bool for_update, MeshDomain *out)
+{
+	char	   *norm = mesh_normalize_name(name, "domain", true);
+	Datum		arg;
+	Oid			argtype = TEXTOID;
+
+	if (norm != NULL)
+	{
+		arg = CStringGetTextDatum(norm);
+		mesh_spi_exec(for_update ?
+					  "SELECT id, name, owner::oid, nsp::oid FROM meshpg.cat_domain WHERE name = $1 FOR UPDATE" :
+					  "SELECT id, name, owner::oid, nsp::oid FROM meshpg.cat_domain WHERE name = $1",
+					  1, &argtype, &arg, NULL, !for_update);
+	}
+	if (norm == NULL || SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("domain \"%s\" does not exist", name)));
+
+	fill_domain(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, out);
+}
+
+void
+mesh_resolve_product(const char *ref, bool for_update, MeshProductRow *out)
+{
+	const char *dot = strchr(ref, '.');
+	char	   *domain = NULL;
+	char	   *name = NULL;
+	Datum		args[2];
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
+
+	if (dot == NULL || dot == ref || dot[1] == '\0' || strchr(dot + 1, '.') != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid data product name \"%s\"", ref),
+				 errhint("Name a data product as domain.product, for example payments.transactions.")));
+
+	domain = mesh_normalize_name(pnstrdup(ref, dot - ref), "domain", true);
+	name = mesh_normalize_name(dot + 1, "data product", true);
+	if (domain != NULL && name != NULL)
+	{
+		args[0] = CStringGetTextDatum(domain);
+		args[1] = CStringGetTextDatum(name);
+		mesh_spi_exec(for_update ?
+					  "SELECT p.id, p.name, p.relid::oid, p.state, p.version, p.description, p.sunset, p.guard_enabled_rls, "
+					  "       d.id, d.name, d.owner::oid, d.nsp::oid "
+					  "  FROM meshpg.cat_product p JOIN meshpg.cat_domain d ON d.id = p.domain_id "
+					  " WHERE d.name = $1 AND p.name = $2 FOR UPDATE OF p" :
+					  "SELECT p.id, p.name, p.relid::oid, p.state, p.version, p.description, p.sunset, p.guard_enabled_rls, "
+					  "       d.id, d.name, d.owner::oid, d.nsp::oid "
+					  "  FROM meshpg.cat_product p JOIN meshpg.cat_domain d ON d.id = p.domain_id "
+					  " WHERE d.name = $1 AND p.name = $2",
+					  2, argtypes, args, NULL, !for_update);
+	}
+	if (domain == NULL || name == NULL || SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("data product \"%s\" does not exist", ref)));
+
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	out->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	out->name = get_text(tup, desc, 2, &isnull);
+	out->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+	out->state_name = get_text(tup, desc, 4, &isnull);
+	out->state = mesh_parse_state(out->state_name);
+	out->version = get_text(tup, desc, 5, &isnull);
+	out->description = get_text(tup, desc, 6, &isnull);
+	d = SPI_getbinval(tup, desc, 7, &isnull);
+	out->has_sunset = !isnull;
+	out->sunset = isnull ? 0 : DatumGetDateADT(d);
+	out->guard_enabled_rls = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
+	fill_domain(tup, desc, 9, &out->domain);
+	out->qualname = psprintf("%s.%s", out->domain.name, out->name);
+}
+
+/* Search documents are derived data: rebuild them after every change. */
+void
+mesh_refresh_search_product(int64 product_id)
+{
+	Datum		arg = Int64GetDatum(product_id);
+	Oid			argtype = INT8OID;
+
+	mesh_spi_exec("UPDATE meshpg.cat_product SET search_doc = meshpg._search_doc(id), "
+				  "updated_at = now() WHERE id = $1", 1, &argtype, &arg, NULL, false);
+}
+
+void
+mesh_refresh_search_domain(int64 domain_id)
+{
+	Datum		arg = Int64GetDatum(domain_id);
+	Oid			argtype = INT8OID;
+
+	mesh_spi_exec("UPDATE meshpg.cat_product SET search_doc = meshpg._search_doc(id) "
+				  "WHERE domain_id = $1", 1, &argtype, &arg, NULL, false);
+}

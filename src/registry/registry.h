@@ -1,0 +1,58 @@
+/*
+ * registry.h
+ *		Shared pieces of the SQL-callable registry: arguments, rights and
+ *		name resolution.
+ */
+#ifndef MESHPG_REGISTRY_H
+#define MESHPG_REGISTRY_H
+
+#include "fmgr.h"
+#include "utils/date.h"
+
+#include "catalog/catalog.h"
+
+typedef struct MeshDomain
+{
+	int64		id;
+	char	   *name;
+	Oid			owner;
+	Oid			nsp;
+} MeshDomain;
+
+typedef struct MeshProductRow
+{
+	int64		id;
+	char	   *name;
+	char	   *qualname;
+	Oid			relid;
+	MeshProductState state;
+	char	   *state_name;
+	char	   *version;
+	char	   *description;
+	bool		has_sunset;
+	DateADT		sunset;
+	bool		guard_enabled_rls;
+	MeshDomain	domain;
+} MeshProductRow;
+
+/* arguments */
+extern char *mesh_arg_text(FunctionCallInfo fcinfo, int argno, const char *argname);
+extern char *mesh_arg_text_opt(FunctionCallInfo fcinfo, int argno);
+extern Oid	mesh_arg_role(FunctionCallInfo fcinfo, int argno, const char *argname);
+extern Datum mesh_arg_contacts(FunctionCallInfo fcinfo, int argno, bool *isnull);
+extern void mesh_check_version(const char *version);
+extern char *mesh_relation_name(Oid relid);
+
+/* rights, always of the caller's own identity (MeshSpiState.userid) */
+extern void mesh_require_admin(Oid caller, const char *action);
+extern void mesh_require_domain_member(Oid caller, const MeshDomain *domain);
+
+/* resolution; call inside mesh_spi_begin/end */
+extern void mesh_resolve_domain(const char *name, bool for_update, MeshDomain *out);
+extern void mesh_resolve_product(const char *ref, bool for_update, MeshProductRow *out);
+extern void mesh_refresh_search_product(int64 product_id);
+extern void mesh_refresh_search_domain(int64 domain_id);
+extern void mesh_revoke_all_grants(const MeshProductRow *product);
+extern void mesh_unregister(const MeshProductRow *product, bool relation_exists);
+
+#endif							/* MESHPG_REGISTRY_H */
