@@ -110,6 +110,7 @@ REVOKE ALL ON SEQUENCE meshpg.cat_domain_id_seq, meshpg.cat_product_id_seq FROM 
 CREATE FUNCTION meshpg._catalog_changed()
 RETURNS trigger
 LANGUAGE C
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'meshpg_catalog_changed';
 REVOKE ALL ON FUNCTION meshpg._catalog_changed() FROM PUBLIC;
 
@@ -130,12 +131,14 @@ CREATE TRIGGER cat_grant_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
 CREATE FUNCTION meshpg.guard_support(internal)
 RETURNS internal
 LANGUAGE C STRICT
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'meshpg_guard_support';
 
 CREATE FUNCTION meshpg.guard(relation regclass)
 RETURNS boolean
 LANGUAGE C STABLE STRICT PARALLEL SAFE
 SUPPORT meshpg.guard_support
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'meshpg_guard';
 
 /* Text helpers (ICU). */
@@ -148,6 +151,7 @@ AS 'MODULE_PATHNAME', 'meshpg_normalize_name';
 CREATE FUNCTION meshpg.fold(input text)
 RETURNS text
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'meshpg_fold';
 
 /* Domains: the governance team (meshpg_admin) or a superuser. */
@@ -443,11 +447,13 @@ REVOKE ALL ON FUNCTION meshpg._search_doc(bigint) FROM PUBLIC;
 CREATE FUNCTION meshpg._search_query(query text)
 RETURNS tsquery
 LANGUAGE C IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'meshpg_search_query';
 
 CREATE FUNCTION meshpg._check_limit(max_results integer)
 RETURNS integer
 LANGUAGE C IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'meshpg_check_limit';
 
 CREATE FUNCTION meshpg.search(

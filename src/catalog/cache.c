@@ -331,7 +331,7 @@ mesh_product_by_relid(Oid relid)
 }
 
 bool
-mesh_domain_by_nsp(Oid nsp, char **name)
+mesh_domain_by_nsp(Oid nsp, char **name, Oid *owner)
 {
 	const MeshCatalog *cat = mesh_catalog();
 	Relation	rel;
@@ -352,9 +352,10 @@ mesh_domain_by_nsp(Oid nsp, char **name)
 		bool		isnull;
 
 		found = true;
-		if (name)
-			*name = TextDatumGetCString(heap_getattr(tup, Anum_cat_domain_name,
-													 RelationGetDescr(rel), &isnull));
+		*name = TextDatumGetCString(heap_getattr(tup, Anum_cat_domain_name,
+												 RelationGetDescr(rel), &isnull));
+		*owner = DatumGetObjectId(heap_getattr(tup, Anum_cat_domain_owner,
+											   RelationGetDescr(rel), &isnull));
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);

@@ -79,7 +79,7 @@ extern const MeshCatalog *mesh_catalog(void);
 extern const MeshProduct *mesh_product_by_relid(Oid relid);
 
 /* Domain owning a schema, read directly (DDL paths only). */
-extern bool mesh_domain_by_nsp(Oid nsp, char **name);
+extern bool mesh_domain_by_nsp(Oid nsp, char **name, Oid *owner);
 
 extern MeshProductState mesh_parse_state(const char *state);
 
@@ -97,6 +97,6 @@ typedef struct MeshSpiState
 extern void mesh_spi_begin(MeshSpiState *state);
 extern void mesh_spi_end(MeshSpiState *state);
 extern int	mesh_spi_exec(const char *sql, int nargs, Oid *argtypes,
-						  Datum *values, const char *nulls, bool read_only);
+						  Datum *values, const char *nulls);
 
 #endif							/* MESHPG_CATALOG_H */

@@ -40,13 +40,17 @@ mesh_spi_end(MeshSpiState *state)
 	SPI_finish();
 }
 
+/*
+ * Never read-only: a read-only statement sees the snapshot the caller
+ * started with, not what this function wrote a statement ago.
+ */
 int
 mesh_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
-			  const char *nulls, bool read_only)
+			  const char *nulls)
 {
 	int			rc;
 
-	rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, read_only, 0);
+	rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, false, 0);
 	if (rc < 0)
 		elog(ERROR, "meshpg catalog statement failed (%s): %s",
 			 SPI_result_code_string(rc), sql);

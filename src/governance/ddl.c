@@ -33,6 +33,7 @@
 #include "executor/spi.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -73,7 +74,7 @@ forget_dropped_column(const MeshProduct *product, const char *column)
 	mesh_spi_begin(&spi);
 	mesh_spi_exec("DELETE FROM meshpg.cat_column WHERE product_id = $1 AND name = $2",
 				  2, (Oid[]) {INT8OID, TEXTOID},
-				  (Datum[]) {Int64GetDatum(id), CStringGetTextDatum(column)}, NULL, false);
+				  (Datum[]) {Int64GetDatum(id), CStringGetTextDatum(column)}, NULL);
 	mesh_refresh_search_product(id);
 	mesh_spi_end(&spi);
 }
@@ -85,7 +86,7 @@ forget_dropped_role(Oid roleid)
 
 	mesh_spi_begin(&spi);
 	mesh_spi_exec("DELETE FROM meshpg.cat_grant WHERE grantee::oid = $1",
-				  1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(roleid)}, NULL, false);
+				  1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(roleid)}, NULL);
 	mesh_spi_end(&spi);
 }
 
@@ -131,8 +132,9 @@ static void
 guard_schema_drop(Oid nsp)
 {
 	char	   *domain;
+	Oid			owner;
 
-	if (mesh_domain_by_nsp(nsp, &domain))
+	if (mesh_domain_by_nsp(nsp, &domain, &owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
 				 errmsg("cannot drop schema \"%s\" because it belongs to domain \"%s\"",
@@ -184,13 +186,20 @@ refuse_guard_change(RangeVar *rv, const char *policy)
 				 errdetail("It keeps the data product unreadable whenever meshpg is not loaded.")));
 }
 
+/*
+ * A domain's schema keeps its domain's name and owner; new_owner is the
+ * owner an ALTER SCHEMA OWNER asks for (alter_domain records it first).
+ */
 static void
-refuse_domain_schema(const char *schema, const char *action, const char *instead)
+refuse_domain_schema(const char *schema, Oid new_owner, const char *action,
+					 const char *instead)
 {
 	Oid			nsp = get_namespace_oid(schema, true);
 	char	   *domain;
+	Oid			owner;
 
-	if (OidIsValid(nsp) && mesh_domain_by_nsp(nsp, &domain))
+	if (OidIsValid(nsp) && mesh_domain_by_nsp(nsp, &domain, &owner) &&
+		(!OidIsValid(new_owner) || new_owner != owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot %s schema \"%s\" because it belongs to domain \"%s\"",
@@ -209,7 +218,7 @@ check_utility(Node *stmt)
 				RenameStmt *rs = (RenameStmt *) stmt;
 
 				if (rs->renameType == OBJECT_SCHEMA)
-					refuse_domain_schema(rs->subname, "rename",
+					refuse_domain_schema(rs->subname, InvalidOid, "rename",
 										 "A domain's schema keeps the domain's name.");
 				else if (rs->renameType == OBJECT_POLICY)
 					refuse_guard_change(rs->relation, rs->subname);
@@ -222,7 +231,9 @@ check_utility(Node *stmt)
 				AlterOwnerStmt *as = (AlterOwnerStmt *) stmt;
 
 				if (as->objectType == OBJECT_SCHEMA)
-					refuse_domain_schema(strVal(as->object), "change the owner of",
+					refuse_domain_schema(strVal(as->object),
+										 get_rolespec_oid(as->newowner, true),
+										 "change the owner of",
 										 "Use meshpg.alter_domain(name, owner => ...).");
 				break;
 			}
@@ -317,7 +328,7 @@ apply_column_rename(RenameStmt *rs)
 		mesh_spi_exec("UPDATE meshpg.cat_column SET name = $3 WHERE product_id = $1 AND name = $2",
 					  3, (Oid[]) {INT8OID, TEXTOID, TEXTOID},
 					  (Datum[]) {Int64GetDatum(id), CStringGetTextDatum(rs->subname),
-					  CStringGetTextDatum(rs->newname)}, NULL, false);
+					  CStringGetTextDatum(rs->newname)}, NULL);
 		mesh_refresh_search_product(id);
 	}
 	mesh_spi_end(&spi);

@@ -32,16 +32,16 @@ revoke_privileges(const MeshProductRow *product, Oid grantee)
 	const char *role = quote_identifier(GetUserNameFromId(grantee, false));
 
 	mesh_spi_exec(psprintf("REVOKE SELECT ON %s FROM %s", mesh_relation_name(product->relid), role),
-				  0, NULL, NULL, NULL, false);
+				  0, NULL, NULL, NULL);
 	mesh_spi_exec("SELECT 1 FROM meshpg.cat_grant g JOIN meshpg.cat_product p ON p.id = g.product_id "
 				  " WHERE p.domain_id = $1 AND g.grantee::oid = $2",
 				  2, (Oid[]) {INT8OID, OIDOID},
 				  (Datum[]) {Int64GetDatum(product->domain.id), ObjectIdGetDatum(grantee)},
-				  NULL, true);
+				  NULL);
 	if (SPI_processed == 0)
 		mesh_spi_exec(psprintf("REVOKE USAGE ON SCHEMA %s FROM %s",
 							   quote_identifier(product->domain.name), role),
-					  0, NULL, NULL, NULL, false);
+					  0, NULL, NULL, NULL);
 }
 
 void
@@ -51,7 +51,7 @@ mesh_revoke_all_grants(const MeshProductRow *product)
 	ListCell   *lc;
 
 	mesh_spi_exec("DELETE FROM meshpg.cat_grant WHERE product_id = $1 RETURNING grantee::oid",
-				  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(product->id)}, NULL, false);
+				  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(product->id)}, NULL);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -109,9 +109,9 @@ meshpg_grant_access(PG_FUNCTION_ARGS)
 	role = quote_identifier(GetUserNameFromId(grantee, false));
 	mesh_spi_exec(psprintf("GRANT USAGE ON SCHEMA %s TO %s",
 						   quote_identifier(product.domain.name), role),
-				  0, NULL, NULL, NULL, false);
+				  0, NULL, NULL, NULL);
 	mesh_spi_exec(psprintf("GRANT SELECT ON %s TO %s", mesh_relation_name(product.relid), role),
-				  0, NULL, NULL, NULL, false);
+				  0, NULL, NULL, NULL);
 
 	args[0] = Int64GetDatum(product.id);
 	args[1] = ObjectIdGetDatum(grantee);
@@ -129,7 +129,7 @@ meshpg_grant_access(PG_FUNCTION_ARGS)
 				  "   SET purpose = EXCLUDED.purpose, expires_at = EXCLUDED.expires_at, "
 				  "       granted_by = EXCLUDED.granted_by, granted_at = now()",
 				  5, (Oid[]) {INT8OID, REGROLEOID, TEXTOID, TIMESTAMPTZOID, TEXTOID},
-				  args, nulls, false);
+				  args, nulls);
 
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();
@@ -151,7 +151,7 @@ meshpg_revoke_access(PG_FUNCTION_ARGS)
 	mesh_spi_exec("DELETE FROM meshpg.cat_grant WHERE product_id = $1 AND grantee::oid = $2",
 				  2, (Oid[]) {INT8OID, OIDOID},
 				  (Datum[]) {Int64GetDatum(product.id), ObjectIdGetDatum(grantee)},
-				  NULL, false);
+				  NULL);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),

@@ -192,7 +192,7 @@ mesh_resolve_domain(const char *name, bool for_update, MeshDomain *out)
 		mesh_spi_exec(for_update ?
 					  "SELECT id, name, owner::oid, nsp::oid FROM meshpg.cat_domain WHERE name = $1 FOR UPDATE" :
 					  "SELECT id, name, owner::oid, nsp::oid FROM meshpg.cat_domain WHERE name = $1",
-					  1, &argtype, &arg, NULL, !for_update);
+					  1, &argtype, &arg, NULL);
 	}
 	if (norm == NULL || SPI_processed == 0)
 		ereport(ERROR,
@@ -236,7 +236,7 @@ mesh_resolve_product(const char *ref, bool for_update, MeshProductRow *out)
 					  "       d.id, d.name, d.owner::oid, d.nsp::oid "
 					  "  FROM meshpg.cat_product p JOIN meshpg.cat_domain d ON d.id = p.domain_id "
 					  " WHERE d.name = $1 AND p.name = $2",
-					  2, argtypes, args, NULL, !for_update);
+					  2, argtypes, args, NULL);
 	}
 	if (domain == NULL || name == NULL || SPI_processed == 0)
 		ereport(ERROR,
@@ -268,7 +268,7 @@ mesh_refresh_search_product(int64 product_id)
 	Oid			argtype = INT8OID;
 
 	mesh_spi_exec("UPDATE meshpg.cat_product SET search_doc = meshpg._search_doc(id), "
-				  "updated_at = now() WHERE id = $1", 1, &argtype, &arg, NULL, false);
+				  "updated_at = now() WHERE id = $1", 1, &argtype, &arg, NULL);
 }
 
 void
@@ -278,5 +278,5 @@ mesh_refresh_search_domain(int64 domain_id)
 	Oid			argtype = INT8OID;
 
 	mesh_spi_exec("UPDATE meshpg.cat_product SET search_doc = meshpg._search_doc(id) "
-				  "WHERE domain_id = $1", 1, &argtype, &arg, NULL, false);
+				  "WHERE domain_id = $1", 1, &argtype, &arg, NULL);
 }

@@ -42,7 +42,7 @@ check_confusable_domain(const char *name, const char *skeleton)
 	if (!meshpg_confusable_check)
 		return;
 	mesh_spi_exec("SELECT name FROM meshpg.cat_domain WHERE skeleton = $1 ORDER BY name LIMIT 1",
-				  1, &argtype, &arg, NULL, true);
+				  1, &argtype, &arg, NULL);
 	if (SPI_processed > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -84,11 +84,11 @@ meshpg_create_domain(PG_FUNCTION_ARGS)
 
 	/* Serialise domain creation: the confusable check reads all names. */
 	mesh_spi_exec("LOCK TABLE meshpg.cat_domain IN SHARE ROW EXCLUSIVE MODE",
-				  0, NULL, NULL, NULL, false);
+				  0, NULL, NULL, NULL);
 
 	namearg = CStringGetTextDatum(name);
 	mesh_spi_exec("SELECT 1 FROM meshpg.cat_domain WHERE name = $1",
-				  1, &texttype, &namearg, NULL, true);
+				  1, &texttype, &namearg, NULL);
 	if (SPI_processed > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -104,9 +104,9 @@ meshpg_create_domain(PG_FUNCTION_ARGS)
 	mesh_spi_exec(psprintf("CREATE SCHEMA %s AUTHORIZATION %s",
 						   quote_identifier(name),
 						   quote_identifier(GetUserNameFromId(owner, false))),
-				  0, NULL, NULL, NULL, false);
+				  0, NULL, NULL, NULL);
 	mesh_spi_exec(psprintf("REVOKE ALL ON SCHEMA %s FROM PUBLIC", quote_identifier(name)),
-				  0, NULL, NULL, NULL, false);
+				  0, NULL, NULL, NULL);
 
 	args[0] = namearg;
 	args[1] = CStringGetTextDatum(skeleton);
@@ -122,34 +122,35 @@ meshpg_create_domain(PG_FUNCTION_ARGS)
 		args[5] = contacts;
 	mesh_spi_exec("INSERT INTO meshpg.cat_domain (name, skeleton, owner, nsp, description, contacts) "
 				  "VALUES ($1, $2, $3, $4, $5, COALESCE($6, '{}'))",
-				  6, argtypes, args, nulls, false);
+				  6, argtypes, args, nulls);
 
 	mesh_spi_end(&spi);
 	PG_RETURN_TEXT_P(cstring_to_text(name));
 }
 
 /*
- * Hands the schema and every relation in it that the old owner owned to the
- * new owner, so the new team can read, change and grant its data.  Indexes
- * and owned sequences follow their tables.
+ * Hands the schema and every relation in it to the new owner, so the new
+ * team can read, change and grant its data; relations a member created
+ * under its own name go too, since the schema is the domain's.  Indexes and
+ * owned sequences follow their tables; other objects stay where they are.
  */
 static void
 transfer_ownership(const MeshDomain *domain, Oid new_owner)
 {
 	const char *newname = quote_identifier(GetUserNameFromId(new_owner, false));
-	Datum		args[2] = {ObjectIdGetDatum(domain->nsp), ObjectIdGetDatum(domain->owner)};
+	Datum		args[2] = {ObjectIdGetDatum(domain->nsp), ObjectIdGetDatum(new_owner)};
 	Oid			argtypes[2] = {OIDOID, OIDOID};
 	List	   *stmts = NIL;
 	ListCell   *lc;
 
 	mesh_spi_exec(psprintf("ALTER SCHEMA %s OWNER TO %s",
 						   quote_identifier(domain->name), newname),
-				  0, NULL, NULL, NULL, false);
+				  0, NULL, NULL, NULL);
 
 	mesh_spi_exec("SELECT c.relname FROM pg_catalog.pg_class c "
-				  " WHERE c.relnamespace = $1 AND c.relowner = $2 "
+				  " WHERE c.relnamespace = $1 AND c.relowner <> $2 "
 				  "   AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY c.oid",
-				  2, argtypes, args, NULL, true);
+				  2, argtypes, args, NULL);
 	for (uint64 i = 0; i < SPI_processed; i++)
 		stmts = lappend(stmts,
 						psprintf("ALTER TABLE %s OWNER TO %s",
@@ -158,7 +159,7 @@ transfer_ownership(const MeshDomain *domain, Oid new_owner)
 																		 SPI_tuptable->tupdesc, 1)),
 								 newname));
 	foreach(lc, stmts)
-		mesh_spi_exec(lfirst(lc), 0, NULL, NULL, NULL, false);
+		mesh_spi_exec(lfirst(lc), 0, NULL, NULL, NULL);
 }
 
 /*
@@ -184,9 +185,6 @@ meshpg_alter_domain(PG_FUNCTION_ARGS)
 	mesh_spi_begin(&spi);
 	mesh_resolve_domain(input, true, &domain);
 
-	if (OidIsValid(owner) && owner != domain.owner)
-		transfer_ownership(&domain, owner);
-
 	args[0] = Int64GetDatum(domain.id);
 	args[1] = ObjectIdGetDatum(owner);
 	if (!OidIsValid(owner))
@@ -203,7 +201,10 @@ meshpg_alter_domain(PG_FUNCTION_ARGS)
 				  "       description = CASE WHEN $3 IS NULL THEN description ELSE NULLIF($3, '') END, "
 				  "       contacts = COALESCE($4, contacts), updated_at = now() "
 				  " WHERE id = $1",
-				  4, argtypes, args, nulls, false);
+				  4, argtypes, args, nulls);
+	/* After the update: the DDL guard lets the schema go to the recorded owner. */
+	if (OidIsValid(owner) && owner != domain.owner)
+		transfer_ownership(&domain, owner);
 	mesh_refresh_search_domain(domain.id);
 
 	mesh_spi_end(&spi);
@@ -240,7 +241,7 @@ meshpg_drop_domain(PG_FUNCTION_ARGS)
 	arg = Int64GetDatum(domain.id);
 	mesh_spi_exec("SELECT $2 || '.' || name FROM meshpg.cat_product WHERE domain_id = $1 ORDER BY name",
 				  2, (Oid[]) {INT8OID, TEXTOID},
-				  (Datum[]) {arg, CStringGetTextDatum(domain.name)}, NULL, true);
+				  (Datum[]) {arg, CStringGetTextDatum(domain.name)}, NULL);
 	for (uint64 i = 0; i < SPI_processed; i++)
 		products = lappend(products, SPI_getvalue(SPI_tuptable->vals[i],
 												  SPI_tuptable->tupdesc, 1));
@@ -261,10 +262,10 @@ meshpg_drop_domain(PG_FUNCTION_ARGS)
 	}
 
 	/* The row goes first, so the DDL guard lets the schema go. */
-	mesh_spi_exec("DELETE FROM meshpg.cat_domain WHERE id = $1", 1, &argtype, &arg, NULL, false);
+	mesh_spi_exec("DELETE FROM meshpg.cat_domain WHERE id = $1", 1, &argtype, &arg, NULL);
 	mesh_spi_exec(psprintf("DROP SCHEMA %s %s", quote_identifier(domain.name),
 						   cascade ? "CASCADE" : "RESTRICT"),
-				  0, NULL, NULL, NULL, false);
+				  0, NULL, NULL, NULL);
 
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();

@@ -75,7 +75,7 @@ check_relation(Oid relid, const MeshDomain *domain)
 
 	mesh_spi_exec("SELECT d.name || '.' || p.name FROM meshpg.cat_product p "
 				  "JOIN meshpg.cat_domain d ON d.id = p.domain_id WHERE p.relid = $1",
-				  1, &argtype, &arg, NULL, true);
+				  1, &argtype, &arg, NULL);
 	if (SPI_processed > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -94,7 +94,7 @@ check_product_name(const MeshDomain *domain, const char *name, const char *skele
 	mesh_spi_exec("SELECT name, name = $2 FROM meshpg.cat_product "
 				  " WHERE domain_id = $1 AND (name = $2 OR skeleton = $3) "
 				  " ORDER BY name = $2 DESC, name LIMIT 1",
-				  3, argtypes, args, NULL, true);
+				  3, argtypes, args, NULL);
 	if (SPI_processed > 0)
 	{
 		bool		isnull;
@@ -139,11 +139,11 @@ install_guard(Oid relid)
 
 	if (enabled_rls)
 		mesh_spi_exec(psprintf("ALTER TABLE %s ENABLE ROW LEVEL SECURITY", rel),
-					  0, NULL, NULL, NULL, false);
+					  0, NULL, NULL, NULL);
 	mesh_spi_exec(psprintf("CREATE POLICY %s ON %s AS PERMISSIVE FOR ALL TO PUBLIC "
 						   "USING (meshpg.guard(%s::regclass)) WITH CHECK (meshpg.guard(%s::regclass))",
 						   MESH_GUARD_POLICY, rel, quote_literal_cstr(rel), quote_literal_cstr(rel)),
-				  0, NULL, NULL, NULL, false);
+				  0, NULL, NULL, NULL);
 	return enabled_rls;
 }
 
@@ -157,10 +157,10 @@ remove_guard(const MeshProductRow *product)
 		return;
 	rel = mesh_relation_name(product->relid);
 	mesh_spi_exec(psprintf("DROP POLICY IF EXISTS %s ON %s", MESH_GUARD_POLICY, rel),
-				  0, NULL, NULL, NULL, false);
+				  0, NULL, NULL, NULL);
 	if (product->guard_enabled_rls)
 		mesh_spi_exec(psprintf("ALTER TABLE %s DISABLE ROW LEVEL SECURITY", rel),
-					  0, NULL, NULL, NULL, false);
+					  0, NULL, NULL, NULL);
 }
 
 /*
@@ -178,7 +178,7 @@ mesh_unregister(const MeshProductRow *product, bool relation_exists)
 		mesh_revoke_all_grants(product);
 	/* Delete first: the DDL guard then lets the policy go. */
 	mesh_spi_exec("DELETE FROM meshpg.cat_product WHERE id = $1",
-				  1, &argtype, &arg, NULL, false);
+				  1, &argtype, &arg, NULL);
 	if (relation_exists)
 		remove_guard(product);
 }
@@ -241,13 +241,13 @@ meshpg_register_product(PG_FUNCTION_ARGS)
 	mesh_spi_exec("INSERT INTO meshpg.cat_product "
 				  "  (domain_id, name, skeleton, relid, version, description, contacts) "
 				  "VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, '{}')) RETURNING id",
-				  7, argtypes, args, nulls, false);
+				  7, argtypes, args, nulls);
 	product_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 											 SPI_tuptable->tupdesc, 1, &isnull));
 
 	if (install_guard(relid))
 		mesh_spi_exec("UPDATE meshpg.cat_product SET guard_enabled_rls = true WHERE id = $1",
-					  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(product_id)}, NULL, false);
+					  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(product_id)}, NULL);
 	mesh_refresh_search_product(product_id);
 
 	mesh_spi_end(&spi);
@@ -315,7 +315,7 @@ meshpg_document_product(PG_FUNCTION_ARGS)
 	mesh_spi_exec("UPDATE meshpg.cat_product "
 				  "   SET description = CASE WHEN $2 IS NULL THEN description ELSE NULLIF($2, '') END, "
 				  "       contacts = COALESCE($3, contacts) WHERE id = $1",
-				  3, (Oid[]) {INT8OID, TEXTOID, TEXTARRAYOID}, args, nulls, false);
+				  3, (Oid[]) {INT8OID, TEXTOID, TEXTARRAYOID}, args, nulls);
 	mesh_refresh_search_product(product.id);
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();
@@ -348,7 +348,7 @@ meshpg_document_column(PG_FUNCTION_ARGS)
 	mesh_spi_exec("INSERT INTO meshpg.cat_column (product_id, name, description) "
 				  "VALUES ($1, $2, $3) ON CONFLICT (product_id, name) "
 				  "DO UPDATE SET description = EXCLUDED.description",
-				  3, (Oid[]) {INT8OID, TEXTOID, TEXTOID}, args, nulls, false);
+				  3, (Oid[]) {INT8OID, TEXTOID, TEXTOID}, args, nulls);
 	mesh_refresh_search_product(product.id);
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();
@@ -442,7 +442,7 @@ meshpg_publish(PG_FUNCTION_ARGS)
 				  "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a "
 				  "                    WHERE a.attrelid = $2 AND a.attname = c.name "
 				  "                      AND a.attnum > 0 AND NOT a.attisdropped)",
-				  2, (Oid[]) {INT8OID, OIDOID}, args, NULL, false);
+				  2, (Oid[]) {INT8OID, OIDOID}, args, NULL);
 	mesh_spi_exec("INSERT INTO meshpg.cat_column "
 				  "  (product_id, name, published_type, published_nullable, published_position) "
 				  "SELECT $1, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), "
@@ -453,11 +453,11 @@ meshpg_publish(PG_FUNCTION_ARGS)
 				  "   SET published_type = EXCLUDED.published_type, "
 				  "       published_nullable = EXCLUDED.published_nullable, "
 				  "       published_position = EXCLUDED.published_position",
-				  2, (Oid[]) {INT8OID, OIDOID}, args, NULL, false);
+				  2, (Oid[]) {INT8OID, OIDOID}, args, NULL);
 	args[1] = CStringGetTextDatum(version);
 	mesh_spi_exec("UPDATE meshpg.cat_product SET state = 'published', version = $2, "
 				  "       published_at = now() WHERE id = $1",
-				  2, (Oid[]) {INT8OID, TEXTOID}, args, NULL, false);
+				  2, (Oid[]) {INT8OID, TEXTOID}, args, NULL);
 	mesh_refresh_search_product(product.id);
 
 	result = pstrdup(version);
@@ -516,7 +516,7 @@ meshpg_deprecate(PG_FUNCTION_ARGS)
 	}
 	mesh_spi_exec("UPDATE meshpg.cat_product SET state = 'deprecated', sunset = $2, "
 				  "       successor_id = $3, updated_at = now() WHERE id = $1",
-				  3, (Oid[]) {INT8OID, DATEOID, INT8OID}, args, nulls, false);
+				  3, (Oid[]) {INT8OID, DATEOID, INT8OID}, args, nulls);
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();
 }
@@ -554,7 +554,7 @@ meshpg_retire(PG_FUNCTION_ARGS)
 
 	mesh_revoke_all_grants(&product);
 	mesh_spi_exec("UPDATE meshpg.cat_product SET state = 'retired', updated_at = now() WHERE id = $1",
-				  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(product.id)}, NULL, false);
+				  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(product.id)}, NULL);
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();
 }

@@ -77,6 +77,7 @@ mesh_normalize_name(const char *input, const char *what, bool missing_ok)
 	int32_t		i = 0;
 	bool		first = true;
 	char	   *result;
+	const char *label = what ? psprintf("%s name", what) : "name";
 
 	if (input[0] == '\0')
 	{
@@ -84,7 +85,7 @@ mesh_normalize_name(const char *input, const char *what, bool missing_ok)
 			return NULL;
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("%s name must not be empty", what)));
+				 errmsg("%s must not be empty", label)));
 	}
 
 	ustr = mesh_utf8_to_uchar(input, strlen(input), &ulen);
@@ -101,7 +102,7 @@ mesh_normalize_name(const char *input, const char *what, bool missing_ok)
 				return NULL;
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_NAME),
-					 errmsg("invalid %s name \"%s\"", what, input),
+					 errmsg("invalid %s \"%s\"", label, input),
 					 errdetail("A name starts with a letter and contains only letters, digits and underscores.")));
 		}
 		first = false;
@@ -114,7 +115,7 @@ mesh_normalize_name(const char *input, const char *what, bool missing_ok)
 			return NULL;
 		ereport(ERROR,
 				(errcode(ERRCODE_NAME_TOO_LONG),
-				 errmsg("%s name \"%s\" is too long", what, input),
+				 errmsg("%s \"%s\" is too long", label, input),
 				 errdetail("Normalised, the name has %zu bytes; the limit is %d.",
 						   strlen(result), NAMEDATALEN - 1)));
 	}
@@ -132,8 +133,8 @@ mesh_normalize_name(const char *input, const char *what, bool missing_ok)
 				return NULL;
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_NAME),
-					 errmsg("%s name \"%s\" mixes scripts or contains invisible characters",
-							what, input),
+					 errmsg("%s \"%s\" mixes scripts or contains invisible characters",
+							label, input),
 					 errdetail("Names must be written in a single script, as ICU's highly restrictive level defines it."),
 					 errhint("Look-alike letters from another script, such as Cyrillic \"а\" for Latin \"a\", are refused.")));
 		}
@@ -173,5 +174,5 @@ meshpg_normalize_name(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("name must not be null")));
 	PG_RETURN_TEXT_P(cstring_to_text(mesh_normalize_name(text_to_cstring(PG_GETARG_TEXT_PP(0)),
-														 "data mesh", false)));
+														 NULL, false)));
 }

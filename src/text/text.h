@@ -7,7 +7,7 @@
 
 /*
  * Validates and normalises a domain or product name ("what" names it in
- * messages).  On bad input it raises an error, or returns NULL when
+ * messages, or NULL).  On bad input it raises an error, or returns NULL when
  * missing_ok (used to resolve references, where bad means "no such name").
  */
 extern char *mesh_normalize_name(const char *input, const char *what, bool missing_ok);

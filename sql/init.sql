@@ -1,0 +1,61 @@
+--
+-- init: the extension, its role, settings and the suite's roles.
+--
+CREATE EXTENSION meshpg;
+SELECT e.extname, e.extversion, e.extrelocatable, n.nspname
+  FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+ WHERE e.extname = 'meshpg';
+SELECT rolname, rolcanlogin, rolsuper FROM pg_roles WHERE rolname = 'meshpg_admin';
+
+-- The catalog is dumped with the database.
+SELECT c.relname
+  FROM pg_extension e, unnest(e.extconfig) AS cfg(oid)
+  JOIN pg_class c ON c.oid = cfg.oid
+ WHERE e.extname = 'meshpg' ORDER BY 1;
+
+-- Every meshpg function pins its search_path; only search runs as definer.
+SELECT p.proname, p.proconfig, p.prosecdef
+  FROM pg_proc p WHERE p.pronamespace = 'meshpg'::regnamespace
+   AND (p.proconfig IS DISTINCT FROM '{"search_path=pg_catalog, pg_temp"}' OR p.prosecdef)
+ ORDER BY 1;
+SELECT count(*) AS functions FROM pg_proc WHERE pronamespace = 'meshpg'::regnamespace;
+
+-- Settings: the prefix is reserved, and weakening governance is superuser-only.
+SHOW meshpg.confusable_check;
+SET meshpg.no_such_setting = 'on';
+CREATE ROLE regress_nobody;
+SET ROLE regress_nobody;
+SET meshpg.confusable_check = off;
+RESET ROLE;
+
+-- Errors are asserted by SQLSTATE through this helper (and the whole
+-- statement runs in a subtransaction, so a failure leaves nothing behind).
+CREATE FUNCTION public.expect_error(stmt text)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    hint text;
+    detail text;
+BEGIN
+    EXECUTE stmt;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT, detail = PG_EXCEPTION_DETAIL;
+    RETURN SQLSTATE || ': ' || SQLERRM
+        || CASE WHEN detail <> '' THEN E'\nDETAIL: ' || detail ELSE '' END
+        || CASE WHEN hint <> '' THEN E'\nHINT: ' || hint ELSE '' END;
+END
+$$;
+
+-- The people of the suite.
+CREATE ROLE regress_gov IN ROLE meshpg_admin;
+CREATE ROLE regress_payments_team;
+CREATE ROLE regress_pay_dev IN ROLE regress_payments_team;
+CREATE ROLE regress_market_team;
+CREATE ROLE regress_market_dev IN ROLE regress_market_team;
+CREATE ROLE regress_analyst;
+CREATE ROLE regress_analyst2;
+CREATE ROLE regress_analysts_group;
+GRANT regress_analysts_group TO regress_analyst2;
+
+-- pg_stat_statements is preloaded before meshpg: both chains must work.
+CREATE EXTENSION pg_stat_statements;
