@@ -207,6 +207,23 @@ refuse_domain_schema(const char *schema, Oid new_owner, const char *action,
 				 errhint("%s", instead)));
 }
 
+static bool
+is_guarded(Node *stmt)
+{
+	switch (nodeTag(stmt))
+	{
+		case T_RenameStmt:
+		case T_AlterOwnerStmt:
+		case T_AlterObjectSchemaStmt:
+		case T_DropStmt:
+		case T_AlterPolicyStmt:
+		case T_AlterTableStmt:
+			return true;
+		default:
+			return false;
+	}
+}
+
 /* Checks that run before the statement; returns a column rename to apply after. */
 static Oid
 check_utility(Node *stmt)
@@ -342,7 +359,11 @@ mesh_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	Node	   *stmt = pstmt->utilityStmt;
 	Oid			renamed = InvalidOid;
 
-	if (mesh_catalog() != NULL)
+	/*
+	 * Only the statements the guard cares about look at the catalog; some
+	 * others (ROLLBACK) run in an aborted transaction, where it can't.
+	 */
+	if (is_guarded(stmt) && mesh_catalog() != NULL)
 		renamed = check_utility(stmt);
 
 	if (prev_utility_hook)

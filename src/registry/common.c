@@ -33,6 +33,16 @@ mesh_arg_text_opt(FunctionCallInfo fcinfo, int argno)
 	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
 }
 
+bool
+mesh_arg_bool(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", argname)));
+	return PG_GETARG_BOOL(argno);
+}
+
 Oid
 mesh_arg_role(FunctionCallInfo fcinfo, int argno, const char *argname)
 {

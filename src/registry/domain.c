@@ -219,19 +219,13 @@ Datum
 meshpg_drop_domain(PG_FUNCTION_ARGS)
 {
 	char	   *input = mesh_arg_text(fcinfo, 0, "domain name");
-	bool		cascade;
+	bool		cascade = mesh_arg_bool(fcinfo, 1, "cascade");
 	MeshSpiState spi;
 	MeshDomain	domain;
 	Datum		arg;
 	Oid			argtype = INT8OID;
 	List	   *products = NIL;
 	ListCell   *lc;
-
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("cascade must not be null")));
-	cascade = PG_GETARG_BOOL(1);
 
 	mesh_require_admin(GetUserId(), "drop a domain");
 

@@ -530,13 +530,7 @@ meshpg_retire(PG_FUNCTION_ARGS)
 {
 	MeshSpiState spi;
 	MeshProductRow product;
-	bool		force;
-
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("force must not be null")));
-	force = PG_GETARG_BOOL(1);
+	bool		force = mesh_arg_bool(fcinfo, 1, "force");
 
 	product_for_change(fcinfo, &spi, &product);
 	if (product.state != MESH_DEPRECATED)

@@ -38,6 +38,7 @@ typedef struct MeshProductRow
 /* arguments */
 extern char *mesh_arg_text(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern char *mesh_arg_text_opt(FunctionCallInfo fcinfo, int argno);
+extern bool mesh_arg_bool(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern Oid	mesh_arg_role(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern Datum mesh_arg_contacts(FunctionCallInfo fcinfo, int argno, bool *isnull);
 extern void mesh_check_version(const char *version);
