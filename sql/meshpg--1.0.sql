@@ -465,13 +465,14 @@ RETURNS TABLE (product text, domain text, state text, version text,
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+-- The tsquery is an InitPlan: computed once, so the GIN index is used.
 SELECT d.name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) p.name,
        d.name, p.state, p.version, p.description,
-       pg_catalog.ts_rank('{0.1, 0.3, 0.6, 1.0}', p.search_doc, q.tsq)
-  FROM (SELECT meshpg._search_query(query) AS tsq) q,
-       meshpg.cat_product p
+       pg_catalog.ts_rank('{0.1, 0.3, 0.6, 1.0}', p.search_doc,
+                          (SELECT meshpg._search_query(query)))
+  FROM meshpg.cat_product p
   JOIN meshpg.cat_domain d ON d.id OPERATOR(pg_catalog.=) p.domain_id
- WHERE p.search_doc OPERATOR(pg_catalog.@@) q.tsq
+ WHERE p.search_doc OPERATOR(pg_catalog.@@) (SELECT meshpg._search_query(query))
    AND (include_retired OR p.state OPERATOR(pg_catalog.<>) 'retired')
  ORDER BY 6 DESC, 1
  LIMIT meshpg._check_limit(max_results)
