@@ -12,6 +12,15 @@ ALTER TABLE payments.payouts RENAME COLUMN tasker_id TO tasker;
 SELECT column_name, description, published_type FROM meshpg.product_columns
  WHERE product = 'payments.payouts' ORDER BY position;
 ALTER TABLE payments.payouts RENAME COLUMN tasker TO tasker_id;
+-- ... also when the rename reaches a product through its unregistered parent.
+CREATE TABLE payments.ledger_base (entry_id bigint, amount numeric);
+CREATE TABLE payments.ledger () INHERITS (payments.ledger_base);
+SELECT meshpg.register_product('payments', 'ledger', 'payments.ledger', description => 'Ledger');
+SELECT meshpg.document_column('payments.ledger', 'amount', 'Booked amount');
+ALTER TABLE payments.ledger_base RENAME COLUMN amount TO booked;
+SELECT column_name, description FROM meshpg.product_columns WHERE product = 'payments.ledger' ORDER BY position;
+SELECT meshpg.unregister_product('payments.ledger');
+DROP TABLE payments.ledger, payments.ledger_base;
 
 -- Dropping a published product's relation, or one of its columns, is refused,
 -- whatever the path.
@@ -62,6 +71,7 @@ DROP SCHEMA elsewhere;
 SELECT expect_error($$ ALTER SCHEMA payments RENAME TO pay $$);
 SELECT expect_error($$ ALTER SCHEMA payments OWNER TO regress_market_team $$);
 SELECT expect_error($$ DROP SCHEMA marketplace CASCADE $$);
+SELECT expect_error($$ REASSIGN OWNED BY regress_market_team TO regress_payments_team $$);
 
 -- The fail-closed guard cannot be removed from a product, even by its owner.
 SET ROLE regress_pay_dev;

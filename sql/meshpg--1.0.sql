@@ -144,7 +144,7 @@ AS 'MODULE_PATHNAME', 'meshpg_guard';
 /* Text helpers (ICU). */
 CREATE FUNCTION meshpg.normalize_name(name text)
 RETURNS text
-LANGUAGE C IMMUTABLE PARALLEL SAFE
+LANGUAGE C STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'meshpg_normalize_name';
 
@@ -282,7 +282,8 @@ CREATE VIEW meshpg.products AS
 SELECT d.name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) p.name AS product,
        d.name AS domain,
        p.name,
-       p.relid::text AS relation,
+       pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.'
+           OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) AS relation,
        CASE c.relkind
            WHEN 'r' THEN 'table'
            WHEN 'p' THEN 'partitioned table'
@@ -302,13 +303,14 @@ SELECT d.name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) p.name AS prod
   FROM meshpg.cat_product p
   JOIN meshpg.cat_domain d ON d.id OPERATOR(pg_catalog.=) p.domain_id
   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.relid
+  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
   LEFT JOIN meshpg.cat_product s ON s.id OPERATOR(pg_catalog.=) p.successor_id
   LEFT JOIN meshpg.cat_domain sd ON sd.id OPERATOR(pg_catalog.=) s.domain_id;
 
 /*
  * Live columns of each product's relation, with their documentation and the
- * interface recorded at the last publish.  A published column that no longer
- * exists still shows, with live fields NULL.
+ * interface recorded at the last publish.  (Published columns cannot be
+ * dropped, and a draft's dropped columns lose their documentation.)
  */
 CREATE VIEW meshpg.product_columns AS
 SELECT d.name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) p.name AS product,

@@ -56,6 +56,10 @@ SELECT count(*) AS sees_grants FROM meshpg.grants;
 SELECT (meshpg.describe('marketplace.tasks') ->> 'description') AS card;
 RESET ROLE;
 
+-- The relation is shown schema-qualified whatever the search_path.
+SET search_path = marketplace;
+SELECT relation FROM meshpg.products WHERE product = 'marketplace.tasks';
+RESET search_path;
 -- Search follows documentation changes.
 SET ROLE regress_market_dev;
 SELECT meshpg.document_product('marketplace.tasks', description => 'Bookings of handyman jobs');

@@ -37,8 +37,8 @@ _PG_init(void)
 	 * possible), so only a superuser may do it.
 	 */
 	DefineCustomBoolVariable("meshpg.confusable_check",
-							 "Refuses domain and product names confusable with existing ones.",
-							 "Uses the ICU spoof checker: 'paypa1' is refused beside 'paypal'.",
+							 "Refuses look-alike domain and product names.",
+							 "Uses the ICU spoof checker: names must be in one script, and 'paypa1' is refused beside 'paypal'.",
 							 &meshpg_confusable_check,
 							 true,
 							 PGC_SUSET,

@@ -31,6 +31,7 @@
 #include "catalog/pg_policy.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
@@ -187,6 +188,38 @@ refuse_guard_change(RangeVar *rv, const char *policy)
 }
 
 /*
+ * REASSIGN OWNED would hand a domain's schema to another role behind the
+ * catalog's back; alter_domain is the way.
+ */
+static void
+refuse_reassign(ReassignOwnedStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->roles)
+	{
+		Oid			role = get_rolespec_oid(lfirst(lc), true);
+		MeshSpiState spi;
+		char	   *domain = NULL;
+
+		if (!OidIsValid(role))
+			continue;
+		mesh_spi_begin(&spi);
+		mesh_spi_exec("SELECT name FROM meshpg.cat_domain WHERE owner::oid = $1 ORDER BY name LIMIT 1",
+					  1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(role)}, NULL);
+		if (SPI_processed > 0)
+			domain = pstrdup(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		mesh_spi_end(&spi);
+		if (domain != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot reassign objects owned by role \"%s\" because it owns domain \"%s\"",
+							GetUserNameFromId(role, false), domain),
+					 errhint("Use meshpg.alter_domain(name, owner => ...) to hand the domain over.")));
+	}
+}
+
+/*
  * A domain's schema keeps its domain's name and owner; new_owner is the
  * owner an ALTER SCHEMA OWNER asks for (alter_domain records it first).
  */
@@ -213,6 +246,7 @@ is_guarded(Node *stmt)
 	switch (nodeTag(stmt))
 	{
 		case T_RenameStmt:
+		case T_ReassignOwnedStmt:
 		case T_AlterOwnerStmt:
 		case T_AlterObjectSchemaStmt:
 		case T_DropStmt:
@@ -239,10 +273,13 @@ check_utility(Node *stmt)
 										 "A domain's schema keeps the domain's name.");
 				else if (rs->renameType == OBJECT_POLICY)
 					refuse_guard_change(rs->relation, rs->subname);
-				else if (rs->renameType == OBJECT_COLUMN)
-					return product_relid(rs->relation);
+				else if (rs->renameType == OBJECT_COLUMN && rs->relation != NULL)
+					return RangeVarGetRelid(rs->relation, NoLock, true);
 				break;
 			}
+		case T_ReassignOwnedStmt:
+			refuse_reassign((ReassignOwnedStmt *) stmt);
+			break;
 		case T_AlterOwnerStmt:
 			{
 				AlterOwnerStmt *as = (AlterOwnerStmt *) stmt;
@@ -322,16 +359,22 @@ check_utility(Node *stmt)
 
 /*
  * After a column rename, the documentation follows the column, on the
- * renamed relation and on the inheritance children the rename reached.
+ * renamed relation and on the inheritance children the rename reached
+ * (whether or not the renamed relation is a product itself).
  */
 static void
-apply_column_rename(RenameStmt *rs)
+apply_column_rename(RenameStmt *rs, Oid relid)
 {
-	Oid			relid = RangeVarGetRelid(rs->relation, NoLock, false);
 	List	   *rels = rs->relation->inh ? find_all_inheritors(relid, NoLock, NULL)
 		: list_make1_oid(relid);
 	ListCell   *lc;
 	MeshSpiState spi;
+	bool		any = false;
+
+	foreach(lc, rels)
+		any |= mesh_product_by_relid(lfirst_oid(lc)) != NULL;
+	if (!any)
+		return;
 
 	mesh_spi_begin(&spi);
 	foreach(lc, rels)
@@ -374,7 +417,7 @@ mesh_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 								queryEnv, dest, qc);
 
 	if (OidIsValid(renamed))
-		apply_column_rename((RenameStmt *) stmt);
+		apply_column_rename((RenameStmt *) stmt, renamed);
 }
 
 void

@@ -21,7 +21,7 @@
  */
 #include "postgres.h"
 
-#include "access/table.h"
+#include "access/relation.h"
 #include "fmgr.h"
 #include "nodes/makefuncs.h"
 #include "nodes/supportnodes.h"
@@ -33,13 +33,21 @@
 PG_FUNCTION_INFO_V1(meshpg_guard);
 PG_FUNCTION_INFO_V1(meshpg_guard_support);
 
-/* Whether the guard lets rows through: only if nothing else permits. */
+/*
+ * Whether the guard lets rows through: only if nothing else permits.  Any
+ * other permissive policy, whatever its command or roles, means the owner
+ * manages row security, and then the guard adds nothing, exactly as if it
+ * were not there.
+ */
 static bool
 guard_value(Oid relid)
 {
-	Relation	rel = table_open(relid, NoLock);
+	Relation	rel = try_relation_open(relid, AccessShareLock);
 	bool		result = true;
 	ListCell   *lc;
+
+	if (rel == NULL)
+		return false;
 
 	if (rel->rd_rsdesc != NULL)
 	{
@@ -54,7 +62,7 @@ guard_value(Oid relid)
 			}
 		}
 	}
-	table_close(rel, NoLock);
+	relation_close(rel, AccessShareLock);
 	return result;
 }
 

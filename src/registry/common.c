@@ -96,6 +96,29 @@ mesh_arg_contacts(FunctionCallInfo fcinfo, int argno, bool *isnull)
 	return PointerGetDatum(arr);
 }
 
+/* Dot-separated identifiers of [0-9A-Za-z-], none empty, up to stop. */
+static const char *
+scan_identifiers(const char *p, char stop)
+{
+	bool		empty = true;
+
+	for (; *p && *p != stop; p++)
+	{
+		if (*p == '.')
+		{
+			if (empty)
+				return NULL;
+			empty = true;
+		}
+		else if ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+				 (*p >= 'A' && *p <= 'Z') || *p == '-')
+			empty = false;
+		else
+			return NULL;
+	}
+	return empty ? NULL : p;
+}
+
 /* Semantic versioning 2.0: MAJOR.MINOR.PATCH[-prerelease][+build]. */
 void
 mesh_check_version(const char *version)
@@ -117,16 +140,10 @@ mesh_check_version(const char *version)
 			p++;
 		}
 	}
-	if (*p == '-' || *p == '+')
-	{
-		p++;
-		if (*p == '\0')
-			goto bad;
-		for (; *p; p++)
-			if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
-				  (*p >= 'A' && *p <= 'Z') || *p == '.' || *p == '-' || *p == '+'))
-				goto bad;
-	}
+	if (*p == '-' && (p = scan_identifiers(p + 1, '+')) == NULL)
+		goto bad;
+	if (*p == '+' && (p = scan_identifiers(p + 1, '\0')) == NULL)
+		goto bad;
 	if (*p == '\0')
 		return;
 bad:

@@ -243,8 +243,10 @@ meshpg_drop_domain(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
 				 errmsg("cannot drop domain \"%s\" because it has data products", domain.name),
-				 errdetail("Domain \"%s\" has %d data products, among them \"%s\".",
-						   domain.name, list_length(products), (char *) linitial(products)),
+				 errdetail_plural("Domain \"%s\" has %d data product, \"%s\".",
+								  "Domain \"%s\" has %d data products, among them \"%s\".",
+								  list_length(products),
+								  domain.name, list_length(products), (char *) linitial(products)),
 				 errhint("Unregister them first, or call meshpg.drop_domain(..., cascade => true).")));
 
 	foreach(lc, products)

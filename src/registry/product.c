@@ -365,17 +365,44 @@ version_parts(const char *version, long parts[3])
 	parts[2] = strtol(end + 1, &end, 10);
 }
 
+/* The pre-release part of a validated version, without build metadata. */
+static char *
+prerelease(const char *version)
+{
+	const char *dash = strchr(version, '-');
+	const char *plus = strchr(version, '+');
+
+	if (dash == NULL || (plus != NULL && plus < dash))
+		return NULL;
+	return plus ? pnstrdup(dash + 1, plus - dash - 1) : pstrdup(dash + 1);
+}
+
+static bool
+is_numeric_identifier(const char *s)
+{
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
 /*
- * Semantic-version order on the numbers; on equal numbers a pre-release
- * ("1.0.0-rc1") comes before the release, and pre-releases compare as text.
+ * Semantic-version precedence (semver.org, item 11): numbers first; a
+ * pre-release comes before its release; pre-release identifiers compare
+ * numerically when numeric, which rank below alphanumeric ones; build
+ * metadata does not count.
  */
 static int
 version_cmp(const char *a, const char *b)
 {
 	long		pa[3],
 				pb[3];
-	const char *ra = strchr(a, '-');
-	const char *rb = strchr(b, '-');
+	char	   *ra = prerelease(a);
+	char	   *rb = prerelease(b);
+	char	   *sa,
+			   *sb,
+			   *ta,
+			   *tb;
 
 	version_parts(a, pa);
 	version_parts(b, pb);
@@ -384,13 +411,32 @@ version_cmp(const char *a, const char *b)
 			return pa[i] < pb[i] ? -1 : 1;
 	if (ra == NULL || rb == NULL)
 		return (ra == NULL) - (rb == NULL);
-	return strcmp(ra, rb);
+
+	ta = strtok_r(ra, ".", &sa);
+	tb = strtok_r(rb, ".", &sb);
+	for (; ta && tb; ta = strtok_r(NULL, ".", &sa), tb = strtok_r(NULL, ".", &sb))
+	{
+		bool		na = is_numeric_identifier(ta);
+		bool		nb = is_numeric_identifier(tb);
+		int			c;
+
+		if (na && nb)
+			c = strlen(ta) != strlen(tb) ? (strlen(ta) < strlen(tb) ? -1 : 1) : strcmp(ta, tb);
+		else if (na != nb)
+			c = na ? -1 : 1;
+		else
+			c = strcmp(ta, tb);
+		if (c != 0)
+			return c < 0 ? -1 : 1;
+	}
+	return (ta != NULL) - (tb != NULL);
 }
 
 /*
  * meshpg.publish(product, version): records the column interface and the
  * version, and makes the product published.  Republishing needs a greater
- * version; without one it bumps the minor version.
+ * version; without one, a pre-release becomes its release and a release
+ * bumps the minor version.
  */
 Datum
 meshpg_publish(PG_FUNCTION_ARGS)
@@ -423,8 +469,12 @@ meshpg_publish(PG_FUNCTION_ARGS)
 		{
 			long		parts[3];
 
+			/* A pre-release becomes its release; a release, the next minor. */
 			version_parts(product.version, parts);
-			version = psprintf("%ld.%ld.0", parts[0], parts[1] + 1);
+			if (prerelease(product.version) != NULL)
+				version = psprintf("%ld.%ld.%ld", parts[0], parts[1], parts[2]);
+			else
+				version = psprintf("%ld.%ld.0", parts[0], parts[1] + 1);
 		}
 		else if (version_cmp(version, product.version) <= 0)
 			ereport(ERROR,
