@@ -480,3 +480,295 @@ SELECT d.name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) p.name,
  LIMIT meshpg._check_limit(max_results)
 $$;
 
+
+/* ------------------------------------------------------------------------
+ * Governance: tags, masking and row policies, consumer attributes.
+ *
+ * The governance team (meshpg_admin) defines tags, tag-bound policies and
+ * attributes; domain teams tag their columns and may add policies bound to
+ * their own products.  The planner hook enforces the result on every read
+ * (src/governance/).
+ * ------------------------------------------------------------------------ */
+CREATE SEQUENCE meshpg.cat_tag_id_seq;
+CREATE TABLE meshpg.cat_tag (
+    id             bigint PRIMARY KEY DEFAULT pg_catalog.nextval('meshpg.cat_tag_id_seq'),
+    name           text NOT NULL UNIQUE,
+    description    text,
+    allowed_values text[],
+    created_at     timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+ALTER SEQUENCE meshpg.cat_tag_id_seq OWNED BY meshpg.cat_tag.id;
+
+CREATE TABLE meshpg.cat_column_tag (
+    product_id  bigint NOT NULL REFERENCES meshpg.cat_product (id) ON DELETE CASCADE,
+    column_name text NOT NULL,
+    tag_id      bigint NOT NULL REFERENCES meshpg.cat_tag (id),
+    value       text,
+    tagged_by   text NOT NULL,
+    tagged_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (product_id, column_name, tag_id)
+);
+CREATE INDEX cat_column_tag_tag_idx ON meshpg.cat_column_tag (tag_id);
+
+CREATE TABLE meshpg.cat_attribute (
+    role     regrole NOT NULL,
+    key      text NOT NULL,
+    "values" text[] NOT NULL,
+    PRIMARY KEY (role, key)
+);
+
+CREATE SEQUENCE meshpg.cat_policy_id_seq;
+CREATE TABLE meshpg.cat_policy (
+    id                bigint PRIMARY KEY DEFAULT pg_catalog.nextval('meshpg.cat_policy_id_seq'),
+    name              text NOT NULL UNIQUE,
+    kind              text NOT NULL CHECK (kind IN ('mask', 'row')),
+    tag_id            bigint REFERENCES meshpg.cat_tag (id),
+    product_id        bigint REFERENCES meshpg.cat_product (id) ON DELETE CASCADE,
+    column_name       text,
+    mask              text CHECK (mask IN ('null', 'redact', 'hash', 'email', 'partial',
+                                           'date', 'bucket', 'round', 'custom')),
+    mask_args         jsonb NOT NULL DEFAULT '{}',
+    expression        text,
+    exempt_roles      regrole[] NOT NULL DEFAULT '{}',
+    exempt_attributes jsonb NOT NULL DEFAULT '{}',
+    exempt_purposes   text[] NOT NULL DEFAULT '{}',
+    applies_to_domain boolean NOT NULL DEFAULT false,
+    description       text,
+    created_by        text NOT NULL,
+    created_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CHECK ((tag_id IS NULL) <> (product_id IS NULL)),
+    CHECK (kind = 'row' OR (mask IS NOT NULL AND (tag_id IS NOT NULL OR column_name IS NOT NULL))),
+    CHECK (kind = 'mask' OR (mask IS NULL AND column_name IS NULL AND expression IS NOT NULL))
+);
+CREATE INDEX cat_policy_product_idx ON meshpg.cat_policy (product_id);
+CREATE INDEX cat_policy_tag_idx ON meshpg.cat_policy (tag_id);
+
+-- The key of the keyed-hash mask; created with the first hash policy, so
+-- that a restored database keeps its pseudonyms.
+CREATE TABLE meshpg.cat_secret (
+    id       integer PRIMARY KEY CHECK (id = 1),
+    hmac_key bytea NOT NULL CHECK (pg_catalog.length(hmac_key) >= 32)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('meshpg.cat_tag', '');
+SELECT pg_catalog.pg_extension_config_dump('meshpg.cat_tag_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('meshpg.cat_column_tag', '');
+SELECT pg_catalog.pg_extension_config_dump('meshpg.cat_attribute', '');
+SELECT pg_catalog.pg_extension_config_dump('meshpg.cat_policy', '');
+SELECT pg_catalog.pg_extension_config_dump('meshpg.cat_policy_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('meshpg.cat_secret', '');
+REVOKE ALL ON meshpg.cat_tag, meshpg.cat_column_tag, meshpg.cat_attribute,
+    meshpg.cat_policy, meshpg.cat_secret FROM PUBLIC;
+REVOKE ALL ON SEQUENCE meshpg.cat_tag_id_seq, meshpg.cat_policy_id_seq FROM PUBLIC;
+
+CREATE TRIGGER cat_tag_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON meshpg.cat_tag FOR EACH STATEMENT EXECUTE FUNCTION meshpg._catalog_changed();
+CREATE TRIGGER cat_column_tag_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON meshpg.cat_column_tag FOR EACH STATEMENT EXECUTE FUNCTION meshpg._catalog_changed();
+CREATE TRIGGER cat_attribute_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON meshpg.cat_attribute FOR EACH STATEMENT EXECUTE FUNCTION meshpg._catalog_changed();
+CREATE TRIGGER cat_policy_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON meshpg.cat_policy FOR EACH STATEMENT EXECUTE FUNCTION meshpg._catalog_changed();
+CREATE TRIGGER cat_secret_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON meshpg.cat_secret FOR EACH STATEMENT EXECUTE FUNCTION meshpg._catalog_changed();
+
+/* Tags and attributes */
+CREATE FUNCTION meshpg.create_tag(
+    name text,
+    description text DEFAULT NULL,
+    allowed_values text[] DEFAULT NULL)
+RETURNS text
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'meshpg_create_tag';
+
+CREATE FUNCTION meshpg.drop_tag(name text)
+RETURNS void
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'meshpg_drop_tag';
+
+CREATE FUNCTION meshpg.tag_column(
+    product text,
+    column_name text,
+    tag text,
+    value text DEFAULT NULL)
+RETURNS void
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'meshpg_tag_column';
+
+CREATE FUNCTION meshpg.untag_column(
+    product text,
+    column_name text,
+    tag text)
+RETURNS void
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'meshpg_untag_column';
+
+CREATE FUNCTION meshpg.set_attribute(
+    role regrole,
+    key text,
+    "values" text[])
+RETURNS void
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'meshpg_set_attribute';
+
+CREATE FUNCTION meshpg.unset_attribute(
+    role regrole,
+    key text)
+RETURNS void
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'meshpg_unset_attribute';
+
+/* Policies */
+CREATE FUNCTION meshpg.create_masking_policy(
+    name text,
+    mask text,
+    tag text DEFAULT NULL,
+    product text DEFAULT NULL,
+    column_name text DEFAULT NULL,
+    args jsonb DEFAULT '{}',
+    expression text DEFAULT NULL,
+    exempt_roles regrole[] DEFAULT '{}',
+    exempt_attributes jsonb DEFAULT '{}',
+    exempt_purposes text[] DEFAULT '{}',
+    applies_to_domain boolean DEFAULT false,
+    description text DEFAULT NULL)
+RETURNS void
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'meshpg_create_masking_policy';
+
+CREATE FUNCTION meshpg.create_row_policy(
+    name text,
+    expression text,
+    tag text DEFAULT NULL,
+    product text DEFAULT NULL,
+    exempt_roles regrole[] DEFAULT '{}',
+    exempt_attributes jsonb DEFAULT '{}',
+    exempt_purposes text[] DEFAULT '{}',
+    applies_to_domain boolean DEFAULT false,
+    description text DEFAULT NULL)
+RETURNS void
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'meshpg_create_row_policy';
+
+CREATE FUNCTION meshpg.drop_policy(name text)
+RETURNS void
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'meshpg_drop_policy';
+
+/* What policies read about the reader, and why a reader sees what it sees */
+CREATE FUNCTION meshpg.attribute(key text)
+RETURNS text[]
+LANGUAGE C STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'meshpg_attribute';
+
+CREATE FUNCTION meshpg.purpose()
+RETURNS text
+LANGUAGE C STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'meshpg_purpose';
+
+CREATE FUNCTION meshpg.explain_access(
+    product text,
+    role regrole DEFAULT NULL)
+RETURNS TABLE (subject text, policy text, kind text, effect text, reason text)
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'meshpg_explain_access';
+
+CREATE FUNCTION meshpg._statistics_visible(relation oid, attnum smallint)
+RETURNS boolean
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'meshpg_statistics_visible';
+
+/* Masks: callable directly too.  No search_path clause, so that the
+ * planner may inline the SQL ones. */
+CREATE FUNCTION meshpg.mask_partial(
+    value text,
+    keep_first integer DEFAULT 0,
+    keep_last integer DEFAULT 4,
+    fill text DEFAULT '*')
+RETURNS text
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'meshpg_mask_partial';
+
+CREATE FUNCTION meshpg.mask_email(value text)
+RETURNS text
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'meshpg_mask_email';
+
+CREATE FUNCTION meshpg.mask_hash(value text)
+RETURNS text
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'meshpg_mask_hash';
+
+CREATE FUNCTION meshpg.mask_date(value date, unit text)
+RETURNS date
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN pg_catalog.date_trunc(unit, value::timestamp)::date;
+
+CREATE FUNCTION meshpg.mask_date(value timestamp, unit text)
+RETURNS timestamp
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN pg_catalog.date_trunc(unit, value);
+
+CREATE FUNCTION meshpg.mask_date(value timestamptz, unit text)
+RETURNS timestamptz
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+RETURN pg_catalog.date_trunc(unit, value);
+
+CREATE FUNCTION meshpg.mask_round(value numeric, step numeric)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN pg_catalog.round(value OPERATOR(pg_catalog./) step) OPERATOR(pg_catalog.*) step;
+
+CREATE FUNCTION meshpg.mask_bucket(value numeric, width numeric)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN pg_catalog.floor(value OPERATOR(pg_catalog./) width) OPERATOR(pg_catalog.*) width;
+
+/* Governance metadata views */
+CREATE VIEW meshpg.tags AS
+SELECT t.name, t.description, t.allowed_values, t.created_at
+  FROM meshpg.cat_tag t;
+
+CREATE VIEW meshpg.column_tags AS
+SELECT d.name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) p.name AS product,
+       ct.column_name, t.name AS tag, ct.value, ct.tagged_by, ct.tagged_at
+  FROM meshpg.cat_column_tag ct
+  JOIN meshpg.cat_tag t ON t.id OPERATOR(pg_catalog.=) ct.tag_id
+  JOIN meshpg.cat_product p ON p.id OPERATOR(pg_catalog.=) ct.product_id
+  JOIN meshpg.cat_domain d ON d.id OPERATOR(pg_catalog.=) p.domain_id;
+
+CREATE VIEW meshpg.policies AS
+SELECT pol.name, pol.kind,
+       t.name AS tag,
+       d.name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) p.name AS product,
+       pol.column_name, pol.mask, pol.mask_args, pol.expression,
+       pol.exempt_roles::text[] AS exempt_roles, pol.exempt_attributes, pol.exempt_purposes,
+       pol.applies_to_domain, pol.description, pol.created_by, pol.created_at
+  FROM meshpg.cat_policy pol
+  LEFT JOIN meshpg.cat_tag t ON t.id OPERATOR(pg_catalog.=) pol.tag_id
+  LEFT JOIN meshpg.cat_product p ON p.id OPERATOR(pg_catalog.=) pol.product_id
+  LEFT JOIN meshpg.cat_domain d ON d.id OPERATOR(pg_catalog.=) p.domain_id;
+
+-- Attributes are visible to the governance team and to the role they describe.
+CREATE VIEW meshpg.attributes AS
+SELECT a.role::text AS role, a.key, a."values"
+  FROM meshpg.cat_attribute a
+ WHERE pg_catalog.pg_has_role(a.role, 'USAGE')
+    OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                WHERE r.rolname OPERATOR(pg_catalog.=) 'meshpg_admin'
+                  AND pg_catalog.pg_has_role(r.oid, 'USAGE'));
+
+GRANT SELECT ON meshpg.tags, meshpg.column_tags, meshpg.policies, meshpg.attributes TO PUBLIC;

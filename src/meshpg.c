@@ -14,6 +14,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "governance/policy.h"
 #include "meshpg.h"
 
 PG_MODULE_MAGIC;
@@ -44,6 +45,8 @@ _PG_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	mesh_define_identity_settings();
 
 	MarkGUCPrefixReserved("meshpg");
 

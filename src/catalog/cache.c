@@ -20,6 +20,7 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -52,11 +53,22 @@ static bool product_cache_stale = false;
 
 PG_FUNCTION_INFO_V1(meshpg_catalog_changed);
 
+static uint64 catalog_generation = 0;
+
 static bool
 is_catalog_rel(Oid relid)
 {
 	return relid == catalog.domain_rel || relid == catalog.product_rel ||
-		relid == catalog.column_rel || relid == catalog.grant_rel;
+		relid == catalog.column_rel || relid == catalog.grant_rel ||
+		relid == catalog.tag_rel || relid == catalog.column_tag_rel ||
+		relid == catalog.attribute_rel || relid == catalog.policy_rel ||
+		relid == catalog.secret_rel;
+}
+
+uint64
+mesh_catalog_generation(void)
+{
+	return catalog_generation;
 }
 
 static void
@@ -67,6 +79,7 @@ mesh_relcache_callback(Datum arg, Oid relid)
 	if (!OidIsValid(relid) || is_catalog_rel(relid))
 	{
 		product_cache_stale = true;
+		catalog_generation++;
 		/* DROP EXTENSION drops the tables: look them up again. */
 		catalog_state = CATALOG_UNKNOWN;
 	}
@@ -81,6 +94,7 @@ mesh_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	catalog_state = CATALOG_UNKNOWN;
 	product_cache_stale = true;
+	catalog_generation++;
 }
 
 void
@@ -123,6 +137,14 @@ mesh_catalog(void)
 	catalog.column_rel = catalog_relid("cat_column");
 	catalog.grant_rel = catalog_relid("cat_grant");
 	catalog.grant_pkey = catalog_relid("cat_grant_pkey");
+	catalog.tag_rel = catalog_relid("cat_tag");
+	catalog.column_tag_rel = catalog_relid("cat_column_tag");
+	catalog.column_tag_pkey = catalog_relid("cat_column_tag_pkey");
+	catalog.attribute_rel = catalog_relid("cat_attribute");
+	catalog.policy_rel = catalog_relid("cat_policy");
+	catalog.policy_product_idx = catalog_relid("cat_policy_product_idx");
+	catalog.policy_tag_idx = catalog_relid("cat_policy_tag_idx");
+	catalog.secret_rel = catalog_relid("cat_secret");
 
 	/*
 	 * Mid-CREATE EXTENSION, or a schema that merely shares the name: answer
@@ -132,7 +154,11 @@ mesh_catalog(void)
 	if (!OidIsValid(catalog.domain_rel) || !OidIsValid(catalog.domain_pkey) ||
 		!OidIsValid(catalog.domain_nsp_idx) || !OidIsValid(catalog.product_rel) ||
 		!OidIsValid(catalog.product_relid_idx) || !OidIsValid(catalog.column_rel) ||
-		!OidIsValid(catalog.grant_rel) || !OidIsValid(catalog.grant_pkey))
+		!OidIsValid(catalog.grant_rel) || !OidIsValid(catalog.grant_pkey) ||
+		!OidIsValid(catalog.tag_rel) || !OidIsValid(catalog.column_tag_rel) ||
+		!OidIsValid(catalog.column_tag_pkey) || !OidIsValid(catalog.attribute_rel) ||
+		!OidIsValid(catalog.policy_rel) || !OidIsValid(catalog.policy_product_idx) ||
+		!OidIsValid(catalog.policy_tag_idx) || !OidIsValid(catalog.secret_rel))
 		return NULL;
 
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(catalog.product_rel));
@@ -209,6 +235,8 @@ load_domain(int64 domain_id, Oid *owner, Oid *nsp, char **name)
 	table_close(rel, AccessShareLock);
 }
 
+static bool load_product_row(Oid relid, MeshProduct *entry);
+
 static void
 load_grants(MeshProduct *entry)
 {
@@ -232,6 +260,8 @@ load_grants(MeshProduct *entry)
 
 		g->grantee = DatumGetObjectId(heap_getattr(tup, Anum_cat_grant_grantee,
 												   RelationGetDescr(rel), &isnull));
+		d = heap_getattr(tup, Anum_cat_grant_purpose, RelationGetDescr(rel), &isnull);
+		g->purpose = isnull ? NULL : MemoryContextStrdup(product_cxt, TextDatumGetCString(d));
 		d = heap_getattr(tup, Anum_cat_grant_expires_at, RelationGetDescr(rel), &isnull);
 		g->has_expiry = !isnull;
 		g->expires_at = isnull ? 0 : DatumGetTimestampTz(d);
@@ -247,9 +277,55 @@ load_grants(MeshProduct *entry)
 		entry->grants[i++] = *(MeshGrant *) lfirst(lc);
 }
 
-/* Fills entry from the catalog; false if relid is no product. */
+/* Parents of relid by pg_inherits (partitions and inheritance children). */
+static List *
+relation_parents(Oid relid)
+{
+	Relation	rel = table_open(InheritsRelationId, AccessShareLock);
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	List	   *parents = NIL;
+
+	ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, InheritsRelidSeqnoIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		parents = lappend_oid(parents, ((Form_pg_inherits) GETSTRUCT(tup))->inhparent);
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return parents;
+}
+
+/*
+ * Fills entry from the catalog; false if relid is no product.  A partition
+ * or inheritance child of a product is governed as that product, so that
+ * reading it directly is no way around the product's policies.
+ */
 static bool
 load_product(Oid relid, MeshProduct *entry)
+{
+	List	   *parents;
+	ListCell   *lc;
+
+	if (load_product_row(relid, entry))
+		return true;
+	parents = relation_parents(relid);
+	foreach(lc, parents)
+	{
+		if (load_product(lfirst_oid(lc), entry))
+		{
+			entry->inherited = true;
+			entry->relkind = get_rel_relkind(relid);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Fills entry from the product row registered for relid itself. */
+static bool
+load_product_row(Oid relid, MeshProduct *entry)
 {
 	Relation	rel;
 	SysScanDesc scan;
@@ -286,12 +362,20 @@ load_product(Oid relid, MeshProduct *entry)
 		char	   *domain_name;
 
 		entry->state = mesh_parse_state(state);
+		entry->relkind = get_rel_relkind(relid);
+		entry->inherited = false;
 		load_domain(domain_id, &entry->domain_owner, &entry->domain_nsp, &domain_name);
 		entry->qualname = MemoryContextStrdup(product_cxt,
 											  psprintf("%s.%s", domain_name, name));
 	}
 	load_grants(entry);
 	return true;
+}
+
+MemoryContext
+mesh_product_cache_context(void)
+{
+	return product_cxt;
 }
 
 const MeshProduct *

@@ -21,8 +21,33 @@
 #define Anum_cat_product_relid		5
 #define Anum_cat_product_state		6
 
+#define Anum_cat_column_tag_product_id 1
+#define Anum_cat_column_tag_column	2
+#define Anum_cat_column_tag_tag_id	3
+
+#define Anum_cat_attribute_role		1
+#define Anum_cat_attribute_key		2
+#define Anum_cat_attribute_values	3
+
+#define Anum_cat_policy_id			1
+#define Anum_cat_policy_name		2
+#define Anum_cat_policy_kind		3
+#define Anum_cat_policy_tag_id		4
+#define Anum_cat_policy_product_id	5
+#define Anum_cat_policy_column		6
+#define Anum_cat_policy_mask		7
+#define Anum_cat_policy_mask_args	8
+#define Anum_cat_policy_expression	9
+#define Anum_cat_policy_exempt_roles 10
+#define Anum_cat_policy_exempt_attributes 11
+#define Anum_cat_policy_exempt_purposes 12
+#define Anum_cat_policy_applies_to_domain 13
+
+#define Anum_cat_secret_key			2
+
 #define Anum_cat_grant_product_id	1
 #define Anum_cat_grant_grantee		2
+#define Anum_cat_grant_purpose		3
 #define Anum_cat_grant_expires_at	4
 
 /* OIDs of meshpg's own objects in the current database. */
@@ -38,6 +63,14 @@ typedef struct MeshCatalog
 	Oid			column_rel;
 	Oid			grant_rel;
 	Oid			grant_pkey;
+	Oid			tag_rel;
+	Oid			column_tag_rel;
+	Oid			column_tag_pkey;
+	Oid			attribute_rel;
+	Oid			policy_rel;
+	Oid			policy_product_idx;
+	Oid			policy_tag_idx;
+	Oid			secret_rel;
 } MeshCatalog;
 
 typedef enum MeshProductState
@@ -51,6 +84,7 @@ typedef enum MeshProductState
 typedef struct MeshGrant
 {
 	Oid			grantee;
+	char	   *purpose;
 	bool		has_expiry;
 	TimestampTz expires_at;
 } MeshGrant;
@@ -67,10 +101,20 @@ typedef struct MeshProduct
 	char	   *qualname;		/* domain.product, for messages */
 	int			ngrants;
 	MeshGrant  *grants;
+	char		relkind;
+	bool		inherited;		/* relid is a partition or child of the product */
+	bool		policies_loaded;	/* policies: loaded on first use */
+	List	   *policies;		/* of MeshPolicy, analysed for relid */
 } MeshProduct;
 
 /* NULL when meshpg is not installed in this database. */
 extern const MeshCatalog *mesh_catalog(void);
+
+/* Bumped by every catalog invalidation: dependent caches compare it. */
+extern uint64 mesh_catalog_generation(void);
+
+/* The memory context that product cache entries live in. */
+extern MemoryContext mesh_product_cache_context(void);
 
 /*
  * The product whose relation is relid, or NULL.  The result stays valid until

@@ -41,6 +41,8 @@
 #include "utils/rel.h"
 
 #include "catalog/catalog.h"
+#include "governance/governance.h"
+#include "governance/policy.h"
 #include "meshpg.h"
 #include "registry/registry.h"
 
@@ -97,7 +99,8 @@ guard_relation_drop(Oid relid, int attnum)
 	const MeshProduct *product = mesh_product_by_relid(relid);
 	char	   *column;
 
-	if (product == NULL)
+	/* Partitions and children of a product come and go with the data. */
+	if (product == NULL || product->inherited)
 		return;
 
 	if (attnum == 0)
@@ -165,11 +168,16 @@ static Oid
 product_relid(RangeVar *rv)
 {
 	Oid			relid;
+	const MeshProduct *product;
 
 	if (rv == NULL)
 		return InvalidOid;
+
 	relid = RangeVarGetRelid(rv, NoLock, true);
-	if (!OidIsValid(relid) || mesh_product_by_relid(relid) == NULL)
+	if (!OidIsValid(relid))
+		return InvalidOid;
+	product = mesh_product_by_relid(relid);
+	if (product == NULL || product->inherited)
 		return InvalidOid;
 	return relid;
 }
@@ -372,7 +380,11 @@ apply_column_rename(RenameStmt *rs, Oid relid)
 	bool		any = false;
 
 	foreach(lc, rels)
-		any |= mesh_product_by_relid(lfirst_oid(lc)) != NULL;
+	{
+		const MeshProduct *product = mesh_product_by_relid(lfirst_oid(lc));
+
+		any |= product != NULL && !product->inherited;
+	}
 	if (!any)
 		return;
 
@@ -382,7 +394,7 @@ apply_column_rename(RenameStmt *rs, Oid relid)
 		const MeshProduct *product = mesh_product_by_relid(lfirst_oid(lc));
 		int64		id;
 
-		if (product == NULL)
+		if (product == NULL || product->inherited)
 			continue;
 		id = product->id;
 		mesh_spi_exec("UPDATE meshpg.cat_column SET name = $3 WHERE product_id = $1 AND name = $2",
@@ -395,12 +407,45 @@ apply_column_rename(RenameStmt *rs, Oid relid)
 }
 
 static void
+next_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+			 ProcessUtilityContext context, ParamListInfo params,
+			 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	if (prev_utility_hook)
+		prev_utility_hook(pstmt, queryString, readOnlyTree, context, params,
+						  queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
+
+/* EXPLAIN ANALYZE: the planner hook refuses to plan filtered reads. */
+static void
+next_utility_explaining(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+						ProcessUtilityContext context, ParamListInfo params,
+						QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	mesh_explain_analyze_depth++;
+	PG_TRY();
+	{
+		next_utility(pstmt, queryString, readOnlyTree, context, params,
+					 queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		mesh_explain_analyze_depth--;
+	}
+	PG_END_TRY();
+}
+
+static void
 mesh_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 			 ProcessUtilityContext context, ParamListInfo params,
 			 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *stmt = pstmt->utilityStmt;
 	Oid			renamed = InvalidOid;
+	bool		explain_analyze = mesh_is_explain_analyze(stmt);
 
 	/*
 	 * Only the statements the guard cares about look at the catalog; some
@@ -409,12 +454,28 @@ mesh_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	if (is_guarded(stmt) && mesh_catalog() != NULL)
 		renamed = check_utility(stmt);
 
-	if (prev_utility_hook)
-		prev_utility_hook(pstmt, queryString, readOnlyTree, context, params,
-						  queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+	/* COPY of a governed relation goes through the planner, like a query. */
+	if (IsA(stmt, CopyStmt))
+	{
+		Node	   *governed = mesh_govern_copy(stmt);
+
+		if (governed != stmt)
+		{
+			PlannedStmt *copy = makeNode(PlannedStmt);
+
+			memcpy(copy, pstmt, sizeof(PlannedStmt));
+			copy->utilityStmt = governed;
+			pstmt = copy;
+		}
+	}
+
+	if (explain_analyze)
+		next_utility_explaining(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
+	else
+		next_utility(pstmt, queryString, readOnlyTree, context, params,
+					 queryEnv, dest, qc);
+	mesh_track_outer_user();
 
 	if (OidIsValid(renamed))
 		apply_column_rename((RenameStmt *) stmt, renamed);

@@ -1,24 +1,409 @@
 /*
  * planner.c
- *		planner_hook.  Installed from the start so that meshpg's place in the
- *		hook chain never changes; column masking and row policies will
- *		specialise plans here.
+ *		The planner hook: every query that reads a data product is rewritten,
+ *		after the rewriter and before planning, so that the reader sees only
+ *		what the policies allow.
+ *
+ * For each range-table entry that is a governed relation (a product table,
+ * or a partition or child of one) or the expansion of a governed view, the
+ * compiler yields masks and row filters for the roles the query runs as:
+ *  - every reference to a masked column, anywhere in the query (select
+ *    list, WHERE, JOIN, GROUP BY, ORDER BY, RETURNING, sublinks, whole-row
+ *    references), is replaced by its mask, so no user expression ever sees
+ *    the raw value: a WHERE on a masked column filters on masked values;
+ *  - row filters become security quals of the entry, which the planner
+ *    runs before any user-supplied function that is not leakproof.
+ * The plan is marked role-dependent, even for exempt readers.
+ *
+ * The planner sees every query the executor will run, with two gaps this
+ * file closes: SQL set-returning functions inlined during planning (the
+ * needs_fmgr_hook keeps those from being inlined, so their bodies are
+ * planned here too), and COPY of a relation (converted to a query in
+ * reads.c).
  */
 #include "postgres.h"
 
+#include "access/relation.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_language.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_statistic.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
 #include "optimizer/planner.h"
+#include "parser/parse_func.h"
+#include "parser/parsetree.h"
+#include "rewrite/rewriteManip.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
 
+#include "catalog/catalog.h"
+#include "governance/governance.h"
+#include "governance/policy.h"
 #include "meshpg.h"
 
 static planner_hook_type prev_planner_hook = NULL;
+static needs_fmgr_hook_type prev_needs_fmgr_hook = NULL;
+static fmgr_hook_type prev_fmgr_hook = NULL;
+
+int			mesh_explain_analyze_depth = 0;
+
+typedef struct GovernContext
+{
+	bool		governed;		/* the query touches a governed relation */
+	bool		filtered;		/* and rows are filtered for this reader */
+} GovernContext;
+
+typedef struct MaskArgs
+{
+	MeshRules  *rules;
+	TupleDesc	desc;
+	List	   *colnames;
+} MaskArgs;
+
+static void govern_query(Query *q, GovernContext *ctx);
+
+/* Replaces one reference to the governed entry: masked, or as it was. */
+static Node *
+mask_var(Var *var, replace_rte_variables_context *context)
+{
+	MaskArgs   *args = context->callback_arg;
+	MeshRules  *rules = args->rules;
+
+	if (var->varattno > 0 && var->varattno <= rules->natts &&
+		rules->masks[var->varattno - 1] != NULL)
+	{
+		Node	   *masked = copyObject((Node *) rules->masks[var->varattno - 1]);
+
+		if (var->varlevelsup > 0)
+			IncrementVarSublevelsUp(masked, var->varlevelsup, 0);
+		return masked;
+	}
+	if (var->varattno == 0)
+	{
+		/* t.*, row_to_json(t), t::text: a row built from masked columns */
+		RowExpr    *row = makeNode(RowExpr);
+
+		for (int i = 0; i < args->desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(args->desc, i);
+			Node	   *col;
+
+			if (att->attisdropped)
+				col = (Node *) makeNullConst(INT4OID, -1, InvalidOid);
+			else if (i < rules->natts && rules->masks[i] != NULL)
+			{
+				col = copyObject((Node *) rules->masks[i]);
+				if (var->varlevelsup > 0)
+					IncrementVarSublevelsUp(col, var->varlevelsup, 0);
+			}
+			else
+				col = (Node *) makeVar(var->varno, i + 1, att->atttypid, att->atttypmod,
+									   att->attcollation, var->varlevelsup);
+			row->args = lappend(row->args, col);
+		}
+		row->row_typeid = var->vartype;
+		row->row_format = COERCE_IMPLICIT_CAST;
+		row->colnames = var->vartype == RECORDOID ? copyObject(args->colnames) : NIL;
+		row->location = -1;
+		return (Node *) row;
+	}
+	return (Node *) copyObject(var);
+}
+
+/*
+ * Replaces the references to entry rti throughout q and the queries nested
+ * in it.  Security quals (the owner's row security, earlier meshpg
+ * filters) are trusted and keep reading raw values, so they are set aside
+ * meanwhile.  The mutator copies range-table entries: callers refetch.
+ */
+static void
+mask_references(Query *q, int rti, MeshRules *rules, TupleDesc desc, List *colnames)
+{
+	replace_rte_variables_context context;
+	MaskArgs	args;
+	List	   *saved = NIL;
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, q->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+
+		saved = lappend(saved, rte->securityQuals);
+		rte->securityQuals = NIL;
+	}
+
+	args.rules = rules;
+	args.desc = desc;
+	args.colnames = colnames;
+	context.callback = mask_var;
+	context.callback_arg = &args;
+	context.target_varno = rti;
+	context.sublevels_up = 0;
+	context.inserted_sublink = q->hasSubLinks;
+	query_tree_mutator(q, replace_rte_variables_mutator, &context, QTW_DONT_COPY_QUERY);
+	q->hasSubLinks |= context.inserted_sublink;
+
+	foreach(lc, q->rtable)
+		((RangeTblEntry *) lfirst(lc))->securityQuals = list_nth(saved, i++);
+}
+
+/* Applies the rules of a governed entry: masks, then row filters. */
+static void
+govern_entry(Query *q, int rti, Oid relid, GovernContext *ctx)
+{
+	const MeshProduct *product = mesh_product_by_relid(relid);
+	Relation	rel;
+	MeshRules	rules;
+	RangeTblEntry *rte;
+	bool		any;
+
+	if (product == NULL)
+		return;
+	ctx->governed = true;
+
+	rel = relation_open(relid, NoLock);
+	any = mesh_compile_rules(product, relid, rti, RelationGetNumberOfAttributes(rel), &rules);
+	if (any)
+	{
+		bool		masked = false;
+
+		for (int i = 0; i < rules.natts; i++)
+			masked |= rules.masks[i] != NULL;
+		if (masked)
+			mask_references(q, rti, &rules, CreateTupleDescCopy(RelationGetDescr(rel)),
+							rt_fetch(rti, q->rtable)->eref->colnames);
+
+		if (rules.quals != NIL)
+		{
+			Expr	   *filter = make_ands_explicit(rules.quals);
+
+			rte = rt_fetch(rti, q->rtable);
+			rte->securityQuals = lcons(filter, rte->securityQuals);
+			/* a governed view's expansion must not be flattened past its filter */
+			if (rte->rtekind == RTE_SUBQUERY)
+				rte->security_barrier = true;
+			q->hasSubLinks |= checkExprHasSubLink((Node *) filter);
+			ctx->filtered = true;
+		}
+	}
+	relation_close(rel, NoLock);
+}
+
+/* The view a subquery entry was expanded from, if any (PG 15 layout). */
+static Oid
+expanded_view(RangeTblEntry *rte)
+{
+	RangeTblEntry *old;
+
+	if (rte->rtekind != RTE_SUBQUERY || rte->subquery == NULL ||
+		rte->subquery->rtable == NIL)
+		return InvalidOid;
+	old = linitial(rte->subquery->rtable);
+	if (old->rtekind == RTE_RELATION && old->relkind == RELKIND_VIEW)
+		return old->relid;
+	return InvalidOid;
+}
+
+/* pg_stats reads pg_statistic: hide what a reader may not see. */
+static void
+govern_statistics(Query *q, int rti)
+{
+	RangeTblEntry *rte = rt_fetch(rti, q->rtable);
+	Oid			argtypes[2] = {OIDOID, INT2OID};
+	Oid			fn = LookupFuncName(list_make2(makeString("meshpg"),
+											   makeString("_statistics_visible")),
+									2, argtypes, false);
+	FuncExpr   *visible = makeFuncExpr(fn, BOOLOID,
+									   list_make2(makeVar(rti, Anum_pg_statistic_starelid,
+														  OIDOID, -1, InvalidOid, 0),
+												  makeVar(rti, Anum_pg_statistic_staattnum,
+														  INT2OID, -1, InvalidOid, 0)),
+									   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+
+	rte->securityQuals = lcons(visible, rte->securityQuals);
+}
+
+static bool
+govern_walker(Node *node, GovernContext *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		govern_query((Query *) node, ctx);
+		return false;
+	}
+	return expression_tree_walker(node, govern_walker, ctx);
+}
+
+static void
+govern_query(Query *q, GovernContext *ctx)
+{
+	List	   *entries = NIL;
+	List	   *relids = NIL;
+	ListCell   *lc;
+	ListCell   *rc;
+	int			rti = 0;
+
+	/* First find the entries: governing one copies the range table. */
+	foreach(lc, q->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+		Oid			relid = InvalidOid;
+
+		rti++;
+		if (rte->rtekind == RTE_RELATION)
+		{
+			if (rte->relid == StatisticRelationId && !superuser())
+				entries = lappend_int(entries, -rti);
+			/* a view's placeholder entry is never scanned */
+			else if (rte->relkind != RELKIND_VIEW)
+				relid = rte->relid;
+			else if (mesh_product_by_relid(rte->relid) != NULL)
+				ctx->governed = true;
+		}
+		else
+			relid = expanded_view(rte);
+		/* an INSERT's target is not read: its rows are not filtered */
+		if (OidIsValid(relid) && !(q->commandType == CMD_INSERT && rti == q->resultRelation))
+		{
+			entries = lappend_int(entries, rti);
+			relids = lappend_oid(relids, relid);
+		}
+	}
+
+	rc = list_head(relids);
+	foreach(lc, entries)
+	{
+		int			entry = lfirst_int(lc);
+
+		if (entry < 0)
+			govern_statistics(q, -entry);
+		else
+		{
+			govern_entry(q, entry, lfirst_oid(rc), ctx);
+			rc = lnext(relids, rc);
+		}
+	}
+
+	/* Then the queries nested in this one: subqueries, CTEs, sublinks. */
+	query_tree_walker(q, govern_walker, ctx, 0);
+}
 
 static PlannedStmt *
 mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 			 ParamListInfo boundParams)
 {
+	GovernContext ctx = {false, false};
+	PlannedStmt *result;
+
+	mesh_track_outer_user();
+	if (mesh_catalog() != NULL)
+	{
+		govern_query(parse, &ctx);
+		if (ctx.filtered && mesh_explain_analyze_depth > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("EXPLAIN ANALYZE is not allowed on data products whose rows are filtered for you"),
+					 errdetail("Its row counts would reveal the rows the policies hide."),
+					 errhint("Use EXPLAIN without ANALYZE.")));
+	}
+
 	if (prev_planner_hook)
-		return prev_planner_hook(parse, query_string, cursorOptions, boundParams);
-	return standard_planner(parse, query_string, cursorOptions, boundParams);
+		result = prev_planner_hook(parse, query_string, cursorOptions, boundParams);
+	else
+		result = standard_planner(parse, query_string, cursorOptions, boundParams);
+
+	/* Also when the reader was exempt: the next reader may not be. */
+	if (ctx.governed)
+		result->dependsOnRole = true;
+	return result;
+}
+
+/*
+ * Set-returning SQL functions that could be inlined: their bodies would be
+ * planned inside standard_planner, after this hook looked.  Claiming an
+ * fmgr hook for them keeps them from being inlined; they run through
+ * fmgr_sql, which plans their statements here.
+ */
+typedef struct FuncEntry
+{
+	Oid			funcid;
+	bool		needed;
+} FuncEntry;
+
+static HTAB *func_cache = NULL;
+
+static void
+func_cache_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	if (func_cache != NULL)
+	{
+		hash_destroy(func_cache);
+		func_cache = NULL;
+	}
+}
+
+static bool
+mesh_needs_fmgr(Oid funcid)
+{
+	FuncEntry  *entry;
+	bool		found;
+	HeapTuple	tup;
+
+	if (prev_needs_fmgr_hook && prev_needs_fmgr_hook(funcid))
+		return true;
+	/* set_config('role', ...) changes the outer user mid-statement */
+	if (funcid == F_SET_CONFIG)
+		return true;
+	if (!IsTransactionState() || mesh_catalog() == NULL)
+		return false;
+
+	if (func_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(FuncEntry);
+		ctl.hcxt = CacheMemoryContext;
+		func_cache = hash_create("meshpg functions", 256, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(func_cache, &funcid, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->needed = false;
+		tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+		if (HeapTupleIsValid(tup))
+		{
+			Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
+
+			entry->needed = proc->prolang == SQLlanguageId && proc->proretset &&
+				proc->provolatile != PROVOLATILE_VOLATILE;
+			ReleaseSysCache(tup);
+		}
+	}
+	return entry->needed;
+}
+
+static void
+mesh_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
+{
+	if (prev_fmgr_hook)
+		prev_fmgr_hook(event, flinfo, private);
+	mesh_track_outer_user();
 }
 
 void
@@ -26,4 +411,9 @@ mesh_install_planner_hook(void)
 {
 	prev_planner_hook = planner_hook;
 	planner_hook = mesh_planner;
+	prev_needs_fmgr_hook = needs_fmgr_hook;
+	needs_fmgr_hook = mesh_needs_fmgr;
+	prev_fmgr_hook = fmgr_hook;
+	fmgr_hook = mesh_fmgr;
+	CacheRegisterSyscacheCallback(PROCOID, func_cache_callback, (Datum) 0);
 }

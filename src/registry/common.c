@@ -4,12 +4,14 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 
 #include "registry/registry.h"
@@ -62,11 +64,11 @@ mesh_arg_role(FunctionCallInfo fcinfo, int argno, const char *argname)
 }
 
 /*
- * Contacts are a text[] of non-empty, non-null strings (emails, channels).
- * Returns the array datum as given.
+ * A text[] of non-empty, non-null strings (contacts, allowed values,
+ * purposes).  Returns the array datum as given.
  */
 Datum
-mesh_arg_contacts(FunctionCallInfo fcinfo, int argno, bool *isnull)
+mesh_arg_text_array(FunctionCallInfo fcinfo, int argno, const char *argname, bool *isnull)
 {
 	ArrayType  *arr;
 	Datum	   *elems;
@@ -80,18 +82,18 @@ mesh_arg_contacts(FunctionCallInfo fcinfo, int argno, bool *isnull)
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("contacts must be a one-dimensional array")));
+				 errmsg("%s must be a one-dimensional array", argname)));
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 	for (int i = 0; i < n; i++)
 	{
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("contacts must not contain nulls")));
+					 errmsg("%s must not contain nulls", argname)));
 		if (VARSIZE_ANY_EXHDR(DatumGetPointer(elems[i])) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("contacts must not contain empty strings")));
+					 errmsg("%s must not contain empty strings", argname)));
 	}
 	return PointerGetDatum(arr);
 }
@@ -285,6 +287,32 @@ mesh_resolve_product(const char *ref, bool for_update, MeshProductRow *out)
 	out->guard_enabled_rls = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
 	fill_domain(tup, desc, 9, &out->domain);
 	out->qualname = psprintf("%s.%s", out->domain.name, out->name);
+}
+
+/*
+ * Plans that read these products were specialised for the old policies,
+ * grants or owners: invalidate them in every backend, including plans that
+ * read a partition or child directly.  The query yields product relids.
+ */
+void
+mesh_invalidate_products(const char *query, int64 id)
+{
+	Datum		arg = Int64GetDatum(id);
+	Oid			argtype = INT8OID;
+	List	   *relids = NIL;
+	ListCell   *lc;
+
+	mesh_spi_exec(query, id != 0 ? 1 : 0, &argtype, &arg, NULL);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+
+		relids = list_concat(relids, find_all_inheritors(relid, NoLock, NULL));
+	}
+	foreach(lc, relids)
+		CacheInvalidateRelcacheByRelid(lfirst_oid(lc));
 }
 
 /* Search documents are derived data: rebuild them after every change. */

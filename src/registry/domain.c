@@ -64,7 +64,7 @@ meshpg_create_domain(PG_FUNCTION_ARGS)
 	Oid			owner = mesh_arg_role(fcinfo, 1, "owner");
 	char	   *description = mesh_arg_text_opt(fcinfo, 2);
 	bool		contacts_null;
-	Datum		contacts = mesh_arg_contacts(fcinfo, 3, &contacts_null);
+	Datum		contacts = mesh_arg_text_array(fcinfo, 3, "contacts", &contacts_null);
 	char	   *name;
 	char	   *skeleton;
 	MeshSpiState spi;
@@ -173,7 +173,7 @@ meshpg_alter_domain(PG_FUNCTION_ARGS)
 	Oid			owner = PG_ARGISNULL(1) ? InvalidOid : mesh_arg_role(fcinfo, 1, "owner");
 	char	   *description = mesh_arg_text_opt(fcinfo, 2);
 	bool		contacts_null;
-	Datum		contacts = mesh_arg_contacts(fcinfo, 3, &contacts_null);
+	Datum		contacts = mesh_arg_text_array(fcinfo, 3, "contacts", &contacts_null);
 	MeshSpiState spi;
 	MeshDomain	domain;
 	Datum		args[4];

@@ -196,7 +196,7 @@ meshpg_register_product(PG_FUNCTION_ARGS)
 	char	   *description = mesh_arg_text_opt(fcinfo, 3);
 	char	   *version = mesh_arg_text(fcinfo, 4, "version");
 	bool		contacts_null;
-	Datum		contacts = mesh_arg_contacts(fcinfo, 5, &contacts_null);
+	Datum		contacts = mesh_arg_text_array(fcinfo, 5, "contacts", &contacts_null);
 	char	   *name;
 	char	   *skeleton;
 	char	   *qualname;
@@ -298,7 +298,7 @@ meshpg_document_product(PG_FUNCTION_ARGS)
 	MeshProductRow product;
 	char	   *description = mesh_arg_text_opt(fcinfo, 1);
 	bool		contacts_null;
-	Datum		contacts = mesh_arg_contacts(fcinfo, 2, &contacts_null);
+	Datum		contacts = mesh_arg_text_array(fcinfo, 2, "contacts", &contacts_null);
 	Datum		args[3];
 	char		nulls[3] = "   ";
 

@@ -40,7 +40,8 @@ extern char *mesh_arg_text(FunctionCallInfo fcinfo, int argno, const char *argna
 extern char *mesh_arg_text_opt(FunctionCallInfo fcinfo, int argno);
 extern bool mesh_arg_bool(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern Oid	mesh_arg_role(FunctionCallInfo fcinfo, int argno, const char *argname);
-extern Datum mesh_arg_contacts(FunctionCallInfo fcinfo, int argno, bool *isnull);
+extern Datum mesh_arg_text_array(FunctionCallInfo fcinfo, int argno, const char *argname,
+								 bool *isnull);
 extern void mesh_check_version(const char *version);
 extern char *mesh_relation_name(Oid relid);
 
@@ -51,6 +52,7 @@ extern void mesh_require_domain_member(Oid caller, const MeshDomain *domain);
 /* resolution; call inside mesh_spi_begin/end */
 extern void mesh_resolve_domain(const char *name, bool for_update, MeshDomain *out);
 extern void mesh_resolve_product(const char *ref, bool for_update, MeshProductRow *out);
+extern void mesh_invalidate_products(const char *query, int64 id);
 extern void mesh_refresh_search_product(int64 product_id);
 extern void mesh_refresh_search_domain(int64 domain_id);
 extern void mesh_revoke_all_grants(const MeshProductRow *product);

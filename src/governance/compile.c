@@ -1,0 +1,704 @@
+/*
+ * compile.c
+ *		The policy compiler: loads the policies that govern a relation,
+ *		decides which ones a reader is exempt from, and turns the rest into
+ *		expressions the planner hook splices into the query.
+ *
+ * Loading happens once per relation and backend (the product cache keeps
+ * the analysed policies); compiling happens at plan time, for the roles the
+ * query runs as, and costs a few list walks and copies.  Nothing here reads
+ * the catalog through SQL: the planner calls it.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/parse_coerce.h"
+#include "parser/parse_func.h"
+#include "rewrite/rewriteManip.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "catalog/catalog.h"
+#include "governance/policy.h"
+
+/* OIDs of meshpg's own functions, refreshed when the catalog changes. */
+typedef struct MeshFuncs
+{
+	uint64		generation;
+	Oid			attribute;
+	Oid			purpose;
+	Oid			mask_hash;
+	Oid			mask_email;
+	Oid			mask_partial;
+	Oid			mask_round;
+	Oid			mask_bucket;
+} MeshFuncs;
+
+static MeshFuncs funcs = {(uint64) -1};
+
+static Oid
+mesh_func(const char *name, int nargs, Oid *argtypes)
+{
+	return LookupFuncName(list_make2(makeString("meshpg"), makeString((char *) name)),
+						  nargs, argtypes, false);
+}
+
+static const MeshFuncs *
+mesh_funcs(void)
+{
+	if (funcs.generation != mesh_catalog_generation())
+	{
+		Oid			text1[1] = {TEXTOID};
+		Oid			partial[4] = {TEXTOID, INT4OID, INT4OID, TEXTOID};
+		Oid			numeric2[2] = {NUMERICOID, NUMERICOID};
+
+		funcs.attribute = mesh_func("attribute", 1, text1);
+		funcs.purpose = mesh_func("purpose", 0, NULL);
+		funcs.mask_hash = mesh_func("mask_hash", 1, text1);
+		funcs.mask_email = mesh_func("mask_email", 1, text1);
+		funcs.mask_partial = mesh_func("mask_partial", 4, partial);
+		funcs.mask_round = mesh_func("mask_round", 2, numeric2);
+		funcs.mask_bucket = mesh_func("mask_bucket", 2, numeric2);
+		funcs.generation = mesh_catalog_generation();
+	}
+	return &funcs;
+}
+
+const char *
+mesh_mask_name(MeshMaskKind kind)
+{
+	static const char *const names[] = {"none", "custom", "round", "bucket", "date",
+	"partial", "email", "hash", "redact", "null"};
+
+	return names[kind];
+}
+
+static MeshMaskKind
+parse_mask_kind(const char *name)
+{
+	for (int k = MASK_CUSTOM; k <= MASK_NULL; k++)
+		if (strcmp(name, mesh_mask_name(k)) == 0)
+			return k;
+	elog(ERROR, "unexpected mask \"%s\"", name);
+	pg_unreachable();
+}
+
+/* A jsonb object's member as text, or NULL. */
+static char *
+jsonb_member_text(Jsonb *jb, const char *key)
+{
+	JsonbValue	k;
+	JsonbValue *v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	v = findJsonbValueFromContainer(&jb->root, JB_FOBJECT, &k);
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	if (v->type == jbvString)
+		return pnstrdup(v->val.string.val, v->val.string.len);
+	if (v->type == jbvNumeric)
+		return DatumGetCString(DirectFunctionCall1(numeric_out,
+												   NumericGetDatum(v->val.numeric)));
+	if (v->type == jbvBool)
+		return pstrdup(v->val.boolean ? "true" : "false");
+	return NULL;
+}
+
+/* {"key": ["v1", "v2"], "other": "v"} */
+static List *
+parse_exempt_attributes(Jsonb *jb)
+{
+	JsonbIterator *it = JsonbIteratorInit(&jb->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	List	   *result = NIL;
+	MeshExemptAttribute *current = NULL;
+	int			depth = 0;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
+			depth++;
+		else if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)
+			depth--;
+		else if (tok == WJB_KEY && depth == 1)
+		{
+			current = palloc0(sizeof(MeshExemptAttribute));
+			current->key = pnstrdup(v.val.string.val, v.val.string.len);
+			result = lappend(result, current);
+		}
+		else if ((tok == WJB_VALUE || tok == WJB_ELEM) && current != NULL &&
+				 v.type == jbvString)
+			current->values = lappend(current->values,
+									  pnstrdup(v.val.string.val, v.val.string.len));
+	}
+	return result;
+}
+
+static List *
+text_array_list(Datum d)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	List	   *result = NIL;
+
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		if (!nulls[i])
+			result = lappend(result, TextDatumGetCString(elems[i]));
+	return result;
+}
+
+/* Builds one policy instance from its catalog row, for rel. */
+static MeshPolicy *
+policy_from_tuple(HeapTuple tup, TupleDesc desc, Relation rel, const char *subject_column)
+{
+	MeshPolicy *p = palloc0(sizeof(MeshPolicy));
+	bool		isnull;
+	Datum		d;
+	char	   *expression;
+	char	   *column;
+	Jsonb	   *args;
+
+	p->id = DatumGetInt64(heap_getattr(tup, Anum_cat_policy_id, desc, &isnull));
+	p->name = TextDatumGetCString(heap_getattr(tup, Anum_cat_policy_name, desc, &isnull));
+	p->is_row = strcmp(TextDatumGetCString(heap_getattr(tup, Anum_cat_policy_kind, desc, &isnull)),
+					   "row") == 0;
+	d = heap_getattr(tup, Anum_cat_policy_mask, desc, &isnull);
+	p->mask = isnull ? MASK_NONE : parse_mask_kind(TextDatumGetCString(d));
+
+	d = heap_getattr(tup, Anum_cat_policy_column, desc, &isnull);
+	column = isnull ? (char *) subject_column : TextDatumGetCString(d);
+	if (column != NULL)
+	{
+		p->subject = get_attnum(RelationGetRelid(rel), column);
+		if (p->subject <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("policy \"%s\" governs column \"%s\", which relation \"%s\" does not have",
+							p->name, column, RelationGetRelationName(rel)),
+					 errdetail("meshpg refuses to read the relation rather than read it ungoverned.")));
+	}
+
+	args = DatumGetJsonbP(heap_getattr(tup, Anum_cat_policy_mask_args, desc, &isnull));
+	p->arg_value = jsonb_member_text(args, "value");
+	p->fill = jsonb_member_text(args, "fill");
+	if (p->fill == NULL)
+		p->fill = "*";
+	p->unit = jsonb_member_text(args, "unit");
+	p->step = jsonb_member_text(args, "step");
+	p->keep_first = jsonb_member_text(args, "keep_first") ?
+		pg_strtoint32(jsonb_member_text(args, "keep_first")) : 0;
+	p->keep_last = jsonb_member_text(args, "keep_last") ?
+		pg_strtoint32(jsonb_member_text(args, "keep_last")) : 4;
+
+	d = heap_getattr(tup, Anum_cat_policy_expression, desc, &isnull);
+	expression = isnull ? NULL : TextDatumGetCString(d);
+	if (expression != NULL)
+	{
+		Form_pg_attribute att = p->subject > 0 ?
+			TupleDescAttr(RelationGetDescr(rel), p->subject - 1) : NULL;
+
+		p->expr = mesh_analyze_expr(expression, rel, p->subject, p->is_row,
+									att ? att->atttypid : InvalidOid,
+									att ? att->atttypmod : -1);
+	}
+
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		deconstruct_array(DatumGetArrayTypeP(heap_getattr(tup, Anum_cat_policy_exempt_roles,
+														  desc, &isnull)),
+						  REGROLEOID, sizeof(Oid), true, TYPALIGN_INT, &elems, &nulls, &n);
+		p->exempt_roles = palloc(sizeof(Oid) * (n + 1));
+		for (int i = 0; i < n; i++)
+			if (!nulls[i])
+				p->exempt_roles[p->nexempt_roles++] = DatumGetObjectId(elems[i]);
+	}
+	p->exempt_attributes = parse_exempt_attributes(DatumGetJsonbP(heap_getattr(tup, Anum_cat_policy_exempt_attributes,
+																			   desc, &isnull)));
+	p->exempt_purposes = text_array_list(heap_getattr(tup, Anum_cat_policy_exempt_purposes,
+													  desc, &isnull));
+	p->applies_to_domain = DatumGetBool(heap_getattr(tup, Anum_cat_policy_applies_to_domain,
+													 desc, &isnull));
+	return p;
+}
+
+static void
+scan_policies(Relation polrel, Oid index, int64 key, Relation rel,
+			  const char *subject_column, List **out)
+{
+	SysScanDesc scan;
+	ScanKeyData skey;
+	HeapTuple	tup;
+	AttrNumber	attno = index == mesh_catalog()->policy_product_idx ?
+		Anum_cat_policy_product_id : Anum_cat_policy_tag_id;
+
+	ScanKeyInit(&skey, attno, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
+	scan = systable_beginscan(polrel, index, true, NULL, 1, &skey);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		*out = lappend(*out, policy_from_tuple(tup, RelationGetDescr(polrel), rel,
+											   subject_column));
+	systable_endscan(scan);
+}
+
+static int
+policy_name_cmp(const ListCell *a, const ListCell *b)
+{
+	return strcmp(((MeshPolicy *) lfirst(a))->name, ((MeshPolicy *) lfirst(b))->name);
+}
+
+/*
+ * The policies governing relid (the product's relation, or one of its
+ * partitions or children): those bound to the product, and those bound to
+ * a tag on one of its columns, once per tagged column.  Palloc'd in the
+ * caller's context.
+ */
+List *
+mesh_load_policies(const MeshProduct *product, Oid relid)
+{
+	const MeshCatalog *cat = mesh_catalog();
+	Relation	rel = relation_open(relid, AccessShareLock);
+	Relation	polrel = table_open(cat->policy_rel, AccessShareLock);
+	Relation	tagrel = table_open(cat->column_tag_rel, AccessShareLock);
+	SysScanDesc scan;
+	ScanKeyData skey;
+	HeapTuple	tup;
+	List	   *policies = NIL;
+
+	scan_policies(polrel, cat->policy_product_idx, product->id, rel, NULL, &policies);
+
+	ScanKeyInit(&skey, Anum_cat_column_tag_product_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(product->id));
+	scan = systable_beginscan(tagrel, cat->column_tag_pkey, true, NULL, 1, &skey);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		char	   *column = TextDatumGetCString(heap_getattr(tup, Anum_cat_column_tag_column,
+															  RelationGetDescr(tagrel), &isnull));
+		int64		tag = DatumGetInt64(heap_getattr(tup, Anum_cat_column_tag_tag_id,
+													 RelationGetDescr(tagrel), &isnull));
+
+		scan_policies(polrel, cat->policy_tag_idx, tag, rel, column, &policies);
+	}
+	systable_endscan(scan);
+
+	table_close(tagrel, AccessShareLock);
+	table_close(polrel, AccessShareLock);
+	relation_close(rel, AccessShareLock);
+
+	list_sort(policies, policy_name_cmp);
+	return policies;
+}
+
+static bool
+has_attribute_value(Oid role, const MeshExemptAttribute *attr)
+{
+	List	   *values = mesh_role_attribute(role, attr->key);
+	ListCell   *lc;
+	ListCell   *vc;
+
+	foreach(lc, values)
+		foreach(vc, attr->values)
+			if (strcmp(strVal(lfirst(lc)), lfirst(vc)) == 0)
+				return true;
+	return false;
+}
+
+/* Whether role's grant on this product names the session's purpose. */
+static bool
+grant_names_purpose(const MeshProduct *product, Oid role, const char *purpose)
+{
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+	for (int i = 0; i < product->ngrants; i++)
+	{
+		const MeshGrant *g = &product->grants[i];
+
+		if (g->purpose != NULL && strcmp(g->purpose, purpose) == 0 &&
+			(!g->has_expiry || g->expires_at > now) &&
+			has_privs_of_role(role, g->grantee))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether role is exempt from policy on product, and why.  Superusers are
+ * exempt from everything, as from row security.
+ */
+bool
+mesh_policy_exempt(const MeshProduct *product, const MeshPolicy *policy, Oid role,
+				   const char **why)
+{
+	ListCell   *lc;
+	bool		domain_member = has_privs_of_role(role, product->domain_owner);
+
+	if (superuser_arg(role))
+	{
+		*why = "superuser";
+		return true;
+	}
+	if (domain_member && !policy->applies_to_domain)
+	{
+		*why = "member of the owning domain";
+		return true;
+	}
+	for (int i = 0; i < policy->nexempt_roles; i++)
+		if (has_privs_of_role(role, policy->exempt_roles[i]))
+		{
+			*why = psprintf("member of exempt role \"%s\"",
+							GetUserNameFromId(policy->exempt_roles[i], false));
+			return true;
+		}
+	foreach(lc, policy->exempt_attributes)
+	{
+		MeshExemptAttribute *attr = lfirst(lc);
+
+		if (has_attribute_value(role, attr))
+		{
+			*why = psprintf("attribute \"%s\" has an exempt value", attr->key);
+			return true;
+		}
+	}
+	if (mesh_session_purpose != NULL && mesh_session_purpose[0] != '\0')
+	{
+		foreach(lc, policy->exempt_purposes)
+		{
+			if (strcmp(lfirst(lc), mesh_session_purpose) == 0 &&
+				(domain_member || grant_names_purpose(product, role, mesh_session_purpose)))
+			{
+				*why = psprintf("session purpose \"%s\", named by the role's grant",
+								mesh_session_purpose);
+				return true;
+			}
+		}
+	}
+	*why = NULL;
+	return false;
+}
+
+typedef struct IdentityContext
+{
+	Oid			role;
+	const MeshProduct *product;
+	const MeshFuncs *funcs;
+} IdentityContext;
+
+static Const *
+text_array_const(List *values)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * (list_length(values) + 1));
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, values)
+		elems[n++] = CStringGetTextDatum(strVal(lfirst(lc)));
+	return makeConst(TEXTARRAYOID, -1, InvalidOid, -1,
+					 PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT)),
+					 false, false);
+}
+
+/*
+ * Specialises a policy for one role: meshpg.attribute('k') becomes the
+ * role's values, meshpg.purpose() the session purpose if the role's grant
+ * allows it, current_user the role's name.
+ */
+static Node *
+identity_mutator(Node *node, IdentityContext *ctx)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, FuncExpr))
+	{
+		FuncExpr   *f = (FuncExpr *) node;
+
+		if (f->funcid == ctx->funcs->attribute && IsA(linitial(f->args), Const) &&
+			!((Const *) linitial(f->args))->constisnull)
+			return (Node *) text_array_const(mesh_role_attribute(ctx->role,
+																 TextDatumGetCString(((Const *) linitial(f->args))->constvalue)));
+		if (f->funcid == ctx->funcs->purpose)
+		{
+			bool		allowed = mesh_session_purpose != NULL && mesh_session_purpose[0] != '\0' &&
+				(has_privs_of_role(ctx->role, ctx->product->domain_owner) ||
+				 grant_names_purpose(ctx->product, ctx->role, mesh_session_purpose));
+
+			return (Node *) makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+									  allowed ? CStringGetTextDatum(mesh_session_purpose) : (Datum) 0,
+									  !allowed, false);
+		}
+	}
+	if (IsA(node, SQLValueFunction))
+	{
+		SQLValueFunction *svf = (SQLValueFunction *) node;
+
+		if (svf->op == SVFOP_CURRENT_USER || svf->op == SVFOP_CURRENT_ROLE ||
+			svf->op == SVFOP_USER)
+			return (Node *) makeConst(NAMEOID, -1, C_COLLATION_OID, NAMEDATALEN,
+									  DirectFunctionCall1(namein,
+														  CStringGetDatum(GetUserNameFromId(ctx->role, false))),
+									  false, false);
+	}
+	return expression_tree_mutator(node, identity_mutator, ctx);
+}
+
+Node *
+mesh_instantiate_filter(const MeshProduct *product, const MeshPolicy *policy, Oid role,
+						int rtindex)
+{
+	IdentityContext ctx;
+	Node	   *expr;
+
+	ctx.role = role;
+	ctx.product = product;
+	ctx.funcs = mesh_funcs();
+	expr = identity_mutator(copyObject(policy->expr), &ctx);
+	if (rtindex != 1)
+		ChangeVarNodes(expr, 1, rtindex, 0);
+	return expr;
+}
+
+/* The stand-in value of the redact mask: given, or a default per type. */
+static Expr *
+redact_const(const MeshPolicy *policy, Form_pg_attribute att)
+{
+	const char *text = policy->arg_value;
+	Oid			typinput;
+	Oid			typioparam;
+
+	if (text == NULL)
+	{
+		switch (TypeCategory(att->atttypid))
+		{
+			case TYPCATEGORY_STRING:
+				text = "*****";
+				break;
+			case TYPCATEGORY_NUMERIC:
+				text = "0";
+				break;
+			case TYPCATEGORY_BOOLEAN:
+				text = "false";
+				break;
+			case TYPCATEGORY_DATETIME:
+				text = "1970-01-01";
+				break;
+			default:
+				return (Expr *) makeNullConst(att->atttypid, att->atttypmod, att->attcollation);
+		}
+	}
+	getTypeInputInfo(att->atttypid, &typinput, &typioparam);
+	return (Expr *) makeConst(att->atttypid, att->atttypmod, att->attcollation, att->attlen,
+							  OidInputFunctionCall(typinput, (char *) text, typioparam,
+												   att->atttypmod),
+							  false, att->attbyval);
+}
+
+/* An explicit cast, as the mask's SQL form would write it. */
+static Expr *
+cast_to(Expr *expr, Oid type, int32 typmod, const char *mask)
+{
+	Node	   *result = coerce_to_target_type(NULL, (Node *) expr, exprType((Node *) expr),
+											   type, typmod, COERCION_EXPLICIT,
+											   COERCE_EXPLICIT_CAST, -1);
+
+	if (result == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("mask \"%s\" cannot produce type %s", mask, format_type_be(type))));
+	return (Expr *) result;
+}
+
+static FuncExpr *
+call(Oid funcid, Oid rettype, List *args, Oid collation)
+{
+	return makeFuncExpr(funcid, rettype, args, collation, collation, COERCE_EXPLICIT_CALL);
+}
+
+/* The expression that replaces subject for a reader the mask applies to. */
+Expr *
+mesh_mask_expr(const MeshPolicy *policy, Relation rel, Var *subject)
+{
+	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), subject->varattno - 1);
+	const MeshFuncs *f = mesh_funcs();
+	const char *mask = mesh_mask_name(policy->mask);
+	Expr	   *as_text;
+	Expr	   *result;
+
+	switch (policy->mask)
+	{
+		case MASK_NULL:
+			return (Expr *) makeNullConst(att->atttypid, att->atttypmod, att->attcollation);
+		case MASK_REDACT:
+			return redact_const(policy, att);
+		case MASK_HASH:
+		case MASK_EMAIL:
+		case MASK_PARTIAL:
+			if (TypeCategory(att->atttypid) != TYPCATEGORY_STRING)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("mask \"%s\" applies to text columns, not to column \"%s\" of type %s",
+								mask, NameStr(att->attname), format_type_be(att->atttypid))));
+			as_text = cast_to((Expr *) subject, TEXTOID, -1, mask);
+			if (policy->mask == MASK_HASH)
+				result = (Expr *) call(f->mask_hash, TEXTOID, list_make1(as_text),
+									   DEFAULT_COLLATION_OID);
+			else if (policy->mask == MASK_EMAIL)
+				result = (Expr *) call(f->mask_email, TEXTOID, list_make1(as_text),
+									   DEFAULT_COLLATION_OID);
+			else
+				result = (Expr *) call(f->mask_partial, TEXTOID,
+									   list_make4(as_text,
+												  makeConst(INT4OID, -1, InvalidOid, 4,
+															Int32GetDatum(policy->keep_first), false, true),
+												  makeConst(INT4OID, -1, InvalidOid, 4,
+															Int32GetDatum(policy->keep_last), false, true),
+												  makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+															CStringGetTextDatum(policy->fill), false, false)),
+									   DEFAULT_COLLATION_OID);
+			return cast_to(result, att->atttypid, att->atttypmod, mask);
+		case MASK_DATE:
+			{
+				Oid			argtypes[2] = {att->atttypid, TEXTOID};
+				Oid			fn = LookupFuncName(list_make2(makeString("meshpg"), makeString("mask_date")),
+												2, argtypes, true);
+
+				if (!OidIsValid(fn))
+					ereport(ERROR,
+							(errcode(ERRCODE_DATATYPE_MISMATCH),
+							 errmsg("mask \"date\" applies to date and timestamp columns, not to column \"%s\" of type %s",
+									NameStr(att->attname), format_type_be(att->atttypid))));
+				return (Expr *) call(fn, att->atttypid,
+									 list_make2(subject,
+												makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+														  CStringGetTextDatum(policy->unit ? policy->unit : "year"),
+														  false, false)),
+									 InvalidOid);
+			}
+		case MASK_ROUND:
+		case MASK_BUCKET:
+			if (TypeCategory(att->atttypid) != TYPCATEGORY_NUMERIC)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("mask \"%s\" applies to numeric columns, not to column \"%s\" of type %s",
+								mask, NameStr(att->attname), format_type_be(att->atttypid))));
+			as_text = cast_to((Expr *) subject, NUMERICOID, -1, mask);
+			result = (Expr *) call(policy->mask == MASK_ROUND ? f->mask_round : f->mask_bucket,
+								   NUMERICOID,
+								   list_make2(as_text,
+											  makeConst(NUMERICOID, -1, InvalidOid, -1,
+														DirectFunctionCall3(numeric_in,
+																			CStringGetDatum(policy->step ? policy->step : "1"),
+																			ObjectIdGetDatum(InvalidOid),
+																			Int32GetDatum(-1)),
+														false, false)),
+								   InvalidOid);
+			return cast_to(result, att->atttypid, att->atttypmod, mask);
+		case MASK_CUSTOM:
+			{
+				Node	   *expr = copyObject(policy->expr);
+
+				if (subject->varno != 1)
+					ChangeVarNodes(expr, 1, subject->varno, 0);
+				return (Expr *) expr;
+			}
+		case MASK_NONE:
+			break;
+	}
+	elog(ERROR, "unexpected mask kind %d", policy->mask);
+	pg_unreachable();
+}
+
+/*
+ * The rules for one relation in one query: row filters to AND, and the most
+ * restrictive applicable mask per column.  natts is the relation's (or the
+ * view's) column count; rtindex the range-table index the Vars must carry.
+ * False when nothing applies to any of the reader's roles.
+ */
+bool
+mesh_compile_rules(const MeshProduct *product, Oid relid, int rtindex, int natts,
+				   MeshRules *rules)
+{
+	List	   *roles = mesh_reader_roles();
+	List	   *policies;
+	ListCell   *lc;
+	Relation	rel = NULL;
+
+	memset(rules, 0, sizeof(MeshRules));
+	if (!product->policies_loaded)
+	{
+		MemoryContext old = MemoryContextSwitchTo(mesh_product_cache_context());
+		List	   *loaded = mesh_load_policies(product, relid);
+
+		MemoryContextSwitchTo(old);
+		((MeshProduct *) product)->policies = loaded;
+		((MeshProduct *) product)->policies_loaded = true;
+	}
+	policies = product->policies;
+	if (policies == NIL)
+		return false;
+
+	rules->natts = natts;
+	rules->masks = palloc0(sizeof(Expr *) * (natts + 1));
+	rules->mask_kinds = palloc0(sizeof(MeshMaskKind) * (natts + 1));
+
+	foreach(lc, policies)
+	{
+		MeshPolicy *policy = lfirst(lc);
+		ListCell   *rc;
+
+		foreach(rc, roles)
+		{
+			Oid			role = lfirst_oid(rc);
+			const char *why;
+
+			if (mesh_policy_exempt(product, policy, role, &why))
+				continue;
+			if (policy->is_row)
+				rules->quals = lappend(rules->quals,
+									   mesh_instantiate_filter(product, policy, role, rtindex));
+			else if (policy->subject <= natts &&
+					 policy->mask > rules->mask_kinds[policy->subject - 1])
+			{
+				Form_pg_attribute att;
+				Var		   *subject;
+
+				if (rel == NULL)
+					rel = relation_open(relid, NoLock);
+				att = TupleDescAttr(RelationGetDescr(rel), policy->subject - 1);
+				subject = makeVar(rtindex, policy->subject, att->atttypid, att->atttypmod,
+								  att->attcollation, 0);
+				rules->masks[policy->subject - 1] = mesh_mask_expr(policy, rel, subject);
+				rules->mask_kinds[policy->subject - 1] = policy->mask;
+			}
+		}
+	}
+	if (rel != NULL)
+		relation_close(rel, NoLock);
+
+	rules->any = rules->quals != NIL;
+	for (int i = 0; i < natts && !rules->any; i++)
+		rules->any = rules->masks[i] != NULL;
+	return rules->any;
+}

@@ -1,0 +1,209 @@
+/*
+ * explain.c
+ *		Explaining governance: why a role sees what it sees of a product
+ *		(explain_access), and which statistics a reader may see.
+ *
+ * Both run the very compiler the planner hook runs, so what they say is
+ * what the planner does.
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "governance/policy.h"
+#include "registry/registry.h"
+
+PG_FUNCTION_INFO_V1(meshpg_explain_access);
+PG_FUNCTION_INFO_V1(meshpg_statistics_visible);
+
+static void
+emit(Tuplestorestate *store, TupleDesc desc, const char *subject, const char *policy,
+	 const char *kind, const char *effect, const char *reason)
+{
+	Datum		values[5];
+	bool		nulls[5] = {false, policy == NULL, kind == NULL, false, reason == NULL};
+
+	values[0] = CStringGetTextDatum(subject);
+	values[1] = policy ? CStringGetTextDatum(policy) : (Datum) 0;
+	values[2] = kind ? CStringGetTextDatum(kind) : (Datum) 0;
+	values[3] = CStringGetTextDatum(effect);
+	values[4] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
+	tuplestore_putvalues(store, desc, values, nulls);
+}
+
+static const char *
+access_reason(const MeshProduct *product, Oid role, bool *allowed)
+{
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+	*allowed = true;
+	if (superuser_arg(role))
+		return "superuser";
+	if (has_privs_of_role(role, product->domain_owner))
+		return "member of the owning domain";
+	*allowed = false;
+	if (product->state == MESH_RETIRED)
+		return "the data product is retired";
+	for (int i = 0; i < product->ngrants; i++)
+	{
+		const MeshGrant *g = &product->grants[i];
+
+		if (has_privs_of_role(role, g->grantee) && (!g->has_expiry || g->expires_at > now))
+		{
+			*allowed = true;
+			return psprintf("access grant to role \"%s\"", GetUserNameFromId(g->grantee, false));
+		}
+	}
+	return "no unexpired access grant";
+}
+
+/*
+ * meshpg.explain_access(product, role): one row for access, one per row
+ * policy, one per column (with every masking policy on it, and which one
+ * wins).  The governance team, the domain team, and the role itself may ask.
+ */
+Datum
+meshpg_explain_access(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *ref = mesh_arg_text(fcinfo, 0, "data product");
+	Oid			role = PG_ARGISNULL(1) ? GetUserId() : mesh_arg_role(fcinfo, 1, "role");
+	Oid			caller = GetUserId();
+	Oid			admin = get_role_oid("meshpg_admin", true);
+	MeshSpiState spi;
+	MeshProductRow row;
+	const MeshProduct *product;
+	List	   *policies;
+	Relation	rel;
+	TupleDesc	desc;
+	bool		allowed;
+	const char *why;
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	mesh_spi_begin(&spi);
+	mesh_resolve_product(ref, false, &row);
+	mesh_spi_end(&spi);
+
+	if (!has_privs_of_role(caller, role) && !has_privs_of_role(caller, row.domain.owner) &&
+		!(OidIsValid(admin) && has_privs_of_role(caller, admin)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to explain the access of role \"%s\"",
+						GetUserNameFromId(role, false)),
+				 errdetail("The governance team, the owning domain and the role itself may ask.")));
+
+	product = mesh_product_by_relid(row.relid);
+	if (product == NULL)
+		elog(ERROR, "data product \"%s\" vanished", row.qualname);
+	why = access_reason(product, role, &allowed);
+	emit(rsinfo->setResult, rsinfo->setDesc, "access", NULL, NULL,
+		 allowed ? "allowed" : "denied", why);
+
+	policies = mesh_load_policies(product, row.relid);
+	rel = relation_open(row.relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+
+	/* rows */
+	{
+		ListCell   *lc;
+		bool		any = false;
+
+		foreach(lc, policies)
+		{
+			MeshPolicy *policy = lfirst(lc);
+			bool		exempt;
+
+			if (!policy->is_row)
+				continue;
+			any = true;
+			exempt = mesh_policy_exempt(product, policy, role, &why);
+			emit(rsinfo->setResult, rsinfo->setDesc, "rows", policy->name, "row",
+				 exempt ? "exempt" : "filtered",
+				 exempt ? why : psprintf("only rows where %s",
+										 mesh_deparse_expr(mesh_instantiate_filter(product, policy, role, 1),
+														   rel)));
+		}
+		if (!any)
+			emit(rsinfo->setResult, rsinfo->setDesc, "rows", NULL, NULL, "all",
+				 "no row policy governs this product");
+	}
+
+	/* columns, in order */
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		const MeshPolicy *winner = NULL;
+		ListCell   *lc;
+		bool		any = false;
+
+		if (att->attisdropped)
+			continue;
+		foreach(lc, policies)
+		{
+			MeshPolicy *policy = lfirst(lc);
+
+			if (policy->is_row || policy->subject != att->attnum)
+				continue;
+			if (!mesh_policy_exempt(product, policy, role, &why) &&
+				(winner == NULL || policy->mask > winner->mask))
+				winner = policy;
+		}
+		foreach(lc, policies)
+		{
+			MeshPolicy *policy = lfirst(lc);
+			bool		exempt;
+
+			if (policy->is_row || policy->subject != att->attnum)
+				continue;
+			any = true;
+			exempt = mesh_policy_exempt(product, policy, role, &why);
+			emit(rsinfo->setResult, rsinfo->setDesc, NameStr(att->attname), policy->name,
+				 mesh_mask_name(policy->mask),
+				 exempt ? "exempt" : policy == winner ? "masked" : "overridden",
+				 exempt ? why : policy == winner ?
+				 "the most restrictive mask that applies to the role" :
+				 psprintf("policy \"%s\" masks more restrictively", winner->name));
+		}
+		if (!any)
+			emit(rsinfo->setResult, rsinfo->setDesc, NameStr(att->attname), NULL, NULL,
+				 "visible", "no masking policy governs this column");
+	}
+	relation_close(rel, AccessShareLock);
+	return (Datum) 0;
+}
+
+/*
+ * meshpg._statistics_visible(relation, attnum): the planner hook adds it to
+ * pg_statistic for non-superusers, so pg_stats shows nothing of a row-
+ * filtered product and nothing of a masked column.
+ */
+Datum
+meshpg_statistics_visible(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	int16		attnum = PG_GETARG_INT16(1);
+	const MeshProduct *product = mesh_product_by_relid(relid);
+	MeshRules	rules;
+	int			natts;
+	Relation	rel;
+
+	if (product == NULL)
+		PG_RETURN_BOOL(true);
+	rel = relation_open(relid, AccessShareLock);
+	natts = RelationGetNumberOfAttributes(rel);
+	relation_close(rel, AccessShareLock);
+	if (!mesh_compile_rules(product, relid, 1, natts, &rules))
+		PG_RETURN_BOOL(true);
+	if (rules.quals != NIL)
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(!(attnum > 0 && attnum <= natts && rules.masks[attnum - 1] != NULL));
+}

@@ -1,0 +1,93 @@
+/*
+ * policy.h
+ *		The policy model as the enforcement code sees it: policies loaded
+ *		and analysed per relation, and the rules compiled from them for the
+ *		roles a query runs as.
+ */
+#ifndef MESHPG_POLICY_H
+#define MESHPG_POLICY_H
+
+#include "nodes/primnodes.h"
+#include "utils/relcache.h"
+
+#include "catalog/catalog.h"
+
+/* Masks in increasing order of restrictiveness: the greatest one wins. */
+typedef enum MeshMaskKind
+{
+	MASK_NONE = 0,
+	MASK_CUSTOM,
+	MASK_ROUND,
+	MASK_BUCKET,
+	MASK_DATE,
+	MASK_PARTIAL,
+	MASK_EMAIL,
+	MASK_HASH,
+	MASK_REDACT,
+	MASK_NULL
+} MeshMaskKind;
+
+typedef struct MeshExemptAttribute
+{
+	char	   *key;
+	List	   *values;			/* of char * */
+} MeshExemptAttribute;
+
+/* One policy instance on one relation (a tag policy once per tagged column). */
+typedef struct MeshPolicy
+{
+	int64		id;
+	char	   *name;
+	bool		is_row;
+	MeshMaskKind mask;
+	AttrNumber	subject;		/* masked or tagged column; 0 for a product row policy */
+	Node	   *expr;			/* row filter or custom mask; Vars have varno 1 */
+	char	   *arg_value;		/* redact: the replacement, as text */
+	int			keep_first;		/* partial */
+	int			keep_last;
+	char	   *fill;
+	char	   *unit;			/* date */
+	char	   *step;			/* round and bucket, as numeric text */
+	int			nexempt_roles;
+	Oid		   *exempt_roles;
+	List	   *exempt_attributes;	/* of MeshExemptAttribute */
+	List	   *exempt_purposes;	/* of char * */
+	bool		applies_to_domain;
+} MeshPolicy;
+
+/* What a query may see of one relation, for the roles it runs as. */
+typedef struct MeshRules
+{
+	int			natts;
+	Expr	  **masks;			/* [attno - 1]: the mask expression, or NULL */
+	MeshMaskKind *mask_kinds;
+	List	   *quals;			/* row filters, Vars at varno rtindex */
+	bool		any;
+} MeshRules;
+
+/* compile.c */
+extern List *mesh_load_policies(const MeshProduct *product, Oid relid);
+extern bool mesh_compile_rules(const MeshProduct *product, Oid relid, int rtindex,
+							   int natts, MeshRules *rules);
+extern bool mesh_policy_exempt(const MeshProduct *product, const MeshPolicy *policy,
+							   Oid role, const char **why);
+extern Node *mesh_instantiate_filter(const MeshProduct *product, const MeshPolicy *policy,
+									 Oid role, int rtindex);
+extern Expr *mesh_mask_expr(const MeshPolicy *policy, Relation rel, Var *subject);
+extern List *mesh_reader_roles(void);
+extern const char *mesh_mask_name(MeshMaskKind kind);
+
+/* expr.c */
+extern Node *mesh_analyze_expr(const char *source, Relation rel, AttrNumber value_attno,
+							   bool is_row, Oid target_type, int32 target_typmod);
+extern void mesh_check_expr_sources(Node *expr);
+extern char *mesh_deparse_expr(Node *expr, Relation rel);
+
+/* identity.c */
+extern char *mesh_session_purpose;
+extern List *mesh_role_attribute(Oid role, const char *key);
+extern bool mesh_purpose_allowed(Oid role, const char *purpose, int64 product_id);
+extern void mesh_define_identity_settings(void);
+extern void mesh_track_outer_user(void);
+
+#endif							/* MESHPG_POLICY_H */

@@ -1,0 +1,170 @@
+/*
+ * masks.c
+ *		The mask functions written in C: partial (grapheme-aware, through
+ *		ICU), email, and the keyed hash.  The others (date, round, bucket)
+ *		are SQL functions the planner can inline; null and redact become
+ *		constants at plan time.
+ */
+#include "postgres.h"
+
+#include <unicode/ubrk.h>
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "common/hmac.h"
+#include "common/sha2.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "catalog/catalog.h"
+#include "text/icu.h"
+
+PG_FUNCTION_INFO_V1(meshpg_mask_partial);
+PG_FUNCTION_INFO_V1(meshpg_mask_email);
+PG_FUNCTION_INFO_V1(meshpg_mask_hash);
+
+/*
+ * meshpg.mask_partial(value, keep_first, keep_last, fill): keeps the first
+ * and last N user-perceived characters (grapheme clusters: an emoji family
+ * or a letter with its combining accents counts once) and replaces each
+ * other one by fill.  If nothing would be hidden, everything is.
+ */
+Datum
+meshpg_mask_partial(PG_FUNCTION_ARGS)
+{
+	text	   *input = PG_GETARG_TEXT_PP(0);
+	int32		keep_first = PG_GETARG_INT32(1);
+	int32		keep_last = PG_GETARG_INT32(2);
+	char	   *fill = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	int32		ulen;
+	UChar	   *ustr;
+	UBreakIterator *bi;
+	UErrorCode	status = U_ZERO_ERROR;
+	int32	   *bounds;
+	int			nbounds = 0;
+	int			graphemes;
+	StringInfoData out;
+
+	if (keep_first < 0 || keep_last < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("keep_first and keep_last must not be negative")));
+
+	ustr = mesh_utf8_to_uchar(VARDATA_ANY(input), VARSIZE_ANY_EXHDR(input), &ulen);
+	bi = ubrk_open(UBRK_CHARACTER, "", ustr, ulen, &status);
+	mesh_icu_check(status, "grapheme iterator");
+	bounds = palloc(sizeof(int32) * (ulen + 2));
+	for (int32 b = ubrk_first(bi); b != UBRK_DONE; b = ubrk_next(bi))
+		bounds[nbounds++] = b;
+	ubrk_close(bi);
+	graphemes = nbounds - 1;
+
+	/* Showing all of a short value would show it whole. */
+	if ((int64) keep_first + keep_last >= graphemes)
+		keep_first = keep_last = 0;
+
+	initStringInfo(&out);
+	for (int g = 0; g < graphemes; g++)
+	{
+		if (g < keep_first || g >= graphemes - keep_last)
+			appendStringInfoString(&out, mesh_uchar_to_utf8(ustr + bounds[g],
+															bounds[g + 1] - bounds[g]));
+		else
+			appendStringInfoString(&out, fill);
+	}
+	PG_RETURN_TEXT_P(cstring_to_text(out.data));
+}
+
+/*
+ * meshpg.mask_email(value): the domain stays (joins and counts per domain
+ * still work); the local part becomes five stars, whatever its length.
+ * Something that is not an address is masked whole.
+ */
+Datum
+meshpg_mask_email(PG_FUNCTION_ARGS)
+{
+	char	   *value = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *at = strrchr(value, '@');
+
+	if (at == NULL || at == value || at[1] == '\0')
+		PG_RETURN_TEXT_P(cstring_to_text("*****"));
+	PG_RETURN_TEXT_P(cstring_to_text(psprintf("*****%s", at)));
+}
+
+/* The database's hash key, cached until the catalog changes. */
+static uint8 hmac_key[64];
+static int	hmac_key_len = 0;
+static uint64 hmac_key_generation = 0;
+
+static void
+load_hmac_key(void)
+{
+	const MeshCatalog *cat = mesh_catalog();
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	if (hmac_key_len > 0 && hmac_key_generation == mesh_catalog_generation())
+		return;
+	hmac_key_len = 0;
+	if (cat == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"meshpg\" is not installed in this database")));
+	rel = table_open(cat->secret_rel, AccessShareLock);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		bytea	   *key = DatumGetByteaPP(heap_getattr(tup, Anum_cat_secret_key,
+													   RelationGetDescr(rel), &isnull));
+
+		hmac_key_len = Min(VARSIZE_ANY_EXHDR(key), (int) sizeof(hmac_key));
+		memcpy(hmac_key, VARDATA_ANY(key), hmac_key_len);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	hmac_key_generation = mesh_catalog_generation();
+
+	/* No key, no pseudonyms: never fall back to an unkeyed hash. */
+	if (hmac_key_len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("meshpg has no hash key in this database"),
+				 errhint("Creating a masking policy with mask => 'hash' creates it.")));
+}
+
+/*
+ * meshpg.mask_hash(value): HMAC-SHA-256 of the value under the database's
+ * secret key, in hex.  Equal values give equal pseudonyms, so masked
+ * columns still join within the database; without the key they cannot be
+ * reversed by hashing guesses elsewhere.
+ */
+Datum
+meshpg_mask_hash(PG_FUNCTION_ARGS)
+{
+	text	   *value = PG_GETARG_TEXT_PP(0);
+	pg_hmac_ctx *ctx;
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	char		hex[PG_SHA256_DIGEST_LENGTH * 2 + 1];
+
+	load_hmac_key();
+	ctx = pg_hmac_create(PG_SHA256);
+	if (ctx == NULL ||
+		pg_hmac_init(ctx, hmac_key, hmac_key_len) < 0 ||
+		pg_hmac_update(ctx, (uint8 *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value)) < 0 ||
+		pg_hmac_final(ctx, digest, sizeof(digest)) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute HMAC-SHA-256: %s",
+						ctx ? pg_hmac_error(ctx) : "out of memory")));
+	pg_hmac_free(ctx);
+	hex_encode((char *) digest, sizeof(digest), hex);
+	hex[sizeof(hex) - 1] = '\0';
+	PG_RETURN_TEXT_P(cstring_to_text(hex));
+}

@@ -1,0 +1,731 @@
+/*
+ * policy.c
+ *		The governance surface: tags and their assignment to columns,
+ *		consumer attributes, masking and row policies.
+ *
+ * The governance team defines tags, attributes and tag-bound policies;
+ * a domain team tags its own columns and may bind policies to its own
+ * products (policies only ever restrict, so a team cannot loosen anything
+ * this way).  Every change is validated by compiling the affected policies
+ * for the affected relations, in the same transaction: a policy that could
+ * not be enforced is refused, never stored.  Then the affected products'
+ * plans are invalidated in every backend.
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "port.h"
+#include "nodes/makefuncs.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "governance/policy.h"
+#include "registry/registry.h"
+#include "text/text.h"
+
+PG_FUNCTION_INFO_V1(meshpg_create_tag);
+PG_FUNCTION_INFO_V1(meshpg_drop_tag);
+PG_FUNCTION_INFO_V1(meshpg_tag_column);
+PG_FUNCTION_INFO_V1(meshpg_untag_column);
+PG_FUNCTION_INFO_V1(meshpg_set_attribute);
+PG_FUNCTION_INFO_V1(meshpg_unset_attribute);
+PG_FUNCTION_INFO_V1(meshpg_create_masking_policy);
+PG_FUNCTION_INFO_V1(meshpg_create_row_policy);
+PG_FUNCTION_INFO_V1(meshpg_drop_policy);
+
+#define PRODUCTS_WITH_TAG \
+	"SELECT DISTINCT p.relid::oid FROM meshpg.cat_product p " \
+	"JOIN meshpg.cat_column_tag ct ON ct.product_id = p.id WHERE ct.tag_id = $1"
+#define PRODUCT_BY_ID "SELECT relid::oid FROM meshpg.cat_product WHERE id = $1"
+#define ALL_PRODUCTS "SELECT relid::oid FROM meshpg.cat_product"
+
+/* Tag names are dotted names, each part a name: pii.email, geo.region. */
+static char *
+normalize_tag(const char *input)
+{
+	char	   *copy = pstrdup(input);
+	char	   *part;
+	char	   *save;
+	StringInfoData out;
+
+	initStringInfo(&out);
+	if (input[0] == '\0' || input[0] == '.' || input[strlen(input) - 1] == '.' ||
+		strstr(input, "..") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid tag name \"%s\"", input),
+				 errdetail("A tag name is one or more names separated by dots, such as pii.email.")));
+	for (part = strtok_r(copy, ".", &save); part; part = strtok_r(NULL, ".", &save))
+		appendStringInfo(&out, "%s%s", out.len ? "." : "",
+						 mesh_normalize_name(part, "tag", false));
+	if (out.len >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("tag name \"%s\" is too long", input)));
+	return out.data;
+}
+
+static int64
+resolve_tag(const char *input, char **name)
+{
+	char	   *norm = normalize_tag(input);
+	bool		isnull;
+
+	mesh_spi_exec("SELECT id FROM meshpg.cat_tag WHERE name = $1", 1,
+				  (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(norm)}, NULL);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("tag \"%s\" does not exist", input)));
+	if (name)
+		*name = norm;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * Compiles every policy of a product, for its relation, as a reader subject
+ * to all of them would see it: an error here means the policy could not be
+ * enforced, and the change that caused it is refused.
+ */
+static void
+validate_product(Oid relid)
+{
+	const MeshProduct *product = mesh_product_by_relid(relid);
+	List	   *policies;
+	ListCell   *lc;
+	Relation	rel;
+
+	if (product == NULL)
+		return;
+	policies = mesh_load_policies(product, relid);
+	rel = relation_open(relid, AccessShareLock);
+	foreach(lc, policies)
+	{
+		MeshPolicy *policy = lfirst(lc);
+
+		if (policy->is_row)
+		{
+			mesh_check_expr_sources(policy->expr);
+			(void) mesh_instantiate_filter(product, policy, GetUserId(), 1);
+		}
+		else
+		{
+			Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), policy->subject - 1);
+
+			if (policy->expr)
+				mesh_check_expr_sources(policy->expr);
+			(void) mesh_mask_expr(policy, rel,
+								  makeVar(1, policy->subject, att->atttypid, att->atttypmod,
+										  att->attcollation, 0));
+		}
+	}
+	relation_close(rel, AccessShareLock);
+}
+
+static void
+validate_products(const char *query, int64 id)
+{
+	List	   *relids = NIL;
+	ListCell   *lc;
+	Datum		arg = Int64GetDatum(id);
+
+	mesh_spi_exec(query, id != 0 ? 1 : 0, (Oid[]) {INT8OID}, &arg, NULL);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		relids = lappend_oid(relids, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																	SPI_tuptable->tupdesc, 1,
+																	&isnull)));
+	}
+	foreach(lc, relids)
+		validate_product(lfirst_oid(lc));
+}
+
+/* meshpg.create_tag(name, description, allowed_values) */
+Datum
+meshpg_create_tag(PG_FUNCTION_ARGS)
+{
+	char	   *name = normalize_tag(mesh_arg_text(fcinfo, 0, "tag name"));
+	char	   *description = mesh_arg_text_opt(fcinfo, 1);
+	bool		allowed_null;
+	Datum		allowed = mesh_arg_text_array(fcinfo, 2, "allowed_values", &allowed_null);
+	MeshSpiState spi;
+	Datum		args[3];
+	char		nulls[3] = "   ";
+
+	mesh_require_admin(GetUserId(), "create a tag");
+	mesh_spi_begin(&spi);
+	mesh_spi_exec("SELECT 1 FROM meshpg.cat_tag WHERE name = $1", 1, (Oid[]) {TEXTOID},
+				  (Datum[]) {CStringGetTextDatum(name)}, NULL);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("tag \"%s\" already exists", name)));
+	args[0] = CStringGetTextDatum(name);
+	if (description == NULL || description[0] == '\0')
+		nulls[1] = 'n';
+	else
+		args[1] = CStringGetTextDatum(description);
+	if (allowed_null)
+		nulls[2] = 'n';
+	else
+		args[2] = allowed;
+	mesh_spi_exec("INSERT INTO meshpg.cat_tag (name, description, allowed_values) VALUES ($1, $2, $3)",
+				  3, (Oid[]) {TEXTOID, TEXTOID, TEXTARRAYOID}, args, nulls);
+	mesh_spi_end(&spi);
+	PG_RETURN_TEXT_P(cstring_to_text(name));
+}
+
+/* meshpg.drop_tag(name): only a tag no column and no policy uses. */
+Datum
+meshpg_drop_tag(PG_FUNCTION_ARGS)
+{
+	char	   *input = mesh_arg_text(fcinfo, 0, "tag name");
+	MeshSpiState spi;
+	int64		tag;
+	char	   *name;
+
+	mesh_require_admin(GetUserId(), "drop a tag");
+	mesh_spi_begin(&spi);
+	tag = resolve_tag(input, &name);
+	mesh_spi_exec("SELECT (SELECT count(*) FROM meshpg.cat_column_tag WHERE tag_id = $1) "
+				  "     + (SELECT count(*) FROM meshpg.cat_policy WHERE tag_id = $1)",
+				  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(tag)}, NULL);
+	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "0") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop tag \"%s\" because columns or policies use it", name),
+				 errhint("Untag the columns and drop the policies bound to the tag first.")));
+	mesh_spi_exec("DELETE FROM meshpg.cat_tag WHERE id = $1", 1, (Oid[]) {INT8OID},
+				  (Datum[]) {Int64GetDatum(tag)}, NULL);
+	mesh_spi_end(&spi);
+	PG_RETURN_VOID();
+}
+
+/* meshpg.tag_column(product, column_name, tag, value) */
+Datum
+meshpg_tag_column(PG_FUNCTION_ARGS)
+{
+	char	   *ref = mesh_arg_text(fcinfo, 0, "data product");
+	char	   *column = mesh_arg_text(fcinfo, 1, "column name");
+	char	   *tag_in = mesh_arg_text(fcinfo, 2, "tag");
+	char	   *value = mesh_arg_text_opt(fcinfo, 3);
+	MeshSpiState spi;
+	MeshProductRow product;
+	int64		tag;
+	char	   *tag_name;
+	bool		isnull;
+	Datum		allowed;
+	Datum		args[5];
+	char		nulls[5] = "     ";
+
+	mesh_spi_begin(&spi);
+	mesh_resolve_product(ref, true, &product);
+	mesh_require_domain_member(spi.userid, &product.domain);
+	if (get_attnum(product.relid, column) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of data product \"%s\" does not exist",
+						column, product.qualname)));
+	tag = resolve_tag(tag_in, &tag_name);
+
+	mesh_spi_exec("SELECT allowed_values, $2 = ANY (allowed_values) FROM meshpg.cat_tag WHERE id = $1",
+				  2, (Oid[]) {INT8OID, TEXTOID},
+				  (Datum[]) {Int64GetDatum(tag), value ? CStringGetTextDatum(value) : (Datum) 0},
+				  value ? NULL : " n");
+	allowed = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	(void) allowed;
+	if (!isnull)
+	{
+		bool		ok_null;
+		bool		ok = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+												   2, &ok_null));
+
+		if (value == NULL || ok_null || !ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("tag \"%s\" needs one of its allowed values, not %s%s%s", tag_name,
+							value ? "\"" : "", value ? value : "none", value ? "\"" : ""),
+					 errdetail("Allowed values: %s.",
+							   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1))));
+	}
+	else if (value != NULL && value[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tag value must not be empty")));
+
+	args[0] = Int64GetDatum(product.id);
+	args[1] = CStringGetTextDatum(column);
+	args[2] = Int64GetDatum(tag);
+	if (value == NULL)
+		nulls[3] = 'n';
+	else
+		args[3] = CStringGetTextDatum(value);
+	args[4] = CStringGetTextDatum(GetUserNameFromId(spi.userid, false));
+	mesh_spi_exec("INSERT INTO meshpg.cat_column_tag (product_id, column_name, tag_id, value, tagged_by) "
+				  "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (product_id, column_name, tag_id) "
+				  "DO UPDATE SET value = EXCLUDED.value, tagged_by = EXCLUDED.tagged_by, tagged_at = now()",
+				  5, (Oid[]) {INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID}, args, nulls);
+
+	/* The tag's policies must be enforceable on this column. */
+	validate_product(product.relid);
+	mesh_invalidate_products(PRODUCT_BY_ID, product.id);
+	mesh_spi_end(&spi);
+	PG_RETURN_VOID();
+}
+
+/* meshpg.untag_column(product, column_name, tag) */
+Datum
+meshpg_untag_column(PG_FUNCTION_ARGS)
+{
+	char	   *ref = mesh_arg_text(fcinfo, 0, "data product");
+	char	   *column = mesh_arg_text(fcinfo, 1, "column name");
+	char	   *tag_in = mesh_arg_text(fcinfo, 2, "tag");
+	MeshSpiState spi;
+	MeshProductRow product;
+	int64		tag;
+
+	mesh_spi_begin(&spi);
+	mesh_resolve_product(ref, true, &product);
+	mesh_require_domain_member(spi.userid, &product.domain);
+	tag = resolve_tag(tag_in, NULL);
+	mesh_spi_exec("DELETE FROM meshpg.cat_column_tag WHERE product_id = $1 AND column_name = $2 AND tag_id = $3",
+				  3, (Oid[]) {INT8OID, TEXTOID, INT8OID},
+				  (Datum[]) {Int64GetDatum(product.id), CStringGetTextDatum(column), Int64GetDatum(tag)},
+				  NULL);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("column \"%s\" of data product \"%s\" has no tag \"%s\"",
+						column, product.qualname, tag_in)));
+	mesh_invalidate_products(PRODUCT_BY_ID, product.id);
+	mesh_spi_end(&spi);
+	PG_RETURN_VOID();
+}
+
+/* meshpg.set_attribute(role, key, values) */
+Datum
+meshpg_set_attribute(PG_FUNCTION_ARGS)
+{
+	Oid			role = mesh_arg_role(fcinfo, 0, "role");
+	char	   *key = mesh_arg_text(fcinfo, 1, "key");
+	bool		values_null;
+	Datum		values = mesh_arg_text_array(fcinfo, 2, "values", &values_null);
+	MeshSpiState spi;
+
+	mesh_require_admin(GetUserId(), "set consumer attributes");
+	if (values_null)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("values must not be null"),
+				 errhint("Use meshpg.unset_attribute() to remove an attribute.")));
+	key = mesh_normalize_name(key, "attribute", false);
+	mesh_spi_begin(&spi);
+	mesh_spi_exec("INSERT INTO meshpg.cat_attribute (role, key, \"values\") VALUES ($1, $2, $3) "
+				  "ON CONFLICT (role, key) DO UPDATE SET \"values\" = EXCLUDED.\"values\"",
+				  3, (Oid[]) {REGROLEOID, TEXTOID, TEXTARRAYOID},
+				  (Datum[]) {ObjectIdGetDatum(role), CStringGetTextDatum(key), values}, NULL);
+	mesh_invalidate_products(ALL_PRODUCTS, 0);
+	mesh_spi_end(&spi);
+	PG_RETURN_VOID();
+}
+
+/* meshpg.unset_attribute(role, key) */
+Datum
+meshpg_unset_attribute(PG_FUNCTION_ARGS)
+{
+	Oid			role = mesh_arg_role(fcinfo, 0, "role");
+	char	   *key = mesh_arg_text(fcinfo, 1, "key");
+	MeshSpiState spi;
+
+	mesh_require_admin(GetUserId(), "unset consumer attributes");
+	mesh_spi_begin(&spi);
+	mesh_spi_exec("DELETE FROM meshpg.cat_attribute WHERE role::oid = $1 AND key = $2",
+				  2, (Oid[]) {OIDOID, TEXTOID},
+				  (Datum[]) {ObjectIdGetDatum(role), CStringGetTextDatum(key)}, NULL);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role \"%s\" has no attribute \"%s\"",
+						GetUserNameFromId(role, false), key)));
+	mesh_invalidate_products(ALL_PRODUCTS, 0);
+	mesh_spi_end(&spi);
+	PG_RETURN_VOID();
+}
+
+/* The argument keys each mask accepts. */
+static void
+check_mask_args(const char *mask, Jsonb *args)
+{
+	static const char *const allowed[][4] = {
+		{"redact", "value"},
+		{"partial", "keep_first", "keep_last", "fill"},
+		{"date", "unit"},
+		{"round", "step"},
+		{"bucket", "step"},
+	};
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			depth = 0;
+
+	if (!JB_ROOT_IS_OBJECT(args))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("args must be a JSON object")));
+	it = JsonbIteratorInit(&args->root);
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		bool		known = false;
+		char	   *key;
+
+		if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
+			depth++;
+		else if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)
+			depth--;
+		if (tok != WJB_KEY || depth != 1)
+			continue;
+		key = pnstrdup(v.val.string.val, v.val.string.len);
+		for (int m = 0; m < (int) lengthof(allowed); m++)
+			for (int k = 1; k < 4 && allowed[m][k]; k++)
+				known |= strcmp(allowed[m][0], mask) == 0 && strcmp(allowed[m][k], key) == 0;
+		if (!known)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("mask \"%s\" takes no argument \"%s\"", mask, key)));
+	}
+}
+
+static void
+check_exempt_attributes(Jsonb *attrs)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			depth = 0;
+
+	if (!JB_ROOT_IS_OBJECT(attrs))
+		goto bad;
+	it = JsonbIteratorInit(&attrs->root);
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
+		{
+			if (++depth > 2)
+				goto bad;
+		}
+		else if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)
+			depth--;
+		else if ((tok == WJB_VALUE || tok == WJB_ELEM) && v.type != jbvString)
+			goto bad;
+	}
+	return;
+bad:
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("exempt_attributes must map attribute keys to a string or an array of strings"),
+			 errhint("For example: {\"clearance\": [\"high\"]}.")));
+}
+
+/* The hash mask's key: created once, 32 random bytes. */
+static void
+ensure_hash_key(void)
+{
+	bytea	   *key = palloc(VARHDRSZ + 32);
+
+	SET_VARSIZE(key, VARHDRSZ + 32);
+	if (!pg_strong_random(VARDATA(key), 32))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random hash key")));
+	mesh_spi_exec("INSERT INTO meshpg.cat_secret (id, hmac_key) VALUES (1, $1) ON CONFLICT DO NOTHING",
+				  1, (Oid[]) {BYTEAOID}, (Datum[]) {PointerGetDatum(key)}, NULL);
+}
+
+/*
+ * Shared by both kinds: validates the binding and the exemptions, checks the
+ * caller's rights, inserts the row, validates by compiling, invalidates.
+ * Argument positions differ per function; the caller passes them.
+ */
+typedef struct PolicyArgs
+{
+	char	   *name;
+	const char *kind;
+	char	   *mask;
+	char	   *tag;
+	char	   *product;
+	char	   *column;
+	Datum		args;
+	char	   *expression;
+	Datum		exempt_roles;
+	Datum		exempt_attributes;
+	Datum		exempt_purposes;
+	bool		applies_to_domain;
+	char	   *description;
+} PolicyArgs;
+
+static void
+create_policy(PolicyArgs *a)
+{
+	MeshSpiState spi;
+	MeshProductRow product;
+	int64		tag = 0;
+	int64		policy_id;
+	bool		isnull;
+	Datum		values[14];
+	char		nulls[14] = "              ";
+	Oid			types[14] = {TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, JSONBOID,
+	TEXTOID, REGROLEARRAYOID, JSONBOID, TEXTARRAYOID, BOOLOID, TEXTOID, TEXTOID};
+
+	a->name = mesh_normalize_name(a->name, "policy", false);
+	if ((a->tag == NULL) == (a->product == NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("policy \"%s\" must be bound to a tag or to a product, not %s",
+						a->name, a->tag ? "both" : "neither")));
+	if (strcmp(a->kind, "mask") == 0 && a->product != NULL && a->column == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a masking policy bound to a product needs column_name")));
+	if (a->tag != NULL && a->column != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a policy bound to a tag applies to the tagged columns; column_name is not allowed")));
+	check_exempt_attributes(DatumGetJsonbP(a->exempt_attributes));
+	if (a->tag != NULL)
+		mesh_require_admin(GetUserId(), "create a policy bound to a tag");
+
+	mesh_spi_begin(&spi);
+	if (a->tag != NULL)
+		tag = resolve_tag(a->tag, NULL);
+	else
+	{
+		mesh_resolve_product(a->product, true, &product);
+		if (!superuser_arg(spi.userid))
+		{
+			Oid			admin = get_role_oid("meshpg_admin", true);
+
+			if (!OidIsValid(admin) || !has_privs_of_role(spi.userid, admin))
+				mesh_require_domain_member(spi.userid, &product.domain);
+		}
+		if (a->column != NULL && get_attnum(product.relid, a->column) <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of data product \"%s\" does not exist",
+							a->column, product.qualname)));
+	}
+
+	mesh_spi_exec("SELECT 1 FROM meshpg.cat_policy WHERE name = $1", 1, (Oid[]) {TEXTOID},
+				  (Datum[]) {CStringGetTextDatum(a->name)}, NULL);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("policy \"%s\" already exists", a->name)));
+
+	/* Product-bound expressions are stored in canonical, qualified form. */
+	if (a->expression != NULL && a->product != NULL)
+	{
+		Relation	rel = relation_open(product.relid, AccessShareLock);
+		AttrNumber	subject = a->column ? get_attnum(product.relid, a->column) : 0;
+		Form_pg_attribute att = subject > 0 ? TupleDescAttr(RelationGetDescr(rel), subject - 1) : NULL;
+		Node	   *expr = mesh_analyze_expr(a->expression, rel, subject,
+											 strcmp(a->kind, "row") == 0,
+											 att ? att->atttypid : InvalidOid,
+											 att ? att->atttypmod : -1);
+
+		mesh_check_expr_sources(expr);
+		a->expression = mesh_deparse_expr(expr, rel);
+		relation_close(rel, AccessShareLock);
+	}
+	if (a->mask != NULL && strcmp(a->mask, "hash") == 0)
+		ensure_hash_key();
+
+	values[0] = CStringGetTextDatum(a->name);
+	values[1] = CStringGetTextDatum(a->kind);
+	values[2] = Int64GetDatum(tag);
+	if (a->tag == NULL)
+		nulls[2] = 'n';
+	if (a->product != NULL)
+		values[3] = Int64GetDatum(product.id);
+	else
+		nulls[3] = 'n';
+	if (a->column)
+		values[4] = CStringGetTextDatum(a->column);
+	else
+		nulls[4] = 'n';
+	if (a->mask)
+		values[5] = CStringGetTextDatum(a->mask);
+	else
+		nulls[5] = 'n';
+	values[6] = a->args;
+	if (a->expression)
+		values[7] = CStringGetTextDatum(a->expression);
+	else
+		nulls[7] = 'n';
+	values[8] = a->exempt_roles;
+	values[9] = a->exempt_attributes;
+	values[10] = a->exempt_purposes;
+	values[11] = BoolGetDatum(a->applies_to_domain);
+	if (a->description && a->description[0])
+		values[12] = CStringGetTextDatum(a->description);
+	else
+		nulls[12] = 'n';
+	values[13] = CStringGetTextDatum(GetUserNameFromId(spi.userid, false));
+	mesh_spi_exec("INSERT INTO meshpg.cat_policy (name, kind, tag_id, product_id, column_name, mask, "
+				  "  mask_args, expression, exempt_roles, exempt_attributes, exempt_purposes, "
+				  "  applies_to_domain, description, created_by) "
+				  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+				  14, types, values, nulls);
+	policy_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	(void) policy_id;
+
+	if (a->product != NULL)
+	{
+		validate_products(PRODUCT_BY_ID, product.id);
+		mesh_invalidate_products(PRODUCT_BY_ID, product.id);
+	}
+	else
+	{
+		validate_products(PRODUCTS_WITH_TAG, tag);
+		mesh_invalidate_products(PRODUCTS_WITH_TAG, tag);
+	}
+	mesh_spi_end(&spi);
+}
+
+static void
+exemptions(FunctionCallInfo fcinfo, int first, PolicyArgs *a)
+{
+	bool		isnull;
+
+	a->exempt_roles = PG_ARGISNULL(first) ?
+		PointerGetDatum(construct_empty_array(REGROLEOID)) : PG_GETARG_DATUM(first);
+	if (!PG_ARGISNULL(first) && array_contains_nulls(PG_GETARG_ARRAYTYPE_P(first)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("exempt_roles must not contain nulls")));
+	a->exempt_attributes = PG_ARGISNULL(first + 1) ?
+		DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")) : PG_GETARG_DATUM(first + 1);
+	a->exempt_purposes = mesh_arg_text_array(fcinfo, first + 2, "exempt_purposes", &isnull);
+	if (isnull)
+		a->exempt_purposes = PointerGetDatum(construct_empty_array(TEXTOID));
+	a->applies_to_domain = mesh_arg_bool(fcinfo, first + 3, "applies_to_domain");
+	a->description = mesh_arg_text_opt(fcinfo, first + 4);
+}
+
+/*
+ * meshpg.create_masking_policy(name, mask, tag, product, column_name, args,
+ * expression, exempt_roles, exempt_attributes, exempt_purposes,
+ * applies_to_domain, description)
+ */
+Datum
+meshpg_create_masking_policy(PG_FUNCTION_ARGS)
+{
+	PolicyArgs	a = {0};
+	static const char *const masks[] = {"null", "redact", "hash", "email", "partial",
+	"date", "bucket", "round", "custom"};
+	bool		known = false;
+
+	a.name = mesh_arg_text(fcinfo, 0, "policy name");
+	a.kind = "mask";
+	a.mask = mesh_arg_text(fcinfo, 1, "mask");
+	for (int i = 0; i < (int) lengthof(masks); i++)
+		known |= strcmp(masks[i], a.mask) == 0;
+	if (!known)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown mask \"%s\"", a.mask),
+				 errhint("Masks are null, redact, hash, email, partial, date, bucket, round and custom.")));
+	a.tag = mesh_arg_text_opt(fcinfo, 2);
+	a.product = mesh_arg_text_opt(fcinfo, 3);
+	a.column = mesh_arg_text_opt(fcinfo, 4);
+	a.args = PG_ARGISNULL(5) ? DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"))
+		: PG_GETARG_DATUM(5);
+	check_mask_args(a.mask, DatumGetJsonbP(a.args));
+	a.expression = mesh_arg_text_opt(fcinfo, 6);
+	if ((strcmp(a.mask, "custom") == 0) != (a.expression != NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg(a.expression ? "only the custom mask takes an expression"
+						: "the custom mask needs an expression of value")));
+	exemptions(fcinfo, 7, &a);
+	create_policy(&a);
+	PG_RETURN_VOID();
+}
+
+/*
+ * meshpg.create_row_policy(name, expression, tag, product, exempt_roles,
+ * exempt_attributes, exempt_purposes, applies_to_domain, description)
+ */
+Datum
+meshpg_create_row_policy(PG_FUNCTION_ARGS)
+{
+	PolicyArgs	a = {0};
+
+	a.name = mesh_arg_text(fcinfo, 0, "policy name");
+	a.kind = "row";
+	a.expression = mesh_arg_text(fcinfo, 1, "expression");
+	a.tag = mesh_arg_text_opt(fcinfo, 2);
+	a.product = mesh_arg_text_opt(fcinfo, 3);
+	a.args = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+	exemptions(fcinfo, 4, &a);
+	create_policy(&a);
+	PG_RETURN_VOID();
+}
+
+/* meshpg.drop_policy(name) */
+Datum
+meshpg_drop_policy(PG_FUNCTION_ARGS)
+{
+	char	   *input = mesh_arg_text(fcinfo, 0, "policy name");
+	char	   *name = mesh_normalize_name(input, "policy", true);
+	MeshSpiState spi;
+	bool		tag_null;
+	bool		product_null;
+	int64		tag;
+	int64		product_id;
+
+	mesh_spi_begin(&spi);
+	mesh_spi_exec("SELECT tag_id, product_id, d.owner::oid, d.name "
+				  "  FROM meshpg.cat_policy pol LEFT JOIN meshpg.cat_product p ON p.id = pol.product_id "
+				  "  LEFT JOIN meshpg.cat_domain d ON d.id = p.domain_id WHERE pol.name = $1 FOR UPDATE OF pol",
+				  1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(name ? name : "")}, NULL);
+	if (name == NULL || SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("policy \"%s\" does not exist", input)));
+	tag = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &tag_null));
+	product_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &product_null));
+	if (tag_null)
+	{
+		MeshDomain	domain;
+		bool		isnull;
+		Oid			admin = get_role_oid("meshpg_admin", true);
+
+		domain.owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+		domain.name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+		if (!superuser_arg(spi.userid) &&
+			!(OidIsValid(admin) && has_privs_of_role(spi.userid, admin)))
+			mesh_require_domain_member(spi.userid, &domain);
+	}
+	else
+		mesh_require_admin(spi.userid, "drop a policy bound to a tag");
+
+	/* Invalidate before the row goes: the queries need it. */
+	if (tag_null)
+		mesh_invalidate_products(PRODUCT_BY_ID, product_id);
+	else
+		mesh_invalidate_products(PRODUCTS_WITH_TAG, tag);
+	mesh_spi_exec("DELETE FROM meshpg.cat_policy WHERE name = $1", 1, (Oid[]) {TEXTOID},
+				  (Datum[]) {CStringGetTextDatum(name)}, NULL);
+	mesh_spi_end(&spi);
+	PG_RETURN_VOID();
+}
