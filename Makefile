@@ -30,11 +30,20 @@ ISOLATION_OPTS = --temp-instance=./tmp_check_iso \
 	--temp-config=$(srcdir)/test/meshpg.conf \
 	--encoding=UTF8 --no-locale --load-extension=meshpg
 
+# Security suite: test/security/sql/<name>.sql against expected/.  Beyond the
+# comparison, the attack output must never contain a hidden value (CANARY).
+SECURITY = setup vectors
+SECURITY_OPTS = --inputdir=$(srcdir)/test/security --outputdir=test/security \
+	--temp-instance=./tmp_check_security \
+	--temp-config=$(srcdir)/test/meshpg.conf \
+	--encoding=UTF8 --no-locale
+
 # TAP: test/t/*.pl (dump/restore, upgrade path).
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 
-EXTRA_CLEAN = tmp_check_regress tmp_check_iso tmp_check results output_iso \
+EXTRA_CLEAN = tmp_check_regress tmp_check_iso tmp_check_security tmp_check results output_iso \
+	test/security/results test/security/regression.diffs test/security/regression.out \
 	regression.diffs regression.out
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -44,10 +53,14 @@ $(OBJS): $(HEADERS)
 
 # Each suite on its own, so scripts/test.sh can count them all even when
 # one fails (installcheck stops at the first failing suite).
-.PHONY: check-regress check-isolation check-tap
+.PHONY: check-regress check-isolation check-security check-tap
 check-regress:
 	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
 check-isolation:
 	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
+check-security:
+	$(pg_regress_installcheck) $(SECURITY_OPTS) $(SECURITY)
+	@if grep -n 'CANARY' test/security/results/vectors.out; then \
+		echo 'security: a hidden value reached the attacker (lines above)'; exit 1; fi
 check-tap:
 	$(prove_installcheck)

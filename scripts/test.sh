@@ -26,7 +26,7 @@ meshpg_clean_pg_env
 TIMEOUT_REGRESS=${MESHPG_TIMEOUT_REGRESS:-240}
 TIMEOUT_ISOLATION=${MESHPG_TIMEOUT_ISOLATION:-120}
 TIMEOUT_TAP=${MESHPG_TIMEOUT_TAP:-300}
-SUITES=${MESHPG_TEST_SUITES:-regress isolation tap}
+SUITES=${MESHPG_TEST_SUITES:-regress isolation security tap}
 
 passed=0
 failed=0
@@ -182,6 +182,10 @@ show_failure() {
         show_file "$TREE/output_iso/regression.diffs" 3000 head
         show_file "$TREE/output_iso/log/postmaster.log" 60 tail
         ;;
+    security)
+        show_file "$TREE/test/security/regression.diffs" 3000 head
+        show_file "$TREE/test/security/log/postmaster.log" 60 tail
+        ;;
     tap)
         # For each failed script: its own log, then the end of its servers' logs.
         for f in $TAP_BAD; do
@@ -266,6 +270,9 @@ for suite in $SUITES; do
         else
             record isolation 0 $((ISOLATION_MISSING > 0 ? ISOLATION_MISSING : 1)) "no test to run"
         fi
+        ;;
+    security)
+        run_suite security "$TIMEOUT_REGRESS" 0
         ;;
     tap)
         run_suite tap "$TIMEOUT_TAP" 0 PROVE_FLAGS=-v

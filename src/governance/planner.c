@@ -185,6 +185,20 @@ govern_entry(Query *q, int rti, Oid relid, GovernContext *ctx)
 			mask_references(q, rti, &rules, CreateTupleDescCopy(RelationGetDescr(rel)),
 							rt_fetch(rti, q->rtable)->eref->colnames);
 
+		/*
+		 * An INSERT's target is not read, so its rows are not filtered; but
+		 * ON CONFLICT DO UPDATE would reach hidden rows.
+		 */
+		if (rules.quals != NIL && q->commandType == CMD_INSERT && rti == q->resultRelation)
+		{
+			if (q->onConflict && q->onConflict->action == ONCONFLICT_UPDATE)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("INSERT ... ON CONFLICT DO UPDATE is not allowed on data product \"%s\" whose rows are filtered for you",
+								product->qualname),
+						 errdetail("The conflicting row could be one the policies hide.")));
+			rules.quals = NIL;
+		}
 		if (rules.quals != NIL)
 		{
 			Expr	   *filter = make_ands_explicit(rules.quals);
@@ -276,8 +290,7 @@ govern_query(Query *q, GovernContext *ctx)
 		}
 		else
 			relid = expanded_view(rte);
-		/* an INSERT's target is not read: its rows are not filtered */
-		if (OidIsValid(relid) && !(q->commandType == CMD_INSERT && rti == q->resultRelation))
+		if (OidIsValid(relid))
 		{
 			entries = lappend_int(entries, rti);
 			relids = lappend_oid(relids, relid);
