@@ -166,7 +166,7 @@ mesh_require_admin(Oid caller, const char *action)
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("permission denied to %s", action),
-			 errdetail("Only members of role \"meshpg_admin\" and superusers manage domains.")));
+			 errdetail("Only the governance team (members of role \"meshpg_admin\") and superusers may.")));
 }
 
 void

@@ -64,8 +64,16 @@ normalize_tag(const char *input)
 				 errmsg("invalid tag name \"%s\"", input),
 				 errdetail("A tag name is one or more names separated by dots, such as pii.email.")));
 	for (part = strtok_r(copy, ".", &save); part; part = strtok_r(NULL, ".", &save))
-		appendStringInfo(&out, "%s%s", out.len ? "." : "",
-						 mesh_normalize_name(part, "tag", false));
+	{
+		char	   *norm = mesh_normalize_name(part, "tag", true);
+
+		if (norm == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_NAME),
+					 errmsg("invalid tag name \"%s\"", input),
+					 errdetail("Each part of a tag name starts with a letter and contains only letters, digits and underscores.")));
+		appendStringInfo(&out, "%s%s", out.len ? "." : "", norm);
+	}
 	if (out.len >= NAMEDATALEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_NAME_TOO_LONG),
