@@ -195,3 +195,26 @@ SELECT length(meshpg.mask_hash('x')), meshpg.mask_hash('x') = meshpg.mask_hash('
 SELECT length(hmac_key) AS key_bytes, hmac_key <> decode(repeat('00', 32), 'hex') AS not_zero
   FROM meshpg.cat_secret;
 SELECT meshpg.mask_partial('é'::text COLLATE "C", 0, 0);
+
+-- DDL on governed columns keeps tags and policies right.
+SET ROLE regress_market_dev;
+CREATE TABLE marketplace.leads (id int, contact text, score int, region text);
+SELECT meshpg.register_product('marketplace', 'leads', 'marketplace.leads', description => 'Leads');
+SELECT meshpg.tag_column('marketplace.leads', 'region', 'geo.region', value => 'region');
+SELECT meshpg.create_masking_policy('lead_contact', 'partial', product => 'marketplace.leads',
+                                    column_name => 'contact');
+SELECT meshpg.create_row_policy('lead_score', 'score > 0', product => 'marketplace.leads');
+ALTER TABLE marketplace.leads RENAME COLUMN region TO area;
+ALTER TABLE marketplace.leads RENAME COLUMN contact TO person;
+SELECT product, column_name, tag FROM meshpg.column_tags WHERE product = 'marketplace.leads';
+SELECT name, column_name, expression FROM meshpg.policies WHERE product = 'marketplace.leads' ORDER BY 1;
+-- a rename that would leave a policy expression unenforceable is refused
+SELECT expect_error($$ ALTER TABLE marketplace.leads RENAME COLUMN score TO points $$);
+-- dropping a draft's column takes its tags and column policies along
+ALTER TABLE marketplace.leads DROP COLUMN person;
+ALTER TABLE marketplace.leads DROP COLUMN area;
+SELECT count(*) AS tags FROM meshpg.column_tags WHERE product = 'marketplace.leads';
+SELECT name FROM meshpg.policies WHERE product = 'marketplace.leads';
+SELECT meshpg.drop_policy('lead_score');
+DROP TABLE marketplace.leads;
+RESET ROLE;

@@ -78,6 +78,13 @@ forget_dropped_column(const MeshProduct *product, const char *column)
 	mesh_spi_exec("DELETE FROM meshpg.cat_column WHERE product_id = $1 AND name = $2",
 				  2, (Oid[]) {INT8OID, TEXTOID},
 				  (Datum[]) {Int64GetDatum(id), CStringGetTextDatum(column)}, NULL);
+	/* Its tags and the policies bound to it go with it. */
+	mesh_spi_exec("DELETE FROM meshpg.cat_column_tag WHERE product_id = $1 AND column_name = $2",
+				  2, (Oid[]) {INT8OID, TEXTOID},
+				  (Datum[]) {Int64GetDatum(id), CStringGetTextDatum(column)}, NULL);
+	mesh_spi_exec("DELETE FROM meshpg.cat_policy WHERE product_id = $1 AND column_name = $2",
+				  2, (Oid[]) {INT8OID, TEXTOID},
+				  (Datum[]) {Int64GetDatum(id), CStringGetTextDatum(column)}, NULL);
 	mesh_refresh_search_product(id);
 	mesh_spi_end(&spi);
 }
@@ -365,6 +372,13 @@ check_utility(Node *stmt)
 	return InvalidOid;
 }
 
+static void
+policy_check_context(void *arg)
+{
+	errcontext("checking the policies of data product \"%s\" after the rename",
+			   (char *) arg);
+}
+
 /*
  * After a column rename, the documentation follows the column, on the
  * renamed relation and on the inheritance children the rename reached
@@ -378,6 +392,7 @@ apply_column_rename(RenameStmt *rs, Oid relid)
 	ListCell   *lc;
 	MeshSpiState spi;
 	bool		any = false;
+	List	   *relids_renamed = NIL;
 
 	foreach(lc, rels)
 	{
@@ -393,17 +408,46 @@ apply_column_rename(RenameStmt *rs, Oid relid)
 	{
 		const MeshProduct *product = mesh_product_by_relid(lfirst_oid(lc));
 		int64		id;
+		Datum		args[3];
+		Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
 
 		if (product == NULL || product->inherited)
 			continue;
+
 		id = product->id;
+		args[0] = Int64GetDatum(id);
+		args[1] = CStringGetTextDatum(rs->subname);
+		args[2] = CStringGetTextDatum(rs->newname);
 		mesh_spi_exec("UPDATE meshpg.cat_column SET name = $3 WHERE product_id = $1 AND name = $2",
-					  3, (Oid[]) {INT8OID, TEXTOID, TEXTOID},
-					  (Datum[]) {Int64GetDatum(id), CStringGetTextDatum(rs->subname),
-					  CStringGetTextDatum(rs->newname)}, NULL);
+					  3, types, args, NULL);
+		mesh_spi_exec("UPDATE meshpg.cat_column_tag SET column_name = $3 "
+					  "WHERE product_id = $1 AND column_name = $2", 3, types, args, NULL);
+		mesh_spi_exec("UPDATE meshpg.cat_policy SET column_name = $3 "
+					  "WHERE product_id = $1 AND column_name = $2", 3, types, args, NULL);
 		mesh_refresh_search_product(id);
+		relids_renamed = lappend_oid(relids_renamed, lfirst_oid(lc));
 	}
 	mesh_spi_end(&spi);
+
+	/*
+	 * A policy expression may name the column: compile the products' policies
+	 * again, so that a rename that would leave one unenforceable fails here.
+	 */
+	foreach(lc, relids_renamed)
+	{
+		const MeshProduct *product = mesh_product_by_relid(lfirst_oid(lc));
+		ErrorContextCallback callback;
+
+		if (product == NULL)
+			continue;
+		callback.callback = policy_check_context;
+		callback.arg = pstrdup(product->qualname);
+		callback.previous = error_context_stack;
+		error_context_stack = &callback;
+		(void) mesh_load_policies(product, lfirst_oid(lc));
+		error_context_stack = callback.previous;
+	}
+
 }
 
 static void
