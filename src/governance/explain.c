@@ -77,7 +77,6 @@ meshpg_explain_access(PG_FUNCTION_ARGS)
 	char	   *ref = mesh_arg_text(fcinfo, 0, "data product");
 	Oid			role = PG_ARGISNULL(1) ? GetUserId() : mesh_arg_role(fcinfo, 1, "role");
 	Oid			caller = GetUserId();
-	Oid			admin = get_role_oid("meshpg_admin", true);
 	MeshSpiState spi;
 	MeshProductRow row;
 	const MeshProduct *product;
@@ -94,7 +93,7 @@ meshpg_explain_access(PG_FUNCTION_ARGS)
 	mesh_spi_end(&spi);
 
 	if (!has_privs_of_role(caller, role) && !has_privs_of_role(caller, row.domain.owner) &&
-		!(OidIsValid(admin) && has_privs_of_role(caller, admin)))
+		!mesh_is_admin(caller))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to explain the access of role \"%s\"",

@@ -35,6 +35,7 @@
 
 #include "catalog/catalog.h"
 #include "governance/policy.h"
+#include "registry/registry.h"
 
 PG_FUNCTION_INFO_V1(meshpg_attribute);
 PG_FUNCTION_INFO_V1(meshpg_purpose);
@@ -178,14 +179,6 @@ mesh_purpose_allowed(Oid role, const char *purpose, int64 product_id)
 	return allowed;
 }
 
-static bool
-is_governance_member(Oid role)
-{
-	Oid			admin = get_role_oid("meshpg_admin", true);
-
-	return superuser_arg(role) || (OidIsValid(admin) && has_privs_of_role(role, admin));
-}
-
 /*
  * SET meshpg.purpose is accepted only if one of the role's grants names
  * that purpose.  Where it cannot be checked (at connection start, from a
@@ -203,7 +196,7 @@ check_purpose(char **newval, void **extra, GucSource source)
 	if (!IsTransactionState() || IsAbortedTransactionBlockState() || mesh_catalog() == NULL)
 		return true;
 	role = GetUserId();
-	if (is_governance_member(role) || mesh_purpose_allowed(role, *newval, 0))
+	if (mesh_is_admin(role) || mesh_purpose_allowed(role, *newval, 0))
 		return true;
 	GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
 	GUC_check_errmsg("purpose \"%s\" is not allowed for role \"%s\"",

@@ -155,18 +155,32 @@ bad:
 			 errhint("Use MAJOR.MINOR.PATCH, for example 1.2.0.")));
 }
 
-void
-mesh_require_admin(Oid caller, const char *action)
+/* The governance team: superusers and members of meshpg_admin. */
+bool
+mesh_is_admin(Oid role)
 {
 	Oid			admin = get_role_oid("meshpg_admin", true);
 
-	if (superuser_arg(caller) ||
-		(OidIsValid(admin) && has_privs_of_role(caller, admin)))
+	return superuser_arg(role) || (OidIsValid(admin) && has_privs_of_role(role, admin));
+}
+
+void
+mesh_require_admin(Oid caller, const char *action)
+{
+	if (mesh_is_admin(caller))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("permission denied to %s", action),
 			 errdetail("Only the governance team (members of role \"meshpg_admin\") and superusers may.")));
+}
+
+/* Product-bound governance: the governance team or the domain's team. */
+void
+mesh_require_admin_or_member(Oid caller, const MeshDomain *domain)
+{
+	if (!mesh_is_admin(caller))
+		mesh_require_domain_member(caller, domain);
 }
 
 void

@@ -518,13 +518,7 @@ create_policy(PolicyArgs *a)
 	else
 	{
 		mesh_resolve_product(a->product, true, &product);
-		if (!superuser_arg(spi.userid))
-		{
-			Oid			admin = get_role_oid("meshpg_admin", true);
-
-			if (!OidIsValid(admin) || !has_privs_of_role(spi.userid, admin))
-				mesh_require_domain_member(spi.userid, &product.domain);
-		}
+		mesh_require_admin_or_member(spi.userid, &product.domain);
 		if (a->column != NULL && get_attnum(product.relid, a->column) <= 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -716,13 +710,10 @@ meshpg_drop_policy(PG_FUNCTION_ARGS)
 	{
 		MeshDomain	domain;
 		bool		isnull;
-		Oid			admin = get_role_oid("meshpg_admin", true);
 
 		domain.owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 		domain.name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
-		if (!superuser_arg(spi.userid) &&
-			!(OidIsValid(admin) && has_privs_of_role(spi.userid, admin)))
-			mesh_require_domain_member(spi.userid, &domain);
+		mesh_require_admin_or_member(spi.userid, &domain);
 	}
 	else
 		mesh_require_admin(spi.userid, "drop a policy bound to a tag");

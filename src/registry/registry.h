@@ -46,7 +46,9 @@ extern void mesh_check_version(const char *version);
 extern char *mesh_relation_name(Oid relid);
 
 /* rights, always of the caller's own identity (MeshSpiState.userid) */
+extern bool mesh_is_admin(Oid role);
 extern void mesh_require_admin(Oid caller, const char *action);
+extern void mesh_require_admin_or_member(Oid caller, const MeshDomain *domain);
 extern void mesh_require_domain_member(Oid caller, const MeshDomain *domain);
 
 /* resolution; call inside mesh_spi_begin/end */
