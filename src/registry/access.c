@@ -130,6 +130,8 @@ meshpg_grant_access(PG_FUNCTION_ARGS)
 				  "       granted_by = EXCLUDED.granted_by, granted_at = now()",
 				  5, (Oid[]) {INT8OID, REGROLEOID, TEXTOID, TIMESTAMPTZOID, TEXTOID},
 				  args, nulls);
+	/* A grant's purpose can lift a policy: plans depend on grants. */
+	mesh_invalidate_products(PRODUCT_BY_ID, product.id);
 
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();
@@ -158,6 +160,7 @@ meshpg_revoke_access(PG_FUNCTION_ARGS)
 				 errmsg("role \"%s\" has no access grant on data product \"%s\"",
 						GetUserNameFromId(grantee, false), product.qualname)));
 	revoke_privileges(&product, grantee);
+	mesh_invalidate_products(PRODUCT_BY_ID, product.id);
 
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();

@@ -204,7 +204,11 @@ meshpg_alter_domain(PG_FUNCTION_ARGS)
 				  4, argtypes, args, nulls);
 	/* After the update: the DDL guard lets the schema go to the recorded owner. */
 	if (OidIsValid(owner) && owner != domain.owner)
+	{
 		transfer_ownership(&domain, owner);
+		/* who is exempt as a member of the domain changed */
+		mesh_invalidate_products(PRODUCTS_OF_DOMAIN, domain.id);
+	}
 	mesh_refresh_search_domain(domain.id);
 
 	mesh_spi_end(&spi);

@@ -41,11 +41,6 @@ PG_FUNCTION_INFO_V1(meshpg_create_masking_policy);
 PG_FUNCTION_INFO_V1(meshpg_create_row_policy);
 PG_FUNCTION_INFO_V1(meshpg_drop_policy);
 
-#define PRODUCTS_WITH_TAG \
-	"SELECT DISTINCT p.relid::oid FROM meshpg.cat_product p " \
-	"JOIN meshpg.cat_column_tag ct ON ct.product_id = p.id WHERE ct.tag_id = $1"
-#define PRODUCT_BY_ID "SELECT relid::oid FROM meshpg.cat_product WHERE id = $1"
-#define ALL_PRODUCTS "SELECT relid::oid FROM meshpg.cat_product"
 
 /* Tag names are dotted names, each part a name: pii.email, geo.region. */
 static char *

@@ -54,6 +54,14 @@ extern void mesh_require_domain_member(Oid caller, const MeshDomain *domain);
 /* resolution; call inside mesh_spi_begin/end */
 extern void mesh_resolve_domain(const char *name, bool for_update, MeshDomain *out);
 extern void mesh_resolve_product(const char *ref, bool for_update, MeshProductRow *out);
+/* queries for mesh_invalidate_products: the products whose plans to redo */
+#define PRODUCT_BY_ID "SELECT relid::oid FROM meshpg.cat_product WHERE id = $1"
+#define PRODUCTS_OF_DOMAIN "SELECT relid::oid FROM meshpg.cat_product WHERE domain_id = $1"
+#define PRODUCTS_WITH_TAG \
+	"SELECT DISTINCT p.relid::oid FROM meshpg.cat_product p " \
+	"JOIN meshpg.cat_column_tag ct ON ct.product_id = p.id WHERE ct.tag_id = $1"
+#define ALL_PRODUCTS "SELECT relid::oid FROM meshpg.cat_product"
+
 extern void mesh_invalidate_products(const char *query, int64 id);
 extern void mesh_refresh_search_product(int64 product_id);
 extern void mesh_refresh_search_domain(int64 domain_id);
