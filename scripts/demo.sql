@@ -146,7 +146,21 @@ SELECT meshpg.grant_access('marketplace.city_demand', 'growth_analyst',
 RESET ROLE;
 
 -------------------------------------------------------------------------------
--- 3. The payments team does the same in its own domain.
+-- 3. The governance team defines policies once, for every domain: tags, what
+--    happens to tagged columns, and who may see which rows.
+-------------------------------------------------------------------------------
+SELECT meshpg.create_tag('pii.email', description => 'E-mail addresses');
+SELECT meshpg.create_tag('pii.card', description => 'Payment card numbers');
+SELECT meshpg.create_tag('geo.region', description => 'Sales region of a row');
+SELECT meshpg.create_masking_policy('email_keep_domain', 'email', tag => 'pii.email');
+SELECT meshpg.create_masking_policy('card_last4', 'partial', tag => 'pii.card',
+    args => '{"keep_last": 4}', exempt_purposes => '{fraud-investigation}');
+SELECT meshpg.create_row_policy('own_region', 'value = ANY (meshpg.attribute(''region''))',
+    tag => 'geo.region');
+SELECT meshpg.set_attribute('analyst_eu', 'region', '{EU}');
+
+-------------------------------------------------------------------------------
+-- 3b. The payments team does the same as marketplace in its own domain.
 -------------------------------------------------------------------------------
 SET ROLE payments_team;
 
@@ -196,6 +210,27 @@ SELECT meshpg.register_product('payments', 'paypa1_charges', 'payments.card_char
     description => 'Not really PayPal');
 \set ON_ERROR_STOP 1
 
+-- Customers hold personal data: the team says which columns are what.
+CREATE TABLE payments.customers (
+    customer_id bigint PRIMARY KEY,
+    email       text NOT NULL,
+    card_number text NOT NULL,
+    region      text NOT NULL
+);
+INSERT INTO payments.customers
+SELECT g, 'client' || g || '@example.' || (ARRAY['fr', 'com', 'de'])[1 + g % 3],
+       '4111' || lpad((g * 7919)::text, 12, '0'), (ARRAY['EU', 'US', 'APAC'])[1 + g % 3]
+  FROM generate_series(1, 9) AS g;
+SELECT meshpg.register_product('payments', 'customers', 'payments.customers',
+    description => 'Paying clients, one row per customer');
+SELECT meshpg.tag_column('payments.customers', 'email', 'pii.email');
+SELECT meshpg.tag_column('payments.customers', 'card_number', 'pii.card');
+SELECT meshpg.tag_column('payments.customers', 'region', 'geo.region');
+SELECT meshpg.publish('payments.customers', '1.0.0');
+SELECT meshpg.grant_access('payments.customers', 'analyst_eu', purpose => 'fraud-investigation');
+-- The team itself reads its data raw.
+SELECT * FROM payments.customers ORDER BY customer_id LIMIT 3;
+
 RESET ROLE;
 
 -- ... and so is a domain spelled with a Cyrillic 'а' that looks like 'payments'.
@@ -228,6 +263,17 @@ SELECT count(*) FROM marketplace.taskers;
 SELECT * FROM marketplace.city_demand;
 SELECT count(*) FROM payments.payouts;
 \set ON_ERROR_STOP 1
+
+-- Governed: e-mail addresses and cards are masked, and only EU rows exist.
+SELECT * FROM payments.customers ORDER BY customer_id;
+-- ... however the query is written.
+SELECT count(*) FROM payments.customers WHERE email LIKE 'client1@%' OR region <> 'EU';
+-- Why: the same compiler the planner runs, explained.
+SELECT * FROM meshpg.explain_access('payments.customers');
+-- A declared purpose that the grant names lifts the card mask.
+SET meshpg.purpose = 'fraud-investigation';
+SELECT customer_id, card_number FROM payments.customers ORDER BY customer_id;
+RESET meshpg.purpose;
 
 -- Metadata is discoverable by everyone; grants only by those concerned.
 SELECT product, grantee, purpose, active FROM meshpg.grants ORDER BY product;
