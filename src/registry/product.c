@@ -175,7 +175,10 @@ mesh_unregister(const MeshProductRow *product, bool relation_exists)
 	Oid			argtype = INT8OID;
 
 	if (relation_exists)
+	{
 		mesh_revoke_all_grants(product);
+		mesh_invalidate_products(PRODUCT_BY_ID, product->id);
+	}
 	/* Delete first: the DDL guard then lets the policy go. */
 	mesh_spi_exec("DELETE FROM meshpg.cat_product WHERE id = $1",
 				  1, &argtype, &arg, NULL);
@@ -249,6 +252,8 @@ meshpg_register_product(PG_FUNCTION_ARGS)
 		mesh_spi_exec("UPDATE meshpg.cat_product SET guard_enabled_rls = true WHERE id = $1",
 					  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(product_id)}, NULL);
 	mesh_refresh_search_product(product_id);
+	/* plans cached before it was governed must not outlive that */
+	mesh_invalidate_products(PRODUCT_BY_ID, product_id);
 
 	mesh_spi_end(&spi);
 	qualname = psprintf("%s.%s", domain.name, name);
