@@ -218,3 +218,68 @@ SELECT name FROM meshpg.policies WHERE product = 'marketplace.leads';
 SELECT meshpg.drop_policy('lead_score');
 DROP TABLE marketplace.leads;
 RESET ROLE;
+
+-- Mask arguments are checked when the policy is created, not at first read.
+SET ROLE regress_pay_dev;
+SELECT expect_error($$ SELECT meshpg.create_masking_policy('m7', 'date', product => 'payments.transactions', column_name => 'settled_at', args => '{"unit": "fortnight"}') $$);
+SELECT expect_error($$ SELECT meshpg.create_masking_policy('m8', 'partial', product => 'payments.transactions', column_name => 'region', args => '{"keep_last": -1}') $$);
+SELECT expect_error($$ SELECT meshpg.create_masking_policy('m9', 'round', product => 'payments.transactions', column_name => 'amount', args => '{"step": 0}') $$);
+SELECT expect_error($$ SELECT meshpg.create_masking_policy('m10', 'bucket', product => 'payments.transactions', column_name => 'amount', args => '{"step": 5}') $$);
+SELECT expect_error($$ SELECT meshpg.create_masking_policy('m11', 'partial', product => 'payments.transactions', column_name => 'region', args => '{"fill": ""}') $$);
+RESET ROLE;
+
+-- Redact's stand-in fits every type: a short varchar, a time of day.
+SET ROLE regress_market_dev;
+CREATE TABLE marketplace.shifts (id int, code varchar(3), starts time, region text);
+INSERT INTO marketplace.shifts VALUES (1, 'ABC', '08:30', 'EU');
+SELECT meshpg.register_product('marketplace', 'shifts', 'marketplace.shifts', description => 'Shifts');
+SELECT meshpg.create_masking_policy('shift_code', 'redact', product => 'marketplace.shifts', column_name => 'code');
+SELECT meshpg.create_masking_policy('shift_start', 'redact', product => 'marketplace.shifts', column_name => 'starts');
+SELECT meshpg.publish('marketplace.shifts', '1.0.0');
+SELECT meshpg.grant_access('marketplace.shifts', 'regress_analyst');
+-- a column's type may change under a policy: it is analysed again
+SELECT meshpg.create_row_policy('shift_id', 'id > 0', product => 'marketplace.shifts');
+ALTER TABLE marketplace.shifts ALTER COLUMN id TYPE bigint;
+RESET ROLE;
+SET ROLE regress_analyst;
+SELECT * FROM marketplace.shifts;
+RESET ROLE;
+
+-- Identity in a policy's subquery is the reader's too, even inside a
+-- SECURITY DEFINER function owned by a superuser.
+CREATE TABLE public.shift_readers (who name, region text);
+INSERT INTO public.shift_readers VALUES ('regress_analyst', 'US'), (current_user, 'EU');
+GRANT SELECT ON public.shift_readers TO PUBLIC;
+SET ROLE regress_market_dev;
+SELECT meshpg.create_row_policy('shift_acl',
+    'region IN (SELECT r.region FROM public.shift_readers r WHERE r.who = current_user)',
+    product => 'marketplace.shifts');
+RESET ROLE;
+CREATE FUNCTION public.all_shifts() RETURNS bigint LANGUAGE sql SECURITY DEFINER
+    AS $$ SELECT count(*) FROM marketplace.shifts $$;
+SET ROLE regress_analyst;
+SELECT count(*) AS visible FROM marketplace.shifts;           -- the analyst may read US only
+SELECT public.all_shifts() AS through_definer;               -- the same through a definer
+RESET ROLE;
+DROP FUNCTION public.all_shifts();
+SET ROLE regress_market_dev;
+SELECT meshpg.drop_policy('shift_acl');
+RESET ROLE;
+DROP TABLE public.shift_readers;
+
+-- Attribute keys are names: 'Region' is 'region'.
+SET ROLE regress_analyst;
+SELECT meshpg.attribute('Region') = meshpg.attribute('region') AS same;
+RESET ROLE;
+
+-- A dropped role takes its attributes and its exemptions along.
+CREATE ROLE regress_short_lived;
+SET ROLE regress_gov;
+SELECT meshpg.set_attribute('regress_short_lived', 'region', '{EU}');
+SELECT meshpg.create_masking_policy('lived', 'null', product => 'marketplace.shifts',
+                                    column_name => 'region', exempt_roles => '{regress_short_lived}');
+RESET ROLE;
+DROP ROLE regress_short_lived;
+SELECT count(*) AS orphan_attributes FROM meshpg.cat_attribute a
+  LEFT JOIN pg_roles r ON r.oid = a.role WHERE r.oid IS NULL;
+SELECT exempt_roles FROM meshpg.policies WHERE name = 'lived';

@@ -83,6 +83,10 @@ mesh_relcache_callback(Datum arg, Oid relid)
 		/* DROP EXTENSION drops the tables: look them up again. */
 		catalog_state = CATALOG_UNKNOWN;
 	}
+	/* A governed relation changed (ALTER COLUMN TYPE...): analyse again. */
+	else if (product_cache != NULL && !product_cache_stale &&
+			 hash_search(product_cache, &relid, HASH_FIND, NULL) != NULL)
+		product_cache_stale = true;
 }
 
 /*

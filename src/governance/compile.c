@@ -36,6 +36,7 @@
 
 #include "catalog/catalog.h"
 #include "governance/policy.h"
+#include "text/text.h"
 
 /* OIDs of meshpg's own functions, refreshed when the catalog changes. */
 typedef struct MeshFuncs
@@ -141,8 +142,12 @@ parse_exempt_attributes(Jsonb *jb)
 			depth--;
 		else if (tok == WJB_KEY && depth == 1)
 		{
+			char	   *key = pnstrdup(v.val.string.val, v.val.string.len);
+
 			current = palloc0(sizeof(MeshExemptAttribute));
-			current->key = pnstrdup(v.val.string.val, v.val.string.len);
+			current->key = mesh_normalize_name(key, "attribute", true);
+			if (current->key == NULL)
+				current->key = key;
 			result = lappend(result, current);
 		}
 		else if ((tok == WJB_VALUE || tok == WJB_ELEM) && current != NULL &&
@@ -169,6 +174,12 @@ text_array_list(Datum d)
 	return result;
 }
 
+static void
+policy_load_context(void *arg)
+{
+	errcontext("loading meshpg policy \"%s\"", (char *) arg);
+}
+
 /* Builds one policy instance from its catalog row, for rel. */
 static MeshPolicy *
 policy_from_tuple(HeapTuple tup, TupleDesc desc, Relation rel, const char *subject_column)
@@ -179,9 +190,14 @@ policy_from_tuple(HeapTuple tup, TupleDesc desc, Relation rel, const char *subje
 	char	   *expression;
 	char	   *column;
 	Jsonb	   *args;
+	ErrorContextCallback callback;
 
 	p->id = DatumGetInt64(heap_getattr(tup, Anum_cat_policy_id, desc, &isnull));
 	p->name = TextDatumGetCString(heap_getattr(tup, Anum_cat_policy_name, desc, &isnull));
+	callback.callback = policy_load_context;
+	callback.arg = p->name;
+	callback.previous = error_context_stack;
+	error_context_stack = &callback;
 	p->is_row = strcmp(TextDatumGetCString(heap_getattr(tup, Anum_cat_policy_kind, desc, &isnull)),
 					   "row") == 0;
 	d = heap_getattr(tup, Anum_cat_policy_mask, desc, &isnull);
@@ -207,6 +223,8 @@ policy_from_tuple(HeapTuple tup, TupleDesc desc, Relation rel, const char *subje
 		p->fill = "*";
 	p->unit = jsonb_member_text(args, "unit");
 	p->step = jsonb_member_text(args, "step");
+	if (p->step == NULL)
+		p->step = jsonb_member_text(args, "width");	/* bucket */
 	p->keep_first = jsonb_member_text(args, "keep_first") ?
 		pg_strtoint32(jsonb_member_text(args, "keep_first")) : 0;
 	p->keep_last = jsonb_member_text(args, "keep_last") ?
@@ -243,6 +261,7 @@ policy_from_tuple(HeapTuple tup, TupleDesc desc, Relation rel, const char *subje
 													  desc, &isnull));
 	p->applies_to_domain = DatumGetBool(heap_getattr(tup, Anum_cat_policy_applies_to_domain,
 													 desc, &isnull));
+	error_context_stack = callback.previous;
 	return p;
 }
 
@@ -431,6 +450,9 @@ identity_mutator(Node *node, IdentityContext *ctx)
 {
 	if (node == NULL)
 		return NULL;
+	/* also inside subqueries of the policy (mapping tables) */
+	if (IsA(node, Query))
+		return (Node *) query_tree_mutator((Query *) node, identity_mutator, ctx, 0);
 	if (IsA(node, FuncExpr))
 	{
 		FuncExpr   *f = (FuncExpr *) node;
@@ -480,41 +502,6 @@ mesh_instantiate_filter(const MeshProduct *product, const MeshPolicy *policy, Oi
 	return expr;
 }
 
-/* The stand-in value of the redact mask: given, or a default per type. */
-static Expr *
-redact_const(const MeshPolicy *policy, Form_pg_attribute att)
-{
-	const char *text = policy->arg_value;
-	Oid			typinput;
-	Oid			typioparam;
-
-	if (text == NULL)
-	{
-		switch (TypeCategory(att->atttypid))
-		{
-			case TYPCATEGORY_STRING:
-				text = "*****";
-				break;
-			case TYPCATEGORY_NUMERIC:
-				text = "0";
-				break;
-			case TYPCATEGORY_BOOLEAN:
-				text = "false";
-				break;
-			case TYPCATEGORY_DATETIME:
-				text = "1970-01-01";
-				break;
-			default:
-				return (Expr *) makeNullConst(att->atttypid, att->atttypmod, att->attcollation);
-		}
-	}
-	getTypeInputInfo(att->atttypid, &typinput, &typioparam);
-	return (Expr *) makeConst(att->atttypid, att->atttypmod, att->attcollation, att->attlen,
-							  OidInputFunctionCall(typinput, (char *) text, typioparam,
-												   att->atttypmod),
-							  false, att->attbyval);
-}
-
 /* An explicit cast, as the mask's SQL form would write it. */
 static Expr *
 cast_to(Expr *expr, Oid type, int32 typmod, const char *mask)
@@ -528,6 +515,54 @@ cast_to(Expr *expr, Oid type, int32 typmod, const char *mask)
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("mask \"%s\" cannot produce type %s", mask, format_type_be(type))));
 	return (Expr *) result;
+}
+
+/* The stand-in value of the redact mask: given, or a default per type. */
+static Expr *
+redact_const(const MeshPolicy *policy, Form_pg_attribute att)
+{
+	const char *text = policy->arg_value;
+	Oid			typinput;
+	Oid			typioparam;
+
+	if (text == NULL)
+	{
+		switch (att->atttypid)
+		{
+			case DATEOID:
+			case TIMESTAMPOID:
+			case TIMESTAMPTZOID:
+				text = "1970-01-01";
+				break;
+			case TIMEOID:
+			case TIMETZOID:
+				text = "00:00";
+				break;
+			default:
+				switch (TypeCategory(att->atttypid))
+				{
+					case TYPCATEGORY_STRING:
+						text = "*****";
+						break;
+					case TYPCATEGORY_NUMERIC:
+						text = "0";
+						break;
+					case TYPCATEGORY_BOOLEAN:
+						text = "false";
+						break;
+					default:
+						return (Expr *) makeNullConst(att->atttypid, att->atttypmod,
+													  att->attcollation);
+				}
+		}
+	}
+	/* parsed without the column's typmod, then cast to it (varchar(3) truncates) */
+	getTypeInputInfo(att->atttypid, &typinput, &typioparam);
+	return cast_to((Expr *) makeConst(att->atttypid, -1, att->attcollation, att->attlen,
+									  OidInputFunctionCall(typinput, (char *) text,
+														   typioparam, -1),
+									  false, att->attbyval),
+				   att->atttypid, att->atttypmod, "redact");
 }
 
 static FuncExpr *
@@ -646,6 +681,14 @@ mesh_compile_rules(const MeshProduct *product, Oid relid, int rtindex, int natts
 	Relation	rel = NULL;
 
 	memset(rules, 0, sizeof(MeshRules));
+	{
+		bool		all_superusers = true;
+
+		foreach(lc, roles)
+			all_superusers &= superuser_arg(lfirst_oid(lc));
+		if (all_superusers)
+			return false;
+	}
 	if (!product->policies_loaded)
 	{
 		MemoryContext old = MemoryContextSwitchTo(mesh_product_cache_context());

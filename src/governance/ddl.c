@@ -14,8 +14,8 @@
  *	- Renaming a product column renames its documentation.
  *	- meshpg's guard policy cannot be dropped or altered, nor row security
  *	  disabled, on a registered table.
- *	- A dropped role loses its grants, so a later role that reuses the OID
- *	  does not inherit them.
+ *	- A dropped role loses its grants, attributes and policy exemptions, so a
+ *	  later role that reuses the OID does not inherit them.
  */
 #include "postgres.h"
 
@@ -94,9 +94,14 @@ forget_dropped_role(Oid roleid)
 {
 	MeshSpiState spi;
 
+	Datum		arg = ObjectIdGetDatum(roleid);
+	Oid			argtype = OIDOID;
+
 	mesh_spi_begin(&spi);
-	mesh_spi_exec("DELETE FROM meshpg.cat_grant WHERE grantee::oid = $1",
-				  1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(roleid)}, NULL);
+	mesh_spi_exec("DELETE FROM meshpg.cat_grant WHERE grantee::oid = $1", 1, &argtype, &arg, NULL);
+	mesh_spi_exec("DELETE FROM meshpg.cat_attribute WHERE role::oid = $1", 1, &argtype, &arg, NULL);
+	mesh_spi_exec("UPDATE meshpg.cat_policy SET exempt_roles = array_remove(exempt_roles, $1::regrole) "
+				  " WHERE $1::regrole = ANY (exempt_roles)", 1, &argtype, &arg, NULL);
 	mesh_spi_end(&spi);
 }
 

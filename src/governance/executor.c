@@ -22,9 +22,26 @@
 #include "utils/timestamp.h"
 
 #include "catalog/catalog.h"
+#include "governance/policy.h"
 #include "meshpg.h"
 
 static ExecutorCheckPerms_hook_type prev_check_perms_hook = NULL;
+static ExecutorStart_hook_type prev_executor_start_hook = NULL;
+
+/*
+ * Every execution: a changed outer user (SET ROLE, set_config, the end of
+ * SET LOCAL ROLE) resets the plan cache before cached plans are looked up
+ * by the statements this one runs.
+ */
+static void
+mesh_executor_start(QueryDesc *queryDesc, int eflags)
+{
+	mesh_track_outer_user();
+	if (prev_executor_start_hook)
+		prev_executor_start_hook(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
 
 typedef enum
 {
@@ -133,4 +150,6 @@ mesh_install_executor_hooks(void)
 {
 	prev_check_perms_hook = ExecutorCheckPerms_hook;
 	ExecutorCheckPerms_hook = mesh_check_perms;
+	prev_executor_start_hook = ExecutorStart_hook;
+	ExecutorStart_hook = mesh_executor_start;
 }

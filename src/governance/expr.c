@@ -21,6 +21,7 @@
 #include "parser/parse_relation.h"
 #include "parser/parser.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
@@ -96,6 +97,16 @@ mesh_analyze_expr(const char *source, Relation rel, AttrNumber value_attno,
 	ParseNamespaceItem *nsitem;
 	ValueRef	ref;
 	Node	   *expr;
+	int			save_nestlevel;
+
+	/*
+	 * Names in a policy resolve the same for everyone, whatever the search
+	 * path of the session that happens to load it: otherwise a reader could
+	 * plant an operator that a policy would pick up.
+	 */
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 
 	nsitem = addRangeTableEntryForRelation(pstate, rel, AccessShareLock, NULL,
 										   false, false);
@@ -129,6 +140,7 @@ mesh_analyze_expr(const char *source, Relation rel, AttrNumber value_attno,
 	}
 	assign_expr_collations(pstate, expr);
 	free_parsestate(pstate);
+	AtEOXact_GUC(true, save_nestlevel);
 	return expr;
 }
 
@@ -172,11 +184,19 @@ mesh_check_expr_sources(Node *expr)
 	check_sources_walker(expr, NULL);
 }
 
+/* Deparsed under the same fixed search path, so it reads back the same. */
 char *
 mesh_deparse_expr(Node *expr, Relation rel)
 {
-	return deparse_expression(expr,
-							  deparse_context_for(RelationGetRelationName(rel),
-												  RelationGetRelid(rel)),
-							  false, false);
+	int			save_nestlevel = NewGUCNestLevel();
+	char	   *result;
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	result = deparse_expression(expr,
+								deparse_context_for(RelationGetRelationName(rel),
+													RelationGetRelid(rel)),
+								false, false);
+	AtEOXact_GUC(true, save_nestlevel);
+	return result;
 }

@@ -26,6 +26,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
@@ -36,6 +37,7 @@
 #include "catalog/catalog.h"
 #include "governance/policy.h"
 #include "registry/registry.h"
+#include "text/text.h"
 
 PG_FUNCTION_INFO_V1(meshpg_attribute);
 PG_FUNCTION_INFO_V1(meshpg_purpose);
@@ -52,7 +54,14 @@ typedef struct AttributeRow
 	List	   *values;
 } AttributeRow;
 
+typedef struct AttributeAnswer
+{
+	char		key[sizeof(Oid) + NAMEDATALEN]; /* role and attribute key */
+	List	   *values;
+} AttributeAnswer;
+
 static List *attribute_rows = NIL;
+static HTAB *attribute_answers = NULL;
 static uint64 attribute_generation = 0;
 static MemoryContext attribute_cxt = NULL;
 
@@ -67,10 +76,9 @@ load_attribute_rows(void)
 	uint64		generation;
 
 	if (cat == NULL)
-	{
-		attribute_rows = NIL;
-		return;
-	}
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"meshpg\" is not installed in this database")));
 	generation = mesh_catalog_generation();
 	if (attribute_cxt != NULL && generation == attribute_generation)
 		return;
@@ -81,6 +89,15 @@ load_attribute_rows(void)
 	else
 		MemoryContextReset(attribute_cxt);
 	attribute_rows = NIL;
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid) + NAMEDATALEN;
+		ctl.entrysize = sizeof(AttributeAnswer);
+		ctl.hcxt = attribute_cxt;
+		attribute_answers = hash_create("meshpg attribute answers", 64, &ctl,
+										HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
 
 	rel = table_open(cat->attribute_rel, AccessShareLock);
 	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
@@ -122,19 +139,44 @@ mesh_role_attribute(Oid role, const char *key)
 {
 	List	   *result = NIL;
 	ListCell   *lc;
-
-	load_attribute_rows();
-	foreach(lc, attribute_rows)
+	char	   *norm = mesh_normalize_name(key, "attribute", true);
+	AttributeAnswer *answer;
+	bool		found;
+	struct
 	{
-		AttributeRow *row = lfirst(lc);
-		ListCell   *vc;
+		Oid			role;
+		char		key[NAMEDATALEN];
+	}			hkey;
 
-		if (strcmp(row->key, key) != 0 || !has_privs_of_role(role, row->role))
-			continue;
-		foreach(vc, row->values)
-			if (!list_member(result, makeString(lfirst(vc))))
-				result = lappend(result, makeString(pstrdup(lfirst(vc))));
+	if (norm == NULL)
+		return NIL;
+	load_attribute_rows();
+
+	/* Answers are cached per role and key until the catalog changes. */
+	memset(&hkey, 0, sizeof(hkey));
+	hkey.role = role;
+	strlcpy(hkey.key, norm, NAMEDATALEN);
+	answer = hash_search(attribute_answers, &hkey, HASH_ENTER, &found);
+	if (!found)
+	{
+		MemoryContext old = MemoryContextSwitchTo(attribute_cxt);
+
+		answer->values = NIL;
+		foreach(lc, attribute_rows)
+		{
+			AttributeRow *row = lfirst(lc);
+			ListCell   *vc;
+
+			if (strcmp(row->key, norm) != 0 || !has_privs_of_role(role, row->role))
+				continue;
+			foreach(vc, row->values)
+				if (!list_member(answer->values, makeString(lfirst(vc))))
+					answer->values = lappend(answer->values, makeString(pstrdup(lfirst(vc))));
+		}
+		MemoryContextSwitchTo(old);
 	}
+	foreach(lc, answer->values)
+		result = lappend(result, makeString(pstrdup(strVal(lfirst(lc)))));
 	return result;
 }
 
@@ -218,6 +260,7 @@ static void
 membership_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	ResetPlanCache();
+	attribute_generation = (uint64) -1;		/* answers depend on membership */
 }
 
 /*

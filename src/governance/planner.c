@@ -280,8 +280,12 @@ govern_query(Query *q, GovernContext *ctx)
 		rti++;
 		if (rte->rtekind == RTE_RELATION)
 		{
-			if (rte->relid == StatisticRelationId && !superuser())
+			if (rte->relid == StatisticRelationId)
+			{
+				/* what shows depends on who reads: role-dependent too */
 				entries = lappend_int(entries, -rti);
+				ctx->governed = true;
+			}
 			/* a view's placeholder entry is never scanned */
 			else if (rte->relkind != RELKIND_VIEW)
 				relid = rte->relid;

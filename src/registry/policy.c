@@ -351,6 +351,7 @@ meshpg_unset_attribute(PG_FUNCTION_ARGS)
 	MeshSpiState spi;
 
 	mesh_require_admin(GetUserId(), "unset consumer attributes");
+	key = mesh_normalize_name(key, "attribute", false);
 	mesh_spi_begin(&spi);
 	mesh_spi_exec("DELETE FROM meshpg.cat_attribute WHERE role::oid = $1 AND key = $2",
 				  2, (Oid[]) {OIDOID, TEXTOID},
@@ -365,6 +366,73 @@ meshpg_unset_attribute(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+static void
+bad_mask_arg(const char *mask, const char *key, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("argument \"%s\" of mask \"%s\" must be %s", key, mask, what)));
+}
+
+static bool
+is_integer_text(const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/* Values a mask can use: checked now, not at the first read. */
+static void
+check_mask_arg_values(const char *mask, Jsonb *args)
+{
+	static const char *const units[] = {"year", "quarter", "month", "week", "day", "hour"};
+	JsonbValue	k;
+	JsonbValue *v;
+	const char *keys[] = {"keep_first", "keep_last", "fill", "unit", "step", "width"};
+
+	for (int i = 0; i < (int) lengthof(keys); i++)
+	{
+		k.type = jbvString;
+		k.val.string.val = (char *) keys[i];
+		k.val.string.len = strlen(keys[i]);
+		v = findJsonbValueFromContainer(&args->root, JB_FOBJECT, &k);
+		if (v == NULL)
+			continue;
+		if (i <= 1)
+		{
+			char	   *text = v->type == jbvNumeric ?
+				DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric))) : NULL;
+
+			if (!is_integer_text(text) || strlen(text) > 6)
+				bad_mask_arg(mask, keys[i], "a non-negative integer below 1000000");
+		}
+		else if (i == 2)
+		{
+			if (v->type != jbvString || v->val.string.len == 0)
+				bad_mask_arg(mask, keys[i], "a non-empty string");
+		}
+		else if (i == 3)
+		{
+			bool		ok = false;
+
+			if (v->type == jbvString)
+				for (int u = 0; u < (int) lengthof(units); u++)
+					ok |= strlen(units[u]) == (size_t) v->val.string.len &&
+						strncmp(units[u], v->val.string.val, v->val.string.len) == 0;
+			if (!ok)
+				bad_mask_arg(mask, keys[i], "one of year, quarter, month, week, day and hour");
+		}
+		else if (v->type != jbvNumeric ||
+				 DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(v->val.numeric),
+												   DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) <= 0)
+			bad_mask_arg(mask, keys[i], "a positive number");
+	}
+}
+
 /* The argument keys each mask accepts. */
 static void
 check_mask_args(const char *mask, Jsonb *args)
@@ -374,7 +442,7 @@ check_mask_args(const char *mask, Jsonb *args)
 		{"partial", "keep_first", "keep_last", "fill"},
 		{"date", "unit"},
 		{"round", "step"},
-		{"bucket", "step"},
+		{"bucket", "width"},
 	};
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -406,6 +474,7 @@ check_mask_args(const char *mask, Jsonb *args)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("mask \"%s\" takes no argument \"%s\"", mask, key)));
 	}
+	check_mask_arg_values(mask, args);
 }
 
 static void

@@ -193,6 +193,19 @@ SET compute_query_id = off;
 SET search_path = attack, public;
 SELECT id, ssn FROM vault.people ORDER BY id;
 SET SESSION AUTHORIZATION vault_team;
+-- A fresh session loads the policies with the reader's search_path in
+-- place: a planted operator must not be picked up by a policy.
+\c
+SET compute_query_id = off;
+SET ROLE reader;
+CREATE FUNCTION attack.always(text, text) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+CREATE OPERATOR attack.= (LEFTARG = text, RIGHTARG = text, FUNCTION = attack.always);
+CREATE FUNCTION attack.always_any(text, text[]) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+SET search_path = attack, pg_catalog, public;
+SELECT id, region FROM vault.people ORDER BY id;
+SELECT count(*) FROM vault.events;
+RESET search_path;
+SET search_path = attack, public;
 
 -- 17. LOAD and preload settings.
 RESET SESSION AUTHORIZATION;
