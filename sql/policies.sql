@@ -283,3 +283,7 @@ DROP ROLE regress_short_lived;
 SELECT count(*) AS orphan_attributes FROM meshpg.cat_attribute a
   LEFT JOIN pg_roles r ON r.oid = a.role WHERE r.oid IS NULL;
 SELECT exempt_roles FROM meshpg.policies WHERE name = 'lived';
+
+-- The ASCII fast path of the partial mask counts like ICU: CR LF is one
+-- grapheme, so such text takes the ICU path.
+SELECT meshpg.mask_partial(E'abc\r\ndef', 1, 1) AS crlf, meshpg.mask_partial('abcdefg', 1, 1) AS ascii;

@@ -54,6 +54,42 @@ meshpg_mask_partial(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("keep_first and keep_last must not be negative")));
 
+	/*
+	 * ASCII without CR (card numbers, codes): every byte is a grapheme, and
+	 * ICU is not needed.  This is the hot path of a masked scan.
+	 */
+	{
+		const unsigned char *p = (const unsigned char *) VARDATA_ANY(input);
+		int			len = VARSIZE_ANY_EXHDR(input);
+		int			fill_len = strlen(fill);
+		bool		ascii = true;
+
+		for (int i = 0; i < len && ascii; i++)
+			ascii = p[i] < 0x80 && p[i] != '\r';
+		if (ascii)
+		{
+			text	   *result;
+			char	   *out;
+
+			if ((int64) keep_first + keep_last >= len)
+				keep_first = keep_last = 0;
+			result = palloc(VARHDRSZ + keep_first + keep_last +
+							(int64) (len - keep_first - keep_last) * fill_len);
+			out = VARDATA(result);
+			memcpy(out, p, keep_first);
+			out += keep_first;
+			for (int i = keep_first; i < len - keep_last; i++)
+			{
+				memcpy(out, fill, fill_len);
+				out += fill_len;
+			}
+			memcpy(out, p + len - keep_last, keep_last);
+			out += keep_last;
+			SET_VARSIZE(result, out - (char *) result);
+			PG_RETURN_TEXT_P(result);
+		}
+	}
+
 	ustr = mesh_utf8_to_uchar(VARDATA_ANY(input), VARSIZE_ANY_EXHDR(input), &ulen);
 	bi = ubrk_open(UBRK_CHARACTER, "", ustr, ulen, &status);
 	mesh_icu_check(status, "grapheme iterator");
