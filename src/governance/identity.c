@@ -134,12 +134,26 @@ load_attribute_rows(void)
  * role whose privileges it has (attributes set on a group apply to its
  * members).  Palloc'd in the caller's context.
  */
+/* A key already in normal form (lower-case ASCII name) needs no ICU. */
+static bool
+is_plain_key(const char *key)
+{
+	if (!(*key >= 'a' && *key <= 'z'))
+		return false;
+	for (const char *p = key; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+			return false;
+	return strlen(key) < NAMEDATALEN;
+}
+
 List *
 mesh_role_attribute(Oid role, const char *key)
 {
 	List	   *result = NIL;
 	ListCell   *lc;
-	char	   *norm = mesh_normalize_name(key, "attribute", true);
+	/* planning calls this per policy and role: keep ICU off the hot path */
+	char	   *norm = is_plain_key(key) ? (char *) key :
+		mesh_normalize_name(key, "attribute", true);
 	AttributeAnswer *answer;
 	bool		found;
 	struct
