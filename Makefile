@@ -32,7 +32,7 @@ ISOLATION_OPTS = --temp-instance=./tmp_check_iso \
 
 # Security suite: test/security/sql/<name>.sql against expected/.  Beyond the
 # comparison, the attack output must never contain a hidden value (CANARY).
-SECURITY = setup vectors
+SECURITY = setup vectors rowsecurity
 SECURITY_OPTS = --inputdir=$(srcdir)/test/security --outputdir=test/security \
 	--temp-instance=./tmp_check_security \
 	--temp-config=$(srcdir)/test/meshpg.conf \

@@ -239,7 +239,7 @@ policy_from_tuple(HeapTuple tup, TupleDesc desc, Relation rel, const char *subje
 
 		p->expr = mesh_analyze_expr(expression, rel, p->subject, p->is_row,
 									att ? att->atttypid : InvalidOid,
-									att ? att->atttypmod : -1);
+									att ? att->atttypmod : -1, true);
 	}
 
 	{
@@ -681,6 +681,15 @@ mesh_compile_rules(const MeshProduct *product, Oid relid, int rtindex, int natts
 	Relation	rel = NULL;
 
 	memset(rules, 0, sizeof(MeshRules));
+
+	/*
+	 * Referential-integrity checks and cascades run as the owner of the
+	 * table they read and return no rows to anyone.  As row security does
+	 * (SECURITY_NOFORCE_RLS), they see every row: otherwise integrity itself
+	 * would depend on who is writing.
+	 */
+	if (InNoForceRLSOperation())
+		return false;
 	{
 		bool		all_superusers = true;
 

@@ -88,9 +88,16 @@ value_columnref_hook(ParseState *pstate, ColumnRef *cref)
 							att->attcollation, 0);
 }
 
+/*
+ * Stored expressions name their relation by this alias, never by its name:
+ * the same text then reads back on the product's relation after a rename,
+ * and on each of its partitions and children.
+ */
+#define MESH_EXPR_ALIAS "meshpg_product"
+
 Node *
 mesh_analyze_expr(const char *source, Relation rel, AttrNumber value_attno,
-				  bool is_row, Oid target_type, int32 target_typmod)
+				  bool is_row, Oid target_type, int32 target_typmod, bool stored)
 {
 	Node	   *raw = parse_expression(source);
 	ParseState *pstate = make_parsestate(NULL);
@@ -108,7 +115,8 @@ mesh_analyze_expr(const char *source, Relation rel, AttrNumber value_attno,
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 
-	nsitem = addRangeTableEntryForRelation(pstate, rel, AccessShareLock, NULL,
+	nsitem = addRangeTableEntryForRelation(pstate, rel, AccessShareLock,
+										   stored ? makeAlias(MESH_EXPR_ALIAS, NIL) : NULL,
 										   false, false);
 	addNSItemToQuery(pstate, nsitem, false, true, true);
 	if (value_attno > 0)
@@ -194,8 +202,7 @@ mesh_deparse_expr(Node *expr, Relation rel)
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	result = deparse_expression(expr,
-								deparse_context_for(RelationGetRelationName(rel),
-													RelationGetRelid(rel)),
+								deparse_context_for(MESH_EXPR_ALIAS, RelationGetRelid(rel)),
 								false, false);
 	AtEOXact_GUC(true, save_nestlevel);
 	return result;

@@ -79,7 +79,8 @@ extern const char *mesh_mask_name(MeshMaskKind kind);
 
 /* expr.c */
 extern Node *mesh_analyze_expr(const char *source, Relation rel, AttrNumber value_attno,
-							   bool is_row, Oid target_type, int32 target_typmod);
+							   bool is_row, Oid target_type, int32 target_typmod,
+							   bool stored);
 extern void mesh_check_expr_sources(Node *expr);
 extern char *mesh_deparse_expr(Node *expr, Relation rel);
 

@@ -606,7 +606,7 @@ create_policy(PolicyArgs *a)
 		Node	   *expr = mesh_analyze_expr(a->expression, rel, subject,
 											 strcmp(a->kind, "row") == 0,
 											 att ? att->atttypid : InvalidOid,
-											 att ? att->atttypmod : -1);
+											 att ? att->atttypmod : -1, false);
 
 		mesh_check_expr_sources(expr);
 		a->expression = mesh_deparse_expr(expr, rel);
