@@ -14,12 +14,14 @@ SELECT c.relname
  WHERE e.extname = 'meshpg' ORDER BY 1;
 
 -- Every meshpg function pins its search_path; only search runs as definer.
--- The masks are the exception, so the planner can inline them: they are C,
--- or SQL-standard bodies, which are bound when created, not when run.
+-- The masks and the guard are the exception, as they run on the hot path
+-- (the SQL masks are inlined): they are C, or SQL-standard bodies, which
+-- are bound when created, not when run.
 SELECT p.proname, p.proconfig, p.prosecdef
   FROM pg_proc p WHERE p.pronamespace = 'meshpg'::regnamespace
    AND (p.proconfig IS DISTINCT FROM '{"search_path=pg_catalog, pg_temp"}' OR p.prosecdef)
-   AND NOT (p.proname LIKE 'mask\_%' AND p.proconfig IS NULL
+   AND NOT ((p.proname LIKE 'mask\_%' OR p.proname IN ('guard', 'guard_support'))
+            AND p.proconfig IS NULL
             AND (p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
                  OR p.prosqlbody IS NOT NULL))
  ORDER BY 1;

@@ -128,17 +128,18 @@ CREATE TRIGGER cat_grant_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
  * meshpg.guard().  Only a preloaded meshpg can plan or run that call; see
  * src/governance/guard.c.
  */
+-- No search_path clause: the planner calls these for every read of a table
+-- product, and a SET clause would cost a GUC save and restore each time;
+-- they run no SQL.
 CREATE FUNCTION meshpg.guard_support(internal)
 RETURNS internal
 LANGUAGE C STRICT
-SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'meshpg_guard_support';
 
 CREATE FUNCTION meshpg.guard(relation regclass)
 RETURNS boolean
 LANGUAGE C STABLE STRICT PARALLEL SAFE
 SUPPORT meshpg.guard_support
-SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'meshpg_guard';
 
 /* Text helpers (ICU). */

@@ -496,7 +496,8 @@ mesh_instantiate_filter(const MeshProduct *product, const MeshPolicy *policy, Oi
 	ctx.role = role;
 	ctx.product = product;
 	ctx.funcs = mesh_funcs();
-	expr = identity_mutator(copyObject(policy->expr), &ctx);
+	/* the mutator copies as it goes */
+	expr = identity_mutator(policy->expr, &ctx);
 	if (rtindex != 1)
 		ChangeVarNodes(expr, 1, rtindex, 0);
 	return expr;

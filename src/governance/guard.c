@@ -40,9 +40,9 @@ PG_FUNCTION_INFO_V1(meshpg_guard_support);
  * were not there.
  */
 static bool
-guard_value(Oid relid)
+guard_value(Oid relid, LOCKMODE lockmode)
 {
-	Relation	rel = try_relation_open(relid, AccessShareLock);
+	Relation	rel = try_relation_open(relid, lockmode);
 	bool		result = true;
 	ListCell   *lc;
 
@@ -62,14 +62,14 @@ guard_value(Oid relid)
 			}
 		}
 	}
-	relation_close(rel, AccessShareLock);
+	relation_close(rel, lockmode);
 	return result;
 }
 
 Datum
 meshpg_guard(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(guard_value(PG_GETARG_OID(0)));
+	PG_RETURN_BOOL(guard_value(PG_GETARG_OID(0), AccessShareLock));
 }
 
 Datum
@@ -87,5 +87,7 @@ meshpg_guard_support(PG_FUNCTION_ARGS)
 	arg = linitial(call->args);
 	if (arg->constisnull)
 		PG_RETURN_POINTER(NULL);
-	PG_RETURN_POINTER(makeBoolConst(guard_value(DatumGetObjectId(arg->constvalue)), false));
+	/* planning a query on the table, which the rewriter has locked */
+	PG_RETURN_POINTER(makeBoolConst(guard_value(DatumGetObjectId(arg->constvalue), NoLock),
+									false));
 }

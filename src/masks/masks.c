@@ -123,12 +123,22 @@ meshpg_mask_partial(PG_FUNCTION_ARGS)
 Datum
 meshpg_mask_email(PG_FUNCTION_ARGS)
 {
-	char	   *value = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *at = strrchr(value, '@');
+	text	   *value = PG_GETARG_TEXT_PP(0);
+	const char *data = VARDATA_ANY(value);
+	int			len = VARSIZE_ANY_EXHDR(value);
+	const char *at = len > 0 ? memrchr(data, '@', len) : NULL;
+	int			domain_len;
+	text	   *result;
 
-	if (at == NULL || at == value || at[1] == '\0')
+	/* one allocation, no C strings: this runs for every row of a scan */
+	if (at == NULL || at == data || at == data + len - 1)
 		PG_RETURN_TEXT_P(cstring_to_text("*****"));
-	PG_RETURN_TEXT_P(cstring_to_text(psprintf("*****%s", at)));
+	domain_len = data + len - at;
+	result = palloc(VARHDRSZ + 5 + domain_len);
+	SET_VARSIZE(result, VARHDRSZ + 5 + domain_len);
+	memcpy(VARDATA(result), "*****", 5);
+	memcpy(VARDATA(result) + 5, at, domain_len);
+	PG_RETURN_TEXT_P(result);
 }
 
 /* The database's hash key, cached until the catalog changes. */
