@@ -196,10 +196,11 @@ mesh_role_attribute(Oid role, const char *key)
 
 /*
  * Whether role holds, directly or through a role, an unexpired grant with
- * this purpose: on product_id, or on any product when product_id is 0.
+ * this purpose, on any product.  (Per product, the compiler reads the
+ * product's cached grants.)
  */
 bool
-mesh_purpose_allowed(Oid role, const char *purpose, int64 product_id)
+mesh_purpose_allowed(Oid role, const char *purpose)
 {
 	const MeshCatalog *cat = mesh_catalog();
 	Relation	rel;
@@ -218,9 +219,6 @@ mesh_purpose_allowed(Oid role, const char *purpose, int64 product_id)
 		bool		isnull;
 		Datum		d;
 
-		d = heap_getattr(tup, Anum_cat_grant_product_id, desc, &isnull);
-		if (product_id != 0 && DatumGetInt64(d) != product_id)
-			continue;
 		d = heap_getattr(tup, Anum_cat_grant_purpose, desc, &isnull);
 		if (isnull || strcmp(TextDatumGetCString(d), purpose) != 0)
 			continue;
@@ -252,7 +250,7 @@ check_purpose(char **newval, void **extra, GucSource source)
 	if (!IsTransactionState() || IsAbortedTransactionBlockState() || mesh_catalog() == NULL)
 		return true;
 	role = GetUserId();
-	if (mesh_is_admin(role) || mesh_purpose_allowed(role, *newval, 0))
+	if (mesh_is_admin(role) || mesh_purpose_allowed(role, *newval))
 		return true;
 	GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
 	GUC_check_errmsg("purpose \"%s\" is not allowed for role \"%s\"",

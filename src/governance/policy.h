@@ -87,7 +87,7 @@ extern char *mesh_deparse_expr(Node *expr, Relation rel);
 /* identity.c */
 extern char *mesh_session_purpose;
 extern List *mesh_role_attribute(Oid role, const char *key);
-extern bool mesh_purpose_allowed(Oid role, const char *purpose, int64 product_id);
+extern bool mesh_purpose_allowed(Oid role, const char *purpose);
 extern void mesh_define_identity_settings(void);
 extern void mesh_track_outer_user(void);
 

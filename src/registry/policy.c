@@ -227,7 +227,6 @@ meshpg_tag_column(PG_FUNCTION_ARGS)
 	int64		tag;
 	char	   *tag_name;
 	bool		isnull;
-	Datum		allowed;
 	Datum		args[5];
 	char		nulls[5] = "     ";
 
@@ -245,8 +244,7 @@ meshpg_tag_column(PG_FUNCTION_ARGS)
 				  2, (Oid[]) {INT8OID, TEXTOID},
 				  (Datum[]) {Int64GetDatum(tag), value ? CStringGetTextDatum(value) : (Datum) 0},
 				  value ? NULL : " n");
-	allowed = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	(void) allowed;
+	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
 	{
 		bool		ok_null;
@@ -551,8 +549,6 @@ create_policy(PolicyArgs *a)
 	MeshSpiState spi;
 	MeshProductRow product;
 	int64		tag = 0;
-	int64		policy_id;
-	bool		isnull;
 	Datum		values[14];
 	char		nulls[14] = "              ";
 	Oid			types[14] = {TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, JSONBOID,
@@ -649,10 +645,8 @@ create_policy(PolicyArgs *a)
 	mesh_spi_exec("INSERT INTO meshpg.cat_policy (name, kind, tag_id, product_id, column_name, mask, "
 				  "  mask_args, expression, exempt_roles, exempt_attributes, exempt_purposes, "
 				  "  applies_to_domain, description, created_by) "
-				  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+				  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
 				  14, types, values, nulls);
-	policy_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	(void) policy_id;
 
 	if (a->product != NULL)
 	{
