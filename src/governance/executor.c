@@ -16,12 +16,14 @@
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "executor/executor.h"
+#include "nodes/plannodes.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "catalog/catalog.h"
+#include "governance/governance.h"
 #include "governance/policy.h"
 #include "meshpg.h"
 
@@ -36,7 +38,34 @@ static ExecutorStart_hook_type prev_executor_start_hook = NULL;
 static void
 mesh_executor_start(QueryDesc *queryDesc, int eflags)
 {
+	ListCell   *lc;
+	Oid			relid = InvalidOid;
+
 	mesh_track_outer_user();
+
+	/*
+	 * Reads of view and materialized-view products that the planner let
+	 * through on a meshpg grant (planner.c) are checked again at every
+	 * execution: a cached plan must not outlive the grant's expiry.
+	 */
+	if (!IsParallelWorker())
+	{
+		foreach(lc, queryDesc->plannedstmt->invalItems)
+		{
+			PlanInvalItem *item = lfirst(lc);
+
+			if (item->cacheId == MESH_MARK_RELID)
+				relid = (Oid) item->hashValue;
+			else if (item->cacheId == MESH_MARK_USER && OidIsValid(relid))
+			{
+				const MeshProduct *product = mesh_product_by_relid(relid);
+
+				if (product != NULL)
+					(void) mesh_may_read(product, (Oid) item->hashValue, true);
+				relid = InvalidOid;
+			}
+		}
+	}
 	if (prev_executor_start_hook)
 		prev_executor_start_hook(queryDesc, eflags);
 	else
@@ -105,6 +134,23 @@ report_denied(const MeshProduct *product, Oid userid, ReadVerdict verdict,
 					 errdetail("Role \"%s\" holds no meshpg access grant on it.", user),
 					 errhint("Ask the owning domain team for access through meshpg.grant_access().")));
 	}
+}
+
+/*
+ * Whether userid may read product now; with ereport, refuses with the
+ * reason instead of returning false.
+ */
+bool
+mesh_may_read(const MeshProduct *product, Oid userid, bool ereport_on_violation)
+{
+	const MeshGrant *expired = NULL;
+	ReadVerdict verdict = may_read(product, userid, &expired);
+
+	if (verdict == READ_ALLOWED)
+		return true;
+	if (ereport_on_violation)
+		report_denied(product, userid, verdict, expired);
+	return false;
 }
 
 static bool

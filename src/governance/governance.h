@@ -11,6 +11,19 @@
 /* > 0 while an EXPLAIN ANALYZE runs (planner.c refuses filtered reads) */
 extern int	mesh_explain_analyze_depth;
 
+/*
+ * Plan items that record a read let through on a meshpg grant: the
+ * relation, then the role whose grant it was.  Negative cache ids, so the
+ * plan cache's syscache callbacks never match them.
+ */
+#define MESH_MARK_RELID		(-1000)
+#define MESH_MARK_USER		(-1001)
+
+/* executor.c: may userid read product now (else error, or false) */
+struct MeshProduct;
+extern bool mesh_may_read(const struct MeshProduct *product, Oid userid,
+						  bool ereport_on_violation);
+
 /* reads.c: COPY of a governed relation becomes COPY (SELECT ...) */
 extern Node *mesh_govern_copy(Node *stmt);
 extern bool mesh_is_explain_analyze(Node *stmt);

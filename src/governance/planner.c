@@ -38,6 +38,7 @@
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
 #include "rewrite/rewriteManip.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
@@ -62,6 +63,7 @@ typedef struct GovernContext
 {
 	bool		governed;		/* the query touches a governed relation */
 	bool		filtered;		/* and rows are filtered for this reader */
+	List	   *marks;			/* reads let through on a grant: relid, user */
 } GovernContext;
 
 typedef struct MaskArgs
@@ -230,6 +232,39 @@ expanded_view(RangeTblEntry *rte)
 	return InvalidOid;
 }
 
+/*
+ * A view or materialized-view product carries no SQL privilege for its
+ * consumers (access.c), so that without meshpg PostgreSQL refuses the read.
+ * Here, with meshpg, the read goes through on the consumer's catalog grant:
+ * the entry is checked as the relation's owner, and the plan records whose
+ * grant it was, for the executor to check again at every execution.
+ */
+static void
+access_by_grant(RangeTblEntry *permrte, Oid relid, GovernContext *ctx)
+{
+	const MeshProduct *product = mesh_product_by_relid(relid);
+	Oid			user;
+	HeapTuple	tup;
+
+	if (product == NULL || product->inherited ||
+		(product->relkind != RELKIND_VIEW && product->relkind != RELKIND_MATVIEW))
+		return;
+	/* only a plain read: anything else is for SQL privileges to decide */
+	if (permrte->requiredPerms != ACL_SELECT)
+		return;
+	user = OidIsValid(permrte->checkAsUser) ? permrte->checkAsUser : GetUserId();
+	if (pg_class_aclcheck(relid, user, ACL_SELECT) == ACLCHECK_OK)
+		return;
+	(void) mesh_may_read(product, user, true);
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	permrte->checkAsUser = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	ctx->marks = lappend_oid(lappend_oid(ctx->marks, relid), user);
+}
+
 /* pg_stats reads pg_statistic: hide what a reader may not see. */
 static void
 govern_statistics(Query *q, int rti)
@@ -288,12 +323,20 @@ govern_query(Query *q, GovernContext *ctx)
 			}
 			/* a view's placeholder entry is never scanned */
 			else if (rte->relkind != RELKIND_VIEW)
+			{
 				relid = rte->relid;
+				if (rte->relkind == RELKIND_MATVIEW)
+					access_by_grant(rte, relid, ctx);
+			}
 			else if (mesh_product_by_relid(rte->relid) != NULL)
 				ctx->governed = true;
 		}
 		else
+		{
 			relid = expanded_view(rte);
+			if (OidIsValid(relid))
+				access_by_grant(linitial(rte->subquery->rtable), relid, ctx);
+		}
 		if (OidIsValid(relid))
 		{
 			entries = lappend_int(entries, rti);
@@ -323,8 +366,9 @@ static PlannedStmt *
 mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 			 ParamListInfo boundParams)
 {
-	GovernContext ctx = {false, false};
+	GovernContext ctx = {false, false, NIL};
 	PlannedStmt *result;
+	ListCell   *lc;
 
 	mesh_track_outer_user();
 	if (mesh_catalog() != NULL)
@@ -346,6 +390,14 @@ mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 	/* Also when the reader was exempt: the next reader may not be. */
 	if (ctx.governed)
 		result->dependsOnRole = true;
+	foreach(lc, ctx.marks)
+	{
+		PlanInvalItem *item = makeNode(PlanInvalItem);
+
+		item->cacheId = foreach_current_index(lc) % 2 == 0 ? MESH_MARK_RELID : MESH_MARK_USER;
+		item->hashValue = (uint32) lfirst_oid(lc);
+		result->invalItems = lappend(result->invalItems, item);
+	}
 	return result;
 }
 

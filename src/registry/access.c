@@ -10,6 +10,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -23,6 +24,21 @@ PG_FUNCTION_INFO_V1(meshpg_grant_access);
 PG_FUNCTION_INFO_V1(meshpg_revoke_access);
 
 /*
+ * Tables get SQL SELECT: their row-security guard keeps them unreadable
+ * without meshpg.  Views and materialized views have no row security, so
+ * they get no SQL privilege at all: with meshpg loaded, the planner lets
+ * the read through on the catalog grant (planner.c); without it, the read
+ * is refused by PostgreSQL itself.
+ */
+static bool
+grants_sql_select(Oid relid)
+{
+	char		relkind = get_rel_relkind(relid);
+
+	return relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE;
+}
+
+/*
  * Takes back the SQL privileges of one grant whose catalog row is already
  * gone; USAGE on the schema goes once no grant in the domain is left.
  */
@@ -31,8 +47,10 @@ revoke_privileges(const MeshProductRow *product, Oid grantee)
 {
 	const char *role = quote_identifier(GetUserNameFromId(grantee, false));
 
-	mesh_spi_exec(psprintf("REVOKE SELECT ON %s FROM %s", mesh_relation_name(product->relid), role),
-				  0, NULL, NULL, NULL);
+	if (grants_sql_select(product->relid))
+		mesh_spi_exec(psprintf("REVOKE SELECT ON %s FROM %s",
+							   mesh_relation_name(product->relid), role),
+					  0, NULL, NULL, NULL);
 	mesh_spi_exec("SELECT 1 FROM meshpg.cat_grant g JOIN meshpg.cat_product p ON p.id = g.product_id "
 				  " WHERE p.domain_id = $1 AND g.grantee::oid = $2",
 				  2, (Oid[]) {INT8OID, OIDOID},
@@ -110,8 +128,9 @@ meshpg_grant_access(PG_FUNCTION_ARGS)
 	mesh_spi_exec(psprintf("GRANT USAGE ON SCHEMA %s TO %s",
 						   quote_identifier(product.domain.name), role),
 				  0, NULL, NULL, NULL);
-	mesh_spi_exec(psprintf("GRANT SELECT ON %s TO %s", mesh_relation_name(product.relid), role),
-				  0, NULL, NULL, NULL);
+	if (grants_sql_select(product.relid))
+		mesh_spi_exec(psprintf("GRANT SELECT ON %s TO %s", mesh_relation_name(product.relid), role),
+					  0, NULL, NULL, NULL);
 
 	args[0] = Int64GetDatum(product.id);
 	args[1] = ObjectIdGetDatum(grantee);
