@@ -21,6 +21,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
 #include "parser/parse_coerce.h"
 #include "parser/parse_func.h"
 #include "rewrite/rewriteManip.h"
@@ -486,6 +487,47 @@ identity_mutator(Node *node, IdentityContext *ctx)
 	return expression_tree_mutator(node, identity_mutator, ctx);
 }
 
+/*
+ * x = ANY ('{v}') with one value, the common case of an attribute, becomes
+ * x = 'v': cheaper per row, and an index on x can serve it.
+ */
+static Node *
+single_value_mutator(Node *node, void *context)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, ScalarArrayOpExpr))
+	{
+		ScalarArrayOpExpr *saop = (ScalarArrayOpExpr *) node;
+		Const	   *array = lsecond(saop->args);
+
+		if (saop->useOr && IsA(array, Const) && !array->constisnull)
+		{
+			ArrayType  *arr = DatumGetArrayTypeP(array->constvalue);
+
+			if (ARR_NDIM(arr) == 1 && ARR_DIMS(arr)[0] == 1 && !ARR_HASNULL(arr))
+			{
+				int16		elmlen;
+				bool		elmbyval;
+				char		elmalign;
+				Datum	   *elems;
+				int			n;
+
+				get_typlenbyvalalign(ARR_ELEMTYPE(arr), &elmlen, &elmbyval, &elmalign);
+				deconstruct_array(arr, ARR_ELEMTYPE(arr), elmlen, elmbyval, elmalign,
+								  &elems, NULL, &n);
+				return (Node *) make_opclause(saop->opno, BOOLOID, false,
+											  (Expr *) copyObject(linitial(saop->args)),
+											  (Expr *) makeConst(ARR_ELEMTYPE(arr), -1,
+																 array->constcollid, elmlen,
+																 elems[0], false, elmbyval),
+											  InvalidOid, saop->inputcollid);
+			}
+		}
+	}
+	return expression_tree_mutator(node, single_value_mutator, context);
+}
+
 Node *
 mesh_instantiate_filter(const MeshProduct *product, const MeshPolicy *policy, Oid role,
 						int rtindex)
@@ -498,6 +540,7 @@ mesh_instantiate_filter(const MeshProduct *product, const MeshPolicy *policy, Oi
 	ctx.funcs = mesh_funcs();
 	/* the mutator copies as it goes */
 	expr = identity_mutator(policy->expr, &ctx);
+	expr = single_value_mutator(expr, NULL);
 	if (rtindex != 1)
 		ChangeVarNodes(expr, 1, rtindex, 0);
 	return expr;
