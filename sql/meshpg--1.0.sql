@@ -537,6 +537,8 @@ CREATE TABLE meshpg.cat_policy (
     description       text,
     created_by        text NOT NULL,
     created_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- user functions the expression calls: dropping one is refused
+    depends_functions regprocedure[] NOT NULL DEFAULT '{}',
     CHECK ((tag_id IS NULL) <> (product_id IS NULL)),
     CHECK (kind = 'row' OR (mask IS NOT NULL AND (tag_id IS NOT NULL OR column_name IS NOT NULL))),
     CHECK (kind = 'mask' OR (mask IS NULL AND column_name IS NULL AND expression IS NOT NULL))

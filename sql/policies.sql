@@ -287,3 +287,16 @@ SELECT exempt_roles FROM meshpg.policies WHERE name = 'lived';
 -- The ASCII fast path of the partial mask counts like ICU: CR LF is one
 -- grapheme, so such text takes the ICU path.
 SELECT meshpg.mask_partial(E'abc\r\ndef', 1, 1) AS crlf, meshpg.mask_partial('abcdefg', 1, 1) AS ascii;
+
+-- A function a policy calls cannot be dropped while the policy stays.
+CREATE FUNCTION public.shift_ok(bigint) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 > 0';
+SET ROLE regress_market_dev;
+SELECT meshpg.create_row_policy('shift_fn', 'public.shift_ok(id)', product => 'marketplace.shifts');
+RESET ROLE;
+SELECT depends_functions FROM meshpg.cat_policy WHERE name = 'shift_fn';
+SELECT expect_error($$ DROP FUNCTION public.shift_ok(bigint) $$);
+SELECT expect_error($$ DROP FUNCTION public.shift_ok(bigint) CASCADE $$);
+SET ROLE regress_market_dev;
+SELECT meshpg.drop_policy('shift_fn');
+RESET ROLE;
+DROP FUNCTION public.shift_ok(bigint);

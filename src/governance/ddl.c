@@ -29,6 +29,8 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_policy.h"
+#include "catalog/pg_proc.h"
+#include "utils/regproc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -158,6 +160,30 @@ guard_schema_drop(Oid nsp)
 				 errhint("Use meshpg.drop_domain().")));
 }
 
+/* A function a policy calls cannot go while the policy stays. */
+static void
+guard_function_drop(Oid funcid)
+{
+	MeshSpiState spi;
+	char	   *policy = NULL;
+
+	if (get_func_namespace(funcid) == mesh_catalog()->nsp)
+		return;					/* DROP EXTENSION meshpg */
+	mesh_spi_begin(&spi);
+	mesh_spi_exec("SELECT name FROM meshpg.cat_policy "
+				  " WHERE $1::regprocedure = ANY (depends_functions) ORDER BY name LIMIT 1",
+				  1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(funcid)}, NULL);
+	if (SPI_processed > 0)
+		policy = pstrdup(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	mesh_spi_end(&spi);
+	if (policy != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop function %s because meshpg policy \"%s\" uses it",
+						format_procedure(funcid), policy),
+				 errhint("Drop the policy first with meshpg.drop_policy().")));
+}
+
 static void
 mesh_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 				   int subId, void *arg)
@@ -174,6 +200,8 @@ mesh_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		guard_schema_drop(objectId);
 	else if (classId == AuthIdRelationId)
 		forget_dropped_role(objectId);
+	else if (classId == ProcedureRelationId)
+		guard_function_drop(objectId);
 }
 
 static Oid

@@ -19,7 +19,10 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "port.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -93,6 +96,64 @@ resolve_tag(const char *input, char **name)
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
+static bool
+collect_functions_walker(Node *node, List **funcs)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, collect_functions_walker, funcs, 0);
+	if (IsA(node, OpExpr) || IsA(node, DistinctExpr) || IsA(node, NullIfExpr))
+		set_opfuncid((OpExpr *) node);
+	else if (IsA(node, ScalarArrayOpExpr))
+		set_sa_opfuncid((ScalarArrayOpExpr *) node);
+	if (IsA(node, FuncExpr))
+		*funcs = list_append_unique_oid(*funcs, ((FuncExpr *) node)->funcid);
+	else if (IsA(node, OpExpr) || IsA(node, DistinctExpr) || IsA(node, NullIfExpr))
+		*funcs = list_append_unique_oid(*funcs, ((OpExpr *) node)->opfuncid);
+	else if (IsA(node, ScalarArrayOpExpr))
+		*funcs = list_append_unique_oid(*funcs, ((ScalarArrayOpExpr *) node)->opfuncid);
+	return expression_tree_walker(node, collect_functions_walker, funcs);
+}
+
+/*
+ * Records the user functions a policy's expression calls (builtins and
+ * meshpg's own cannot be dropped from under it), so that the DDL guard can
+ * refuse to drop them.
+ */
+static void
+record_function_dependencies(const MeshPolicy *policy)
+{
+	List	   *funcs = NIL;
+	List	   *user_funcs = NIL;
+	ListCell   *lc;
+	Oid			meshpg_nsp = get_namespace_oid("meshpg", false);
+	Datum	   *elems;
+	int			n = 0;
+
+	collect_functions_walker(policy->expr, &funcs);
+	foreach(lc, funcs)
+	{
+		Oid			nsp = get_func_namespace(lfirst_oid(lc));
+
+		if (nsp != PG_CATALOG_NAMESPACE && nsp != meshpg_nsp)
+			user_funcs = lappend_oid(user_funcs, lfirst_oid(lc));
+	}
+	if (user_funcs == NIL)
+		return;
+	elems = palloc(sizeof(Datum) * list_length(user_funcs));
+	foreach(lc, user_funcs)
+		elems[n++] = ObjectIdGetDatum(lfirst_oid(lc));
+	mesh_spi_exec("UPDATE meshpg.cat_policy "
+				  "   SET depends_functions = ARRAY(SELECT DISTINCT f FROM "
+				  "       unnest(depends_functions || $2) AS f ORDER BY 1) WHERE id = $1",
+				  2, (Oid[]) {INT8OID, REGPROCEDUREARRAYOID},
+				  (Datum[]) {Int64GetDatum(policy->id),
+				  PointerGetDatum(construct_array(elems, n, REGPROCEDUREOID, sizeof(Oid),
+												  true, TYPALIGN_INT))},
+				  NULL);
+}
+
 /*
  * Compiles every policy of a product, for its relation, as a reader subject
  * to all of them would see it: an error here means the policy could not be
@@ -114,6 +175,8 @@ validate_product(Oid relid)
 	{
 		MeshPolicy *policy = lfirst(lc);
 
+		if (policy->expr != NULL)
+			record_function_dependencies(policy);
 		if (policy->is_row)
 		{
 			mesh_check_expr_sources(policy->expr);
