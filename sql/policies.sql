@@ -300,3 +300,25 @@ SET ROLE regress_market_dev;
 SELECT meshpg.drop_policy('shift_fn');
 RESET ROLE;
 DROP FUNCTION public.shift_ok(bigint);
+
+-- The keyed hash runs only where a policy put it: no one else can hash
+-- values of their choosing and compare them with pseudonyms.
+SET ROLE regress_analyst;
+SELECT expect_error($$ SELECT meshpg.mask_hash('123-45-6789') $$);
+SELECT expect_error($$ SELECT count(*) FROM payments.transactions WHERE meshpg.mask_hash('x') = customer_email $$);
+SELECT expect_error($$ DO $d$ BEGIN PERFORM meshpg.mask_hash('x'); END $d$ $$);
+RESET ROLE;
+CREATE SCHEMA hash_attempts AUTHORIZATION regress_analyst;
+SET ROLE regress_analyst;
+SELECT expect_error($$ CREATE TABLE hash_attempts.g (x text, h text GENERATED ALWAYS AS (meshpg.mask_hash(x)) STORED) $$);
+SELECT expect_error($$ CREATE TABLE hash_attempts.d (x text DEFAULT meshpg.mask_hash('guess')) $$);
+SELECT expect_error($$ CREATE VIEW hash_attempts.v AS SELECT meshpg.mask_hash('guess') $$);
+SELECT expect_error($$ CREATE FUNCTION hash_attempts.f(text) RETURNS text LANGUAGE sql RETURN meshpg.mask_hash($1) $$);
+CREATE FUNCTION hash_attempts.late(text) RETURNS text LANGUAGE sql AS 'SELECT meshpg.mask_hash($1)';
+SELECT expect_error($$ SELECT hash_attempts.late('guess') $$);
+RESET ROLE;
+DROP SCHEMA hash_attempts CASCADE;
+-- the governance team may
+SET ROLE regress_gov;
+SELECT length(meshpg.mask_hash('x')) AS governance_may;
+RESET ROLE;

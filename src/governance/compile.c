@@ -57,8 +57,9 @@ static MeshFuncs funcs = {(uint64) -1};
 static Oid
 mesh_func(const char *name, int nargs, Oid *argtypes)
 {
+	/* missing only mid-CREATE EXTENSION; callers treat it as absent */
 	return LookupFuncName(list_make2(makeString("meshpg"), makeString((char *) name)),
-						  nargs, argtypes, false);
+						  nargs, argtypes, true);
 }
 
 static const MeshFuncs *
@@ -80,6 +81,12 @@ mesh_funcs(void)
 		funcs.generation = mesh_catalog_generation();
 	}
 	return &funcs;
+}
+
+Oid
+mesh_mask_hash_oid(void)
+{
+	return mesh_funcs()->mask_hash;
 }
 
 const char *
@@ -641,8 +648,14 @@ mesh_mask_expr(const MeshPolicy *policy, Relation rel, Var *subject)
 								mask, NameStr(att->attname), format_type_be(att->atttypid))));
 			as_text = cast_to((Expr *) subject, TEXTOID, -1, mask);
 			if (policy->mask == MASK_HASH)
-				result = (Expr *) call(f->mask_hash, TEXTOID, list_make1(as_text),
-									   DEFAULT_COLLATION_OID);
+			{
+				/* marked as a policy's call: mask_hash refuses any other */
+				FuncExpr   *hash = call(f->mask_hash, TEXTOID, list_make1(as_text),
+										DEFAULT_COLLATION_OID);
+
+				hash->funcformat = MESH_POLICY_CALL;
+				result = (Expr *) hash;
+			}
 			else if (policy->mask == MASK_EMAIL)
 				result = (Expr *) call(f->mask_email, TEXTOID, list_make1(as_text),
 									   DEFAULT_COLLATION_OID);

@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/xact.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
@@ -28,6 +29,8 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_depend.h"
+#include "commands/extension.h"
 #include "catalog/pg_policy.h"
 #include "catalog/pg_proc.h"
 #include "utils/regproc.h"
@@ -483,6 +486,39 @@ apply_column_rename(RenameStmt *rs, Oid relid)
 
 }
 
+/*
+ * Nothing may call meshpg.mask_hash outside a query that a policy wrote
+ * (see planner.c): a default, generated column, constraint, index, view,
+ * rule or function body depending on it is refused when created.
+ */
+static void
+refuse_hash_dependents(void)
+{
+	Oid			hash = mesh_mask_hash_oid();
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData keys[2];
+	bool		found;
+
+	if (!OidIsValid(hash))
+		return;
+	CommandCounterIncrement();
+	rel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(ProcedureRelationId));
+	ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(hash));
+	scan = systable_beginscan(rel, DependReferenceIndexId, true, NULL, 2, keys);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (found)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("meshpg.mask_hash cannot be used in a definition"),
+				 errdetail("It is applied by masking policies only, so that no one can hash values of their choosing.")));
+}
+
 static void
 next_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 			 ProcessUtilityContext context, ParamListInfo params,
@@ -552,6 +588,9 @@ mesh_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	else
 		next_utility(pstmt, queryString, readOnlyTree, context, params,
 					 queryEnv, dest, qc);
+	if (GetCommandLogLevel(stmt) == LOGSTMT_DDL && !creating_extension &&
+		mesh_catalog() != NULL)
+		refuse_hash_dependents();
 	mesh_track_outer_user();
 
 	if (OidIsValid(renamed))

@@ -51,6 +51,7 @@
 #include "catalog/catalog.h"
 #include "governance/governance.h"
 #include "governance/policy.h"
+#include "registry/registry.h"
 #include "meshpg.h"
 
 static planner_hook_type prev_planner_hook = NULL;
@@ -64,6 +65,8 @@ typedef struct GovernContext
 	bool		governed;		/* the query touches a governed relation */
 	bool		filtered;		/* and rows are filtered for this reader */
 	List	   *marks;			/* reads let through on a grant: relid, user */
+	Oid			hash;			/* meshpg.mask_hash */
+	bool		calls_hash;		/* and the query calls it outside a policy */
 } GovernContext;
 
 typedef struct MaskArgs
@@ -294,6 +297,16 @@ govern_walker(Node *node, GovernContext *ctx)
 		govern_query((Query *) node, ctx);
 		return false;
 	}
+
+	/*
+	 * The keyed hash is a pseudonym only as long as no one can hash values
+	 * of their choosing: a call written in the query (directly, in a view,
+	 * in an inlined SQL function) is refused here, before it can run.
+	 * masks.c refuses the calls that reach it another way.
+	 */
+	if (IsA(node, FuncExpr) && ((FuncExpr *) node)->funcid == ctx->hash &&
+		((FuncExpr *) node)->funcformat != MESH_POLICY_CALL)
+		ctx->calls_hash = true;
 	return expression_tree_walker(node, govern_walker, ctx);
 }
 
@@ -366,14 +379,17 @@ static PlannedStmt *
 mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 			 ParamListInfo boundParams)
 {
-	GovernContext ctx = {false, false, NIL};
+	GovernContext ctx = {false, false, NIL, InvalidOid, false};
 	PlannedStmt *result;
 	ListCell   *lc;
 
 	mesh_track_outer_user();
 	if (mesh_catalog() != NULL)
 	{
+		ctx.hash = mesh_mask_hash_oid();
 		govern_query(parse, &ctx);
+		if (ctx.calls_hash && !mesh_is_admin(GetUserId()))
+			mesh_refuse_hash_call();
 		if (ctx.filtered && mesh_explain_analyze_depth > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -12,6 +12,14 @@
 
 #include "catalog/catalog.h"
 
+/*
+ * The call format meshpg gives the keyed-hash calls it puts in a query.  The
+ * parser never gives it to a call of a user function, and SQL functions
+ * inlined into a query keep their own: meshpg.mask_hash refuses to run
+ * under any other (masks.c).
+ */
+#define MESH_POLICY_CALL	COERCE_SQL_SYNTAX
+
 /* Masks in increasing order of restrictiveness: the greatest one wins. */
 typedef enum MeshMaskKind
 {
@@ -76,6 +84,10 @@ extern Node *mesh_instantiate_filter(const MeshProduct *product, const MeshPolic
 extern Expr *mesh_mask_expr(const MeshPolicy *policy, Relation rel, Var *subject);
 extern List *mesh_reader_roles(void);
 extern const char *mesh_mask_name(MeshMaskKind kind);
+extern Oid	mesh_mask_hash_oid(void);
+
+/* masks.c */
+extern void mesh_refuse_hash_call(void) pg_attribute_noreturn();
 
 /* expr.c */
 extern Node *mesh_analyze_expr(const char *source, Relation rel, AttrNumber value_attno,

@@ -16,11 +16,15 @@
 #include "common/sha2.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/primnodes.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "catalog/catalog.h"
+#include "governance/policy.h"
+#include "registry/registry.h"
 #include "text/icu.h"
 
 PG_FUNCTION_INFO_V1(meshpg_mask_partial);
@@ -191,6 +195,17 @@ load_hmac_key(void)
  * columns still join within the database; without the key they cannot be
  * reversed by hashing guesses elsewhere.
  */
+/* Shared with the planner, which refuses such calls before they run. */
+void
+mesh_refuse_hash_call(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("meshpg.mask_hash is applied by masking policies and cannot be called directly"),
+			 errdetail("Hashing chosen values would let anyone confirm a guess against a pseudonym."),
+			 errhint("The governance team (meshpg_admin) may call it.")));
+}
+
 Datum
 meshpg_mask_hash(PG_FUNCTION_ARGS)
 {
@@ -198,6 +213,17 @@ meshpg_mask_hash(PG_FUNCTION_ARGS)
 	pg_hmac_ctx *ctx;
 	uint8		digest[PG_SHA256_DIGEST_LENGTH];
 	char		hex[PG_SHA256_DIGEST_LENGTH * 2 + 1];
+	Node	   *call = fcinfo->flinfo ? fcinfo->flinfo->fn_expr : NULL;
+
+	/*
+	 * Only where a policy put it (however the query reached the executor:
+	 * views, inlined SQL functions, defaults), or for the governance team.
+	 * Anyone else could hash guesses and compare them with pseudonyms.
+	 */
+	if (!(call != NULL && IsA(call, FuncExpr) &&
+		  ((FuncExpr *) call)->funcformat == MESH_POLICY_CALL) &&
+		!mesh_is_admin(GetUserId()))
+		mesh_refuse_hash_call();
 
 	load_hmac_key();
 	ctx = pg_hmac_create(PG_SHA256);
