@@ -105,6 +105,7 @@ typedef struct MeshProduct
 	bool		inherited;		/* relid is a partition or child of the product */
 	bool		policies_loaded;	/* policies: loaded on first use */
 	List	   *policies;		/* of MeshPolicy, analysed for relid */
+	List	   *compiled;		/* rules per reader identity (compile.c) */
 } MeshProduct;
 
 /* NULL when meshpg is not installed in this database. */

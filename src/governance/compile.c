@@ -723,6 +723,105 @@ mesh_mask_expr(const MeshPolicy *policy, Relation rel, Var *subject)
 }
 
 /*
+ * Compiled rules, cached on the product entry per reader identity: queries
+ * come from few (current user, outer user, purpose) triples, and compiling
+ * costs more than copying.  The product cache drops them with every catalog
+ * change and every change to the relation; a role or membership change
+ * bumps the membership generation they carry.
+ */
+typedef struct CompiledRules
+{
+	Oid			current;
+	Oid			outer;
+	char	   *purpose;
+	uint64		membership;
+	MeshRules	rules;			/* Vars at range-table index 1 */
+} CompiledRules;
+
+#define MAX_COMPILED_PER_PRODUCT 8
+
+/* A copy of src whose Vars carry rtindex, in the current memory context. */
+static void
+copy_rules(const MeshRules *src, int rtindex, MeshRules *dst)
+{
+	dst->natts = src->natts;
+	dst->masks = palloc0(sizeof(Expr *) * (src->natts + 1));
+	dst->mask_kinds = palloc0(sizeof(MeshMaskKind) * (src->natts + 1));
+	memcpy(dst->mask_kinds, src->mask_kinds, sizeof(MeshMaskKind) * src->natts);
+	for (int i = 0; i < src->natts; i++)
+		if (src->masks[i] != NULL)
+		{
+			dst->masks[i] = copyObject(src->masks[i]);
+			if (rtindex != 1)
+				ChangeVarNodes((Node *) dst->masks[i], 1, rtindex, 0);
+		}
+	dst->quals = copyObject(src->quals);
+	if (rtindex != 1)
+		ChangeVarNodes((Node *) dst->quals, 1, rtindex, 0);
+	dst->any = src->any;
+}
+
+/*
+ * Compiles the rules for roles, with Vars at index 1.  *cacheable is false
+ * when a mask's constant was read under session settings (a redacted date
+ * depends on DateStyle and TimeZone).
+ */
+static void
+build_rules(const MeshProduct *product, Oid relid, int natts, List *roles,
+			MeshRules *rules, bool *cacheable)
+{
+	ListCell   *lc;
+	Relation	rel = NULL;
+
+	memset(rules, 0, sizeof(MeshRules));
+	rules->natts = natts;
+	rules->masks = palloc0(sizeof(Expr *) * (natts + 1));
+	rules->mask_kinds = palloc0(sizeof(MeshMaskKind) * (natts + 1));
+	*cacheable = true;
+
+	foreach(lc, product->policies)
+	{
+		MeshPolicy *policy = lfirst(lc);
+		ListCell   *rc;
+
+		foreach(rc, roles)
+		{
+			Oid			role = lfirst_oid(rc);
+			const char *why;
+
+			if (mesh_policy_exempt(product, policy, role, &why))
+				continue;
+			if (policy->is_row)
+				rules->quals = lappend(rules->quals,
+									   mesh_instantiate_filter(product, policy, role, 1));
+			else if (policy->subject <= natts &&
+					 policy->mask > rules->mask_kinds[policy->subject - 1])
+			{
+				Form_pg_attribute att;
+				Var		   *subject;
+
+				if (rel == NULL)
+					rel = relation_open(relid, NoLock);
+				att = TupleDescAttr(RelationGetDescr(rel), policy->subject - 1);
+				subject = makeVar(1, policy->subject, att->atttypid, att->atttypmod,
+								  att->attcollation, 0);
+				rules->masks[policy->subject - 1] = mesh_mask_expr(policy, rel, subject);
+				rules->mask_kinds[policy->subject - 1] = policy->mask;
+				if (policy->mask == MASK_REDACT &&
+					TypeCategory(att->atttypid) == TYPCATEGORY_DATETIME)
+					*cacheable = false;
+			}
+		}
+	}
+	if (rel != NULL)
+		relation_close(rel, NoLock);
+
+	rules->any = rules->quals != NIL;
+	for (int i = 0; i < natts && !rules->any; i++)
+		rules->any = rules->masks[i] != NULL;
+}
+
+/*
  * The rules for one relation in one query: row filters to AND, and the most
  * restrictive applicable mask per column.  natts is the relation's (or the
  * view's) column count; rtindex the range-table index the Vars must carry.
@@ -732,10 +831,16 @@ bool
 mesh_compile_rules(const MeshProduct *product, Oid relid, int rtindex, int natts,
 				   MeshRules *rules)
 {
+	MeshProduct *entry = (MeshProduct *) product;
 	List	   *roles = mesh_reader_roles();
-	List	   *policies;
+	Oid			current = GetUserId();
+	Oid			outer = GetOuterUserId();
+	const char *purpose = mesh_session_purpose != NULL ? mesh_session_purpose : "";
+	uint64		membership = mesh_membership_generation();
+	CompiledRules *compiled;
+	MeshRules	built;
+	bool		cacheable;
 	ListCell   *lc;
-	Relation	rel = NULL;
 
 	memset(rules, 0, sizeof(MeshRules));
 
@@ -755,59 +860,61 @@ mesh_compile_rules(const MeshProduct *product, Oid relid, int rtindex, int natts
 		if (all_superusers)
 			return false;
 	}
-	if (!product->policies_loaded)
+	if (!entry->policies_loaded)
 	{
 		MemoryContext old = MemoryContextSwitchTo(mesh_product_cache_context());
 		List	   *loaded = mesh_load_policies(product, relid);
 
 		MemoryContextSwitchTo(old);
-		((MeshProduct *) product)->policies = loaded;
-		((MeshProduct *) product)->policies_loaded = true;
+		entry->policies = loaded;
+		entry->policies_loaded = true;
 	}
-	policies = product->policies;
-	if (policies == NIL)
+	if (entry->policies == NIL)
 		return false;
 
-	rules->natts = natts;
-	rules->masks = palloc0(sizeof(Expr *) * (natts + 1));
-	rules->mask_kinds = palloc0(sizeof(MeshMaskKind) * (natts + 1));
-
-	foreach(lc, policies)
+	foreach(lc, entry->compiled)
 	{
-		MeshPolicy *policy = lfirst(lc);
-		ListCell   *rc;
-
-		foreach(rc, roles)
+		compiled = lfirst(lc);
+		if (compiled->current == current && compiled->outer == outer &&
+			compiled->membership == membership && compiled->rules.natts == natts &&
+			strcmp(compiled->purpose, purpose) == 0)
 		{
-			Oid			role = lfirst_oid(rc);
-			const char *why;
-
-			if (mesh_policy_exempt(product, policy, role, &why))
-				continue;
-			if (policy->is_row)
-				rules->quals = lappend(rules->quals,
-									   mesh_instantiate_filter(product, policy, role, rtindex));
-			else if (policy->subject <= natts &&
-					 policy->mask > rules->mask_kinds[policy->subject - 1])
-			{
-				Form_pg_attribute att;
-				Var		   *subject;
-
-				if (rel == NULL)
-					rel = relation_open(relid, NoLock);
-				att = TupleDescAttr(RelationGetDescr(rel), policy->subject - 1);
-				subject = makeVar(rtindex, policy->subject, att->atttypid, att->atttypmod,
-								  att->attcollation, 0);
-				rules->masks[policy->subject - 1] = mesh_mask_expr(policy, rel, subject);
-				rules->mask_kinds[policy->subject - 1] = policy->mask;
-			}
+			copy_rules(&compiled->rules, rtindex, rules);
+			return rules->any;
 		}
 	}
-	if (rel != NULL)
-		relation_close(rel, NoLock);
 
-	rules->any = rules->quals != NIL;
-	for (int i = 0; i < natts && !rules->any; i++)
-		rules->any = rules->masks[i] != NULL;
+	build_rules(product, relid, natts, roles, &built, &cacheable);
+
+	/*
+	 * Keep it only while the generation it was built under is current (a
+	 * role change during the build makes it stale at once), dropping those
+	 * of older generations; the product cache's reset frees them all.
+	 */
+	if (cacheable)
+	{
+		MemoryContext old = MemoryContextSwitchTo(mesh_product_cache_context());
+		List	   *kept = NIL;
+
+		foreach(lc, entry->compiled)
+			if (((CompiledRules *) lfirst(lc))->membership == membership)
+				kept = lappend(kept, lfirst(lc));
+		if (list_length(kept) < MAX_COMPILED_PER_PRODUCT)
+		{
+			compiled = palloc0(sizeof(CompiledRules));
+			compiled->current = current;
+			compiled->outer = outer;
+			compiled->purpose = pstrdup(purpose);
+			compiled->membership = membership;
+			copy_rules(&built, 1, &compiled->rules);
+			kept = lappend(kept, compiled);
+		}
+		entry->compiled = kept;
+		MemoryContextSwitchTo(old);
+	}
+	if (rtindex == 1)
+		*rules = built;
+	else
+		copy_rules(&built, rtindex, rules);
 	return rules->any;
 }

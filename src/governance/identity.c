@@ -63,6 +63,7 @@ typedef struct AttributeAnswer
 static List *attribute_rows = NIL;
 static HTAB *attribute_answers = NULL;
 static uint64 attribute_generation = 0;
+static uint64 membership_generation = 0;
 static MemoryContext attribute_cxt = NULL;
 
 static void
@@ -273,6 +274,14 @@ membership_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	ResetPlanCache();
 	attribute_generation = (uint64) -1;		/* answers depend on membership */
+	membership_generation++;
+}
+
+/* Bumped by every change to roles or memberships: compiled rules compare it. */
+uint64
+mesh_membership_generation(void)
+{
+	return membership_generation;
 }
 
 /*

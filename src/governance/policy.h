@@ -101,6 +101,7 @@ extern char *mesh_session_purpose;
 extern List *mesh_role_attribute(Oid role, const char *key);
 extern bool mesh_purpose_allowed(Oid role, const char *purpose);
 extern void mesh_define_identity_settings(void);
+extern uint64 mesh_membership_generation(void);
 extern void mesh_track_outer_user(void);
 
 #endif							/* MESHPG_POLICY_H */
