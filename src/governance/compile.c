@@ -535,9 +535,9 @@ single_value_mutator(Node *node, void *context)
 	return expression_tree_mutator(node, single_value_mutator, context);
 }
 
+/* A row policy's filter for one reader, its Vars at range-table index 1. */
 Node *
-mesh_instantiate_filter(const MeshProduct *product, const MeshPolicy *policy, Oid role,
-						int rtindex)
+mesh_instantiate_filter(const MeshProduct *product, const MeshPolicy *policy, Oid role)
 {
 	IdentityContext ctx;
 	Node	   *expr;
@@ -547,10 +547,7 @@ mesh_instantiate_filter(const MeshProduct *product, const MeshPolicy *policy, Oi
 	ctx.funcs = mesh_funcs();
 	/* the mutator copies as it goes */
 	expr = identity_mutator(policy->expr, &ctx);
-	expr = single_value_mutator(expr, NULL);
-	if (rtindex != 1)
-		ChangeVarNodes(expr, 1, rtindex, 0);
-	return expr;
+	return single_value_mutator(expr, NULL);
 }
 
 /* An explicit cast, as the mask's SQL form would write it. */
@@ -793,7 +790,7 @@ build_rules(const MeshProduct *product, Oid relid, int natts, List *roles,
 				continue;
 			if (policy->is_row)
 				rules->quals = lappend(rules->quals,
-									   mesh_instantiate_filter(product, policy, role, 1));
+									   mesh_instantiate_filter(product, policy, role));
 			else if (policy->subject <= natts &&
 					 policy->mask > rules->mask_kinds[policy->subject - 1])
 			{

@@ -128,7 +128,7 @@ meshpg_explain_access(PG_FUNCTION_ARGS)
 			emit(rsinfo->setResult, rsinfo->setDesc, "rows", policy->name, "row",
 				 exempt ? "exempt" : "filtered",
 				 exempt ? why : psprintf("only rows where %s",
-										 mesh_deparse_expr(mesh_instantiate_filter(product, policy, role, 1),
+										 mesh_deparse_expr(mesh_instantiate_filter(product, policy, role),
 														   rel)));
 		}
 		if (!any)

@@ -80,7 +80,7 @@ extern bool mesh_compile_rules(const MeshProduct *product, Oid relid, int rtinde
 extern bool mesh_policy_exempt(const MeshProduct *product, const MeshPolicy *policy,
 							   Oid role, const char **why);
 extern Node *mesh_instantiate_filter(const MeshProduct *product, const MeshPolicy *policy,
-									 Oid role, int rtindex);
+									 Oid role);
 extern Expr *mesh_mask_expr(const MeshPolicy *policy, Relation rel, Var *subject);
 extern List *mesh_reader_roles(void);
 extern const char *mesh_mask_name(MeshMaskKind kind);

@@ -180,7 +180,7 @@ validate_product(Oid relid)
 		if (policy->is_row)
 		{
 			mesh_check_expr_sources(policy->expr);
-			(void) mesh_instantiate_filter(product, policy, GetUserId(), 1);
+			(void) mesh_instantiate_filter(product, policy, GetUserId());
 		}
 		else
 		{
