@@ -355,6 +355,12 @@ has_attribute_value(Oid role, const MeshExemptAttribute *attr)
 }
 
 /* Whether role's grant on this product names the session's purpose. */
+/*
+ * The earliest expiry of a grant that an exemption or meshpg.purpose() was
+ * granted on while building rules: the rules hold only until then.
+ */
+static TimestampTz purpose_valid_until = DT_NOEND;
+
 static bool
 grant_names_purpose(const MeshProduct *product, Oid role, const char *purpose)
 {
@@ -367,7 +373,11 @@ grant_names_purpose(const MeshProduct *product, Oid role, const char *purpose)
 		if (g->purpose != NULL && strcmp(g->purpose, purpose) == 0 &&
 			(!g->has_expiry || g->expires_at > now) &&
 			has_privs_of_role(role, g->grantee))
+		{
+			if (g->has_expiry && g->expires_at < purpose_valid_until)
+				purpose_valid_until = g->expires_at;
 			return true;
+		}
 	}
 	return false;
 }
@@ -756,6 +766,7 @@ copy_rules(const MeshRules *src, int rtindex, MeshRules *dst)
 	if (rtindex != 1)
 		ChangeVarNodes((Node *) dst->quals, 1, rtindex, 0);
 	dst->any = src->any;
+	dst->valid_until = src->valid_until;
 }
 
 /*
@@ -775,6 +786,7 @@ build_rules(const MeshProduct *product, Oid relid, int natts, List *roles,
 	rules->masks = palloc0(sizeof(Expr *) * (natts + 1));
 	rules->mask_kinds = palloc0(sizeof(MeshMaskKind) * (natts + 1));
 	*cacheable = true;
+	purpose_valid_until = DT_NOEND;
 
 	foreach(lc, product->policies)
 	{
@@ -816,6 +828,7 @@ build_rules(const MeshProduct *product, Oid relid, int natts, List *roles,
 	rules->any = rules->quals != NIL;
 	for (int i = 0; i < natts && !rules->any; i++)
 		rules->any = rules->masks[i] != NULL;
+	rules->valid_until = purpose_valid_until;
 }
 
 /*
@@ -834,12 +847,14 @@ mesh_compile_rules(const MeshProduct *product, Oid relid, int rtindex, int natts
 	Oid			outer = GetOuterUserId();
 	const char *purpose = mesh_session_purpose != NULL ? mesh_session_purpose : "";
 	uint64		membership = mesh_membership_generation();
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	CompiledRules *compiled;
 	MeshRules	built;
 	bool		cacheable;
 	ListCell   *lc;
 
 	memset(rules, 0, sizeof(MeshRules));
+	rules->valid_until = DT_NOEND;
 
 	/*
 	 * Referential-integrity checks and cascades run as the owner of the
@@ -874,7 +889,7 @@ mesh_compile_rules(const MeshProduct *product, Oid relid, int rtindex, int natts
 		compiled = lfirst(lc);
 		if (compiled->current == current && compiled->outer == outer &&
 			compiled->membership == membership && compiled->rules.natts == natts &&
-			strcmp(compiled->purpose, purpose) == 0)
+			now < compiled->rules.valid_until && strcmp(compiled->purpose, purpose) == 0)
 		{
 			copy_rules(&compiled->rules, rtindex, rules);
 			return rules->any;
@@ -886,7 +901,8 @@ mesh_compile_rules(const MeshProduct *product, Oid relid, int rtindex, int natts
 	/*
 	 * Keep it only while the generation it was built under is current (a
 	 * role change during the build makes it stale at once), dropping those
-	 * of older generations; the product cache's reset frees them all.
+	 * of older generations and those past their grant's expiry; the
+	 * product cache's reset frees them all.
 	 */
 	if (cacheable)
 	{
@@ -894,8 +910,11 @@ mesh_compile_rules(const MeshProduct *product, Oid relid, int rtindex, int natts
 		List	   *kept = NIL;
 
 		foreach(lc, entry->compiled)
-			if (((CompiledRules *) lfirst(lc))->membership == membership)
-				kept = lappend(kept, lfirst(lc));
+		{
+			compiled = lfirst(lc);
+			if (compiled->membership == membership && now < compiled->rules.valid_until)
+				kept = lappend(kept, compiled);
+		}
 		if (list_length(kept) < MAX_COMPILED_PER_PRODUCT)
 		{
 			compiled = palloc0(sizeof(CompiledRules));

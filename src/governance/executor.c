@@ -40,6 +40,7 @@ mesh_executor_start(QueryDesc *queryDesc, int eflags)
 {
 	ListCell   *lc;
 	Oid			relid = InvalidOid;
+	uint64		until = 0;
 
 	mesh_track_outer_user();
 
@@ -63,6 +64,27 @@ mesh_executor_start(QueryDesc *queryDesc, int eflags)
 				if (product != NULL)
 					(void) mesh_may_read(product, (Oid) item->hashValue, true);
 				relid = InvalidOid;
+			}
+			else if (item->cacheId == MESH_MARK_UNTIL_HI)
+				until = (uint64) item->hashValue << 32;
+			else if (item->cacheId == MESH_MARK_UNTIL_LO)
+			{
+				until |= item->hashValue;
+
+				/*
+				 * A cached plan was built on a purpose that an expiring grant
+				 * named, and the grant has expired.  Nothing can replan it
+				 * from here: refuse, and make every cached plan replan.
+				 */
+				if (GetCurrentTransactionStartTimestamp() >= (TimestampTz) until)
+				{
+					ResetPlanCache();
+					ereport(ERROR,
+							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							 errmsg("this cached plan relied on an access grant that has expired"),
+							 errdetail("The grant named the session's purpose, which lifted a policy."),
+							 errhint("Run the statement again: it will be planned afresh.")));
+				}
 			}
 		}
 	}

@@ -19,6 +19,13 @@ extern int	mesh_explain_analyze_depth;
 #define MESH_MARK_RELID		(-1000)
 #define MESH_MARK_USER		(-1001)
 
+/*
+ * The time until which the plan's rules hold (an expiring grant named the
+ * purpose that lifted a policy), as its high and low 32 bits.
+ */
+#define MESH_MARK_UNTIL_HI	(-1002)
+#define MESH_MARK_UNTIL_LO	(-1003)
+
 /* executor.c: may userid read product now (else error, or false) */
 struct MeshProduct;
 extern bool mesh_may_read(const struct MeshProduct *product, Oid userid,

@@ -67,6 +67,7 @@ typedef struct GovernContext
 	List	   *marks;			/* reads let through on a grant: relid, user */
 	Oid			hash;			/* meshpg.mask_hash */
 	bool		calls_hash;		/* and the query calls it outside a policy */
+	TimestampTz valid_until;	/* the earliest of the rules' */
 } GovernContext;
 
 typedef struct MaskArgs
@@ -180,6 +181,7 @@ govern_entry(Query *q, int rti, Oid relid, GovernContext *ctx)
 
 	rel = relation_open(relid, NoLock);
 	any = mesh_compile_rules(product, relid, rti, RelationGetNumberOfAttributes(rel), &rules);
+	ctx->valid_until = Min(ctx->valid_until, rules.valid_until);
 	if (any)
 	{
 		bool		masked = false;
@@ -379,7 +381,7 @@ static PlannedStmt *
 mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 			 ParamListInfo boundParams)
 {
-	GovernContext ctx = {false, false, NIL, InvalidOid, false};
+	GovernContext ctx = {false, false, NIL, InvalidOid, false, DT_NOEND};
 	PlannedStmt *result;
 	ListCell   *lc;
 
@@ -413,6 +415,17 @@ mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 		item->cacheId = foreach_current_index(lc) % 2 == 0 ? MESH_MARK_RELID : MESH_MARK_USER;
 		item->hashValue = (uint32) lfirst_oid(lc);
 		result->invalItems = lappend(result->invalItems, item);
+	}
+	if (ctx.valid_until != DT_NOEND)
+	{
+		PlanInvalItem *hi = makeNode(PlanInvalItem);
+		PlanInvalItem *lo = makeNode(PlanInvalItem);
+
+		hi->cacheId = MESH_MARK_UNTIL_HI;
+		hi->hashValue = (uint32) ((uint64) ctx.valid_until >> 32);
+		lo->cacheId = MESH_MARK_UNTIL_LO;
+		lo->hashValue = (uint32) ctx.valid_until;
+		result->invalItems = lappend(lappend(result->invalItems, hi), lo);
 	}
 	return result;
 }

@@ -11,6 +11,7 @@
 #include "utils/relcache.h"
 
 #include "catalog/catalog.h"
+#include "datatype/timestamp.h"
 
 /*
  * The call format meshpg gives the keyed-hash calls it puts in a query.  The
@@ -71,6 +72,7 @@ typedef struct MeshRules
 	MeshMaskKind *mask_kinds;
 	List	   *quals;			/* row filters, Vars at varno rtindex */
 	bool		any;
+	TimestampTz valid_until;	/* an expiring grant's purpose shaped them */
 } MeshRules;
 
 /* compile.c */
