@@ -144,4 +144,8 @@ extern void mesh_spi_end(MeshSpiState *state);
 extern int	mesh_spi_exec(const char *sql, int nargs, Oid *argtypes,
 						  Datum *values, const char *nulls);
 
+/* The first value sql returns (NULL if none), in the caller's context. */
+extern char *mesh_spi_first_value(const char *sql, int nargs, Oid *argtypes,
+								  Datum *values);
+
 #endif							/* MESHPG_CATALOG_H */

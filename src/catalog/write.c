@@ -19,6 +19,7 @@ void
 mesh_spi_begin(MeshSpiState *state)
 {
 	const MeshCatalog *cat = mesh_catalog();
+	MemoryContext caller = CurrentMemoryContext;
 
 	if (cat == NULL)
 		ereport(ERROR,
@@ -27,6 +28,13 @@ mesh_spi_begin(MeshSpiState *state)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+
+	/*
+	 * Back to the caller's context: what callers read in the connection
+	 * (SPI_getvalue, names, versions) must outlive SPI_finish, which frees
+	 * the procedure context SPI_connect switched to.
+	 */
+	MemoryContextSwitchTo(caller);
 
 	GetUserIdAndSecContext(&state->userid, &state->sec_context);
 	SetUserIdAndSecContext(cat->owner,
@@ -55,4 +63,19 @@ mesh_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 		elog(ERROR, "meshpg catalog statement failed (%s): %s",
 			 SPI_result_code_string(rc), sql);
 	return rc;
+}
+
+/* In a connection of its own, as the catalog owner. */
+char *
+mesh_spi_first_value(const char *sql, int nargs, Oid *argtypes, Datum *values)
+{
+	MeshSpiState spi;
+	char	   *result = NULL;
+
+	mesh_spi_begin(&spi);
+	mesh_spi_exec(sql, nargs, argtypes, values, NULL);
+	if (SPI_processed > 0)
+		result = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	mesh_spi_end(&spi);
+	return result;
 }

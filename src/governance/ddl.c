@@ -167,18 +167,13 @@ guard_schema_drop(Oid nsp)
 static void
 guard_function_drop(Oid funcid)
 {
-	MeshSpiState spi;
-	char	   *policy = NULL;
+	char	   *policy;
 
 	if (get_func_namespace(funcid) == mesh_catalog()->nsp)
 		return;					/* DROP EXTENSION meshpg */
-	mesh_spi_begin(&spi);
-	mesh_spi_exec("SELECT name FROM meshpg.cat_policy "
-				  " WHERE $1::regprocedure = ANY (depends_functions) ORDER BY name LIMIT 1",
-				  1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(funcid)}, NULL);
-	if (SPI_processed > 0)
-		policy = pstrdup(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-	mesh_spi_end(&spi);
+	policy = mesh_spi_first_value("SELECT name FROM meshpg.cat_policy "
+								  " WHERE $1::regprocedure = ANY (depends_functions) ORDER BY name LIMIT 1",
+								  1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(funcid)});
 	if (policy != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
@@ -250,17 +245,12 @@ refuse_reassign(ReassignOwnedStmt *stmt)
 	foreach(lc, stmt->roles)
 	{
 		Oid			role = get_rolespec_oid(lfirst(lc), true);
-		MeshSpiState spi;
-		char	   *domain = NULL;
+		char	   *domain;
 
 		if (!OidIsValid(role))
 			continue;
-		mesh_spi_begin(&spi);
-		mesh_spi_exec("SELECT name FROM meshpg.cat_domain WHERE owner::oid = $1 ORDER BY name LIMIT 1",
-					  1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(role)}, NULL);
-		if (SPI_processed > 0)
-			domain = pstrdup(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-		mesh_spi_end(&spi);
+		domain = mesh_spi_first_value("SELECT name FROM meshpg.cat_domain WHERE owner::oid = $1 ORDER BY name LIMIT 1",
+									  1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(role)});
 		if (domain != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
