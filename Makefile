@@ -8,7 +8,10 @@ SRCS = $(wildcard src/*.c src/*/*.c)
 OBJS = $(SRCS:.c=.o)
 HEADERS = $(wildcard src/*.h src/*/*.h)
 
+# Shipped scripts are frozen; the next version's upgrade script is built
+# from one part per concern (sql/<version>/NN-concern.sql, in name order).
 DATA = $(wildcard sql/meshpg--*.sql)
+DATA_built = meshpg--1.0--1.1.sql
 
 PG_CONFIG ?= pg_config
 ICU_CFLAGS := $(shell pkg-config --cflags icu-uc icu-i18n)
@@ -42,7 +45,7 @@ SECURITY_OPTS = --inputdir=$(srcdir)/test/security --outputdir=test/security \
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 
-EXTRA_CLEAN = tmp_check_regress tmp_check_iso tmp_check_security tmp_check results output_iso \
+EXTRA_CLEAN = $(DATA_built) tmp_check_regress tmp_check_iso tmp_check_security tmp_check results output_iso \
 	test/security/results test/security/regression.diffs test/security/regression.out \
 	regression.diffs regression.out
 
@@ -50,6 +53,9 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 $(OBJS): $(HEADERS)
+
+meshpg--1.0--1.1.sql: $(sort $(wildcard sql/1.1/*.sql))
+	cat $^ > $@
 
 # Each suite on its own, so scripts/test.sh can count them all even when
 # one fails (installcheck stops at the first failing suite).

@@ -17,7 +17,9 @@
 : "${MESHPG_ROOT:?set MESHPG_ROOT to the repo root before sourcing lib.sh}"
 
 MESHPG_PG_MAJOR=15
-MESHPG_PG_BIN=/usr/lib/postgresql/$MESHPG_PG_MAJOR/bin
+# MESHPG_PG_BIN may point at a relocated copy of the PostgreSQL 15 tree, so
+# that several work trees can install and test side by side.
+MESHPG_PG_BIN=${MESHPG_PG_BIN:-/usr/lib/postgresql/$MESHPG_PG_MAJOR/bin}
 # Debian's /usr/bin/pg_config may belong to another major: name ours.
 MESHPG_PG_CONFIG=$MESHPG_PG_BIN/pg_config
 MESHPG_PACKAGES=(postgresql-15 postgresql-server-dev-15 libicu-dev sqlsmith
