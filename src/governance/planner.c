@@ -189,7 +189,7 @@ govern_entry(Query *q, int rti, Oid relid, GovernContext *ctx)
 		for (int i = 0; i < rules.natts; i++)
 			masked |= rules.masks[i] != NULL;
 		if (masked)
-			mask_references(q, rti, &rules, CreateTupleDescCopy(RelationGetDescr(rel)),
+			mask_references(q, rti, &rules, RelationGetDescr(rel),
 							rt_fetch(rti, q->rtable)->eref->colnames);
 
 		/*
