@@ -16,10 +16,13 @@ DATA_built = meshpg--1.0--1.1.sql
 PG_CONFIG ?= pg_config
 ICU_CFLAGS := $(shell pkg-config --cflags icu-uc icu-i18n)
 ICU_LIBS := $(shell pkg-config --libs icu-uc icu-i18n)
+# descriptors (src/contract/yaml.c)
+YAML_CFLAGS := $(shell pkg-config --cflags yaml-0.1)
+YAML_LIBS := $(shell pkg-config --libs yaml-0.1)
 
-PG_CPPFLAGS = -I$(srcdir)/src $(ICU_CFLAGS)
+PG_CPPFLAGS = -I$(srcdir)/src $(ICU_CFLAGS) $(YAML_CFLAGS)
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
-SHLIB_LINK = $(ICU_LIBS)
+SHLIB_LINK = $(ICU_LIBS) $(YAML_LIBS)
 
 # pg_regress suites: sql/<name>.sql against expected/<name>.out.
 REGRESS = init names domains products lifecycle grants search ddl security bad_input policies
