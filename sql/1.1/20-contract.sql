@@ -60,7 +60,8 @@ SELECT pg_catalog.jsonb_build_object(
            'comments', pg_catalog.jsonb_build_object(
                'relation', pg_catalog.obj_description(p.relid, 'pg_class'),
                'columns', COALESCE((
-                   SELECT pg_catalog.jsonb_object_agg(a.attname, pg_catalog.col_description(a.attrelid, a.attnum))
+                   SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_object_agg(
+                              a.attname, pg_catalog.col_description(a.attrelid, a.attnum)))
                      FROM pg_catalog.pg_attribute a
                     WHERE a.attrelid OPERATOR(pg_catalog.=) p.relid AND a.attnum > 0
                       AND NOT a.attisdropped), '{}')))
@@ -150,6 +151,12 @@ LANGUAGE C
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'meshpg_descriptor_parse';
 
+CREATE FUNCTION meshpg._canonical_expression(product text, column_name text, kind text, expression text)
+RETURNS text
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'meshpg_canonical_expression';
+
 CREATE FUNCTION meshpg._descriptor_render(document jsonb)
 RETURNS text
 LANGUAGE C IMMUTABLE STRICT
@@ -197,7 +204,7 @@ SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
            'dataProduct', pg_catalog.split_part(p.name, '@', 1),
            'version', p.version,
            'status', CASE p.state WHEN 'published' THEN 'active' ELSE p.state END,
-           'sunset', p.sunset::text,
+           'sunset', pg_catalog.to_char(p.sunset, 'YYYY-MM-DD'),
            'successor', (SELECT sd.name || '.' || s.name FROM meshpg.cat_product s
                            JOIN meshpg.cat_domain sd ON sd.id = s.domain_id
                           WHERE s.id = p.successor_id),
@@ -258,7 +265,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
            'role', g.grantee, 'access', 'read', 'purpose', g.purpose,
-           'expires', g.expires_at::text)) ORDER BY g.grantee), '[]')
+           'expires', pg_catalog.to_char(pg_catalog.timezone('UTC', g.expires_at),
+                                          'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))) ORDER BY g.grantee), '[]')
   FROM meshpg.grants g
  WHERE g.product = ref
 $$;
@@ -485,6 +493,16 @@ DECLARE
 BEGIN
     IF NOT doc ? 'policies' THEN
         RETURN;
+    END IF;
+    -- expressions in the form the catalog keeps them (once the product exists)
+    IF meshpg._export_doc(ref) IS NOT NULL THEN
+        SELECT pg_catalog.jsonb_agg(CASE WHEN e->>'expression' IS NULL THEN e
+                   ELSE pg_catalog.jsonb_set(e, '{expression}', pg_catalog.to_jsonb(
+                            meshpg._canonical_expression(ref, e->>'column', e->>'kind', e->>'expression'))) END
+                   ORDER BY o)
+          INTO want
+          FROM pg_catalog.jsonb_array_elements(doc->'policies') WITH ORDINALITY AS x(e, o);
+        doc := pg_catalog.jsonb_set(doc, '{policies}', COALESCE(want, '[]'));
     END IF;
     -- the same normal form as the export: nulls, empty lists and defaults left out
     SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(

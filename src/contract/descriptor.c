@@ -18,11 +18,18 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
+#include "access/relation.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
 #include "contract/contract.h"
 #include "contract/yaml_tree.h"
+#include "governance/policy.h"
+#include "registry/registry.h"
 
 PG_FUNCTION_INFO_V1(meshpg_descriptor_parse);
 PG_FUNCTION_INFO_V1(meshpg_descriptor_render);
+PG_FUNCTION_INFO_V1(meshpg_canonical_expression);
 
 int			mesh_descriptor_max_size = 1024 * 1024;
 
@@ -654,4 +661,45 @@ meshpg_descriptor_render(PG_FUNCTION_ARGS)
 		render_value(&out, &kvs[i].value, 2, false);
 	}
 	PG_RETURN_TEXT_P(cstring_to_text(out.data));
+}
+
+/*
+ * meshpg._canonical_expression(product, column, kind, expression): the form
+ * the catalog stores a product-bound policy expression in, so that a
+ * descriptor's expression compares equal to what apply created from it.
+ */
+Datum
+meshpg_canonical_expression(PG_FUNCTION_ARGS)
+{
+	char	   *ref;
+	char	   *column;
+	char	   *kind;
+	char	   *source;
+	MeshSpiState spi;
+	MeshProductRow product;
+	Relation	rel;
+	AttrNumber	subject;
+	Form_pg_attribute att;
+	Node	   *expr;
+	char	   *result;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		PG_RETURN_NULL();
+	ref = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	column = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	kind = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	source = text_to_cstring(PG_GETARG_TEXT_PP(3));
+
+	mesh_spi_begin(&spi);
+	mesh_resolve_product(ref, false, &product);
+	mesh_spi_end(&spi);
+
+	rel = relation_open(product.relid, AccessShareLock);
+	subject = column ? get_attnum(product.relid, column) : 0;
+	att = subject > 0 ? TupleDescAttr(RelationGetDescr(rel), subject - 1) : NULL;
+	expr = mesh_analyze_expr(source, rel, subject, strcmp(kind, "row") == 0,
+							 att ? att->atttypid : InvalidOid, att ? att->atttypmod : -1, false);
+	result = mesh_deparse_expr(expr, rel);
+	relation_close(rel, AccessShareLock);
+	PG_RETURN_TEXT_P(cstring_to_text(result));
 }
