@@ -296,10 +296,13 @@ BEGIN
 END
 $$;
 
-/* ---- section handlers: (document, its error label, apply?, strict?) ---- */
+/*
+ * ---- section handlers: (document, the product as the catalog holds it or
+ * NULL, the document's error label, apply?, strict?) ----
+ */
 
 -- domain and product metadata: registration, description, contacts
-CREATE FUNCTION meshpg._dsc_product(doc jsonb, label text, do_apply boolean, strict boolean)
+CREATE FUNCTION meshpg._dsc_product(doc jsonb, cur jsonb, label text, do_apply boolean, strict boolean)
 RETURNS TABLE (action text, object text, detail text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -309,7 +312,6 @@ DECLARE
     dom text := pg_catalog.split_part(ref, '.', 1);
     pname text := pg_catalog.split_part(ref, '.', 2);
     rel regclass;
-    cur jsonb := meshpg._export_doc(ref);
     descr text := doc->'description'->>'purpose';
     contacts text[] := ARRAY(SELECT t->>'username' FROM pg_catalog.jsonb_array_elements(COALESCE(doc->'team', '[]')) t);
 BEGIN
@@ -369,7 +371,7 @@ END
 $$;
 
 -- columns: checked against the relation; descriptions converge
-CREATE FUNCTION meshpg._dsc_columns(doc jsonb, label text, do_apply boolean, strict boolean)
+CREATE FUNCTION meshpg._dsc_columns(doc jsonb, cur jsonb, label text, do_apply boolean, strict boolean)
 RETURNS TABLE (action text, object text, detail text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -378,75 +380,73 @@ DECLARE
     ref text := doc->>'id';
     rel regclass := pg_catalog.to_regclass(pg_catalog.quote_ident(pg_catalog.split_part(ref, '.', 1)) || '.' ||
                                            pg_catalog.quote_ident(doc->'schema'->0->>'physicalName'));
-    cur jsonb := meshpg._export_doc(ref);
-    p record;
-    a record;
+    r record;
     path text;
-    cur_desc text;
 BEGIN
-    FOR p IN SELECT e.value AS prop, e.ordinality - 1 AS i
-               FROM pg_catalog.jsonb_array_elements(doc->'schema'->0->'properties') WITH ORDINALITY e
+    -- one pass over the properties, the live columns and the catalog's docs
+    FOR r IN
+        SELECT p.value AS prop, p.ordinality - 1 AS i, att.attname,
+               pg_catalog.format_type(att.atttypid, att.atttypmod) AS type, att.attnotnull,
+               meshpg._logical_type(att.atttypid) AS logical, c.value->>'description' AS cur_desc
+          FROM pg_catalog.jsonb_array_elements(doc->'schema'->0->'properties') WITH ORDINALITY p
+          LEFT JOIN pg_catalog.pg_attribute att
+                 ON att.attrelid = rel AND att.attname = p.value->>'name' AND att.attnum > 0
+                AND NOT att.attisdropped
+          LEFT JOIN pg_catalog.jsonb_array_elements(cur->'schema'->0->'properties') c
+                 ON c.value->>'name' = p.value->>'name'
+         ORDER BY p.ordinality
     LOOP
-        path := pg_catalog.format('%sschema[0].properties[%s]', label, p.i);
-        SELECT att.attname, pg_catalog.format_type(att.atttypid, att.atttypmod) AS type,
-               att.attnotnull, meshpg._logical_type(att.atttypid) AS logical
-          INTO a
-          FROM pg_catalog.pg_attribute att
-         WHERE att.attrelid = rel AND att.attname = p.prop->>'name' AND att.attnum > 0 AND NOT att.attisdropped;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION '%.name: column "%" does not exist in relation %', path, p.prop->>'name', rel
+        path := pg_catalog.format('%sschema[0].properties[%s]', label, r.i);
+        IF r.attname IS NULL THEN
+            RAISE EXCEPTION '%.name: column "%" does not exist in relation %', path, r.prop->>'name', rel
                 USING ERRCODE = 'undefined_column';
         END IF;
-        IF a.type <> p.prop->>'physicalType' THEN
-            RAISE EXCEPTION '%.physicalType: column "%" is % in relation %, not %', path, a.attname, a.type, rel,
-                p.prop->>'physicalType'
+        IF r.type <> r.prop->>'physicalType' THEN
+            RAISE EXCEPTION '%.physicalType: column "%" is % in relation %, not %', path, r.attname, r.type, rel,
+                r.prop->>'physicalType'
                 USING ERRCODE = 'datatype_mismatch';
         END IF;
-        IF p.prop ? 'logicalType' AND p.prop->>'logicalType' <> a.logical THEN
-            RAISE EXCEPTION '%.logicalType: column "%" of type % is logical type "%", not "%"', path, a.attname,
-                a.type, a.logical, p.prop->>'logicalType'
+        IF r.prop ? 'logicalType' AND r.prop->>'logicalType' <> r.logical THEN
+            RAISE EXCEPTION '%.logicalType: column "%" of type % is logical type "%", not "%"', path, r.attname,
+                r.type, r.logical, r.prop->>'logicalType'
                 USING ERRCODE = 'datatype_mismatch';
         END IF;
-        IF COALESCE((p.prop->>'required')::boolean, false) <> a.attnotnull THEN
-            RAISE EXCEPTION '%.required: column "%" is % in relation %', path, a.attname,
-                CASE WHEN a.attnotnull THEN 'NOT NULL' ELSE 'nullable' END, rel
+        IF COALESCE((r.prop->>'required')::boolean, false) <> r.attnotnull THEN
+            RAISE EXCEPTION '%.required: column "%" is % in relation %', path, r.attname,
+                CASE WHEN r.attnotnull THEN 'NOT NULL' ELSE 'nullable' END, rel
                 USING ERRCODE = 'datatype_mismatch';
         END IF;
-        SELECT c->>'description' INTO cur_desc
-          FROM pg_catalog.jsonb_array_elements(cur->'schema'->0->'properties') c
-         WHERE c->>'name' = a.attname;
-        IF cur_desc IS DISTINCT FROM p.prop->>'description' THEN
-            RETURN QUERY SELECT 'document column', ref || '.' || a.attname, p.prop->>'description';
+        IF r.cur_desc IS DISTINCT FROM r.prop->>'description' THEN
+            RETURN QUERY SELECT 'document column', ref || '.' || r.attname, r.prop->>'description';
             IF do_apply THEN
-                PERFORM meshpg.document_column(ref, a.attname, COALESCE(p.prop->>'description', ''));
+                PERFORM meshpg.document_column(ref, r.attname, COALESCE(r.prop->>'description', ''));
             END IF;
         END IF;
     END LOOP;
-    FOR a IN SELECT att.attname FROM pg_catalog.pg_attribute att
+    FOR r IN SELECT att.attname FROM pg_catalog.pg_attribute att
               WHERE att.attrelid = rel AND att.attnum > 0 AND NOT att.attisdropped
                 AND NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(doc->'schema'->0->'properties') e
                                  WHERE e->>'name' = att.attname::text)
               ORDER BY att.attnum
     LOOP
         IF strict THEN
-            RAISE EXCEPTION '%schema[0].properties: column "%" of relation % is not described', label, a.attname, rel
+            RAISE EXCEPTION '%schema[0].properties: column "%" of relation % is not described', label, r.attname, rel
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'A contract lists every column of its relation (see meshpg.export()).';
         END IF;
-        RAISE WARNING '%schema[0].properties: column "%" of relation % is not described', label, a.attname, rel;
+        RAISE WARNING '%schema[0].properties: column "%" of relation % is not described', label, r.attname, rel;
     END LOOP;
 END
 $$;
 
 -- tags on columns: the schema section is authoritative for them
-CREATE FUNCTION meshpg._dsc_tags(doc jsonb, label text, do_apply boolean, strict boolean)
+CREATE FUNCTION meshpg._dsc_tags(doc jsonb, cur jsonb, label text, do_apply boolean, strict boolean)
 RETURNS TABLE (action text, object text, detail text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     ref text := doc->>'id';
-    cur jsonb := meshpg._export_doc(ref);
     r record;
 BEGIN
     FOR r IN
@@ -480,14 +480,14 @@ END
 $$;
 
 -- product-bound policies: authoritative when the section is present
-CREATE FUNCTION meshpg._dsc_policies(doc jsonb, label text, do_apply boolean, strict boolean)
+CREATE FUNCTION meshpg._dsc_policies(doc jsonb, cur jsonb, label text, do_apply boolean, strict boolean)
 RETURNS TABLE (action text, object text, detail text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     ref text := doc->>'id';
-    cur jsonb := COALESCE(meshpg._export_doc(ref)->'policies', '[]');
+    have jsonb := COALESCE(cur->'policies', '[]');
     want jsonb;
     r record;
 BEGIN
@@ -495,7 +495,7 @@ BEGIN
         RETURN;
     END IF;
     -- expressions in the form the catalog keeps them (once the product exists)
-    IF meshpg._export_doc(ref) IS NOT NULL THEN
+    IF cur IS NOT NULL THEN
         SELECT pg_catalog.jsonb_agg(CASE WHEN e->>'expression' IS NULL THEN e
                    ELSE pg_catalog.jsonb_set(e, '{expression}', pg_catalog.to_jsonb(
                             meshpg._canonical_expression(ref, e->>'column', e->>'kind', e->>'expression'))) END
@@ -522,7 +522,7 @@ BEGIN
     FOR r IN
         SELECT COALESCE(w.value->>'name', h.value->>'name') AS name, w.value AS w, h.value AS h
           FROM pg_catalog.jsonb_array_elements(want) w
-          FULL JOIN pg_catalog.jsonb_array_elements(cur) h ON h.value->>'name' = w.value->>'name'
+          FULL JOIN pg_catalog.jsonb_array_elements(have) h ON h.value->>'name' = w.value->>'name'
          WHERE w.value IS DISTINCT FROM h.value
          ORDER BY 1
     LOOP
@@ -557,14 +557,13 @@ END
 $$;
 
 -- lifecycle: draft, active (published at version), deprecated, retired
-CREATE FUNCTION meshpg._dsc_status(doc jsonb, label text, do_apply boolean, strict boolean)
+CREATE FUNCTION meshpg._dsc_status(doc jsonb, cur jsonb, label text, do_apply boolean, strict boolean)
 RETURNS TABLE (action text, object text, detail text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     ref text := doc->>'id';
-    cur jsonb := meshpg._export_doc(ref);
     state text := COALESCE(cur->>'status', 'draft');
     want text := doc->>'status';
     cmp integer;
@@ -615,14 +614,14 @@ END
 $$;
 
 -- grants (ODCS roles): authoritative when the section is present
-CREATE FUNCTION meshpg._dsc_grants(doc jsonb, label text, do_apply boolean, strict boolean)
+CREATE FUNCTION meshpg._dsc_grants(doc jsonb, cur jsonb, label text, do_apply boolean, strict boolean)
 RETURNS TABLE (action text, object text, detail text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     ref text := doc->>'id';
-    cur jsonb := meshpg._export_roles(ref);
+    have jsonb := meshpg._export_roles(ref);
     r record;
 BEGIN
     IF NOT doc ? 'roles' THEN
@@ -631,7 +630,7 @@ BEGIN
     FOR r IN
         SELECT COALESCE(w.value->>'role', h.value->>'role') AS role, w.value AS w, h.value AS h
           FROM pg_catalog.jsonb_array_elements(doc->'roles') w
-          FULL JOIN pg_catalog.jsonb_array_elements(cur) h ON h.value->>'role' = w.value->>'role'
+          FULL JOIN pg_catalog.jsonb_array_elements(have) h ON h.value->>'role' = w.value->>'role'
          WHERE h.value IS NULL OR w.value IS NULL
             OR w.value->>'purpose' IS DISTINCT FROM h.value->>'purpose'
             OR (w.value->>'expires')::timestamptz IS DISTINCT FROM (h.value->>'expires')::timestamptz
@@ -654,7 +653,7 @@ $$;
  * until its handler is added here, a descriptor that declares SLOs is
  * refused rather than half applied.
  */
-CREATE FUNCTION meshpg._dsc_slos(doc jsonb, label text, do_apply boolean, strict boolean)
+CREATE FUNCTION meshpg._dsc_slos(doc jsonb, cur jsonb, label text, do_apply boolean, strict boolean)
 RETURNS TABLE (action text, object text, detail text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -716,6 +715,7 @@ DECLARE
     label text;
     dup text;
     dom text;
+    cur jsonb;
 BEGIN
     SELECT e->>'id' INTO dup FROM pg_catalog.jsonb_array_elements(docs) e
      GROUP BY 1 HAVING pg_catalog.count(*) > 1 LIMIT 1;
@@ -733,13 +733,18 @@ BEGIN
     FOR d IN SELECT e.value AS doc, e.ordinality AS i FROM pg_catalog.jsonb_array_elements(docs) WITH ORDINALITY e
     LOOP
         label := CASE WHEN n > 1 THEN pg_catalog.format('document %s: ', d.i) ELSE '' END;
-        RETURN QUERY SELECT * FROM meshpg._dsc_slos(d.doc, label, do_apply, strict);
-        RETURN QUERY SELECT * FROM meshpg._dsc_product(d.doc, label, do_apply, strict);
-        RETURN QUERY SELECT * FROM meshpg._dsc_columns(d.doc, label, do_apply, strict);
-        RETURN QUERY SELECT * FROM meshpg._dsc_tags(d.doc, label, do_apply, strict);
-        RETURN QUERY SELECT * FROM meshpg._dsc_policies(d.doc, label, do_apply, strict);
-        RETURN QUERY SELECT * FROM meshpg._dsc_status(d.doc, label, do_apply, strict);
-        RETURN QUERY SELECT * FROM meshpg._dsc_grants(d.doc, label, do_apply, strict);
+        cur := meshpg._export_doc(d.doc->>'id');
+        RETURN QUERY SELECT * FROM meshpg._dsc_slos(d.doc, cur, label, do_apply, strict);
+        RETURN QUERY SELECT * FROM meshpg._dsc_product(d.doc, cur, label, do_apply, strict);
+        -- a new major version starts with its predecessor's documentation and tags
+        IF cur IS NULL AND do_apply THEN
+            cur := meshpg._export_doc(d.doc->>'id');
+        END IF;
+        RETURN QUERY SELECT * FROM meshpg._dsc_columns(d.doc, cur, label, do_apply, strict);
+        RETURN QUERY SELECT * FROM meshpg._dsc_tags(d.doc, cur, label, do_apply, strict);
+        RETURN QUERY SELECT * FROM meshpg._dsc_policies(d.doc, cur, label, do_apply, strict);
+        RETURN QUERY SELECT * FROM meshpg._dsc_status(d.doc, cur, label, do_apply, strict);
+        RETURN QUERY SELECT * FROM meshpg._dsc_grants(d.doc, cur, label, do_apply, strict);
     END LOOP;
     IF prune THEN
         FOR d IN SELECT p.product, p.state FROM meshpg.products p
