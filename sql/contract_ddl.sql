@@ -77,6 +77,9 @@ SELECT current_setting('is_superuser') AS superuser;
 SELECT expect_error($$ ALTER TABLE ledger.entries DROP COLUMN ref $$);
 SELECT expect_error($$ ALTER TABLE ledger.entries ALTER COLUMN ref TYPE int USING 0 $$);
 SELECT expect_error($$ DROP TYPE ledger.direction CASCADE $$);
+-- a published column's type keeps its name and schema
+SELECT expect_error($$ ALTER TYPE ledger.direction RENAME TO dir $$);
+SELECT expect_error($$ ALTER TYPE ledger.direction SET SCHEMA public $$);
 SELECT expect_error($$ DROP FUNCTION ledger.cents(numeric) CASCADE $$);
 SELECT expect_error($$ DROP OWNED BY regress_ledger_dev CASCADE $$);
 SELECT expect_error($$ DROP SCHEMA ledger CASCADE $$);
@@ -88,6 +91,8 @@ SELECT column_name, type FROM meshpg.product_columns WHERE product = 'ledger.ent
 -- Compatible changes are accepted, recorded as the next minor version and
 -- announced on meshpg_contract (specs/contract_notify.spec checks the announcement).
 SET ROLE regress_ledger_dev;
+-- (types are compared in a fixed form, whatever the session's search_path)
+SET search_path = ledger, public;
 ALTER TABLE ledger.entries ADD COLUMN currency char(3);
 ALTER TABLE ledger.entries ALTER COLUMN ref TYPE varchar(40);
 ALTER TABLE ledger.entries ALTER COLUMN fee TYPE numeric(12,2);
@@ -100,6 +105,7 @@ BEGIN;
 ALTER TABLE ledger.entries ADD COLUMN extra int;
 ALTER TABLE ledger.entries ALTER COLUMN currency TYPE text;
 ROLLBACK;
+RESET search_path;
 RESET ROLE;
 SELECT product, version, change, changes FROM meshpg.contracts
  WHERE product LIKE 'ledger.%' ORDER BY product, recorded_at;

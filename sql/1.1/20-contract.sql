@@ -52,7 +52,11 @@ SELECT pg_catalog.jsonb_build_object(
                 WHERE a.attrelid OPERATOR(pg_catalog.=) p.relid AND a.attnum > 0
                   AND NOT a.attisdropped), '[]'),
            'policies', COALESCE((
-               SELECT pg_catalog.jsonb_agg(pol.name ORDER BY pol.name)
+               SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                          'name', pol.name, 'kind', pol.kind,
+                          'tag', (SELECT t.name FROM meshpg.cat_tag t WHERE t.id OPERATOR(pg_catalog.=) pol.tag_id),
+                          'column', pol.column_name, 'mask', pol.mask, 'expression', pol.expression))
+                      ORDER BY pol.name)
                  FROM meshpg.cat_policy pol
                 WHERE pol.product_id OPERATOR(pg_catalog.=) p.id
                    OR pol.tag_id IN (SELECT ct.tag_id FROM meshpg.cat_column_tag ct

@@ -21,6 +21,8 @@ extern char *mesh_product_version(int64 product_id);
 extern void mesh_contract_refuse(int64 product_id, const char *column,
 								 const char *action, const char *detail);
 extern bool mesh_type_widens(const char *from, const char *to);
+extern int	mesh_contract_pin_search_path(void);
+extern void mesh_contract_unpin_search_path(int nestlevel);
 extern void mesh_contract_check_after(int64 product_id, const char *statement);
 
 /* ddl pre-checks (record.c) */

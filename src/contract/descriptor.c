@@ -561,6 +561,7 @@ render_container(StringInfo out, JsonbContainer *c, int indent, bool in_seq)
 	JsonbIteratorToken tok;
 	bool		first = true;
 
+	check_stack_depth();
 	tok = JsonbIteratorNext(&it, &v, true);
 	if (tok == WJB_BEGIN_ARRAY)
 	{
@@ -692,6 +693,8 @@ meshpg_canonical_expression(PG_FUNCTION_ARGS)
 
 	mesh_spi_begin(&spi);
 	mesh_resolve_product(ref, false, &product);
+	/* as for creating a product-bound policy: it opens the relation */
+	mesh_require_admin_or_member(spi.userid, &product.domain);
 	mesh_spi_end(&spi);
 
 	rel = relation_open(product.relid, AccessShareLock);

@@ -21,6 +21,7 @@
 #include "nodes/nodeFuncs.h"
 #include "parser/analyze.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 
@@ -30,6 +31,27 @@
 
 #define NEW_MAJOR_HINT \
 	"Publish the change as a new major version: create a new relation and call meshpg.publish_version('%s', relation => ..., sunset => ...)."
+
+/*
+ * Types are compared by their format_type() text, recorded under meshpg's
+ * own search_path (pg_catalog, pg_temp: every other type qualified).  The
+ * checks run in the user's session, so they pin the same search_path.
+ */
+int
+mesh_contract_pin_search_path(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
+void
+mesh_contract_unpin_search_path(int nestlevel)
+{
+	AtEOXact_GUC(true, nestlevel);
+}
 
 /* Called inside mesh_spi_begin/end. */
 void
@@ -187,6 +209,7 @@ mesh_contract_check_after(int64 product_id, const char *statement)
 	char	   *new_version;
 	char	   *qualname;
 	StringInfoData payload;
+	int			nestlevel;
 
 	state = mesh_spi_first_value("SELECT state FROM meshpg.cat_product WHERE id = $1",
 								 1, &argtype, &arg);
@@ -196,6 +219,7 @@ mesh_contract_check_after(int64 product_id, const char *statement)
 	initStringInfo(&changes);
 	appendStringInfoChar(&changes, '[');
 
+	nestlevel = mesh_contract_pin_search_path();
 	mesh_spi_begin(&spi);
 	/* published columns against the live relation */
 	mesh_spi_exec("SELECT c.name, c.published_type, c.published_nullable, a.attname IS NOT NULL, "
@@ -264,6 +288,7 @@ mesh_contract_check_after(int64 product_id, const char *statement)
 	if (changes.len <= 2)
 	{
 		mesh_spi_end(&spi);
+		mesh_contract_unpin_search_path(nestlevel);
 		return;
 	}
 
@@ -291,6 +316,7 @@ mesh_contract_check_after(int64 product_id, const char *statement)
 	mesh_contract_record(product_id, new_version, "compatible", changes.data);
 	mesh_refresh_search_product(product_id);
 	mesh_spi_end(&spi);
+	mesh_contract_unpin_search_path(nestlevel);
 
 	/* Listeners get it at commit, and not at all if the statement fails. */
 	initStringInfo(&payload);
@@ -331,6 +357,7 @@ mesh_contract_check_view(ViewStmt *stmt, Oid relid, int64 product_id, const char
 	MeshSpiState spi;
 	Datum		arg = Int64GetDatum(product_id);
 	Oid			argtype = INT8OID;
+	int			nestlevel;
 
 	raw->stmt = copyObject(stmt->query);
 	raw->stmt_location = -1;
@@ -339,6 +366,7 @@ mesh_contract_check_view(ViewStmt *stmt, Oid relid, int64 product_id, const char
 	if (!IsA(query, Query) || query->commandType != CMD_SELECT)
 		return;
 	alias = list_head(stmt->aliases);
+	nestlevel = mesh_contract_pin_search_path();
 	foreach(lc, query->targetList)
 	{
 		TargetEntry *tle = lfirst(lc);
@@ -356,6 +384,7 @@ mesh_contract_check_view(ViewStmt *stmt, Oid relid, int64 product_id, const char
 		types = lappend(types, format_type_with_typemod(exprType((Node *) tle->expr),
 														exprTypmod((Node *) tle->expr)));
 	}
+	mesh_contract_unpin_search_path(nestlevel);
 
 	mesh_spi_begin(&spi);
 	mesh_spi_exec("SELECT name, published_type FROM meshpg.cat_column "

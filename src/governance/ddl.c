@@ -44,6 +44,7 @@
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "nodes/makefuncs.h"
 #include "parser/parse_type.h"
 #include "tcop/cmdtag.h"
 
@@ -319,6 +320,38 @@ refuse_served_rename(Oid relid, const char *column)
 			 errhint("Publish a new major version with meshpg.publish_version() instead.")));
 }
 
+/*
+ * A served product's published column types are part of its contract:
+ * renaming such a type, or moving it to another schema, changes them.
+ */
+static void
+refuse_type_change(List *names, ObjectType objtype, const char *action)
+{
+	Oid			typid;
+	char	   *product;
+
+	if (objtype != OBJECT_TYPE && objtype != OBJECT_DOMAIN)
+		return;
+	typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(names), true);
+	if (!OidIsValid(typid))
+		return;
+	product = mesh_spi_first_value("SELECT d.name || '.' || p.name FROM meshpg.cat_product p "
+								   "  JOIN meshpg.cat_domain d ON d.id = p.domain_id "
+								   "  JOIN pg_catalog.pg_attribute a ON a.attrelid = p.relid "
+								   " WHERE p.state IN ('published', 'deprecated') "
+								   "   AND a.attnum > 0 AND NOT a.attisdropped "
+								   "   AND a.atttypid IN ($1, (SELECT typarray FROM pg_catalog.pg_type WHERE oid = $1)) "
+								   " ORDER BY 1 LIMIT 1",
+								   1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(typid)});
+	if (product != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot %s type %s because data product \"%s\" publishes a column of that type",
+						action, format_type_be(typid), product),
+				 errdetail("The type's name is part of the product's published contract."),
+				 errhint("Publish a new major version with meshpg.publish_version() instead.")));
+}
+
 /* The published type and nullability of a column; false if unpublished. */
 static bool
 published_column(int64 product_id, const char *column, char **type, bool *nullable)
@@ -366,11 +399,14 @@ check_contract_cmd(Oid relid, AlterTableCmd *cmd)
 		Oid			typid;
 		int32		typmod;
 		char	   *new_type;
+		int			nestlevel;
 
 		if (!published_column(id, cmd->name, &type, &nullable))
 			return;
 		typenameTypeIdAndMod(NULL, def->typeName, &typid, &typmod);
+		nestlevel = mesh_contract_pin_search_path();
 		new_type = format_type_with_typemod(typid, typmod);
+		mesh_contract_unpin_search_path(nestlevel);
 		if (!mesh_type_widens(type, new_type))
 			mesh_contract_refuse(id, cmd->name, "change the type of",
 								 psprintf("ALTER COLUMN TYPE would change its type from %s to %s.",
@@ -517,6 +553,8 @@ check_utility(Node *stmt, const char *queryString)
 				}
 				else if (rs->relation != NULL && rs->subname == NULL)
 					refuse_served_rename(product_relid(rs->relation), NULL);
+				else if (rs->renameType == OBJECT_TYPE || rs->renameType == OBJECT_DOMAIN)
+					refuse_type_change(castNode(List, rs->object), rs->renameType, "rename");
 				break;
 			}
 		case T_ReassignOwnedStmt:
@@ -537,6 +575,10 @@ check_utility(Node *stmt, const char *queryString)
 			{
 				AlterObjectSchemaStmt *as = (AlterObjectSchemaStmt *) stmt;
 				Oid			relid = product_relid(as->relation);
+
+				if (as->relation == NULL)
+					refuse_type_change(castNode(List, as->object), as->objectType,
+									   "move");
 
 				if (OidIsValid(relid))
 				{
