@@ -15,6 +15,7 @@ extern int	mesh_descriptor_max_size;
 extern void mesh_define_contract_settings(void);
 
 /* record.c: recording and checking the published interface */
+extern bool mesh_contracts_installed(void);
 extern void mesh_contract_record(int64 product_id, const char *version,
 								 const char *change, const char *changes_json);
 extern char *mesh_product_version(int64 product_id);

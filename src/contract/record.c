@@ -53,11 +53,26 @@ mesh_contract_unpin_search_path(int nestlevel)
 	AtEOXact_GUC(true, nestlevel);
 }
 
+/*
+ * Whether this database's meshpg has the 1.1 catalog.  Until ALTER
+ * EXTENSION meshpg UPDATE, the library keeps 1.0's behaviour: no contracts
+ * are recorded and only 1.0's DDL refusals apply.
+ */
+bool
+mesh_contracts_installed(void)
+{
+	const MeshCatalog *cat = mesh_catalog();
+
+	return cat != NULL && OidIsValid(get_relname_relid("cat_contract", cat->nsp));
+}
+
 /* Called inside mesh_spi_begin/end. */
 void
 mesh_contract_record(int64 product_id, const char *version, const char *change,
 					 const char *changes_json)
 {
+	if (!mesh_contracts_installed())
+		return;
 	mesh_spi_exec("INSERT INTO meshpg.cat_contract "
 				  "  (product_id, version, change, contract, changes, recorded_by) "
 				  "VALUES ($1, $2, $3, meshpg._contract_snapshot($1), $4::jsonb, current_user) "

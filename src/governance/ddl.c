@@ -298,7 +298,7 @@ refuse_served_rename(Oid relid, const char *column)
 	int64		id;
 	char	   *qualname;
 
-	if (!OidIsValid(relid))
+	if (!OidIsValid(relid) || !mesh_contracts_installed())
 		return;
 	product = mesh_product_by_relid(relid);
 	if (product == NULL || product->inherited || !is_served(product))
@@ -330,7 +330,7 @@ refuse_type_change(List *names, ObjectType objtype, const char *action)
 	Oid			typid;
 	char	   *product;
 
-	if (objtype != OBJECT_TYPE && objtype != OBJECT_DOMAIN)
+	if ((objtype != OBJECT_TYPE && objtype != OBJECT_DOMAIN) || !mesh_contracts_installed())
 		return;
 	typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(names), true);
 	if (!OidIsValid(typid))
@@ -390,7 +390,8 @@ check_contract_cmd(Oid relid, AlterTableCmd *cmd)
 	char	   *type;
 	bool		nullable;
 
-	if (product == NULL || !is_served(product) || cmd->name == NULL)
+	if (product == NULL || !is_served(product) || cmd->name == NULL ||
+		!mesh_contracts_installed())
 		return;
 	id = product->id;
 	if (cmd->subtype == AT_AlterColumnType)
@@ -471,7 +472,7 @@ contract_targets(Node *stmt)
 		default:
 			break;
 	}
-	if (rv == NULL)
+	if (rv == NULL || !mesh_contracts_installed())
 		return NIL;
 	relid = RangeVarGetRelid(rv, NoLock, true);
 	if (!OidIsValid(relid))
@@ -626,7 +627,7 @@ check_utility(Node *stmt, const char *queryString)
 				Oid			relid = vs->replace ? product_relid(vs->view) : InvalidOid;
 				const MeshProduct *product = OidIsValid(relid) ? mesh_product_by_relid(relid) : NULL;
 
-				if (product != NULL && is_served(product))
+				if (product != NULL && is_served(product) && mesh_contracts_installed())
 					mesh_contract_check_view(vs, relid, product->id, queryString);
 				break;
 			}
