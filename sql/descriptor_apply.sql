@@ -178,10 +178,32 @@ SELECT * FROM meshpg.plan(meshpg.export('shop.orders'), prune => true);
 SELECT * FROM meshpg.apply(meshpg.export('shop.orders'), prune => true);
 SELECT product FROM meshpg.products WHERE domain = 'shop';
 
+-- A new major version through a descriptor: domain.product@2 over a new
+-- relation (it starts with v1's documentation and tags, then converges).
+CREATE TABLE shop.orders_v2 (id bigint NOT NULL, email text, total numeric(12,2));
+SELECT * FROM meshpg.apply($y$
+apiVersion: v3.0.2
+kind: DataContract
+id: shop.orders@2
+version: 2.0.0
+status: active
+description: {purpose: "Orders, v2: totals with more precision"}
+schema:
+  - name: orders
+    physicalName: orders_v2
+    properties:
+      - {name: id, physicalType: bigint, required: true, description: Order number}
+      - {name: email, physicalType: text, tags: [shop.pii]}
+      - {name: total, physicalType: "numeric(12,2)"}
+$y$);
+SELECT product, major, version, state FROM meshpg.product_versions WHERE family = 'shop.orders' ORDER BY major;
+SELECT * FROM meshpg.plan(meshpg.export('shop.orders@2'));
+
 -- Lifecycle through descriptors: deprecation needs a sunset.
 SELECT expect_error($$ SELECT * FROM meshpg.plan(replace(meshpg.export('shop.orders'), 'status: active', 'status: deprecated')) $$);
 SELECT * FROM meshpg.apply(replace(meshpg.export('shop.orders'), 'status: active',
-                                   'status: deprecated' || E'\n' || 'sunset: "2999-01-01"'));
-SELECT product, state, sunset FROM meshpg.products WHERE product = 'shop.orders';
+                                   'status: deprecated' || E'\n' || 'sunset: "2999-01-01"'
+                                   || E'\n' || 'successor: shop.orders@2'));
+SELECT product, state, sunset, successor FROM meshpg.products WHERE product = 'shop.orders';
 SELECT * FROM meshpg.plan(meshpg.export('shop.orders'));
 RESET ROLE;
