@@ -16,19 +16,24 @@ DATA_built = meshpg--1.0--1.1.sql
 PG_CONFIG ?= pg_config
 ICU_CFLAGS := $(shell pkg-config --cflags icu-uc icu-i18n)
 ICU_LIBS := $(shell pkg-config --libs icu-uc icu-i18n)
+# descriptors (src/contract/yaml.c)
+YAML_CFLAGS := $(shell pkg-config --cflags yaml-0.1)
+YAML_LIBS := $(shell pkg-config --libs yaml-0.1)
 
-PG_CPPFLAGS = -I$(srcdir)/src $(ICU_CFLAGS)
+PG_CPPFLAGS = -I$(srcdir)/src $(ICU_CFLAGS) $(YAML_CFLAGS)
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
-SHLIB_LINK = $(ICU_LIBS)
+SHLIB_LINK = $(ICU_LIBS) $(YAML_LIBS)
 
 # pg_regress suites: sql/<name>.sql against expected/<name>.out.
-REGRESS = init names domains products lifecycle grants search ddl security bad_input policies
+REGRESS = init names domains products lifecycle grants search ddl security bad_input policies \
+	contract_ddl contract_versions descriptor_apply descriptor_errors
 REGRESS_OPTS = --temp-instance=./tmp_check_regress \
 	--temp-config=$(srcdir)/test/meshpg.conf \
 	--encoding=UTF8 --no-locale
 
 # Isolation specs: specs/<name>.spec against expected/<name>.out.
-ISOLATION = confusable_race grant_invalidation policy_invalidation
+ISOLATION = confusable_race grant_invalidation policy_invalidation \
+	contract_apply_race contract_notify
 ISOLATION_OPTS = --temp-instance=./tmp_check_iso \
 	--temp-config=$(srcdir)/test/meshpg.conf \
 	--encoding=UTF8 --no-locale --load-extension=meshpg

@@ -22,7 +22,7 @@ MESHPG_PG_MAJOR=15
 MESHPG_PG_BIN=${MESHPG_PG_BIN:-/usr/lib/postgresql/$MESHPG_PG_MAJOR/bin}
 # Debian's /usr/bin/pg_config may belong to another major: name ours.
 MESHPG_PG_CONFIG=$MESHPG_PG_BIN/pg_config
-MESHPG_PACKAGES=(postgresql-15 postgresql-server-dev-15 libicu-dev sqlsmith
+MESHPG_PACKAGES=(postgresql-15 postgresql-server-dev-15 libicu-dev libyaml-dev sqlsmith
                  libipc-run-perl pkg-config make gcc)
 
 meshpg_log() { printf '==> %s\n' "$*"; }

@@ -2,16 +2,21 @@
 -- ddl: the catalog stays right when the objects it names change.
 --
 SET ROLE regress_pay_dev;
--- Renaming a product's relation: the product keeps pointing at it.
-ALTER TABLE payments.payouts RENAME TO payouts_v1;
-SELECT product, relation FROM meshpg.products WHERE product = 'payments.payouts';
-ALTER TABLE payments.payouts_v1 RENAME TO payouts;
--- Renaming a column: its documentation follows.
-SELECT meshpg.document_column('payments.payouts', 'tasker_id', 'The Tasker paid');
-ALTER TABLE payments.payouts RENAME COLUMN tasker_id TO tasker;
-SELECT column_name, description, published_type FROM meshpg.product_columns
- WHERE product = 'payments.payouts' ORDER BY position;
-ALTER TABLE payments.payouts RENAME COLUMN tasker TO tasker_id;
+-- Renaming a published product's relation or one of its columns breaks its
+-- consumers' queries: refused (see contract_ddl for the rest of the contract).
+SELECT expect_error($$ ALTER TABLE payments.payouts RENAME TO payouts_v1 $$);
+SELECT expect_error($$ ALTER TABLE payments.payouts RENAME COLUMN tasker_id TO tasker $$);
+-- A draft's relation and columns may be renamed: the catalog follows.
+CREATE TABLE payments.payout_drafts (tasker_id bigint, amount numeric);
+SELECT meshpg.register_product('payments', 'payout_drafts', 'payments.payout_drafts', description => 'Drafts');
+ALTER TABLE payments.payout_drafts RENAME TO payout_drafts_v1;
+SELECT product, relation FROM meshpg.products WHERE product = 'payments.payout_drafts';
+SELECT meshpg.document_column('payments.payout_drafts', 'tasker_id', 'The Tasker paid');
+ALTER TABLE payments.payout_drafts_v1 RENAME COLUMN tasker_id TO tasker;
+SELECT column_name, description FROM meshpg.product_columns
+ WHERE product = 'payments.payout_drafts' ORDER BY position;
+SELECT meshpg.unregister_product('payments.payout_drafts');
+DROP TABLE payments.payout_drafts_v1;
 -- ... also when the rename reaches a product through its unregistered parent.
 CREATE TABLE payments.ledger_base (entry_id bigint, amount numeric);
 CREATE TABLE payments.ledger () INHERITS (payments.ledger_base);

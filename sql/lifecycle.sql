@@ -19,14 +19,16 @@ SELECT expect_error($$ SELECT meshpg.publish('payments.transactions', '1.0.0') $
 SELECT expect_error($$ SELECT meshpg.publish('payments.transactions', '0.9.9') $$);
 SELECT expect_error($$ SELECT meshpg.publish('payments.transactions', '1.0.0-rc.1') $$);
 SELECT expect_error($$ SELECT meshpg.publish('payments.transactions', 'v2') $$);
+-- A new major version is a new relation (meshpg.publish_version, contract_versions).
+SELECT expect_error($$ SELECT meshpg.publish('payments.transactions', '2.0.0') $$);
 SELECT meshpg.publish('payments.transactions');
 SELECT meshpg.publish('payments.transactions', '1.1.1');
-SELECT meshpg.publish('payments.transactions', '2.0.0-rc.9');
-SELECT meshpg.publish('payments.transactions', '2.0.0-rc.10');     -- numeric identifiers compare as numbers
-SELECT expect_error($$ SELECT meshpg.publish('payments.transactions', '2.0.0-rc.2') $$);
-SELECT expect_error($$ SELECT meshpg.publish('payments.transactions', '2.0.0-rc.10+build.7') $$);  -- build metadata does not count
-SELECT expect_error($$ SELECT meshpg.publish('payments.transactions', '2.0.0-rc..1') $$);
-SELECT expect_error($$ SELECT meshpg.publish('payments.transactions', '2.0.0+a+b') $$);
+SELECT meshpg.publish('payments.transactions', '1.2.0-rc.9');
+SELECT meshpg.publish('payments.transactions', '1.2.0-rc.10');     -- numeric identifiers compare as numbers
+SELECT expect_error($$ SELECT meshpg.publish('payments.transactions', '1.2.0-rc.2') $$);
+SELECT expect_error($$ SELECT meshpg.publish('payments.transactions', '1.2.0-rc.10+build.7') $$);  -- build metadata does not count
+SELECT expect_error($$ SELECT meshpg.publish('payments.transactions', '1.2.0-rc..1') $$);
+SELECT expect_error($$ SELECT meshpg.publish('payments.transactions', '1.2.0+a+b') $$);
 SELECT meshpg.publish('payments.transactions');                    -- a pre-release becomes its release
 SELECT version FROM meshpg.products WHERE product = 'payments.transactions';
 

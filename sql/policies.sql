@@ -237,9 +237,10 @@ SELECT meshpg.create_masking_policy('shift_code', 'redact', product => 'marketpl
 SELECT meshpg.create_masking_policy('shift_start', 'redact', product => 'marketplace.shifts', column_name => 'starts');
 SELECT meshpg.publish('marketplace.shifts', '1.0.0');
 SELECT meshpg.grant_access('marketplace.shifts', 'regress_analyst');
--- a column's type may change under a policy: it is analysed again
+-- a column's type may change under a policy: it is analysed again (a
+-- published product's contract allows widening a varchar only)
 SELECT meshpg.create_row_policy('shift_id', 'id > 0', product => 'marketplace.shifts');
-ALTER TABLE marketplace.shifts ALTER COLUMN id TYPE bigint;
+ALTER TABLE marketplace.shifts ALTER COLUMN code TYPE varchar(5);
 RESET ROLE;
 SET ROLE regress_analyst;
 SELECT * FROM marketplace.shifts;

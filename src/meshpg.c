@@ -14,6 +14,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "contract/contract.h"
 #include "governance/policy.h"
 #include "meshpg.h"
 
@@ -47,6 +48,7 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 
 	mesh_define_identity_settings();
+	mesh_define_contract_settings();
 
 	MarkGUCPrefixReserved("meshpg");
 

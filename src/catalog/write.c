@@ -57,8 +57,15 @@ mesh_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 			  const char *nulls)
 {
 	int			rc;
+	MemoryContext caller = CurrentMemoryContext;
 
 	rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, false, 0);
+
+	/*
+	 * SPI returns in its procedure context, which SPI_finish frees: back to
+	 * the caller's, so that what callers read (SPI_getvalue) outlives it.
+	 */
+	MemoryContextSwitchTo(caller);
 	if (rc < 0)
 		elog(ERROR, "meshpg catalog statement failed (%s): %s",
 			 SPI_result_code_string(rc), sql);

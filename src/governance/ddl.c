@@ -44,8 +44,12 @@
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_type.h"
+#include "tcop/cmdtag.h"
 
 #include "catalog/catalog.h"
+#include "contract/contract.h"
 #include "governance/governance.h"
 #include "governance/policy.h"
 #include "meshpg.h"
@@ -123,13 +127,18 @@ guard_relation_drop(Oid relid, int attnum)
 	if (attnum == 0)
 	{
 		if (is_served(product))
+		{
+			int64		id = product->id;
+			char	   *qualname = pstrdup(product->qualname);
+			const char *state = product->state == MESH_PUBLISHED ? "published" : "deprecated";
+
 			ereport(ERROR,
 					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-					 errmsg("cannot drop relation \"%s\" because it is the output port of %s data product \"%s\"",
-							get_rel_name(relid),
-							product->state == MESH_PUBLISHED ? "published" : "deprecated",
-							product->qualname),
-					 errhint("Deprecate and retire the data product first, with meshpg.deprecate() and meshpg.retire().")));
+					 errmsg("cannot drop relation \"%s\" because it is the output port of %s data product \"%s\" version %s",
+							get_rel_name(relid), state, qualname, mesh_product_version(id)),
+					 errdetail("Consumers rely on the published contract until the product is retired; this holds for superusers and for drops that cascade from other objects."),
+					 errhint("Publish its replacement as a new major version with meshpg.publish_version(), then retire this one with meshpg.retire() after its sunset date.")));
+		}
 		forget_dropped_product(product);
 		return;
 	}
@@ -138,14 +147,8 @@ guard_relation_drop(Oid relid, int attnum)
 	if (column == NULL)
 		return;
 	if (is_served(product))
-		ereport(ERROR,
-				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-				 errmsg("cannot drop column \"%s\" of %s data product \"%s\"",
-						column,
-						product->state == MESH_PUBLISHED ? "published" : "deprecated",
-						product->qualname),
-				 errdetail("The column is part of the product's published interface."),
-				 errhint("Publish a new data product without the column as its successor.")));
+		mesh_contract_refuse(product->id, column, "drop",
+							 "Dropping it, directly or by a cascade from another object, breaks the contract.");
 	forget_dropped_column(product, column);
 }
 
@@ -281,6 +284,232 @@ refuse_domain_schema(const char *schema, Oid new_owner, const char *action,
 				 errhint("%s", instead)));
 }
 
+static bool published_column(int64 product_id, const char *column, char **type,
+							 bool *nullable);
+
+/*
+ * Renaming a served product's relation or one of its published columns
+ * breaks every consumer's query: refused before anything changes.
+ */
+static void
+refuse_served_rename(Oid relid, const char *column)
+{
+	const MeshProduct *product;
+	int64		id;
+	char	   *qualname;
+
+	if (!OidIsValid(relid) || !mesh_contracts_installed())
+		return;
+	product = mesh_product_by_relid(relid);
+	if (product == NULL || product->inherited || !is_served(product))
+		return;
+	id = product->id;
+	if (column != NULL)
+	{
+		if (published_column(id, column, NULL, NULL))
+			mesh_contract_refuse(id, column, "rename",
+								 "Consumers select it by its name.");
+		return;
+	}
+	qualname = pstrdup(product->qualname);
+	ereport(ERROR,
+			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+			 errmsg("cannot rename relation \"%s\" of data product \"%s\" version %s",
+					get_rel_name(relid), qualname, mesh_product_version(id)),
+			 errdetail("Consumers query the data product by its relation's name."),
+			 errhint("Publish a new major version with meshpg.publish_version() instead.")));
+}
+
+/*
+ * A served product's published column types are part of its contract:
+ * renaming such a type, or moving it to another schema, changes them.
+ */
+static void
+refuse_type_change(List *names, ObjectType objtype, const char *action)
+{
+	Oid			typid;
+	char	   *product;
+
+	if ((objtype != OBJECT_TYPE && objtype != OBJECT_DOMAIN) || !mesh_contracts_installed())
+		return;
+	typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(names), true);
+	if (!OidIsValid(typid))
+		return;
+	product = mesh_spi_first_value("SELECT d.name || '.' || p.name FROM meshpg.cat_product p "
+								   "  JOIN meshpg.cat_domain d ON d.id = p.domain_id "
+								   "  JOIN pg_catalog.pg_attribute a ON a.attrelid = p.relid "
+								   " WHERE p.state IN ('published', 'deprecated') "
+								   "   AND a.attnum > 0 AND NOT a.attisdropped "
+								   "   AND a.atttypid IN ($1, (SELECT typarray FROM pg_catalog.pg_type WHERE oid = $1)) "
+								   " ORDER BY 1 LIMIT 1",
+								   1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(typid)});
+	if (product != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot %s type %s because data product \"%s\" publishes a column of that type",
+						action, format_type_be(typid), product),
+				 errdetail("The type's name is part of the product's published contract."),
+				 errhint("Publish a new major version with meshpg.publish_version() instead.")));
+}
+
+/* The published type and nullability of a column; false if unpublished. */
+static bool
+published_column(int64 product_id, const char *column, char **type, bool *nullable)
+{
+	MeshSpiState spi;
+	bool		found;
+
+	mesh_spi_begin(&spi);
+	mesh_spi_exec("SELECT published_type, published_nullable FROM meshpg.cat_column "
+				  " WHERE product_id = $1 AND name = $2 AND published_type IS NOT NULL",
+				  2, (Oid[]) {INT8OID, TEXTOID},
+				  (Datum[]) {Int64GetDatum(product_id), CStringGetTextDatum(column)}, NULL);
+	found = SPI_processed > 0;
+	if (found && type != NULL)
+	{
+		bool		isnull;
+
+		*type = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		*nullable = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											   2, &isnull));
+	}
+	mesh_spi_end(&spi);
+	return found;
+}
+
+/*
+ * ALTER TABLE subcommands that would break a served product's contract,
+ * refused before PostgreSQL rewrites anything.  Whatever gets past these
+ * is compared with the contract after the statement (check_contracts).
+ */
+static void
+check_contract_cmd(Oid relid, AlterTableCmd *cmd)
+{
+	const MeshProduct *product = mesh_product_by_relid(relid);
+	int64		id;
+	char	   *type;
+	bool		nullable;
+
+	if (product == NULL || !is_served(product) || cmd->name == NULL ||
+		!mesh_contracts_installed())
+		return;
+	id = product->id;
+	if (cmd->subtype == AT_AlterColumnType)
+	{
+		ColumnDef  *def = (ColumnDef *) cmd->def;
+		Oid			typid;
+		int32		typmod;
+		char	   *new_type;
+		int			nestlevel;
+
+		if (!published_column(id, cmd->name, &type, &nullable))
+			return;
+		typenameTypeIdAndMod(NULL, def->typeName, &typid, &typmod);
+		nestlevel = mesh_contract_pin_search_path();
+		new_type = format_type_with_typemod(typid, typmod);
+		mesh_contract_unpin_search_path(nestlevel);
+		if (!mesh_type_widens(type, new_type))
+			mesh_contract_refuse(id, cmd->name, "change the type of",
+								 psprintf("ALTER COLUMN TYPE would change its type from %s to %s.",
+										  type, new_type));
+	}
+	else if (cmd->subtype == AT_DropNotNull)
+	{
+		if (published_column(id, cmd->name, &type, &nullable) && !nullable)
+			mesh_contract_refuse(id, cmd->name, "make nullable",
+								 "DROP NOT NULL would let it hold nulls; the contract says it never does.");
+	}
+}
+
+/*
+ * The served products a statement may change the interface of: the
+ * relation it names (or, for a partition or child, its product) and, for
+ * ALTER TABLE and column renames, the products below it.
+ */
+static List *
+contract_targets(Node *stmt)
+{
+	RangeVar   *rv = NULL;
+	bool		recurse = false;
+	Oid			relid;
+	List	   *rels;
+	List	   *ids = NIL;
+	ListCell   *lc;
+
+	switch (nodeTag(stmt))
+	{
+		case T_AlterTableStmt:
+			rv = ((AlterTableStmt *) stmt)->relation;
+			recurse = rv->inh;
+			break;
+		case T_RenameStmt:
+			if (((RenameStmt *) stmt)->renameType == OBJECT_COLUMN)
+			{
+				rv = ((RenameStmt *) stmt)->relation;
+				recurse = rv != NULL && rv->inh;
+			}
+			break;
+		case T_ViewStmt:
+			if (((ViewStmt *) stmt)->replace)
+				rv = ((ViewStmt *) stmt)->view;
+			break;
+		case T_CommentStmt:
+			{
+				CommentStmt *cs = (CommentStmt *) stmt;
+				List	   *names;
+
+				if (cs->objtype == OBJECT_COLUMN)
+				{
+					names = castNode(List, cs->object);
+					rv = makeRangeVarFromNameList(list_truncate(list_copy(names),
+																list_length(names) - 1));
+				}
+				else if (cs->objtype == OBJECT_TABLE || cs->objtype == OBJECT_VIEW ||
+						 cs->objtype == OBJECT_MATVIEW)
+					rv = makeRangeVarFromNameList(castNode(List, cs->object));
+				break;
+			}
+		default:
+			break;
+	}
+	if (rv == NULL || !mesh_contracts_installed())
+		return NIL;
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	if (!OidIsValid(relid))
+		return NIL;
+	rels = recurse ? find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
+	foreach(lc, rels)
+	{
+		const MeshProduct *product = mesh_product_by_relid(lfirst_oid(lc));
+
+		ListCell   *li;
+		bool		seen = false;
+
+		if (product == NULL || !is_served(product))
+			continue;
+		foreach(li, ids)
+			seen |= *(int64 *) lfirst(li) == product->id;
+		if (!seen)
+		{
+			int64	   *id = palloc(sizeof(int64));
+
+			*id = product->id;
+			ids = lappend(ids, id);
+		}
+	}
+	return ids;
+}
+
+static void
+check_contracts(List *ids, Node *stmt)
+{
+	ListCell   *lc;
+	const char *tag = GetCommandTagName(CreateCommandTag(stmt));
+
+	foreach(lc, ids)
+		mesh_contract_check_after(*(int64 *) lfirst(lc), tag);
+}
+
 static bool
 is_guarded(Node *stmt)
 {
@@ -293,6 +522,8 @@ is_guarded(Node *stmt)
 		case T_DropStmt:
 		case T_AlterPolicyStmt:
 		case T_AlterTableStmt:
+		case T_ViewStmt:
+		case T_CommentStmt:
 			return true;
 		default:
 			return false;
@@ -301,7 +532,7 @@ is_guarded(Node *stmt)
 
 /* Checks that run before the statement; returns a column rename to apply after. */
 static Oid
-check_utility(Node *stmt)
+check_utility(Node *stmt, const char *queryString)
 {
 	switch (nodeTag(stmt))
 	{
@@ -315,7 +546,16 @@ check_utility(Node *stmt)
 				else if (rs->renameType == OBJECT_POLICY)
 					refuse_guard_change(rs->relation, rs->subname);
 				else if (rs->renameType == OBJECT_COLUMN && rs->relation != NULL)
-					return RangeVarGetRelid(rs->relation, NoLock, true);
+				{
+					Oid			relid = RangeVarGetRelid(rs->relation, NoLock, true);
+
+					refuse_served_rename(relid, rs->subname);
+					return relid;
+				}
+				else if (rs->relation != NULL && rs->subname == NULL)
+					refuse_served_rename(product_relid(rs->relation), NULL);
+				else if (rs->renameType == OBJECT_TYPE || rs->renameType == OBJECT_DOMAIN)
+					refuse_type_change(castNode(List, rs->object), rs->renameType, "rename");
 				break;
 			}
 		case T_ReassignOwnedStmt:
@@ -337,13 +577,24 @@ check_utility(Node *stmt)
 				AlterObjectSchemaStmt *as = (AlterObjectSchemaStmt *) stmt;
 				Oid			relid = product_relid(as->relation);
 
+				if (as->relation == NULL)
+					refuse_type_change(castNode(List, as->object), as->objectType,
+									   "move");
+
 				if (OidIsValid(relid))
+				{
+					const MeshProduct *product = mesh_product_by_relid(relid);
+					int64		id = product->id;
+					char	   *qualname = pstrdup(product->qualname);
+
 					ereport(ERROR,
 							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 							 errmsg("cannot move relation \"%s\" out of its domain's schema",
 									get_rel_name(relid)),
-							 errdetail("It is the output port of data product \"%s\".",
-									   mesh_product_by_relid(relid)->qualname)));
+							 errdetail("It is the output port of data product \"%s\" version %s.",
+									   qualname, mesh_product_version(id)),
+							 errhint("Consumers query it by its schema; publish a new major version with meshpg.publish_version() instead.")));
+				}
 				break;
 			}
 		case T_DropStmt:
@@ -370,6 +621,16 @@ check_utility(Node *stmt)
 				refuse_guard_change(ap->table, ap->policy_name);
 				break;
 			}
+		case T_ViewStmt:
+			{
+				ViewStmt   *vs = (ViewStmt *) stmt;
+				Oid			relid = vs->replace ? product_relid(vs->view) : InvalidOid;
+				const MeshProduct *product = OidIsValid(relid) ? mesh_product_by_relid(relid) : NULL;
+
+				if (product != NULL && is_served(product) && mesh_contracts_installed())
+					mesh_contract_check_view(vs, relid, product->id, queryString);
+				break;
+			}
 		case T_AlterTableStmt:
 			{
 				AlterTableStmt *at = (AlterTableStmt *) stmt;
@@ -382,6 +643,7 @@ check_utility(Node *stmt)
 				{
 					AlterTableCmd *cmd = lfirst(lc);
 
+					check_contract_cmd(relid, cmd);
 					if (cmd->subtype == AT_DisableRowSecurity)
 						ereport(ERROR,
 								(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -548,6 +810,7 @@ mesh_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 {
 	Node	   *stmt = pstmt->utilityStmt;
 	Oid			renamed = InvalidOid;
+	List	   *contract_ids = NIL;
 	bool		explain_analyze = mesh_is_explain_analyze(stmt);
 
 	/*
@@ -555,7 +818,10 @@ mesh_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	 * others (ROLLBACK) run in an aborted transaction, where it can't.
 	 */
 	if (is_guarded(stmt) && mesh_catalog() != NULL)
-		renamed = check_utility(stmt);
+	{
+		renamed = check_utility(stmt, queryString);
+		contract_ids = contract_targets(stmt);
+	}
 
 	/* COPY of a governed relation goes through the planner, like a query. */
 	if (IsA(stmt, CopyStmt))
@@ -583,6 +849,8 @@ mesh_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 		refuse_hash_dependents();
 	mesh_track_outer_user();
 
+	if (contract_ids != NIL)
+		check_contracts(contract_ids, stmt);
 	if (OidIsValid(renamed))
 		apply_column_rename((RenameStmt *) stmt, renamed);
 }

@@ -23,6 +23,7 @@
 #include "utils/timestamp.h"
 
 #include "catalog/catalog.h"
+#include "contract/contract.h"
 #include "governance/governance.h"
 #include "governance/policy.h"
 #include "meshpg.h"
@@ -144,10 +145,15 @@ report_denied(const MeshProduct *product, Oid userid, ReadVerdict verdict,
 					 errhint("Ask the owning domain team to renew it with meshpg.grant_access().")));
 			break;
 		case READ_RETIRED:
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("permission denied for data product \"%s\"", product->qualname),
-					 errdetail("The data product is retired.")));
+			{
+				char	   *successor = mesh_contract_successor(product);
+
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("permission denied for data product \"%s\"", product->qualname),
+						 errdetail("The data product is retired."),
+						 successor ? errhint("Read its successor \"%s\" instead.", successor) : 0));
+			}
 			break;
 		default:
 			ereport(ERROR,
@@ -205,7 +211,11 @@ mesh_check_perms(List *rangeTable, bool ereport_on_violation)
 		userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
 		verdict = may_read(product, userid, &expired);
 		if (verdict == READ_ALLOWED)
+		{
+			if (product->state == MESH_DEPRECATED)
+				mesh_contract_deprecated_read(product, userid);
 			continue;
+		}
 		if (!ereport_on_violation)
 			return false;
 		report_denied(product, userid, verdict, expired);

@@ -245,6 +245,30 @@ mesh_resolve_domain(const char *name, bool for_update, MeshDomain *out)
 	fill_domain(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, out);
 }
 
+/*
+ * A product name, or name@N for major version N >= 2 (contract/versions.c),
+ * normalised; NULL if invalid.
+ */
+static char *
+mesh_version_name(const char *input)
+{
+	const char *at = strchr(input, '@');
+	char	   *base;
+	const char *p;
+
+	if (at == NULL)
+		return mesh_normalize_name(input, "data product", true);
+	base = mesh_normalize_name(pnstrdup(input, at - input), "data product", true);
+	if (base == NULL || at[1] < '1' || at[1] > '9' || strlen(at + 1) > 9)
+		return NULL;
+	for (p = at + 1; *p; p++)
+		if (*p < '0' || *p > '9')
+			return NULL;
+	if (strcmp(at + 1, "1") == 0)
+		return NULL;			/* the first major has no suffix */
+	return psprintf("%s%s", base, at);
+}
+
 void
 mesh_resolve_product(const char *ref, bool for_update, MeshProductRow *out)
 {
@@ -265,7 +289,7 @@ mesh_resolve_product(const char *ref, bool for_update, MeshProductRow *out)
 				 errhint("Name a data product as domain.product, for example payments.transactions.")));
 
 	domain = mesh_normalize_name(pnstrdup(ref, dot - ref), "domain", true);
-	name = mesh_normalize_name(dot + 1, "data product", true);
+	name = mesh_version_name(dot + 1);
 	if (domain != NULL && name != NULL)
 	{
 		args[0] = CStringGetTextDatum(domain);

@@ -15,6 +15,7 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
+#include "contract/contract.h"
 #include "meshpg.h"
 #include "registry/registry.h"
 #include "text/text.h"
@@ -37,8 +38,8 @@ date_text(DateADT d)
  * A product's relation must be one consumers can query, in the domain's own
  * schema, and registered only once.
  */
-static void
-check_relation(Oid relid, const MeshDomain *domain)
+void
+mesh_check_product_relation(Oid relid, const MeshDomain *domain)
 {
 	HeapTuple	tup;
 	Form_pg_class form;
@@ -187,24 +188,16 @@ mesh_unregister(const MeshProductRow *product, bool relation_exists)
 }
 
 /*
- * meshpg.register_product(domain, name, relation, description, version,
- * contacts)
+ * Registers relid as product name of domain (rights, name and version
+ * already checked by the caller): the row, the guard, the search document.
+ * Call inside mesh_spi_begin/end.  Also used for major versions
+ * (contract/versions.c).
  */
-Datum
-meshpg_register_product(PG_FUNCTION_ARGS)
+int64
+mesh_register_relation(const MeshDomain *domain, const char *name, const char *skeleton,
+					   Oid relid, const char *version, const char *description,
+					   Datum contacts, bool contacts_null)
 {
-	char	   *domain_in = mesh_arg_text(fcinfo, 0, "domain");
-	char	   *name_in = mesh_arg_text(fcinfo, 1, "data product name");
-	Oid			relid;
-	char	   *description = mesh_arg_text_opt(fcinfo, 3);
-	char	   *version = mesh_arg_text(fcinfo, 4, "version");
-	bool		contacts_null;
-	Datum		contacts = mesh_arg_text_array(fcinfo, 5, "contacts", &contacts_null);
-	char	   *name;
-	char	   *skeleton;
-	char	   *qualname;
-	MeshSpiState spi;
-	MeshDomain	domain;
 	Datum		args[7];
 	char		nulls[7] = "       ";
 	Oid			argtypes[7] = {INT8OID, TEXTOID, TEXTOID, REGCLASSOID, TEXTOID,
@@ -212,23 +205,7 @@ meshpg_register_product(PG_FUNCTION_ARGS)
 	int64		product_id;
 	bool		isnull;
 
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("relation must not be null")));
-	relid = PG_GETARG_OID(2);
-	name = mesh_normalize_name(name_in, "data product", false);
-	skeleton = mesh_name_skeleton(name);
-	mesh_check_version(version);
-
-	mesh_spi_begin(&spi);
-	/* Locking the domain row serialises registrations within a domain. */
-	mesh_resolve_domain(domain_in, true, &domain);
-	mesh_require_domain_member(spi.userid, &domain);
-	check_relation(relid, &domain);
-	check_product_name(&domain, name, skeleton);
-
-	args[0] = Int64GetDatum(domain.id);
+	args[0] = Int64GetDatum(domain->id);
 	args[1] = CStringGetTextDatum(name);
 	args[2] = CStringGetTextDatum(skeleton);
 	args[3] = ObjectIdGetDatum(relid);
@@ -254,6 +231,46 @@ meshpg_register_product(PG_FUNCTION_ARGS)
 	mesh_refresh_search_product(product_id);
 	/* plans cached before it was governed must not outlive that */
 	mesh_invalidate_products(PRODUCT_BY_ID, product_id);
+	return product_id;
+}
+
+/*
+ * meshpg.register_product(domain, name, relation, description, version,
+ * contacts)
+ */
+Datum
+meshpg_register_product(PG_FUNCTION_ARGS)
+{
+	char	   *domain_in = mesh_arg_text(fcinfo, 0, "domain");
+	char	   *name_in = mesh_arg_text(fcinfo, 1, "data product name");
+	Oid			relid;
+	char	   *description = mesh_arg_text_opt(fcinfo, 3);
+	char	   *version = mesh_arg_text(fcinfo, 4, "version");
+	bool		contacts_null;
+	Datum		contacts = mesh_arg_text_array(fcinfo, 5, "contacts", &contacts_null);
+	char	   *name;
+	char	   *skeleton;
+	char	   *qualname;
+	MeshSpiState spi;
+	MeshDomain	domain;
+
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("relation must not be null")));
+	relid = PG_GETARG_OID(2);
+	name = mesh_normalize_name(name_in, "data product", false);
+	skeleton = mesh_name_skeleton(name);
+	mesh_check_version(version);
+
+	mesh_spi_begin(&spi);
+	/* Locking the domain row serialises registrations within a domain. */
+	mesh_resolve_domain(domain_in, true, &domain);
+	mesh_require_domain_member(spi.userid, &domain);
+	mesh_check_product_relation(relid, &domain);
+	check_product_name(&domain, name, skeleton);
+	(void) mesh_register_relation(&domain, name, skeleton, relid, version, description,
+								  contacts, contacts_null);
 
 	mesh_spi_end(&spi);
 	qualname = psprintf("%s.%s", domain.name, name);
@@ -490,6 +507,24 @@ meshpg_publish(PG_FUNCTION_ARGS)
 	else if (version == NULL)
 		version = product.version;
 
+	/* The relation is the contract: a new major version is a new relation. */
+	{
+		long		pv[3],
+					nv[3];
+
+		version_parts(product.version, pv);
+		version_parts(version, nv);
+		if ((product.state == MESH_PUBLISHED && pv[0] != nv[0]) ||
+			(strchr(product.name, '@') != NULL &&
+			 nv[0] != strtol(strchr(product.name, '@') + 1, NULL, 10)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cannot publish data product \"%s\" as version %s",
+							product.qualname, version),
+					 errdetail("Its relation carries major version %ld.", pv[0]),
+					 errhint("Publish a new major version as a new relation with meshpg.publish_version().")));
+	}
+
 	args[0] = Int64GetDatum(product.id);
 	args[1] = ObjectIdGetDatum(product.relid);
 	/* The interface: every live column; documentation of vanished ones goes. */
@@ -514,6 +549,7 @@ meshpg_publish(PG_FUNCTION_ARGS)
 				  "       published_at = now() WHERE id = $1",
 				  2, (Oid[]) {INT8OID, TEXTOID}, args, NULL);
 	mesh_refresh_search_product(product.id);
+	mesh_contract_record(product.id, version, "publish", NULL);
 
 	result = pstrdup(version);
 	mesh_spi_end(&spi);

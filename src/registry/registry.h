@@ -67,5 +67,10 @@ extern void mesh_refresh_search_product(int64 product_id);
 extern void mesh_refresh_search_domain(int64 domain_id);
 extern void mesh_revoke_all_grants(const MeshProductRow *product);
 extern void mesh_unregister(const MeshProductRow *product, bool relation_exists);
+extern void mesh_check_product_relation(Oid relid, const MeshDomain *domain);
+extern int64 mesh_register_relation(const MeshDomain *domain, const char *name,
+									const char *skeleton, Oid relid, const char *version,
+									const char *description, Datum contacts,
+									bool contacts_null);
 
 #endif							/* MESHPG_REGISTRY_H */
