@@ -54,4 +54,6 @@ _PG_init(void)
 	mesh_install_planner_hook();
 	mesh_install_executor_hooks();
 	mesh_install_ddl_hooks();
+	mesh_slo_init();
+	mesh_worker_init();
 }

@@ -205,7 +205,10 @@ mesh_check_perms(List *rangeTable, bool ereport_on_violation)
 		userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
 		verdict = may_read(product, userid, &expired);
 		if (verdict == READ_ALLOWED)
+		{
+			mesh_slo_gate(product);
 			continue;
+		}
 		if (!ereport_on_violation)
 			return false;
 		report_denied(product, userid, verdict, expired);
