@@ -47,6 +47,8 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 
 	mesh_define_identity_settings();
+	mesh_slo_init();			/* settings, shared memory, hooks */
+	mesh_worker_init();			/* settings, the launcher */
 
 	MarkGUCPrefixReserved("meshpg");
 
@@ -54,6 +56,4 @@ _PG_init(void)
 	mesh_install_planner_hook();
 	mesh_install_executor_hooks();
 	mesh_install_ddl_hooks();
-	mesh_slo_init();
-	mesh_worker_init();
 }

@@ -179,11 +179,11 @@ SELECT d.name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) p.name AS prod
        w.errors,
        w.attainment,
        (s.spec OPERATOR(pg_catalog.->>) 'objective')::numeric AS attainment_objective,
-       CASE WHEN w.attainment IS NULL THEN NULL
-            ELSE 1 OPERATOR(pg_catalog.-) (1 OPERATOR(pg_catalog.-) w.attainment)
-                 OPERATOR(pg_catalog./) NULLIF(1 OPERATOR(pg_catalog.-)
-                     (s.spec OPERATOR(pg_catalog.->>) 'objective')::numeric, 0)
-       END AS error_budget_remaining,
+       pg_catalog.round(1 OPERATOR(pg_catalog.-)
+             ((1 OPERATOR(pg_catalog.-) w.attainment)
+              OPERATOR(pg_catalog./) NULLIF(1 OPERATOR(pg_catalog.-)
+                  (s.spec OPERATOR(pg_catalog.->>) 'objective')::numeric, 0)), 6)
+           AS error_budget_remaining,
        s.last_breach,
        lr.error AS last_error,
        s.compliance_window,
@@ -201,14 +201,14 @@ SELECT d.name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) p.name AS prod
   LEFT JOIN LATERAL (
        SELECT pg_catalog.count(*) AS runs,
               pg_catalog.count(*) FILTER (WHERE r.met IS NULL) AS errors,
-              (pg_catalog.count(*) FILTER (WHERE r.met))::numeric
+              pg_catalog.round((pg_catalog.count(*) FILTER (WHERE r.met))::numeric
                   OPERATOR(pg_catalog./)
-                  NULLIF(pg_catalog.count(*) FILTER (WHERE r.met IS NOT NULL), 0)
+                  NULLIF(pg_catalog.count(*) FILTER (WHERE r.met IS NOT NULL), 0), 6)
                   AS attainment
          FROM meshpg.cat_slo_result r
         WHERE r.slo_id OPERATOR(pg_catalog.=) s.id
           AND r.started_at OPERATOR(pg_catalog.>=)
-              pg_catalog.now() OPERATOR(pg_catalog.-) s.compliance_window) w ON true
+              (pg_catalog.now() OPERATOR(pg_catalog.-) s.compliance_window)) w ON true
  WHERE meshpg._may_read_product(p.relid);
 
 -- For postgres_exporter custom queries: one row per metric, labels as columns.

@@ -43,13 +43,28 @@
 PG_FUNCTION_INFO_V1(meshpg_last_change);
 
 #define CHANGES_FILE PGSTAT_STAT_PERMANENT_DIRECTORY "/meshpg_changes.stat"
-#define CHANGES_MAGIC 0x4d534831	/* "MSH1" */
+#define CHANGES_MAGIC 0x4d534832	/* "MSH2" */
 
+/* No padding: every byte of the key is hashed and compared. */
 typedef struct ChangeKey
 {
-	Oid			dbid;
 	int64		product_id;
+	Oid			dbid;
+	uint32		unused;			/* always 0 */
 } ChangeKey;
+
+static inline ChangeKey
+make_key(int64 product_id)
+{
+	ChangeKey	key;
+
+	key.product_id = product_id;
+	key.dbid = MyDatabaseId;
+	key.unused = 0;
+	return key;
+}
+
+StaticAssertDecl(sizeof(ChangeKey) == 16, "ChangeKey must have no padding");
 
 typedef struct ChangeEntry
 {
@@ -184,7 +199,7 @@ slo_xact_callback(XactEvent event, void *arg)
 				LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 				for (int i = 0; i < npending; i++)
 				{
-					ChangeKey	key = {MyDatabaseId, pending[i].product_id};
+					ChangeKey	key = make_key(pending[i].product_id);
 					ChangeEntry *entry = hash_search(changes, &key, HASH_ENTER_NULL, NULL);
 
 					/* Full: the product stays unknown, which reads as not fresh. */
@@ -241,7 +256,7 @@ mesh_slo_state_changed(void)
 bool
 mesh_last_change(int64 product_id, TimestampTz *at)
 {
-	ChangeKey	key = {MyDatabaseId, product_id};
+	ChangeKey	key = make_key(product_id);
 	ChangeEntry *entry;
 	bool		found = false;
 

@@ -156,7 +156,7 @@ meshpg_declare_slo(PG_FUNCTION_ARGS)
 
 	canonical = compile_for(&product, kind, spec);
 
-	mesh_spi_exec("SELECT 1 FROM meshpg.cat_slo WHERE product_id = $1 AND name = $2",
+	mesh_slo_exec("SELECT 1 FROM meshpg.cat_slo WHERE product_id = $1 AND name = $2",
 				  2, (Oid[]) {INT8OID, TEXTOID},
 				  (Datum[]) {Int64GetDatum(product.id), CStringGetTextDatum(name)}, NULL);
 	if (SPI_processed > 0)
@@ -165,7 +165,7 @@ meshpg_declare_slo(PG_FUNCTION_ARGS)
 				 errmsg("SLO \"%s\" already exists on data product \"%s\"", name, product.qualname),
 				 errhint("Use meshpg.alter_slo() to change it.")));
 
-	mesh_spi_exec("INSERT INTO meshpg.cat_slo (product_id, name, kind, spec, compliance_window, "
+	mesh_slo_exec("INSERT INTO meshpg.cat_slo (product_id, name, kind, spec, compliance_window, "
 				  "severity, schedule, next_due) "
 				  "VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $7 IS NOT NULL THEN now() END)",
 				  7, (Oid[]) {INT8OID, TEXTOID, TEXTOID, JSONBOID, INTERVALOID, TEXTOID, INTERVALOID},
@@ -200,7 +200,7 @@ meshpg_alter_slo(PG_FUNCTION_ARGS)
 	mesh_resolve_product(ref, true, &product);
 	mesh_require_admin_or_member(spi.userid, &product.domain);
 
-	mesh_spi_exec("SELECT id, kind FROM meshpg.cat_slo WHERE product_id = $1 AND name = $2 FOR UPDATE",
+	mesh_slo_exec("SELECT id, kind FROM meshpg.cat_slo WHERE product_id = $1 AND name = $2 FOR UPDATE",
 				  2, (Oid[]) {INT8OID, TEXTOID},
 				  (Datum[]) {Int64GetDatum(product.id), CStringGetTextDatum(name)}, NULL);
 	if (SPI_processed == 0)
@@ -227,7 +227,7 @@ meshpg_alter_slo(PG_FUNCTION_ARGS)
 	values[4] = schedule ? IntervalPGetDatum(schedule) : (Datum) 0;
 	nulls[4] = schedule ? ' ' : 'n';
 	values[5] = BoolGetDatum(unschedule);
-	mesh_spi_exec("UPDATE meshpg.cat_slo SET "
+	mesh_slo_exec("UPDATE meshpg.cat_slo SET "
 				  " spec = COALESCE($2, spec),"
 				  " compliance_window = COALESCE($3, compliance_window),"
 				  " severity = COALESCE($4, severity),"
@@ -256,7 +256,7 @@ meshpg_drop_slo(PG_FUNCTION_ARGS)
 	mesh_spi_begin(&spi);
 	mesh_resolve_product(ref, true, &product);
 	mesh_require_admin_or_member(spi.userid, &product.domain);
-	mesh_spi_exec("DELETE FROM meshpg.cat_slo WHERE product_id = $1 AND name = $2",
+	mesh_slo_exec("DELETE FROM meshpg.cat_slo WHERE product_id = $1 AND name = $2",
 				  2, (Oid[]) {INT8OID, TEXTOID},
 				  (Datum[]) {Int64GetDatum(product.id), CStringGetTextDatum(name)}, NULL);
 	if (SPI_processed == 0)

@@ -86,6 +86,27 @@ typedef struct EvalCtx
 
 /* ---- helpers ---- */
 
+int
+mesh_slo_exec(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int			rc = mesh_spi_exec(sql, nargs, argtypes, values, nulls);
+
+	MemoryContextSwitchTo(cxt);
+	return rc;
+}
+
+/* SPI_execute, staying in the caller's memory context */
+static int
+execute_here(const char *sql, long tcount)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int			rc = SPI_execute(sql, true, tcount);
+
+	MemoryContextSwitchTo(cxt);
+	return rc;
+}
+
 static Numeric
 num_int(int64 i)
 {
@@ -189,17 +210,32 @@ guarded(void (*fn) (EvalCtx *, SloItem *), EvalCtx *ctx, SloItem *item)
  * no session-level changes), names resolved in pg_catalog only, no session
  * purpose, and the read gate out of the way.
  */
+/*
+ * meshpg governs a query for its current user AND its outer user (the role
+ * of SET ROLE): both become the domain owner here, as SET ROLE would, so
+ * that neither the caller's role nor the session's purpose leaks into what
+ * the domain measures.  An abort restores the current user but not the
+ * outer one, hence the PG_FINALLY.
+ */
+static void
+enter_role(Oid role, Oid user, int sec)
+{
+	SetUserIdAndSecContext(GetUserId(), 0);
+	SetCurrentRoleId(role, OidIsValid(role) && superuser_arg(role));
+	SetUserIdAndSecContext(user, sec);
+}
+
 static void
 as_domain(EvalCtx *ctx, SloItem *item, void (*fn) (EvalCtx *, SloItem *))
 {
+	Oid			owner = ctx->product->domain.owner;
 	Oid			save_user;
 	int			save_sec;
+	Oid			save_role = GetCurrentRoleId();
 	int			nestlevel;
 	char	   *save_purpose = mesh_session_purpose;
 
 	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(ctx->product->domain.owner,
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
@@ -207,16 +243,18 @@ as_domain(EvalCtx *ctx, SloItem *item, void (*fn) (EvalCtx *, SloItem *))
 	mesh_slo_gate_suspended++;
 	PG_TRY();
 	{
+		enter_role(owner, owner,
+				   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 		fn(ctx, item);
 	}
 	PG_FINALLY();
 	{
+		enter_role(save_role, save_user, save_sec);
 		mesh_session_purpose = save_purpose;
 		mesh_slo_gate_suspended--;
 	}
 	PG_END_TRY();
 	AtEOXact_GUC(true, nestlevel);
-	SetUserIdAndSecContext(save_user, save_sec);
 }
 
 /* ---- loading and compiling ---- */
@@ -224,7 +262,7 @@ as_domain(EvalCtx *ctx, SloItem *item, void (*fn) (EvalCtx *, SloItem *))
 static void
 load_items(EvalCtx *ctx, List *runs)
 {
-	mesh_spi_exec("SELECT id, name, kind, spec, severity, last_met, last_value "
+	mesh_slo_exec("SELECT id, name, kind, spec, severity, last_met, last_value "
 				  "  FROM meshpg.cat_slo WHERE product_id = $1 ORDER BY name",
 				  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(ctx->product->id)}, NULL);
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -433,12 +471,13 @@ judge_count(EvalCtx *ctx, SloItem *item, int64 rows, Datum d, bool isnull)
 				detail_raw(item, "rows", psprintf(INT64_FORMAT, rows));
 				detail_raw(item, item->kind == SLO_VALIDITY ? "valid_rows" : "complete_rows",
 						   psprintf(INT64_FORMAT, good));
-				if (ctx->sample > 0 && rows > 0)
+				if (ctx->sample > 0)
 				{
-					double		p = (double) good / rows;
+					double		p = rows > 0 ? (double) good / rows : 0;
 
 					/* Normal approximation; rows of a block are not independent. */
-					detail_raw(item, "margin_95", psprintf("%.6f", 1.96 * sqrt(p * (1 - p) / rows)));
+					detail_raw(item, "margin_95", rows == 0 ? "null" :
+							   psprintf("%.6f", 1.96 * sqrt(p * (1 - p) / rows)));
 				}
 				break;
 			}
@@ -476,7 +515,7 @@ run_pass(EvalCtx *ctx, SloItem *unused)
 	int64		rows;
 	ListCell   *lc;
 
-	if (SPI_execute(query, true, 0) != SPI_OK_SELECT || SPI_processed != 1)
+	if (execute_here(query, 0) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "meshpg SLO pass failed: %s", query);
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
@@ -503,7 +542,7 @@ run_custom(EvalCtx *ctx, SloItem *item)
 {
 	char	   *text;
 
-	if (SPI_execute(item->spec->query, true, 2) != SPI_OK_SELECT)
+	if (execute_here(item->spec->query, 2) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
 				 errmsg("custom SLO query must be a plain SELECT")));
@@ -561,6 +600,13 @@ run_metadata(EvalCtx *ctx, SloItem *item)
 				BlockNumber pages;
 				double		tuples;
 				double		allvisfrac;
+
+				/* The planner would guess from ten pages; an SLO must not. */
+				if (r->rd_rel->reltuples < 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							 errmsg("relation \"%s\" has no statistics yet", RelationGetRelationName(r)),
+							 errhint("Run ANALYZE (autovacuum does it in time), or count the rows: \"approximate\": false.")));
 
 				estimate_rel_size(r, widths, &pages, &tuples, &allvisfrac);
 				total += tuples;
@@ -724,8 +770,6 @@ alert(EvalCtx *ctx, SloItem *item, bool breach)
 	escape_json(&payload, num_out(item->value));
 	appendStringInfoString(&payload, ", \"objective\": ");
 	escape_json(&payload, item->objective);
-	appendStringInfoString(&payload, ", \"at\": ");
-	escape_json(&payload, timestamptz_to_str(item->started));
 	appendStringInfoChar(&payload, '}');
 
 	Async_Notify("meshpg_slo", payload.data);
@@ -764,7 +808,7 @@ record(EvalCtx *ctx, SloItem *item)
 	values[9] = CStringGetTextDatum(item->scheduled_for ? "scheduled" : "manual");
 	values[10] = TimestampTzGetDatum(item->scheduled_for);
 	nulls[10] = item->scheduled_for ? ' ' : 'n';
-	mesh_spi_exec("INSERT INTO meshpg.cat_slo_result (slo_id, started_at, duration, value, target, "
+	mesh_slo_exec("INSERT INTO meshpg.cat_slo_result (slo_id, started_at, duration, value, target, "
 				  "objective, met, error, detail, trigger, scheduled_for) "
 				  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
 				  11, (Oid[]) {INT8OID, TIMESTAMPTZOID, INTERVALOID, NUMERICOID, NUMERICOID,
@@ -784,7 +828,7 @@ record(EvalCtx *ctx, SloItem *item)
 	 * The state moves under a row lock, so that of two racing evaluations
 	 * only one sees the transition and alerts.
 	 */
-	mesh_spi_exec("UPDATE meshpg.cat_slo s SET last_value = $2, last_met = $3, last_at = $4, "
+	mesh_slo_exec("UPDATE meshpg.cat_slo s SET last_value = $2, last_met = $3, last_at = $4, "
 				  "       last_breach = CASE WHEN NOT $3 AND o.last_met IS DISTINCT FROM false "
 				  "                          THEN $4 ELSE s.last_breach END "
 				  "  FROM (SELECT id, last_met FROM meshpg.cat_slo WHERE id = $1 FOR UPDATE) o "
@@ -829,9 +873,11 @@ mesh_slo_evaluate(const char *ref, List *runs, double sample_percent, bool check
 	EvalCtx		ctx = {0};
 	ListCell   *lc;
 	TimestampTz started;
+	MemoryContext cxt = CurrentMemoryContext;
 
 	mesh_spi_begin(&spi);
 	mesh_resolve_product(ref, false, &product);
+	MemoryContextSwitchTo(cxt);
 	if (check_rights)
 		mesh_require_admin_or_member(spi.userid, &product.domain);
 	ctx.product = &product;

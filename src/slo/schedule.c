@@ -38,7 +38,7 @@ claim(int64 product_id)
 	MeshSpiState spi;
 
 	mesh_spi_begin(&spi);
-	mesh_spi_exec("UPDATE meshpg.cat_slo s SET next_due = pg_catalog.now() + s.schedule "
+	mesh_slo_exec("UPDATE meshpg.cat_slo s SET next_due = pg_catalog.now() + s.schedule "
 				  "  FROM (SELECT id, next_due FROM meshpg.cat_slo "
 				  "         WHERE product_id = $1 AND schedule IS NOT NULL "
 				  "           AND next_due <= pg_catalog.now() FOR UPDATE SKIP LOCKED) o "
@@ -69,7 +69,7 @@ record_failure(List *runs, const char *error)
 	{
 		SloRun	   *run = lfirst(lc);
 
-		mesh_spi_exec("INSERT INTO meshpg.cat_slo_result (slo_id, started_at, duration, objective, "
+		mesh_slo_exec("INSERT INTO meshpg.cat_slo_result (slo_id, started_at, duration, objective, "
 					  "met, error, trigger, scheduled_for) "
 					  "VALUES ($1, pg_catalog.now(), '0', 'unknown', NULL, $2, 'scheduled', $3)",
 					  3, (Oid[]) {INT8OID, TEXTOID, TIMESTAMPTZOID},
@@ -135,7 +135,7 @@ mesh_slo_schedule_task(void)
 		return;
 
 	mesh_spi_begin(&spi);
-	mesh_spi_exec("SELECT DISTINCT p.id, d.name || '.' || p.name "
+	mesh_slo_exec("SELECT DISTINCT p.id, d.name || '.' || p.name "
 				  "  FROM meshpg.cat_slo s "
 				  "  JOIN meshpg.cat_product p ON p.id = s.product_id "
 				  "  JOIN meshpg.cat_domain d ON d.id = p.domain_id "

@@ -64,6 +64,13 @@ extern SloKind mesh_slo_parse_kind(const char *kind);
 extern SloSpec *mesh_slo_compile(SloKind kind, Jsonb *spec, Relation rel,
 								 const char *product, Jsonb **canonical);
 
+/*
+ * mesh_spi_exec, staying in the caller's memory context: SPI leaves its own
+ * procedure context current after each statement, which mesh_spi_end frees.
+ */
+extern int	mesh_slo_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
+						  const char *nulls);
+
 /* The alias stored expressions and the one-pass query use. */
 #define MESH_SLO_ALIAS "meshpg_product"
 

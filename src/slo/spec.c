@@ -276,6 +276,37 @@ get_columns(SpecInput *in, const char *key)
 	return columns;
 }
 
+/*
+ * interval_in raises invalid_datetime_format; a spec's bad value is an
+ * invalid parameter, named.  interval_in holds no resources, so catching
+ * its error without a subtransaction is safe.
+ */
+static Interval *
+parse_interval(SpecInput *in, const char *key, const char *text)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Interval   *volatile result = NULL;
+
+	PG_TRY();
+	{
+		result = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(text),
+													   ObjectIdGetDatum(InvalidOid),
+													   Int32GetDatum(-1)));
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	if (result == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("SLO spec key \"%s\" must be an interval, not \"%s\"", key, text),
+				 errhint("For example \"90 minutes\" or \"1 day\".")));
+	return result;
+}
+
 /* Parses "SELECT <source>" and accepts only a single bare expression. */
 static Node *
 parse_one_expression(const char *source)
@@ -539,17 +570,15 @@ mesh_slo_compile(SloKind kind, Jsonb *spec, Relation rel, const char *product,
 							 errdetail("A view is never written; its sources are."),
 							 errhint("Name a timestamp column with key \"column\".")));
 				in.current = "max_age";
-				out->max_age = DatumGetIntervalP(DirectFunctionCall3(interval_in,
-																	 CStringGetDatum(age),
-																	 ObjectIdGetDatum(InvalidOid),
-																	 Int32GetDatum(-1)));
+				out->max_age = parse_interval(&in, "max_age", age);
 				if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(out->max_age),
 													  IntervalPGetDatum(&zero))) <= 0)
 					bad_key(&in, "max_age", "a positive interval");
 				out->max_age_seconds =
-					DatumGetNumeric(DirectFunctionCall2(extract_interval,
-														CStringGetTextDatum("epoch"),
-														IntervalPGetDatum(out->max_age)));
+					DatumGetNumeric(DirectFunctionCall1(numeric_trim_scale,
+														DirectFunctionCall2(extract_interval,
+																			CStringGetTextDatum("epoch"),
+																			IntervalPGetDatum(out->max_age))));
 				append_string(&buf, "column", out->column);
 				append_string(&buf, "max_age",
 							  DatumGetCString(DirectFunctionCall1(interval_out,
