@@ -177,7 +177,7 @@ SELECT d.name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) p.name AS prod
        s.last_at AS measured_at,
        w.runs,
        w.errors,
-       w.attainment,
+       pg_catalog.round(w.attainment, 6) AS attainment,
        (s.spec OPERATOR(pg_catalog.->>) 'objective')::numeric AS attainment_objective,
        pg_catalog.round(1 OPERATOR(pg_catalog.-)
              ((1 OPERATOR(pg_catalog.-) w.attainment)
@@ -201,9 +201,9 @@ SELECT d.name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) p.name AS prod
   LEFT JOIN LATERAL (
        SELECT pg_catalog.count(*) AS runs,
               pg_catalog.count(*) FILTER (WHERE r.met IS NULL) AS errors,
-              pg_catalog.round((pg_catalog.count(*) FILTER (WHERE r.met))::numeric
+              (pg_catalog.count(*) FILTER (WHERE r.met))::numeric
                   OPERATOR(pg_catalog./)
-                  NULLIF(pg_catalog.count(*) FILTER (WHERE r.met IS NOT NULL), 0), 6)
+                  NULLIF(pg_catalog.count(*) FILTER (WHERE r.met IS NOT NULL), 0)
                   AS attainment
          FROM meshpg.cat_slo_result r
         WHERE r.slo_id OPERATOR(pg_catalog.=) s.id
