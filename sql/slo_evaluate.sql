@@ -262,8 +262,14 @@ SELECT count(*) FROM lab.items;
 RESET ROLE;
 \set VERBOSITY default
 
--- Evaluating a product without SLOs returns nothing.
+-- Evaluating some SLOs only.
 SET ROLE regress_slo_dev;
+SELECT slo, value FROM meshpg.evaluate('lab.items', slos => '{rows, id_unique}') ORDER BY slo;
+SELECT expect_error($$ SELECT * FROM meshpg.evaluate('lab.items', slos => '{rows, nope}') $$);
+SELECT expect_error($$ SELECT * FROM meshpg.evaluate('lab.items', slos => '{}') $$);
+SELECT expect_error($$ SELECT * FROM meshpg.evaluate('lab.items', slos => '{NULL}') $$);
+
+-- Evaluating a product without SLOs returns nothing.
 SELECT count(*) FROM meshpg.evaluate('shop.paid_orders') WHERE false;
 SELECT expect_error($$ SELECT * FROM meshpg.evaluate('lab.nothing') $$);
 RESET ROLE;

@@ -104,7 +104,8 @@ LANGUAGE C
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'meshpg_drop_slo';
 
-CREATE FUNCTION meshpg.evaluate(product text, sample_percent float8 DEFAULT NULL)
+CREATE FUNCTION meshpg.evaluate(product text, sample_percent float8 DEFAULT NULL,
+                                slos text[] DEFAULT NULL)
 RETURNS TABLE (slo text, kind text, value numeric, target numeric, objective text,
                met boolean, error text, detail jsonb, started_at timestamptz,
                duration interval)

@@ -33,6 +33,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "optimizer/plancat.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
@@ -82,6 +83,7 @@ typedef struct EvalCtx
 	double		sample;			/* percent, 0 = all rows */
 	List	   *items;
 	List	   *pass;			/* items measured by the one-pass query */
+	List	   *only;			/* of char *: these SLOs only (NIL: all) */
 } EvalCtx;
 
 /* ---- helpers ---- */
@@ -287,6 +289,15 @@ load_items(EvalCtx *ctx, List *runs)
 			item->scheduled_for = run->scheduled_for;
 		}
 		item->name = SPI_getvalue(tup, desc, 2);
+		if (ctx->only != NIL)
+		{
+			bool		wanted = false;
+
+			foreach(lc, ctx->only)
+				wanted |= strcmp(lfirst(lc), item->name) == 0;
+			if (!wanted)
+				continue;
+		}
 		item->kind = mesh_slo_parse_kind(SPI_getvalue(tup, desc, 3));
 		item->spec_json = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 4, &isnull));
 		item->severity = SPI_getvalue(tup, desc, 5);
@@ -865,7 +876,7 @@ finish_item(SloItem *item, TimestampTz started, char *error)
 /* ---- entry point ---- */
 
 void
-mesh_slo_evaluate(const char *ref, List *runs, double sample_percent, bool check_rights,
+mesh_slo_evaluate(const char *ref, List *runs, List *only, double sample_percent, bool check_rights,
 				  void (*emit) (void *arg, Datum *values, bool *nulls), void *emit_arg)
 {
 	MeshSpiState spi;
@@ -882,7 +893,21 @@ mesh_slo_evaluate(const char *ref, List *runs, double sample_percent, bool check
 		mesh_require_admin_or_member(spi.userid, &product.domain);
 	ctx.product = &product;
 	ctx.sample = sample_percent;
+	ctx.only = only;
 	load_items(&ctx, runs);
+	foreach(lc, only)
+	{
+		ListCell   *c;
+		bool		found = false;
+
+		foreach(c, ctx.items)
+			found |= strcmp(((SloItem *) lfirst(c))->name, lfirst(lc)) == 0;
+		if (!found)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("SLO \"%s\" does not exist on data product \"%s\"",
+							(char *) lfirst(lc), product.qualname)));
+	}
 	if (ctx.items == NIL)
 	{
 		mesh_spi_end(&spi);
@@ -1037,6 +1062,8 @@ meshpg_evaluate(PG_FUNCTION_ARGS)
 {
 	char	   *ref = mesh_arg_text(fcinfo, 0, "product");
 	double		sample = 0;
+	List	   *only = NIL;
+	bool		isnull;
 
 	if (!PG_ARGISNULL(1))
 	{
@@ -1046,7 +1073,23 @@ meshpg_evaluate(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("sample_percent must be greater than 0 and at most 100")));
 	}
+	if (!PG_ARGISNULL(2))
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		deconstruct_array(DatumGetArrayTypeP(mesh_arg_text_array(fcinfo, 2, "slos", &isnull)),
+						  TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+		for (int i = 0; i < n; i++)
+			only = lappend(only, TextDatumGetCString(elems[i]));
+		if (only == NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("slos must name at least one SLO"),
+					 errhint("Leave it NULL to evaluate every SLO of the product.")));
+	}
 	InitMaterializedSRF(fcinfo, 0);
-	mesh_slo_evaluate(ref, NIL, sample, true, emit_row, fcinfo->resultinfo);
+	mesh_slo_evaluate(ref, NIL, only, sample, true, emit_row, fcinfo->resultinfo);
 	return (Datum) 0;
 }

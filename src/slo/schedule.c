@@ -98,7 +98,7 @@ in_subxact(DueProduct *product, bool failure_pass, const char *error)
 			if (failure_pass)
 				record_failure(runs, error);
 			else
-				mesh_slo_evaluate(product->ref, runs, 0, false, NULL, NULL);
+				mesh_slo_evaluate(product->ref, runs, NIL, 0, false, NULL, NULL);
 		}
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);

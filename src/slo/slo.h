@@ -81,7 +81,7 @@ typedef struct SloRun
 	TimestampTz scheduled_for;	/* 0: a manual run */
 } SloRun;
 
-extern void mesh_slo_evaluate(const char *product, List *runs, double sample_percent,
+extern void mesh_slo_evaluate(const char *product, List *runs, List *only, double sample_percent,
 							  bool check_rights,
 							  void (*emit) (void *arg, Datum *values, bool *nulls),
 							  void *emit_arg);
