@@ -412,8 +412,12 @@ build_pass(EvalCtx *ctx, List *items)
 				item->col = col++;
 				break;
 			case SLO_COMPLETENESS:
-				appendStringInfo(&q, ", pg_catalog.count(*) FILTER (WHERE %s)",
-								 not_null_all(spec->columns));
+				/* count(col) skips NULLs without evaluating a filter */
+				if (list_length(spec->columns) == 1)
+					appendStringInfo(&q, ", pg_catalog.count(%s)", column_list(spec->columns));
+				else
+					appendStringInfo(&q, ", pg_catalog.count(*) FILTER (WHERE %s)",
+									 not_null_all(spec->columns));
 				item->col = col++;
 				break;
 			case SLO_VALIDITY:
@@ -1073,7 +1077,7 @@ meshpg_evaluate(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("sample_percent must be greater than 0 and at most 100")));
 	}
-	if (!PG_ARGISNULL(2))
+	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
 	{
 		Datum	   *elems;
 		bool	   *nulls;
