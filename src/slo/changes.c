@@ -216,6 +216,8 @@ slo_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PREPARE:
 			/* A prepared transaction commits elsewhere: never claim it. */
+			if (state_dirty)
+				mesh_slo_gate_invalidate();
 			npending = 0;
 			state_dirty = false;
 			break;

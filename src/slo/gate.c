@@ -251,6 +251,13 @@ mesh_slo_gate_init(void)
 							 NULL, NULL, NULL);
 }
 
+/* The transaction that changed SLO state aborted: what we loaded is void. */
+void
+mesh_slo_gate_invalidate(void)
+{
+	gate_stale = true;
+}
+
 /* Statement trigger on meshpg.cat_slo: gate caches drop at commit. */
 Datum
 meshpg_slo_changed(PG_FUNCTION_ARGS)

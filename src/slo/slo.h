@@ -100,6 +100,7 @@ extern bool mesh_last_change(int64 product_id, TimestampTz *at);
 /* gate.c (mesh_slo_gate itself is in meshpg.h, for the executor hook) */
 extern int	mesh_slo_gate_suspended;
 extern void mesh_slo_gate_init(void);
+extern void mesh_slo_gate_invalidate(void);
 extern void mesh_slo_state_changed(void);
 
 /* schedule.c: the worker task */
