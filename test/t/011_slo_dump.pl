@@ -61,7 +61,7 @@ SELECT s.product_id = p.id AND p.relid = 'shop.orders'::regclass
 
 is($node->safe_psql('restored', q{
 SELECT string_agg(slo || ':' || met, ',' ORDER BY slo) FROM meshpg.evaluate('shop.orders')}),
-	'complete:f,fresh:t,valid:t', 'evaluation works on the restored database');
+	'complete:false,fresh:true,valid:true', 'evaluation works on the restored database');
 $node->safe_psql('restored', q{
 SELECT meshpg.declare_slo('shop.orders', 'rows', 'volume', '{"min_rows": 1}');
 SELECT count(*) FROM meshpg.evaluate('shop.orders', slos => '{rows}');
