@@ -219,6 +219,8 @@ typedef struct LaunchedWorker
 {
 	char		dbname[NAMEDATALEN];
 	BackgroundWorkerHandle *handle;
+	bool		oneshot;
+	bool		stopping;		/* asked to terminate */
 } LaunchedWorker;
 
 static LaunchedWorker launched[MESH_MAX_DATABASES];
@@ -279,6 +281,8 @@ start_worker(const char *dbname, bool oneshot, LaunchedWorker *slot)
 		return;
 	}
 	strlcpy(slot->dbname, dbname, NAMEDATALEN);
+	slot->oneshot = oneshot;
+	slot->stopping = false;
 }
 
 static void
@@ -303,8 +307,17 @@ reconcile(void)
 			w->dbname[0] = '\0';
 			continue;
 		}
-		if (!name_in(wanted, w->dbname))
+		/*
+		 * Not wanted any more, or started for the other mode (staying vs
+		 * taking turns): stop it; it is started again as needed.  Over the
+		 * limit (lowered by SIGHUP): stop the extras.
+		 */
+		if (!w->stopping &&
+			(!name_in(wanted, w->dbname) || w->oneshot != oneshot || running >= max_workers))
+		{
 			TerminateBackgroundWorker(w->handle);
+			w->stopping = true;
+		}
 		running++;
 	}
 

@@ -96,6 +96,28 @@ ok($node->poll_query_until('postgres', q{
 SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'meshpg worker'}),
 	'and start again when it is switched back on');
 
+# Concurrency limit: with one worker for two databases, they take turns.
+$node->safe_psql('postgres', q{ALTER SYSTEM SET meshpg.max_workers = 1; SELECT pg_reload_conf();});
+my %runs = map { split /\|/ } split /\n/, $node->safe_psql('postgres',
+	q{SELECT database, runs FROM meshpg.worker_tasks()});
+my $most = 0;
+for (1 .. 50)
+{
+	my $n = $node->safe_psql('postgres',
+		q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'meshpg worker'});
+	$most = $n if $n > $most && $_ > 20;    # two seconds to settle after the reload
+	usleep(100_000);
+}
+ok($most <= 1, 'at most meshpg.max_workers workers run at once');
+ok( $node->poll_query_until('postgres', qq{
+SELECT bool_and(runs > CASE database WHEN 'postgres' THEN $runs{postgres} ELSE $runs{other} END + 1)
+  FROM meshpg.worker_tasks()}),
+	'both databases are still served, in turn');
+$node->safe_psql('postgres', q{ALTER SYSTEM RESET meshpg.max_workers; SELECT pg_reload_conf();});
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'meshpg worker'}),
+	'with the limit back at 2, both workers stay');
+
 # A clean restart keeps the last-change table.
 my $before = $node->safe_psql('postgres', q{SELECT meshpg.last_change('shop.orders')});
 isnt($before, '', 'the insert was tracked');
