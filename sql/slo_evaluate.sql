@@ -201,15 +201,25 @@ SELECT metric, value FROM meshpg.slo_metrics
  WHERE product = 'lab.items' AND slo = 'color_complete' AND metric <> 'meshpg_slo_last_measured_age_seconds'
  ORDER BY metric;
 
--- Who sees measurements: those who may read the product.
+-- Who sees measurements: those who may read the product.  An error
+-- message can quote data the reader's masks would hide: only the domain
+-- and governance teams read it.
 SET ROLE regress_slo_dev;
 SELECT meshpg.publish('lab.items');
 SELECT meshpg.grant_access('lab.items', 'regress_slo_reader');
+SELECT meshpg.declare_slo('lab.items', 'sku_numeric', 'validity', '{"expression": "sku::int > 0", "min_ratio": 1}');
+SELECT slo, met, error FROM meshpg.evaluate('lab.items', slos => '{sku_numeric}');
+SELECT slo, last_error FROM meshpg.slo_status WHERE last_error IS NOT NULL;
 RESET ROLE;
 SET ROLE regress_slo_reader;
 SELECT DISTINCT product FROM meshpg.slo_status ORDER BY 1;
 SELECT count(*) > 0 AS sees_history FROM meshpg.slo_results;
+SELECT slo, last_error FROM meshpg.slo_status WHERE last_error IS NOT NULL;
+SELECT slo, error FROM meshpg.slo_results WHERE error IS NOT NULL;
 SELECT expect_error($$ SELECT * FROM meshpg.evaluate('lab.items') $$);
+RESET ROLE;
+SET ROLE regress_slo_dev;
+SELECT meshpg.drop_slo('lab.items', 'sku_numeric');
 RESET ROLE;
 SET ROLE regress_slo_outsider;
 SELECT count(*) AS outsider_status FROM meshpg.slo_status;

@@ -127,6 +127,22 @@ LANGUAGE C STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'meshpg_may_read_product';
 
+/*
+ * The domain team and the governance team.  Error messages of failed
+ * measures are theirs only: a measure runs with the domain's rights, and a
+ * message can quote a value that a consumer's masks would hide.
+ */
+CREATE FUNCTION meshpg._manages(owner regrole)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT pg_catalog.pg_has_role($1, 'USAGE')
+    OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                WHERE r.rolname OPERATOR(pg_catalog.=) 'meshpg_admin'
+                  AND pg_catalog.pg_has_role(r.oid, 'USAGE'))
+$$;
+
 -- Declarations are metadata: discoverable by everyone.
 CREATE VIEW meshpg.slos AS
 SELECT d.name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) p.name AS product,
@@ -156,7 +172,8 @@ SELECT d.name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) p.name AS prod
        r.target,
        r.objective,
        r.met,
-       r.error,
+       CASE WHEN r.error IS NULL OR meshpg._manages(d.owner) THEN r.error
+            ELSE 'measurement failed' END AS error,
        r.detail,
        r.trigger,
        r.scheduled_for
@@ -186,7 +203,8 @@ SELECT d.name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) p.name AS prod
                   (s.spec OPERATOR(pg_catalog.->>) 'objective')::numeric, 0)), 6)
            AS error_budget_remaining,
        s.last_breach,
-       lr.error AS last_error,
+       CASE WHEN lr.error IS NULL OR meshpg._manages(d.owner) THEN lr.error
+            ELSE 'measurement failed' END AS last_error,
        s.compliance_window,
        s.schedule,
        s.next_due

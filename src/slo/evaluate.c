@@ -780,9 +780,12 @@ alert(EvalCtx *ctx, SloItem *item, bool breach)
 	escape_json(&payload, ctx->product->qualname);
 	appendStringInfoString(&payload, ", \"slo\": ");
 	escape_json(&payload, item->name);
-	appendStringInfo(&payload, ", \"kind\": \"%s\", \"severity\": \"%s\", \"value\": ",
+	/*
+	 * Anyone may LISTEN: the payload says what breached, never the value
+	 * (readers of the product find it in meshpg.slo_status).
+	 */
+	appendStringInfo(&payload, ", \"kind\": \"%s\", \"severity\": \"%s\"",
 					 mesh_slo_kind_names[item->kind], item->severity);
-	escape_json(&payload, num_out(item->value));
 	appendStringInfoString(&payload, ", \"objective\": ");
 	escape_json(&payload, item->objective);
 	appendStringInfoChar(&payload, '}');
