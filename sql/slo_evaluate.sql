@@ -281,6 +281,28 @@ SELECT expect_error($$ SELECT * FROM meshpg.evaluate('lab.items', slos => '{rows
 SELECT expect_error($$ SELECT * FROM meshpg.evaluate('lab.items', slos => '{}') $$);
 SELECT expect_error($$ SELECT * FROM meshpg.evaluate('lab.items', slos => '{NULL}') $$);
 
+-- Changes seen by other paths: COPY FROM, TRUNCATE, REFRESH MATERIALIZED
+-- VIEW; an EXPLAIN without ANALYZE changes nothing.
+SET ROLE regress_slo_team;
+CREATE TABLE lab.copied (id int);
+CREATE TABLE lab.truncated (id int);
+CREATE MATERIALIZED VIEW lab.mv AS SELECT count(*) AS n FROM lab.items;
+SET ROLE regress_slo_dev;
+SELECT meshpg.register_product('lab', 'copied', 'lab.copied');
+SELECT meshpg.register_product('lab', 'truncated', 'lab.truncated');
+SELECT meshpg.register_product('lab', 'mv', 'lab.mv');
+SET ROLE regress_slo_team;
+EXPLAIN (COSTS OFF) INSERT INTO lab.copied VALUES (1);
+SELECT meshpg.last_change(p) IS NOT NULL AS tracked FROM unnest('{lab.copied, lab.truncated, lab.mv}'::text[]) p;
+COPY lab.copied FROM STDIN;
+1
+2
+\.
+TRUNCATE lab.truncated;
+REFRESH MATERIALIZED VIEW lab.mv;
+SELECT meshpg.last_change(p) IS NOT NULL AS tracked FROM unnest('{lab.copied, lab.truncated, lab.mv}'::text[]) p;
+RESET ROLE;
+
 -- Evaluating a product without SLOs returns nothing.
 SELECT count(*) FROM meshpg.evaluate('shop.paid_orders') WHERE false;
 SELECT expect_error($$ SELECT * FROM meshpg.evaluate('lab.nothing') $$);
