@@ -18,11 +18,16 @@
 #      '{fresh_change}') on the 5M-row product and on a 1,000-row product,
 #      median of BENCH_FRESH_RUNS; meshpg.last_change() too.  Target: <= 1 ms
 #      at any size.
+#   B3 the read gate: pgbench primary-key reads of the 1,001-row product
+#      with meshpg.slo_gate off and warn (no breach; its freshness by last
+#      change is judged live on every read), BENCH_GATE_SECONDS each,
+#      interleaved twice.
 #
 # The machine is shared (2 cores, other builds and tests running): figures
 # are noisy, hence medians of interleaved runs; read ratios, not times.
 #
 # Environment: BENCH_ROWS (5000000), BENCH_RUNS (5), BENCH_FRESH_RUNS (50),
+# BENCH_GATE_SECONDS (5),
 # BENCH_JIT (off), BENCH_SKIP_BUILD=1 to use the meshpg already installed.
 
 set -eu -o pipefail
@@ -35,13 +40,14 @@ meshpg_clean_pg_env
 ROWS=${BENCH_ROWS:-5000000}
 RUNS=${BENCH_RUNS:-5}
 FRESH_RUNS=${BENCH_FRESH_RUNS:-50}
+GATE_SECS=${BENCH_GATE_SECONDS:-5}
 JIT=${BENCH_JIT:-off}
-for v in ROWS RUNS FRESH_RUNS; do
+for v in ROWS RUNS FRESH_RUNS GATE_SECS; do
     case ${!v} in
         '' | *[!0-9]*) meshpg_err "BENCH_$v must be a whole number, not '${!v}'"; exit 1 ;;
     esac
 done
-if [ "$ROWS" -lt 1000 ] || [ "$RUNS" -lt 1 ] || [ "$FRESH_RUNS" -lt 1 ]; then
+if [ "$ROWS" -lt 1000 ] || [ "$RUNS" -lt 1 ] || [ "$FRESH_RUNS" -lt 1 ] || [ "$GATE_SECS" -lt 1 ]; then
     meshpg_err "need BENCH_ROWS >= 1000 and every other count >= 1"
     exit 1
 fi
@@ -170,6 +176,26 @@ lastchange() {
     chmod 644 "$work/lc.sql"
     psql_b -f "$work/lc.sql" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | median
 }
+# ---------------------------------------------------------------------------
+# B3
+# ---------------------------------------------------------------------------
+gate_tps() {   # GATE -> TPS of a primary-key read of sales.small, meshpg.slo_gate = GATE
+    echo 'SELECT amount FROM sales.small WHERE id = 7;' >"$work/read.sql"
+    chmod 644 "$work/read.sql"
+    meshpg_run_as_pg env PGOPTIONS="-c meshpg.slo_gate=$1" "$MESHPG_PG_BIN/pgbench" -n -M prepared \
+        -h "$MESHPG_TMP" -p "$MESHPG_PGPORT" -T "$GATE_SECS" -f "$work/read.sql" bench 2>/dev/null |
+        sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+}
+meshpg_log "B3: the read gate, off and warn (no breach), pgbench $GATE_SECS s each, interleaved x2"
+psql_b -c 'CREATE UNIQUE INDEX ON sales.small (id)' -o /dev/null
+declare -a G_OFF=() G_WARN=()
+for _ in 1 2; do
+    G_OFF+=("$(gate_tps off)")
+    G_WARN+=("$(gate_tps warn)")
+done
+g_off=$(printf '%s\n' "${G_OFF[@]}" | median)
+g_warn=$(printf '%s\n' "${G_WARN[@]}" | median)
+
 f_big=$(fresh sales.orders)
 f_small=$(fresh sales.small)
 l_big=$(lastchange sales.orders)
@@ -190,5 +216,9 @@ printf '    evaluate, %-10s rows            %8s   (target <= 1 ms: %s)\n' "$ROWS
 printf '    evaluate, %-10s rows            %8s   (target <= 1 ms: %s)\n' 1001 "$f_small" "$(verdict "$f_small" '<=' 1)"
 printf '    last_change(), %-10s rows       %8s\n' "$ROWS" "$l_big"
 printf '    last_change(), %-10s rows       %8s\n' 1001 "$l_small"
+echo
+echo "== B3: SLO-gated reads, primary-key lookup on a product whose freshness is judged live (TPS, median of 2) =="
+printf '    meshpg.slo_gate = off   %10s\n' "$g_off"
+printf '    meshpg.slo_gate = warn  %10s   (warn / off = %s)\n' "$g_warn" "$(ratio "$g_warn" "$g_off")"
 echo
 echo "(shared 2-core machine, other work running: noisy; ratios from one interleaved run)"

@@ -43,7 +43,7 @@
 PG_FUNCTION_INFO_V1(meshpg_last_change);
 
 #define CHANGES_FILE PGSTAT_STAT_PERMANENT_DIRECTORY "/meshpg_changes.stat"
-#define CHANGES_MAGIC 0x4d534832	/* "MSH2" */
+#define CHANGES_MAGIC 0x4d534833	/* "MSH3" */
 
 /* No padding: every byte of the key is hashed and compared. */
 typedef struct ChangeKey
@@ -66,11 +66,22 @@ make_key(int64 product_id)
 
 StaticAssertDecl(sizeof(ChangeKey) == 16, "ChangeKey must have no padding");
 
+/*
+ * Entries are never removed, so a backend may keep a pointer to one and
+ * read its time without the lock (the read gate does, on every read).
+ */
 typedef struct ChangeEntry
 {
 	ChangeKey	key;
-	TimestampTz at;
+	pg_atomic_uint64 at;		/* TimestampTz */
 } ChangeEntry;
+
+/* One entry in the file the table is saved to. */
+typedef struct ChangeRecord
+{
+	ChangeKey	key;
+	int64		at;
+} ChangeRecord;
 
 typedef struct PendingWrite
 {
@@ -200,11 +211,19 @@ slo_xact_callback(XactEvent event, void *arg)
 				for (int i = 0; i < npending; i++)
 				{
 					ChangeKey	key = make_key(pending[i].product_id);
-					ChangeEntry *entry = hash_search(changes, &key, HASH_ENTER_NULL, NULL);
+					bool		found;
+					ChangeEntry *entry = hash_search(changes, &key, HASH_ENTER_NULL, &found);
 
 					/* Full: the product stays unknown, which reads as not fresh. */
-					if (entry != NULL)
-						entry->at = now;
+					if (entry == NULL)
+						continue;
+					if (found)
+						pg_atomic_write_u64(&entry->at, (uint64) now);
+					else
+					{
+						pg_atomic_init_u64(&entry->at, (uint64) now);
+						pg_atomic_fetch_add_u32(&shared->entries, 1);
+					}
 				}
 				LWLockRelease(shared->lock);
 			}
@@ -268,11 +287,33 @@ mesh_last_change(int64 product_id, TimestampTz *at)
 	entry = hash_search(changes, &key, HASH_FIND, NULL);
 	if (entry != NULL)
 	{
-		*at = entry->at;
+		*at = (TimestampTz) pg_atomic_read_u64(&entry->at);
 		found = true;
 	}
 	LWLockRelease(shared->lock);
 	return found;
+}
+
+/* The product's entry, to read without the lock later; NULL if none yet. */
+pg_atomic_uint64 *
+mesh_last_change_slot(int64 product_id)
+{
+	ChangeKey	key = make_key(product_id);
+	ChangeEntry *entry;
+
+	if (shared == NULL)
+		return NULL;
+	LWLockAcquire(shared->lock, LW_SHARED);
+	entry = hash_search(changes, &key, HASH_FIND, NULL);
+	LWLockRelease(shared->lock);
+	return entry ? &entry->at : NULL;
+}
+
+/* Grows when an entry is added: a product without one may have one now. */
+uint32
+mesh_change_entries(void)
+{
+	return shared ? pg_atomic_read_u32(&shared->entries) : 0;
 }
 
 static Size
@@ -310,11 +351,17 @@ save_changes(int code, Datum arg)
 		goto error;
 	hash_seq_init(&seq, changes);
 	while ((entry = hash_seq_search(&seq)) != NULL)
-		if (fwrite(entry, sizeof(ChangeEntry), 1, file) != 1)
+	{
+		ChangeRecord rec;
+
+		rec.key = entry->key;
+		rec.at = (int64) pg_atomic_read_u64(&entry->at);
+		if (fwrite(&rec, sizeof(rec), 1, file) != 1)
 		{
 			hash_seq_term(&seq);
 			goto error;
 		}
+	}
 	if (FreeFile(file))
 	{
 		file = NULL;
@@ -337,7 +384,7 @@ load_changes(void)
 {
 	FILE	   *file = AllocateFile(CHANGES_FILE, PG_BINARY_R);
 	uint32		header[2];
-	ChangeEntry entry;
+	ChangeRecord entry;
 
 	if (file == NULL)
 	{
@@ -358,13 +405,16 @@ load_changes(void)
 	for (uint32 i = 0; i < header[1]; i++)
 	{
 		ChangeEntry *e;
+		bool		found;
 
 		if (fread(&entry, sizeof(entry), 1, file) != 1)
 			break;
-		e = hash_search(changes, &entry.key, HASH_ENTER_NULL, NULL);
+		e = hash_search(changes, &entry.key, HASH_ENTER_NULL, &found);
 		if (e == NULL)
 			break;
-		e->at = entry.at;
+		if (!found)
+			pg_atomic_fetch_add_u32(&shared->entries, 1);
+		pg_atomic_init_u64(&e->at, (uint64) entry.at);
 	}
 	FreeFile(file);
 }
@@ -384,6 +434,7 @@ slo_shmem_startup(void)
 	{
 		shared->lock = &(GetNamedLWLockTranche("meshpg_slo"))->lock;
 		pg_atomic_init_u64(&shared->state_generation, 1);
+		pg_atomic_init_u32(&shared->entries, 0);
 	}
 	info.keysize = sizeof(ChangeKey);
 	info.entrysize = sizeof(ChangeEntry);

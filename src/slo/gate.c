@@ -66,6 +66,8 @@ typedef struct GateCheck
 	char	   *kind;
 	bool		live;			/* freshness by last change */
 	int64		max_age_us;
+	pg_atomic_uint64 *slot;		/* its last change, read without a lock */
+	uint32		probed;			/* change-table size when slot was looked up */
 	bool		breached;		/* as last measured */
 	char	   *value;
 	char	   *target;
@@ -216,9 +218,17 @@ mesh_slo_gate(const MeshProduct *product)
 		char	   *value = check->value;
 		TimestampTz at;
 
-		if (check->live && mesh_last_change(product->id, &at))
+		if (check->live && check->slot == NULL && check->probed != mesh_change_entries())
 		{
-			int64		age = GetCurrentTimestamp() - at;
+			check->probed = mesh_change_entries();
+			check->slot = mesh_last_change_slot(product->id);
+		}
+		if (check->live && check->slot != NULL)
+		{
+			int64		age;
+
+			at = (TimestampTz) pg_atomic_read_u64(check->slot);
+			age = GetCurrentTimestamp() - at;
 
 			breached = age > check->max_age_us;
 			value = psprintf("%.0f s", (double) age / USECS_PER_SEC);

@@ -91,11 +91,14 @@ typedef struct MeshSloShared
 {
 	LWLock	   *lock;			/* the change table */
 	pg_atomic_uint64 state_generation;	/* bumped when SLO state commits */
+	pg_atomic_uint32 entries;	/* entries in the change table */
 } MeshSloShared;
 
 extern MeshSloShared *mesh_slo_shared(void);
 extern void mesh_changes_init(void);
 extern bool mesh_last_change(int64 product_id, TimestampTz *at);
+extern pg_atomic_uint64 *mesh_last_change_slot(int64 product_id);
+extern uint32 mesh_change_entries(void);
 
 /* gate.c (mesh_slo_gate itself is in meshpg.h, for the executor hook) */
 extern int	mesh_slo_gate_suspended;
