@@ -307,11 +307,28 @@ parse_interval(SpecInput *in, const char *key, const char *text)
 	return result;
 }
 
+/*
+ * Errors in a stored query or expression point into that text, not into
+ * the caller's statement (as SQL function bodies do).
+ */
+static void
+internal_query_callback(void *arg)
+{
+	int			pos = geterrposition();
+
+	if (pos > 0)
+	{
+		errposition(0);
+		internalerrposition(pos);
+		internalerrquery((const char *) arg);
+	}
+}
+
 /* Parses "SELECT <source>" and accepts only a single bare expression. */
 static Node *
-parse_one_expression(const char *source)
+parse_one_expression(const char *text, const char *source)
 {
-	List	   *parsed = raw_parser(psprintf("SELECT %s", source), RAW_PARSE_DEFAULT);
+	List	   *parsed = raw_parser(text, RAW_PARSE_DEFAULT);
 	RawStmt    *raw;
 	SelectStmt *sel;
 	ResTarget  *target;
@@ -361,12 +378,21 @@ fixed_search_path(void)
 static void
 compile_expression(SpecInput *in, SloSpec *out, const char *source)
 {
-	Node	   *raw = parse_one_expression(source);
-	ParseState *pstate = make_parsestate(NULL);
+	char	   *text = psprintf("SELECT %s", source);
+	ErrorContextCallback errctx;
+	Node	   *raw;
+	ParseState *pstate;
 	ParseNamespaceItem *nsitem;
 	Node	   *expr;
 
-	pstate->p_sourcetext = source;
+	errctx.callback = internal_query_callback;
+	errctx.arg = text;
+	errctx.previous = error_context_stack;
+	error_context_stack = &errctx;
+
+	raw = parse_one_expression(text, source);
+	pstate = make_parsestate(NULL);
+	pstate->p_sourcetext = text;
 	nsitem = addRangeTableEntryForRelation(pstate, in->rel, AccessShareLock,
 										   makeAlias(MESH_SLO_ALIAS, NIL), false, false);
 	addNSItemToQuery(pstate, nsitem, false, true, true);
@@ -398,6 +424,7 @@ compile_expression(SpecInput *in, SloSpec *out, const char *source)
 				 errmsg("functions in SLO expressions must not be volatile"),
 				 errdetail("A measure must give the same answer for the same data.")));
 	free_parsestate(pstate);
+	error_context_stack = errctx.previous;
 
 	out->expr = expr;
 	out->expr_text = deparse_expression(expr,
@@ -408,7 +435,8 @@ compile_expression(SpecInput *in, SloSpec *out, const char *source)
 static void
 compile_query(SloSpec *out, const char *query)
 {
-	List	   *parsed = raw_parser(query, RAW_PARSE_DEFAULT);
+	ErrorContextCallback errctx;
+	List	   *parsed;
 	RawStmt    *raw;
 	SelectStmt *sel;
 	Query	   *q;
@@ -416,6 +444,11 @@ compile_query(SloSpec *out, const char *query)
 	int			ncols = 0;
 	Oid			type = InvalidOid;
 
+	errctx.callback = internal_query_callback;
+	errctx.arg = (void *) query;
+	errctx.previous = error_context_stack;
+	error_context_stack = &errctx;
+	parsed = raw_parser(query, RAW_PARSE_DEFAULT);
 	if (list_length(parsed) != 1 || !IsA(((RawStmt *) linitial(parsed))->stmt, SelectStmt))
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
@@ -453,6 +486,7 @@ compile_query(SloSpec *out, const char *query)
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
 				 errmsg("functions in a custom SLO query must not be volatile"),
 				 errdetail("A measure must give the same answer for the same data, and must not write.")));
+	error_context_stack = errctx.previous;
 	out->query = pstrdup(query);
 }
 
