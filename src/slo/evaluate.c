@@ -454,8 +454,6 @@ build_pass(EvalCtx *ctx, List *items)
 static void
 judge_count(EvalCtx *ctx, SloItem *item, int64 rows, Datum d, bool isnull)
 {
-	SloSpec    *spec = item->spec;
-
 	switch (item->kind)
 	{
 		case SLO_FRESHNESS:
@@ -516,7 +514,6 @@ judge_count(EvalCtx *ctx, SloItem *item, int64 rows, Datum d, bool isnull)
 		default:
 			break;
 	}
-	(void) spec;
 	item->done = true;
 }
 
@@ -940,7 +937,7 @@ mesh_slo_evaluate(const char *ref, List *runs, List *only, double sample_percent
 			finish_item(item, started, error);
 	}
 
-	/* Sort them: metadata, the pass, custom. */
+	/* Sort them: metadata measures now, scan measures into the pass, custom last. */
 	foreach(lc, ctx.items)
 	{
 		SloItem    *item = lfirst(lc);
