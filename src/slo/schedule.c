@@ -123,6 +123,30 @@ in_subxact(DueProduct *product, bool failure_pass, const char *error)
 	return result;
 }
 
+/* Days of history kept beyond each SLO's compliance window; 0: all. */
+int			mesh_slo_history_days = 90;
+
+/*
+ * Old results go in batches, so that a first run on a long history does not
+ * hold one huge transaction; what is left goes at the next tick.
+ */
+static void
+trim_history(void)
+{
+	MeshSpiState spi;
+
+	if (mesh_slo_history_days <= 0)
+		return;
+	mesh_spi_begin(&spi);
+	mesh_slo_exec("DELETE FROM meshpg.cat_slo_result WHERE id IN ("
+				  " SELECT r.id FROM meshpg.cat_slo_result r JOIN meshpg.cat_slo s ON s.id = r.slo_id"
+				  "  WHERE r.started_at < pg_catalog.now() - s.compliance_window - "
+				  "        $1 * interval '1 day'"
+				  "  LIMIT 10000)",
+				  1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(mesh_slo_history_days)}, NULL);
+	mesh_spi_end(&spi);
+}
+
 void
 mesh_slo_schedule_task(void)
 {
@@ -161,4 +185,5 @@ mesh_slo_schedule_task(void)
 		if (error != NULL)
 			(void) in_subxact(p, true, error);
 	}
+	trim_history();
 }

@@ -106,7 +106,8 @@ extern void mesh_slo_gate_init(void);
 extern void mesh_slo_gate_invalidate(void);
 extern void mesh_slo_state_changed(void);
 
-/* schedule.c: the worker task */
+/* schedule.c: the worker task, which also trims the history */
+extern int	mesh_slo_history_days;
 extern void mesh_slo_schedule_task(void);
 
 #endif							/* MESHPG_SLO_H */

@@ -86,6 +86,20 @@ SELECT database, task, runs > 0, failures FROM meshpg.worker_tasks() ORDER BY 1}
 	"other|slo_schedule|t|0\npostgres|slo_schedule|t|0",
 	'both databases are covered; a database without meshpg is skipped quietly');
 
+# The scheduler trims results older than the compliance window plus
+# meshpg.slo_history_days, and keeps the rest.
+$node->safe_psql('postgres', q{
+INSERT INTO meshpg.cat_slo_result (slo_id, started_at, duration, objective, met, trigger)
+SELECT id, now() - interval '400 days', '0', 'x', true, 'manual' FROM meshpg.cat_slo WHERE name = 'manual_only';
+INSERT INTO meshpg.cat_slo_result (slo_id, started_at, duration, objective, met, trigger)
+SELECT id, now() - interval '20 days', '0', 'x', true, 'manual' FROM meshpg.cat_slo WHERE name = 'manual_only';
+ALTER SYSTEM SET meshpg.slo_history_days = 1; SELECT pg_reload_conf();
+});
+ok($node->poll_query_until('postgres', q{
+SELECT count(*) = 1 FROM meshpg.cat_slo_result WHERE started_at < now() - interval '1 day'}),
+	'results beyond the window and the retention are trimmed; those within the window stay');
+$node->safe_psql('postgres', q{ALTER SYSTEM RESET meshpg.slo_history_days; SELECT pg_reload_conf();});
+
 # SIGHUP: switching the scheduler off stops the workers, on brings them back.
 $node->safe_psql('postgres', q{ALTER SYSTEM SET meshpg.scheduler = off; SELECT pg_reload_conf();});
 ok($node->poll_query_until('postgres', q{
