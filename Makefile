@@ -26,14 +26,16 @@ SHLIB_LINK = $(ICU_LIBS) $(YAML_LIBS)
 
 # pg_regress suites: sql/<name>.sql against expected/<name>.out.
 REGRESS = init names domains products lifecycle grants search ddl security bad_input policies \
-	contract_ddl contract_versions descriptor_apply descriptor_errors
+	contract_ddl contract_versions descriptor_apply descriptor_errors \
+	slo_declare slo_evaluate
 REGRESS_OPTS = --temp-instance=./tmp_check_regress \
 	--temp-config=$(srcdir)/test/meshpg.conf \
 	--encoding=UTF8 --no-locale
 
 # Isolation specs: specs/<name>.spec against expected/<name>.out.
 ISOLATION = confusable_race grant_invalidation policy_invalidation \
-	contract_apply_race contract_notify
+	contract_apply_race contract_notify \
+	slo_alerts slo_gate
 ISOLATION_OPTS = --temp-instance=./tmp_check_iso \
 	--temp-config=$(srcdir)/test/meshpg.conf \
 	--encoding=UTF8 --no-locale --load-extension=meshpg

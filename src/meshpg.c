@@ -49,6 +49,8 @@ _PG_init(void)
 
 	mesh_define_identity_settings();
 	mesh_define_contract_settings();
+	mesh_slo_init();			/* settings, shared memory, hooks */
+	mesh_worker_init();			/* settings, the launcher */
 
 	MarkGUCPrefixReserved("meshpg");
 

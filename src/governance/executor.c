@@ -214,6 +214,7 @@ mesh_check_perms(List *rangeTable, bool ereport_on_violation)
 		{
 			if (product->state == MESH_DEPRECATED)
 				mesh_contract_deprecated_read(product, userid);
+			mesh_slo_gate(product);
 			continue;
 		}
 		if (!ereport_on_violation)

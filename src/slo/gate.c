@@ -1,0 +1,295 @@
+/*
+ * gate.c
+ *		SLO-gated reads: with meshpg.slo_gate = warn or error, a read of a
+ *		product that currently breaches a freshness or completeness SLO
+ *		warns or is refused.  Also: who may see a product's SLO state.
+ *
+ * The executor's permission hook calls mesh_slo_gate() for every product
+ * read it allows.  With the gate off that is one comparison.  With it on,
+ * the breach state comes from a backend-local cache, rebuilt only when SLO
+ * state committed anywhere (a shared generation counter) or the catalog
+ * changed.  Freshness by last change is judged live, from the shared change
+ * table, so a product that went stale since its last evaluation is caught.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "commands/trigger.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "governance/governance.h"
+#include "meshpg.h"
+#include "slo/slo.h"
+
+PG_FUNCTION_INFO_V1(meshpg_slo_changed);
+PG_FUNCTION_INFO_V1(meshpg_may_read_product);
+
+typedef enum
+{
+	GATE_OFF,
+	GATE_WARN,
+	GATE_ERROR
+} GateMode;
+
+static const struct config_enum_entry gate_options[] = {
+	{"off", GATE_OFF, false},
+	{"warn", GATE_WARN, false},
+	{"error", GATE_ERROR, false},
+	{NULL, 0, false}
+};
+
+static int	gate_mode = GATE_OFF;
+
+/* > 0 while meshpg itself measures a product: its reads are not gated. */
+int			mesh_slo_gate_suspended = 0;
+
+/* Column numbers of meshpg.cat_slo (sql/1.1/10-slo.sql). */
+#define Anum_slo_product_id 2
+#define Anum_slo_name		3
+#define Anum_slo_kind		4
+#define Anum_slo_spec		5
+#define Anum_slo_last_value 12
+#define Anum_slo_last_met	13
+
+typedef struct GateCheck
+{
+	char	   *slo;
+	char	   *kind;
+	bool		live;			/* freshness by last change */
+	int64		max_age_us;
+	pg_atomic_uint64 *slot;		/* its last change, read without a lock */
+	uint32		probed;			/* change-table size when slot was looked up */
+	bool		breached;		/* as last measured */
+	char	   *value;
+	char	   *target;
+} GateCheck;
+
+typedef struct GateEntry
+{
+	int64		product_id;
+	List	   *checks;			/* of GateCheck */
+} GateEntry;
+
+static HTAB *gate_cache = NULL;
+static MemoryContext gate_cxt = NULL;
+static uint64 gate_generation = 0;
+static uint64 gate_catalog_generation = 0;
+static bool gate_stale = true;
+
+static char *
+spec_text(Jsonb *spec, const char *key)
+{
+	JsonbValue	v;
+
+	if (getKeyJsonValueFromContainer(&spec->root, key, strlen(key), &v) == NULL)
+		return NULL;
+	if (v.type == jbvString)
+		return pnstrdup(v.val.string.val, v.val.string.len);
+	if (v.type == jbvNumeric)
+		return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
+	return NULL;
+}
+
+static void
+load_gate(void)
+{
+	const MeshCatalog *cat = mesh_catalog();
+	MeshSloShared *sh = mesh_slo_shared();
+	Oid			relid;
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	HASHCTL		ctl;
+	uint64		generation;
+
+	generation = sh ? pg_atomic_read_u64(&sh->state_generation) : 0;
+	if (gate_cxt == NULL)
+		gate_cxt = AllocSetContextCreate(CacheMemoryContext, "meshpg slo gate",
+										 ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(gate_cxt);
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(GateEntry);
+	ctl.hcxt = gate_cxt;
+	gate_cache = hash_create("meshpg slo gate", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	gate_stale = false;
+	gate_generation = generation;
+	gate_catalog_generation = mesh_catalog_generation();
+
+	relid = cat ? get_relname_relid("cat_slo", cat->nsp) : InvalidOid;
+	if (!OidIsValid(relid))
+		return;					/* meshpg 1.0: no SLOs */
+
+	rel = table_open(relid, AccessShareLock);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull;
+		bool		met_null;
+		char	   *kind = TextDatumGetCString(heap_getattr(tup, Anum_slo_kind, desc, &isnull));
+		Jsonb	   *spec;
+		Datum		met;
+		GateCheck  *check;
+		GateEntry  *entry;
+		int64		product_id;
+		bool		found;
+		MemoryContext old;
+		char	   *column;
+
+		if (strcmp(kind, "freshness") != 0 && strcmp(kind, "completeness") != 0)
+			continue;
+		met = heap_getattr(tup, Anum_slo_last_met, desc, &met_null);
+		spec = DatumGetJsonbP(heap_getattr(tup, Anum_slo_spec, desc, &isnull));
+		column = strcmp(kind, "freshness") == 0 ? spec_text(spec, "column") : NULL;
+		/* Only a breach, or a live check, needs remembering. */
+		if ((met_null || DatumGetBool(met)) &&
+			!(strcmp(kind, "freshness") == 0 && column == NULL))
+			continue;
+
+		old = MemoryContextSwitchTo(gate_cxt);
+		check = palloc0(sizeof(GateCheck));
+		check->slo = TextDatumGetCString(heap_getattr(tup, Anum_slo_name, desc, &isnull));
+		check->kind = pstrdup(kind);
+		check->breached = !met_null && !DatumGetBool(met);
+		{
+			Datum		v = heap_getattr(tup, Anum_slo_last_value, desc, &isnull);
+
+			check->value = isnull ? "unknown" :
+				DatumGetCString(DirectFunctionCall1(numeric_out, v));
+		}
+		if (strcmp(kind, "freshness") == 0)
+		{
+			char	   *age = spec_text(spec, "max_age");
+			Interval   *iv = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(age),
+																   ObjectIdGetDatum(InvalidOid),
+																   Int32GetDatum(-1)));
+
+			check->live = column == NULL;
+			check->max_age_us = iv->time + (int64) iv->day * USECS_PER_DAY +
+				(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+			check->target = psprintf("age at most %s", age);
+		}
+		else
+			check->target = psprintf("non-null ratio at least %s", spec_text(spec, "min_ratio"));
+		product_id = DatumGetInt64(heap_getattr(tup, Anum_slo_product_id, desc, &isnull));
+		entry = hash_search(gate_cache, &product_id, HASH_ENTER, &found);
+		if (!found)
+			entry->checks = NIL;
+		entry->checks = lappend(entry->checks, check);
+		MemoryContextSwitchTo(old);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+void
+mesh_slo_gate(const MeshProduct *product)
+{
+	MeshSloShared *sh;
+	GateEntry  *entry;
+	ListCell   *lc;
+
+	if (gate_mode == GATE_OFF || mesh_slo_gate_suspended > 0)
+		return;
+
+	sh = mesh_slo_shared();
+	if (gate_cache == NULL || gate_stale ||
+		(sh != NULL && pg_atomic_read_u64(&sh->state_generation) != gate_generation) ||
+		mesh_catalog_generation() != gate_catalog_generation)
+		load_gate();
+
+	entry = hash_search(gate_cache, &product->id, HASH_FIND, NULL);
+	if (entry == NULL)
+		return;
+	foreach(lc, entry->checks)
+	{
+		GateCheck  *check = lfirst(lc);
+		bool		breached = check->breached;
+		char	   *value = check->value;
+		TimestampTz at;
+
+		if (check->live && check->slot == NULL && check->probed != mesh_change_entries())
+		{
+			check->probed = mesh_change_entries();
+			check->slot = mesh_last_change_slot(product->id);
+		}
+		if (check->live && check->slot != NULL)
+		{
+			int64		age;
+
+			at = (TimestampTz) pg_atomic_read_u64(check->slot);
+			age = GetCurrentTimestamp() - at;
+
+			breached = age > check->max_age_us;
+			value = psprintf("%.0f s", (double) age / USECS_PER_SEC);
+		}
+		else if (strcmp(check->kind, "freshness") == 0 && strcmp(value, "unknown") != 0)
+			value = psprintf("%s s", value);
+		if (!breached)
+			continue;
+		ereport(gate_mode == GATE_ERROR ? ERROR : WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("data product \"%s\" breaches its %s SLO \"%s\"",
+						product->qualname, check->kind, check->slo),
+				 errdetail("Measured %s; the target is %s.", value, check->target),
+				 errhint("meshpg.slo_gate is \"%s\"; see meshpg.slo_status.",
+						 gate_mode == GATE_ERROR ? "error" : "warn")));
+	}
+}
+
+void
+mesh_slo_gate_init(void)
+{
+	DefineCustomEnumVariable("meshpg.slo_gate",
+							 "Warns about or refuses reads of products that breach a freshness or completeness SLO.",
+							 "off, warn or error.",
+							 &gate_mode,
+							 GATE_OFF,
+							 gate_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+}
+
+/* The transaction that changed SLO state aborted: what we loaded is void. */
+void
+mesh_slo_gate_invalidate(void)
+{
+	gate_stale = true;
+}
+
+/* Statement trigger on meshpg.cat_slo: gate caches drop at commit. */
+Datum
+meshpg_slo_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("meshpg._slo_changed() must be called as a trigger")));
+	gate_stale = true;
+	mesh_slo_state_changed();
+	PG_RETURN_POINTER(NULL);
+}
+
+/* SLO measurements are visible to whoever may read the product. */
+Datum
+meshpg_may_read_product(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	const MeshProduct *product = mesh_product_by_relid(relid);
+	Oid			user = GetUserId();
+
+	if (product == NULL)
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(mesh_is_admin(user) || mesh_may_read(product, user, false));
+}

@@ -1,0 +1,106 @@
+/*
+ * slo.h
+ *		SLOs: a declaration compiled against its product's relation, the
+ *		one-pass evaluator, change tracking for freshness and the read gate.
+ */
+#ifndef MESHPG_SLO_H
+#define MESHPG_SLO_H
+
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+#include "utils/relcache.h"
+
+#include "registry/registry.h"
+
+typedef enum SloKind
+{
+	SLO_FRESHNESS,
+	SLO_COMPLETENESS,
+	SLO_VALIDITY,
+	SLO_UNIQUENESS,
+	SLO_VOLUME,
+	SLO_CUSTOM
+} SloKind;
+
+/* A spec checked against the relation; built by mesh_slo_compile. */
+typedef struct SloSpec
+{
+	SloKind		kind;
+	Numeric		objective;		/* share of runs in the window that must meet */
+	/* freshness */
+	char	   *column;			/* NULL: by the last committed change */
+	Interval   *max_age;
+	Numeric		max_age_seconds;
+	/* completeness, uniqueness */
+	List	   *columns;		/* of char * */
+	Numeric		min_ratio;		/* also validity */
+	/* validity */
+	Node	   *expr;			/* analysed, alias meshpg_product */
+	char	   *expr_text;		/* deparsed: the canonical text */
+	/* uniqueness */
+	Numeric		max_duplicates;
+	/* volume */
+	Numeric		min_rows;		/* NULL when absent */
+	Numeric		max_rows;
+	Numeric		max_change_pct;
+	bool		approximate;
+	/* custom */
+	char	   *query;
+	char	   *op;
+	Numeric		threshold;
+} SloSpec;
+
+extern const char *const mesh_slo_kind_names[];
+extern SloKind mesh_slo_parse_kind(const char *kind);
+
+/*
+ * Checks spec for kind on rel (errors point at the key) and returns the
+ * compiled form; *canonical gets the normalised spec, every key present.
+ */
+extern SloSpec *mesh_slo_compile(SloKind kind, Jsonb *spec, Relation rel,
+								 const char *product, Jsonb **canonical);
+
+/* The alias stored expressions and the one-pass query use. */
+#define MESH_SLO_ALIAS "meshpg_product"
+
+/* evaluate.c: measure a product's SLOs (all, or the ids in only). */
+typedef struct SloRun
+{
+	int64		slo_id;
+	TimestampTz scheduled_for;	/* 0: a manual run */
+} SloRun;
+
+extern void mesh_slo_evaluate(const char *product, List *runs, List *only, double sample_percent,
+							  bool check_rights,
+							  void (*emit) (void *arg, Datum *values, bool *nulls),
+							  void *emit_arg);
+
+/* changes.c: the last committed change to a product's relation */
+typedef struct MeshSloShared
+{
+	LWLock	   *lock;			/* the change table */
+	pg_atomic_uint64 state_generation;	/* bumped when SLO state commits */
+	pg_atomic_uint32 entries;	/* entries in the change table */
+} MeshSloShared;
+
+extern MeshSloShared *mesh_slo_shared(void);
+extern void mesh_changes_init(void);
+extern bool mesh_last_change(int64 product_id, TimestampTz *at);
+extern pg_atomic_uint64 *mesh_last_change_slot(int64 product_id);
+extern uint32 mesh_change_entries(void);
+
+/* gate.c (mesh_slo_gate itself is in meshpg.h, for the executor hook) */
+extern int	mesh_slo_gate_suspended;
+extern void mesh_slo_gate_init(void);
+extern void mesh_slo_gate_invalidate(void);
+extern void mesh_slo_state_changed(void);
+
+/* schedule.c: the worker task, which also trims the history */
+extern int	mesh_slo_history_days;
+extern void mesh_slo_schedule_task(void);
+
+#endif							/* MESHPG_SLO_H */

@@ -1,0 +1,30 @@
+/*
+ * worker.h
+ *		meshpg's background worker: a launcher that keeps one worker per
+ *		database named in meshpg.databases, each running a table of tasks.
+ *
+ * Adding a task: write a `void my_task(void)` and add {"name", my_task} to
+ * mesh_worker_tasks[] in worker.c.  Every tick (meshpg.worker_naptime) the
+ * worker runs each task in order, each in a transaction of its own with a
+ * snapshot pushed, as the bootstrap superuser.  A task that raises an error
+ * is logged, its transaction rolled back and its failure recorded (see
+ * meshpg.worker_tasks()); the next task runs regardless.  A task checks
+ * itself that meshpg is installed in the database (mesh_catalog() != NULL)
+ * and decides itself what is due: the tick is only the heartbeat.
+ */
+#ifndef MESHPG_WORKER_H
+#define MESHPG_WORKER_H
+
+typedef void (*MeshTaskFn) (void);
+
+typedef struct MeshTask
+{
+	const char *name;
+	MeshTaskFn	fn;
+} MeshTask;
+
+/* at most this many tasks, and this many databases with a status row */
+#define MESH_MAX_TASKS		8
+#define MESH_MAX_DATABASES	64
+
+#endif							/* MESHPG_WORKER_H */
