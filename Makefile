@@ -26,7 +26,7 @@ SHLIB_LINK = $(ICU_LIBS) $(YAML_LIBS)
 
 # pg_regress suites: sql/<name>.sql against expected/<name>.out.
 REGRESS = init names domains products lifecycle grants search ddl security bad_input policies \
-	contract_ddl contract_versions descriptor_apply descriptor_errors \
+	contract_ddl contract_versions descriptor_apply descriptor_errors descriptor_slo \
 	slo_declare slo_evaluate
 REGRESS_OPTS = --temp-instance=./tmp_check_regress \
 	--temp-config=$(srcdir)/test/meshpg.conf \

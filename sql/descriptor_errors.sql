@@ -59,7 +59,7 @@ SELECT expect_error($$ SELECT meshpg.plan(pg_temp.refunds(E'# ' || repeat('x', 2
 RESET ROLE;
 RESET meshpg.descriptor_max_size;
 SET ROLE regress_shop_dev;
--- SLOs are designed but their handler waits for the SLO engine
+-- SLOs name their kind and spec: ODCS's latency shorthand is an unknown field
 SELECT expect_error($$ SELECT meshpg.plan(pg_temp.refunds(E'slaProperties:\n  - {property: latency, value: 1, unit: d}\n')) $$);
 SELECT count(*) FROM meshpg.plan(pg_temp.refunds(E'slaProperties: []\n'));
 -- the same product twice

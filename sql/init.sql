@@ -13,7 +13,9 @@ SELECT c.relname
   JOIN pg_class c ON c.oid = cfg.oid
  WHERE e.extname = 'meshpg' ORDER BY 1;
 
--- Every meshpg function pins its search_path; only search runs as definer.
+-- Every meshpg function pins its search_path; only search and _export_doc
+-- run as definer.  The two that write contracts and descriptors also pin
+-- IntervalStyle, so that what they write does not depend on the session.
 -- The masks and the guard are the exception, as they run on the hot path
 -- (the SQL masks are inlined): they are C, or SQL-standard bodies, which
 -- are bound when created, not when run.

@@ -104,6 +104,13 @@ LANGUAGE C
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'meshpg_drop_slo';
 
+-- The spec as declare_slo would store it (descriptors compare through it).
+CREATE FUNCTION meshpg._slo_canonical(product text, kind text, spec jsonb)
+RETURNS jsonb
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'meshpg_slo_canonical';
+
 CREATE FUNCTION meshpg.evaluate(product text, sample_percent float8 DEFAULT NULL,
                                 slos text[] DEFAULT NULL)
 RETURNS TABLE (slo text, kind text, value numeric, target numeric, objective text,

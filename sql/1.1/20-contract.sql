@@ -26,6 +26,7 @@ CREATE FUNCTION meshpg._contract_snapshot(product_id bigint)
 RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
+SET intervalstyle = 'postgres'
 AS $$
 SELECT pg_catalog.jsonb_build_object(
            'product', d.name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) p.name,
@@ -61,6 +62,13 @@ SELECT pg_catalog.jsonb_build_object(
                 WHERE pol.product_id OPERATOR(pg_catalog.=) p.id
                    OR pol.tag_id IN (SELECT ct.tag_id FROM meshpg.cat_column_tag ct
                                       WHERE ct.product_id OPERATOR(pg_catalog.=) p.id)), '[]'),
+           'slos', COALESCE((
+               SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                          'name', s.name, 'kind', s.kind, 'spec', s.spec,
+                          'compliance_window', s.compliance_window, 'severity', s.severity)
+                      ORDER BY s.name)
+                 FROM meshpg.cat_slo s
+                WHERE s.product_id OPERATOR(pg_catalog.=) p.id), '[]'),
            'comments', pg_catalog.jsonb_build_object(
                'relation', pg_catalog.obj_description(p.relid, 'pg_class'),
                'columns', COALESCE((
@@ -199,6 +207,7 @@ CREATE FUNCTION meshpg._export_doc(ref text)
 RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET intervalstyle = 'postgres'
 AS $$
 SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
            'apiVersion', 'v3.0.2',
@@ -253,7 +262,13 @@ SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
                                                  THEN pg_catalog.to_jsonb(pol.exempt_purposes) END,
                           'appliesToDomain', CASE WHEN pol.applies_to_domain THEN true END,
                           'description', pol.description) ORDER BY pol.name)
-                 FROM meshpg.cat_policy pol WHERE pol.product_id = p.id), '[]')))
+                 FROM meshpg.cat_policy pol WHERE pol.product_id = p.id), '[]'),
+           'slaProperties', (
+               SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                          'name', s.name, 'kind', s.kind, 'spec', s.spec,
+                          'window', s.compliance_window::text, 'severity', s.severity,
+                          'schedule', s.schedule::text) ORDER BY s.name)
+                 FROM meshpg.cat_slo s WHERE s.product_id = p.id)))
   FROM meshpg.cat_product p
   JOIN meshpg.cat_domain d ON d.id = p.domain_id
   JOIN pg_catalog.pg_class r ON r.oid = p.relid
@@ -653,22 +668,113 @@ END
 $$;
 
 /*
- * SLOs (ODCS slaProperties and quality): the SLO engine lands separately;
- * until its handler is added here, a descriptor that declares SLOs is
- * refused rather than half applied.
+ * SLOs (ODCS slaProperties, and quality for the data-quality kinds): the
+ * arguments of meshpg.declare_slo.  A spec is compared in the form
+ * declare_slo stores, so one written differently but meaning the same is
+ * no change.  The kind of an SLO cannot be altered: a new kind is a drop
+ * and a declaration.
  */
+CREATE FUNCTION meshpg._dsc_interval(path text, value text)
+RETURNS interval
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN value::interval;
+EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+    RAISE EXCEPTION '%: invalid interval "%"', path, value
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Write it as PostgreSQL does, for example "30 days" or "5 minutes".';
+END
+$$;
+
 CREATE FUNCTION meshpg._dsc_slos(doc jsonb, cur jsonb, label text, do_apply boolean, strict boolean)
 RETURNS TABLE (action text, object text, detail text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    ref text := doc->>'id';
+    registered boolean := EXISTS (SELECT 1 FROM meshpg.products p WHERE p.product = ref);
+    r record;
+    dup text;
+    win interval;
+    sched interval;
+    sev text;
+    canon jsonb;
+    msg text;
+    state text;
+    hint text;
 BEGIN
-    IF pg_catalog.jsonb_array_length(COALESCE(doc->'slaProperties', '[]')) > 0
-       OR pg_catalog.jsonb_array_length(COALESCE(doc->'quality', '[]')) > 0 THEN
-        RAISE EXCEPTION '%slaProperties: SLOs in descriptors are not supported yet', label
-            USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'This build of meshpg has no SLO engine; nothing was applied.';
+    IF NOT (doc ? 'slaProperties' OR doc ? 'quality') THEN
+        RETURN;
     END IF;
+    SELECT e.value->>'name' INTO dup
+      FROM pg_catalog.unnest(ARRAY['slaProperties', 'quality']) s(sect),
+           pg_catalog.jsonb_array_elements(COALESCE(doc->s.sect, '[]')) e
+     GROUP BY 1 HAVING pg_catalog.count(*) > 1 LIMIT 1;
+    IF dup IS NOT NULL THEN
+        RAISE EXCEPTION '%slaProperties: SLO "%" is declared more than once', label, dup
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR r IN
+        WITH w AS (
+            SELECT e.value AS v, pg_catalog.format('%s%s[%s]', label, s.sect, e.o - 1) AS path
+              FROM pg_catalog.unnest(ARRAY['slaProperties', 'quality']) s(sect),
+                   pg_catalog.jsonb_array_elements(COALESCE(doc->s.sect, '[]')) WITH ORDINALITY e(value, o))
+        SELECT COALESCE(w.v->>'name', h.name) AS slo, w.v, w.path,
+               h.name IS NOT NULL AS declared, h.kind, h.spec, h.compliance_window, h.severity, h.schedule
+          FROM w
+          FULL JOIN (SELECT * FROM meshpg.slos WHERE product = ref) h ON h.name = w.v->>'name'
+         ORDER BY 1
+    LOOP
+        IF r.v IS NULL THEN
+            RETURN QUERY SELECT 'drop slo', ref, r.slo;
+            IF do_apply THEN
+                PERFORM meshpg.drop_slo(ref, r.slo);
+            END IF;
+            CONTINUE;
+        END IF;
+        win := COALESCE(meshpg._dsc_interval(r.path || '.window', r.v->>'window'), '30 days');
+        sched := meshpg._dsc_interval(r.path || '.schedule', r.v->>'schedule');
+        sev := COALESCE(r.v->>'severity', 'warning');
+        -- A product that plan() would register has no relation to check against yet.
+        canon := NULL;
+        IF registered THEN
+            BEGIN
+                canon := meshpg._slo_canonical(ref, r.v->>'kind', r.v->'spec');
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE,
+                                        hint = PG_EXCEPTION_HINT;
+                IF hint = '' THEN
+                    RAISE EXCEPTION '%.spec: %', r.path, msg USING ERRCODE = state;
+                END IF;
+                RAISE EXCEPTION '%.spec: %', r.path, msg USING ERRCODE = state, HINT = hint;
+            END;
+        END IF;
+        IF r.declared AND r.kind = r.v->>'kind' AND r.spec = canon
+           AND r.compliance_window = win AND r.severity = sev
+           AND r.schedule IS NOT DISTINCT FROM sched THEN
+            CONTINUE;
+        END IF;
+        IF r.declared AND r.kind = r.v->>'kind' THEN
+            RETURN QUERY SELECT 'alter slo', ref, r.slo;
+            IF do_apply THEN
+                PERFORM meshpg.alter_slo(ref, r.slo, r.v->'spec', win, sev,
+                                         COALESCE(sched, '0'::interval));
+            END IF;
+            CONTINUE;
+        END IF;
+        IF r.declared THEN
+            RETURN QUERY SELECT 'drop slo', ref, r.slo;
+            IF do_apply THEN
+                PERFORM meshpg.drop_slo(ref, r.slo);
+            END IF;
+        END IF;
+        RETURN QUERY SELECT 'declare slo', ref, r.slo;
+        IF do_apply THEN
+            PERFORM meshpg.declare_slo(ref, r.slo, r.v->>'kind', r.v->'spec', win, sev, sched);
+        END IF;
+    END LOOP;
 END
 $$;
 
@@ -738,7 +844,6 @@ BEGIN
     LOOP
         label := CASE WHEN n > 1 THEN pg_catalog.format('document %s: ', d.i) ELSE '' END;
         cur := meshpg._export_doc(d.doc->>'id');
-        RETURN QUERY SELECT * FROM meshpg._dsc_slos(d.doc, cur, label, do_apply, strict);
         RETURN QUERY SELECT * FROM meshpg._dsc_product(d.doc, cur, label, do_apply, strict);
         -- a new major version starts with its predecessor's documentation and tags
         IF cur IS NULL AND do_apply THEN
@@ -747,6 +852,7 @@ BEGIN
         RETURN QUERY SELECT * FROM meshpg._dsc_columns(d.doc, cur, label, do_apply, strict);
         RETURN QUERY SELECT * FROM meshpg._dsc_tags(d.doc, cur, label, do_apply, strict);
         RETURN QUERY SELECT * FROM meshpg._dsc_policies(d.doc, cur, label, do_apply, strict);
+        RETURN QUERY SELECT * FROM meshpg._dsc_slos(d.doc, cur, label, do_apply, strict);
         RETURN QUERY SELECT * FROM meshpg._dsc_status(d.doc, cur, label, do_apply, strict);
         RETURN QUERY SELECT * FROM meshpg._dsc_grants(d.doc, cur, label, do_apply, strict);
     END LOOP;

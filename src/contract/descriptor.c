@@ -52,8 +52,7 @@ typedef enum FieldType
 	F_OBJECT,					/* a mapping with known fields */
 	F_LIST,						/* a sequence of mappings with known fields */
 	F_STRINGS,					/* a sequence of strings */
-	F_FREE_OBJECT,				/* a mapping of anything (mask args, attributes) */
-	F_FREE_LIST					/* a sequence of anything (SLO sections) */
+	F_FREE_OBJECT				/* a mapping of anything (mask args, SLO specs) */
 } FieldType;
 
 typedef struct FieldSpec
@@ -126,6 +125,21 @@ static const FieldSpec policy_fields[] = {
 	{NULL}
 };
 
+static const char *const slo_kinds[] = {"freshness", "completeness", "validity",
+"uniqueness", "volume", "custom", NULL};
+static const char *const slo_severities[] = {"info", "warning", "critical", NULL};
+
+/* An SLO: the arguments of meshpg.declare_slo (spec is the kind's own) */
+static const FieldSpec slo_fields[] = {
+	{"name", F_STRING, true},
+	{"kind", F_STRING, true, NULL, slo_kinds},
+	{"spec", F_FREE_OBJECT, true},
+	{"window", F_STRING},
+	{"severity", F_STRING, false, NULL, slo_severities},
+	{"schedule", F_STRING},
+	{NULL}
+};
+
 static const FieldSpec document_fields[] = {
 	{"apiVersion", F_STRING, true},
 	{"kind", F_STRING, true, NULL, contract_kinds},
@@ -141,8 +155,8 @@ static const FieldSpec document_fields[] = {
 	{"schema", F_LIST, true, schema_fields},
 	{"roles", F_LIST, false, role_fields},
 	{"policies", F_LIST, false, policy_fields},
-	{"slaProperties", F_FREE_LIST},
-	{"quality", F_FREE_LIST},
+	{"slaProperties", F_LIST, false, slo_fields},
+	{"quality", F_LIST, false, slo_fields},
 	{NULL}
 };
 
@@ -335,11 +349,6 @@ convert_field(StringInfo out, const YNode *node, const FieldSpec *spec, const ch
 				path_error(v, path, node->line, "expected a mapping, found %s", kind_name(node), NULL);
 			convert_free(out, node);
 			break;
-		case F_FREE_LIST:
-			if (node->kind != YSEQ)
-				path_error(v, path, node->line, "expected a sequence, found %s", kind_name(node), NULL);
-			convert_free(out, node);
-			break;
 		case F_LIST:
 		case F_STRINGS:
 			if (node->kind != YSEQ)
@@ -491,7 +500,8 @@ static const char *const key_order[] = {
 	"successor", "physicalName", "logicalType", "physicalType", "required", "description",
 	"username", "role", "access", "purpose", "expires", "tags", "team", "schema", "properties",
 	"roles", "column", "mask", "args", "expression", "exemptRoles", "exemptAttributes",
-	"exemptPurposes", "appliesToDomain", "policies", "slaProperties", "quality", NULL
+	"exemptPurposes", "appliesToDomain", "policies", "spec", "window", "severity", "schedule",
+	"slaProperties", "quality", NULL
 };
 
 static int

@@ -266,3 +266,31 @@ meshpg_drop_slo(PG_FUNCTION_ARGS)
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();
 }
+
+/*
+ * meshpg._slo_canonical(product, kind, spec): the spec as declare_slo would
+ * store it.  Descriptors compare a document's SLOs with the catalog's
+ * through it, so that a spec written differently but meaning the same is
+ * no change.
+ */
+PG_FUNCTION_INFO_V1(meshpg_slo_canonical);
+
+Datum
+meshpg_slo_canonical(PG_FUNCTION_ARGS)
+{
+	char	   *ref = mesh_arg_text(fcinfo, 0, "product");
+	SloKind		kind = mesh_slo_parse_kind(mesh_arg_text(fcinfo, 1, "kind"));
+	MeshSpiState spi;
+	MeshProductRow product;
+	Jsonb	   *canonical;
+
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("spec must not be null")));
+	mesh_spi_begin(&spi);
+	mesh_resolve_product(ref, false, &product);
+	canonical = compile_for(&product, kind, PG_GETARG_JSONB_P(2));
+	mesh_spi_end(&spi);
+	PG_RETURN_JSONB_P(canonical);
+}

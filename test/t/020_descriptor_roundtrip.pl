@@ -89,6 +89,20 @@ policies:
     kind: row
     expression: "region = ANY (meshpg.attribute('region'))"
     exemptRoles: [crm_auditor]
+slaProperties:
+  - name: fresh
+    kind: freshness
+    spec: {column: since, max_age: 2 days}
+    schedule: 1 hour
+quality:
+  - name: emails
+    kind: completeness
+    spec: {columns: [email], min_ratio: 0.99}
+    severity: critical
+  - name: valid_score
+    kind: validity
+    spec: {expression: "score BETWEEN 0 AND 100", min_ratio: 0.999}
+    window: 7 days
 ---
 apiVersion: v3.0.2
 kind: DataContract
@@ -134,6 +148,10 @@ is($again_customers, $exp_customers, 'round trip: the same crm.customers documen
 is($again_region, $exp_region, 'round trip: the same crm.by_region document');
 like($exp_customers, qr/keep_last: 4/, 'the export carries the policies');
 like($exp_customers, qr/role: crm_reader/, 'the export carries the grants');
+like($exp_customers, qr/name: valid_score/, 'the export carries the SLOs');
+is($b->safe_psql('postgres', q{SELECT string_agg(name || ' ' || kind || ' ' || spec::text, E'\n' ORDER BY name) FROM meshpg.slos}),
+   $a->safe_psql('postgres', q{SELECT string_agg(name || ' ' || kind || ' ' || spec::text, E'\n' ORDER BY name) FROM meshpg.slos}),
+   'the second server declares the same SLOs');
 ($rc) = meshctl($b, '--detailed-exitcode', 'plan', $file);
 is($rc, 0, 'the original descriptor is converged on the second server too');
 
