@@ -3,15 +3,15 @@
 # cluster that preloads meshpg.
 #
 #   apply:    one descriptor of N products (10 columns each, documented,
-#             2 tagged columns, one grant, published) applied from empty,
-#             in one transaction;
+#             2 tagged columns, 2 SLOs, one grant, published) applied from
+#             empty, in one transaction;
 #   re-apply: the same descriptor again: must change nothing (checked);
 #   hand:     the same catalog state reached by the equivalent hand-written
-#             meshpg calls (register, document, tag, publish, grant) in one
-#             transaction, on a second domain with the same tables.
+#             meshpg calls (register, document, tag, declare_slo, publish,
+#             grant) in one transaction, on a second domain with the same
+#             tables.
 #   Printed side by side, with ratios.  Re-apply and plan are run 3 times,
-#   interleaved, and the median is printed.  SLOs are not in the descriptor:
-#   the SLO handler lands with the SLO engine (doc/descriptors.md).
+#   interleaved, and the median is printed.
 #
 # The machine is shared (2 cores, others compiling and testing): figures are
 # noisy; compare ratios within one run, not across runs.
@@ -80,6 +80,10 @@ schema:
       - {name: c9, physicalType: date, description: Column 9}
       - {name: c10, physicalType: timestamp with time zone, description: Column 10}
 roles: [{role: bench_reader, purpose: benchmark}]
+slaProperties:
+  - {name: fresh, kind: freshness, spec: {column: c10, max_age: 1 day}, schedule: 1 hour}
+quality:
+  - {name: emails, kind: completeness, spec: {columns: [email], min_ratio: 0.99}}
 $y$, i), E'---\n' ORDER BY i) AS body
   FROM generate_series(1, :n) i;
 GRANT SELECT ON descriptor TO bench_team;
@@ -94,6 +98,8 @@ SELECT format(\$f\$SELECT meshpg.register_product('hand', 'p%1\$s', 'hand.p%1\$s
 SELECT meshpg.document_column('hand.p%1\$s', c, 'Column') FROM unnest('{id,email,region,c4,c5,c6,c7,c8,c9,c10}'::text[]) c;
 SELECT meshpg.tag_column('hand.p%1\$s', 'email', 'bench.pii');
 SELECT meshpg.tag_column('hand.p%1\$s', 'region', 'bench.region');
+SELECT meshpg.declare_slo('hand.p%1\$s', 'fresh', 'freshness', '{\"column\": \"c10\", \"max_age\": \"1 day\"}', schedule => '1 hour');
+SELECT meshpg.declare_slo('hand.p%1\$s', 'emails', 'completeness', '{\"columns\": [\"email\"], \"min_ratio\": 0.99}');
 SELECT meshpg.publish('hand.p%1\$s', '1.0.0');
 SELECT meshpg.grant_access('hand.p%1\$s', 'bench_reader', 'benchmark');\$f\$, i)
   FROM generate_series(1, $N) i
@@ -127,7 +133,9 @@ same=$(psql_bench -At -c "
 SELECT (SELECT count(*) FROM meshpg.products WHERE domain = 'dsc' AND state = 'published')
      = (SELECT count(*) FROM meshpg.products WHERE domain = 'hand' AND state = 'published')
    AND (SELECT count(*) FROM meshpg.column_tags WHERE product LIKE 'dsc.%')
-     = (SELECT count(*) FROM meshpg.column_tags WHERE product LIKE 'hand.%')")
+     = (SELECT count(*) FROM meshpg.column_tags WHERE product LIKE 'hand.%')
+   AND (SELECT count(*) FROM meshpg.slos WHERE product LIKE 'dsc.%')
+     = (SELECT count(*) FROM meshpg.slos WHERE product LIKE 'hand.%')")
 
 printf '\n%-44s %10s\n' "descriptor of $N products ($bytes bytes)" "ms"
 printf '%-44s %10s   (%s changes)\n' "apply from empty (one transaction)" "$apply_ms" "$first"
