@@ -221,10 +221,90 @@ typedef struct LaunchedWorker
 	BackgroundWorkerHandle *handle;
 	bool		oneshot;
 	bool		stopping;		/* asked to terminate */
+	TimestampTz started_at;
 } LaunchedWorker;
 
 static LaunchedWorker launched[MESH_MAX_DATABASES];
 static int	rotation = 0;
+
+/*
+ * A database whose worker stopped before running a task (it does not
+ * exist, refuses connections, ...) is retried after a delay that doubles
+ * up to ten minutes, so that its error is not logged every tick.
+ */
+typedef struct Backoff
+{
+	char		dbname[NAMEDATALEN];
+	int			failures;
+	TimestampTz retry_at;
+} Backoff;
+
+static Backoff backoff[MESH_MAX_DATABASES];
+
+static Backoff *
+backoff_for(const char *dbname, bool create)
+{
+	Backoff    *free_slot = NULL;
+
+	for (int i = 0; i < MESH_MAX_DATABASES; i++)
+	{
+		if (strcmp(backoff[i].dbname, dbname) == 0)
+			return &backoff[i];
+		if (backoff[i].dbname[0] == '\0' && free_slot == NULL)
+			free_slot = &backoff[i];
+	}
+	if (create && free_slot != NULL)
+	{
+		strlcpy(free_slot->dbname, dbname, NAMEDATALEN);
+		free_slot->failures = 0;
+		free_slot->retry_at = 0;
+		return free_slot;
+	}
+	return NULL;
+}
+
+/* When a task last ran in dbname (0: never). */
+static TimestampTz
+last_task_run(const char *dbname)
+{
+	TimestampTz last = 0;
+
+	if (wshared == NULL)
+		return 0;
+	LWLockAcquire(wshared->lock, LW_SHARED);
+	for (int i = 0; i < MESH_MAX_DATABASES; i++)
+		if (strcmp(NameStr(wshared->dbs[i].dbname), dbname) == 0)
+			for (int t = 0; t < MESH_MAX_TASKS; t++)
+				last = Max(last, wshared->dbs[i].tasks[t].last_run);
+	LWLockRelease(wshared->lock);
+	return last;
+}
+
+/* A worker of ours stopped: did it get as far as running its tasks? */
+static void
+worker_stopped(const LaunchedWorker *w)
+{
+	Backoff    *b;
+	int			delay;
+
+	if (w->stopping || last_task_run(w->dbname) >= w->started_at)
+	{
+		b = backoff_for(w->dbname, false);
+		if (b != NULL)
+			b->dbname[0] = '\0';
+		return;
+	}
+	b = backoff_for(w->dbname, true);
+	if (b == NULL)
+		return;
+	b->failures++;
+	delay = Min(600, naptime * (1 << Min(b->failures, 10)));
+	b->retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay * 1000L);
+	ereport(LOG,
+			(errmsg("meshpg worker for database \"%s\" stopped before running its tasks; retrying in %d s",
+					w->dbname, delay),
+			 errhint("Check that the database exists and accepts connections, or remove it from meshpg.databases.")));
+}
 
 static List *
 wanted_databases(void)
@@ -283,6 +363,7 @@ start_worker(const char *dbname, bool oneshot, LaunchedWorker *slot)
 	strlcpy(slot->dbname, dbname, NAMEDATALEN);
 	slot->oneshot = oneshot;
 	slot->stopping = false;
+	slot->started_at = GetCurrentTimestamp();
 }
 
 static void
@@ -302,6 +383,7 @@ reconcile(void)
 			continue;
 		if (GetBackgroundWorkerPid(w->handle, &pid) == BGWH_STOPPED)
 		{
+			worker_stopped(w);
 			pfree(w->handle);
 			w->handle = NULL;
 			w->dbname[0] = '\0';
@@ -326,6 +408,10 @@ reconcile(void)
 		const char *db = list_nth(wanted, (rotation + k) % nwanted);
 		LaunchedWorker *free_slot = NULL;
 		bool		busy = false;
+		Backoff    *b = backoff_for(db, false);
+
+		if (b != NULL && GetCurrentTimestamp() < b->retry_at)
+			continue;
 
 		for (int i = 0; i < MESH_MAX_DATABASES; i++)
 		{

@@ -132,6 +132,17 @@ ok($node->poll_query_until('postgres', q{
 SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'meshpg worker'}),
 	'with the limit back at 2, both workers stay');
 
+# A database that does not exist: its worker fails to connect, and the
+# launcher retries after a delay that doubles, instead of every tick.
+my $log_offset = -s $node->logfile;
+$node->safe_psql('postgres', q{ALTER SYSTEM SET meshpg.databases = 'postgres, other, nosuchdb'; SELECT pg_reload_conf();});
+ok( $node->wait_for_log(qr/worker for database "nosuchdb" stopped before running its tasks; retrying in 4 s/, $log_offset),
+	'a database that cannot be reached is retried later, the delay doubling');
+like(slurp_file($node->logfile, $log_offset),
+	qr/retrying in 2 s.*\n(?:.*\n)*.*retrying in 4 s/,
+	'first after 2 s, then after 4 s (naptime 1 s)');
+$node->safe_psql('postgres', q{ALTER SYSTEM SET meshpg.databases = 'postgres, other'; SELECT pg_reload_conf();});
+
 # A clean restart keeps the last-change table.
 my $before = $node->safe_psql('postgres', q{SELECT meshpg.last_change('shop.orders')});
 isnt($before, '', 'the insert was tracked');
