@@ -15,6 +15,7 @@
 #include "utils/guc.h"
 
 #include "governance/policy.h"
+#include "history/history.h"
 #include "meshpg.h"
 
 PG_MODULE_MAGIC;
@@ -54,4 +55,5 @@ _PG_init(void)
 	mesh_install_planner_hook();
 	mesh_install_executor_hooks();
 	mesh_install_ddl_hooks();
+	mesh_install_history();		/* last: it sees queries before governance masks them */
 }
