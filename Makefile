@@ -22,7 +22,8 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 SHLIB_LINK = $(ICU_LIBS)
 
 # pg_regress suites: sql/<name>.sql against expected/<name>.out.
-REGRESS = init names domains products lifecycle grants search ddl security bad_input policies
+REGRESS = init names domains products lifecycle grants search ddl security bad_input policies \
+	history_access lineage_graph lineage_tags
 REGRESS_OPTS = --temp-instance=./tmp_check_regress \
 	--temp-config=$(srcdir)/test/meshpg.conf \
 	--encoding=UTF8 --no-locale

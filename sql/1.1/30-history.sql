@@ -53,7 +53,7 @@ CREATE TABLE meshpg.cat_lineage_column (
     target_column text NOT NULL,
     kind          text NOT NULL,
     first_seen    timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    PRIMARY KEY (source, source_column, target, target_column)
+    PRIMARY KEY (source, source_column, target, target_column, kind)
 );
 CREATE INDEX cat_lineage_column_target_idx ON meshpg.cat_lineage_column (target);
 
@@ -350,7 +350,7 @@ SELECT COALESCE(jsonb_agg(ev ORDER BY ev -> 'job' ->> 'name'), '[]')
   FROM (SELECT jsonb_build_object(
                  'eventType', 'COMPLETE',
                  'eventTime', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-                 'producer', 'https://github.com/meshpg/meshpg',
+                 'producer', 'urn:meshpg:1.1',
                  'schemaURL', 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/definitions/RunEvent',
                  'run', jsonb_build_object('runId', md5(t.target)::uuid),
                  'job', jsonb_build_object('namespace', (SELECT ns FROM ns),
@@ -360,7 +360,7 @@ SELECT COALESCE(jsonb_agg(ev ORDER BY ev -> 'job' ->> 'name'), '[]')
                      'namespace', (SELECT ns FROM ns),
                      'name', t.target,
                      'facets', jsonb_build_object('columnLineage', jsonb_build_object(
-                         '_producer', 'https://github.com/meshpg/meshpg',
+                         '_producer', 'urn:meshpg:1.1',
                          '_schemaURL', 'https://openlineage.io/spec/facets/1-0-1/ColumnLineageDatasetFacet.json',
                          'fields', t.fields))))) AS ev
           FROM (SELECT e.target,
@@ -415,7 +415,7 @@ reach (rel, col, via, depth, path) AS (
 ),
 down AS (
     SELECT DISTINCT ON (r.rel, r.col) r.rel, r.col, r.via FROM reach r WHERE r.depth > 0
-     ORDER BY r.rel, r.col, r.depth
+     ORDER BY r.rel, r.col, r.depth, r.via
 )
 SELECT CASE WHEN EXISTS (SELECT 1 FROM meshpg.cat_product p WHERE p.relid::oid = d.rel)
             THEN 'product' ELSE 'relation' END,
@@ -423,12 +423,12 @@ SELECT CASE WHEN EXISTS (SELECT 1 FROM meshpg.cat_product p WHERE p.relid::oid =
        d.via, NULL::timestamptz, NULL::bigint
   FROM down d
 UNION ALL
-SELECT 'consumer', h.role, h.session_role, max(h.read_at), count(*)
+SELECT 'consumer', h.role, NULL, max(h.read_at), count(*)
   FROM meshpg.cat_access_history h
  WHERE h.product_id = _impact.product_id
    AND h.read_at >= now() - make_interval(days => days)
    AND (col IS NULL OR col = ANY (h.columns))
- GROUP BY h.role, h.session_role
+ GROUP BY h.role
 ORDER BY 1 DESC, 2
 $$;
 REVOKE ALL ON FUNCTION meshpg._impact(oid, bigint, text, integer) FROM PUBLIC;

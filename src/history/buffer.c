@@ -34,6 +34,9 @@
 #define HISTORY_FILE	"pg_stat/meshpg_history.dat"
 #define HISTORY_MAGIC	0x4d485331	/* "MHS1" */
 
+/* At most this many entries per flush: the rest wait for the next one. */
+#define FLUSH_BATCH		16384
+
 typedef struct HistoryShared
 {
 	LWLock	   *lock;
@@ -250,10 +253,9 @@ mesh_history_claim(Oid dbid, int *n)
 	 * tail moves only at release.  So they can be read without the lock.
 	 */
 	if (claimed == NULL)
-		claimed = MemoryContextAlloc(TopMemoryContext,
-									 sizeof(uint64) * mesh_history_buffer_size);
-	result = palloc(sizeof(HistoryEntry) * Max(1, head - shared->tail));
-	for (uint64 pos = shared->tail; pos < head; pos++)
+		claimed = MemoryContextAlloc(TopMemoryContext, sizeof(uint64) * FLUSH_BATCH);
+	result = palloc(sizeof(HistoryEntry) * Min(FLUSH_BATCH, Max(1, head - shared->tail)));
+	for (uint64 pos = shared->tail; pos < head && count < FLUSH_BATCH; pos++)
 	{
 		HistoryEntry *e = &shared->slots[pos % shared->capacity];
 

@@ -20,6 +20,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "access/htup_details.h"
@@ -207,9 +208,16 @@ flush_history(void)
 	MeshSpiState spi;
 	HistoryEntry *entries;
 	int			n;
+	bool		pushed = false;
 
 	if (RecoveryInProgress() || mesh_catalog() == NULL || !mesh_history_ready())
 		return 0;
+	/* a worker's task may come without a snapshot */
+	if (!ActiveSnapshotSet())
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pushed = true;
+	}
 	if (!callback_registered)
 	{
 		RegisterXactCallback(flush_xact_callback, NULL);
@@ -238,6 +246,8 @@ flush_history(void)
 					  1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(mesh_history_retention)},
 					  NULL);
 	mesh_spi_end(&spi);
+	if (pushed)
+		PopActiveSnapshot();
 	return n;
 }
 

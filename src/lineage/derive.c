@@ -357,15 +357,20 @@ meshpg_static_lineage(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	int			ret;
 	MeshSpiState spi;
+	MemoryContext caller = CurrentMemoryContext;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (mesh_catalog() == NULL)
 		return (Datum) 0;
 
-	/* metadata, readable by all: read as the catalog owner */
+	/*
+	 * Metadata, readable by all: read as the catalog owner.  SPI leaves its
+	 * own context current, which mesh_spi_end frees: build the queue in ours.
+	 */
 	mesh_spi_begin(&spi);
 	ret = mesh_spi_exec("SELECT relid::oid FROM meshpg.cat_product", 0, NULL, NULL, NULL);
 	(void) ret;
+	MemoryContextSwitchTo(caller);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
