@@ -139,7 +139,15 @@ meshpg_propagate_trigger(PG_FUNCTION_ARGS)
 {
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "meshpg._propagate_trigger() must be called as a trigger");
-	(void) mesh_propagate_tags();
+
+	/*
+	 * Only meshpg's own writes (made as the catalog owner by mesh_spi_begin)
+	 * propagate.  pg_restore loads the catalog, propagation records
+	 * included, as it was dumped: propagating then would collide with the
+	 * rows still to come.
+	 */
+	if (InLocalUserIdChange())
+		(void) mesh_propagate_tags();
 	return PointerGetDatum(NULL);
 }
 
