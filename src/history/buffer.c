@@ -11,9 +11,11 @@
  * of other databases stay where they are; the tail advances over the
  * consumed ones.
  *
- * At a clean shutdown the postmaster writes what is left to a file, and the
- * next start loads it (the pg_stat_statements pattern).  A crash loses at
- * most the ring's contents.
+ * At a shutdown (smart, fast or immediate: the postmaster itself exits
+ * normally) the postmaster writes what is left to a file, and the next start
+ * loads it (the pg_stat_statements pattern).  A backend crash, which makes
+ * the postmaster reinitialise shared memory, or a crash of the postmaster
+ * itself, loses at most the ring's contents.
  */
 #include "postgres.h"
 
@@ -216,8 +218,16 @@ mesh_history_append(const HistoryEntry *entries, int n)
 		if (shared->head - shared->tail >= (uint64) shared->capacity)
 			shared->dropped++;
 		else
-			memcpy(&shared->slots[shared->head++ % shared->capacity], &entries[i],
+		{
+			/*
+			 * The slot counts only once written whole: a backend killed in
+			 * the middle (immediate shutdown) leaves the head where it was.
+			 */
+			memcpy(&shared->slots[shared->head % shared->capacity], &entries[i],
 				   sizeof(HistoryEntry));
+			pg_write_barrier();
+			shared->head++;
+		}
 	}
 	LWLockRelease(shared->lock);
 }
