@@ -29,7 +29,7 @@ REGRESS_OPTS = --temp-instance=./tmp_check_regress \
 	--encoding=UTF8 --no-locale
 
 # Isolation specs: specs/<name>.spec against expected/<name>.out.
-ISOLATION = confusable_race grant_invalidation policy_invalidation
+ISOLATION = confusable_race grant_invalidation policy_invalidation history_flush
 ISOLATION_OPTS = --temp-instance=./tmp_check_iso \
 	--temp-config=$(srcdir)/test/meshpg.conf \
 	--encoding=UTF8 --no-locale --load-extension=meshpg
