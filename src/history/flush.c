@@ -18,6 +18,8 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
+#include "utils/hsearch.h"
+#include "utils/json.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
@@ -44,40 +46,58 @@ flush_xact_callback(XactEvent event, void *arg)
 		mesh_history_release(false);
 }
 
+/*
+ * One statement per batch: the entries arrive as parallel arrays, names
+ * already resolved, and only the product's name is joined here.  Columns
+ * and row policies come as text[] literals, masks as JSON text.
+ */
 #define INSERT_HISTORY \
 "INSERT INTO meshpg.cat_access_history (read_at, product_id, product, version, relation, " \
 "  role, session_role, columns, masks, row_policies, purpose, rows, query_id, command, target, " \
 "  complete, backend_pid, backend_start, statement) " \
-"SELECT $1, $2, (SELECT d.name || '.' || p.name FROM meshpg.cat_product p " \
-"                 JOIN meshpg.cat_domain d ON d.id = p.domain_id WHERE p.id = $2), " \
-"       $3, $4, $5, $6, $7, " \
-"       (SELECT COALESCE(pg_catalog.jsonb_object_agg(u.c, COALESCE(pol.name, '#' || u.i)), '{}') " \
-"          FROM ROWS FROM (pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::bigint[])) u(c, i) " \
-"          LEFT JOIN meshpg.cat_policy pol ON pol.id = u.i), " \
-"       ARRAY(SELECT COALESCE(pol.name, '#' || u.i) FROM pg_catalog.unnest($10::bigint[]) u(i) " \
-"              LEFT JOIN meshpg.cat_policy pol ON pol.id = u.i ORDER BY 1), " \
-"       $11, $12, $13, $14, $15, $16, $17, $18, $19"
+"SELECT u.read_at, u.product_id, d.name || '.' || p.name, u.version, u.relation, " \
+"       u.role, u.session_role, u.columns::text[], u.masks::jsonb, u.row_policies::text[], " \
+"       u.purpose, u.rows, u.query_id, u.command, u.target, u.complete, u.pid, " \
+"       u.backend_start, u.statement " \
+"  FROM ROWS FROM (pg_catalog.unnest($1::timestamptz[]), pg_catalog.unnest($2::bigint[]), " \
+"                  pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), " \
+"                  pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), " \
+"                  pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), " \
+"                  pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), " \
+"                  pg_catalog.unnest($11::bigint[]), pg_catalog.unnest($12::bigint[]), " \
+"                  pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), " \
+"                  pg_catalog.unnest($15::boolean[]), pg_catalog.unnest($16::integer[]), " \
+"                  pg_catalog.unnest($17::timestamptz[]), pg_catalog.unnest($18::bigint[])) " \
+"       AS u(read_at, product_id, version, relation, role, session_role, columns, masks, " \
+"            row_policies, purpose, rows, query_id, command, target, complete, pid, " \
+"            backend_start, statement) " \
+"  LEFT JOIN meshpg.cat_product p ON p.id = u.product_id " \
+"  LEFT JOIN meshpg.cat_domain d ON d.id = p.domain_id"
 
-static Datum
-text_array(List *items)
+#define NCOLS 18
+
+/* Per-batch name caches: a batch holds few roles, relations and policies. */
+typedef struct NameCache
 {
-	Datum	   *elems = palloc(sizeof(Datum) * (list_length(items) + 1));
-	ListCell   *lc;
-	int			n = 0;
+	Oid			key;
+	char	   *name;
+} NameCache;
 
-	foreach(lc, items)
-		elems[n++] = CStringGetTextDatum(lfirst(lc));
-	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
-}
+#define CACHE_SIZE 32
 
-static Datum
-int8_array(int64 *values, int n)
+static const char *
+cached(NameCache *cache, Oid key, char *(*lookup) (Oid))
 {
-	Datum	   *elems = palloc(sizeof(Datum) * (n + 1));
+	int			slot = key % CACHE_SIZE;
 
-	for (int i = 0; i < n; i++)
-		elems[i] = Int64GetDatum(values[i]);
-	return PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (cache[slot].name == NULL || cache[slot].key != key)
+	{
+		char	   *name = lookup(key);
+
+		cache[slot].key = key;
+		cache[slot].name = name ? name : "";
+	}
+	return cache[slot].name[0] ? cache[slot].name : NULL;
 }
 
 static char *
@@ -122,84 +142,195 @@ command_name(char c)
 	}
 }
 
+/* An element of a text[] literal, quoted. */
 static void
-insert_entry(SPIPlanPtr plan, const HistoryEntry *e)
+append_array_elem(StringInfo buf, const char *s)
 {
-	Datum		values[19];
-	char		nulls[19];
-	List	   *columns = NIL;
-	List	   *mask_columns = NIL;
-	int64		mask_ids[MESH_HISTORY_MAX_POLICIES];
-	int64		row_ids[MESH_HISTORY_MAX_POLICIES];
-	int			nmasks = 0;
-	int			nrows = 0;
-	char	   *name;
-	int			natts = 0;
-	int			ret;
-
-	memset(nulls, ' ', sizeof(nulls));
-	if (e->flags & MESH_HISTORY_WHOLE_ROW)
+	if (buf->len > 1)
+		appendStringInfoChar(buf, ',');
+	appendStringInfoChar(buf, '"');
+	for (; *s; s++)
 	{
-		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(e->relid));
+		if (*s == '"' || *s == '\\')
+			appendStringInfoChar(buf, '\\');
+		appendStringInfoChar(buf, *s);
+	}
+	appendStringInfoChar(buf, '"');
+}
 
-		if (HeapTupleIsValid(tup))
+static char *
+attribute_name(Oid relid, AttrNumber attno)
+{
+	char	   *name = get_attname(relid, attno, true);
+
+	return name ? name : psprintf("#%d", attno);
+}
+
+/* Policy names by id, read once per flush that needs them. */
+static HTAB *
+load_policy_names(void)
+{
+	HASHCTL		ctl;
+	HTAB	   *names;
+
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(int64) + sizeof(char *);
+	ctl.hcxt = CurrentMemoryContext;
+	names = hash_create("meshpg policy names", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	mesh_spi_exec("SELECT id, name FROM meshpg.cat_policy", 0, NULL, NULL, NULL);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		char	  **entry = (char **) ((char *) hash_search(names, &id, HASH_ENTER, NULL) + sizeof(int64));
+
+		*entry = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+	}
+	return names;
+}
+
+static const char *
+policy_name(HTAB *names, int64 id)
+{
+	char	  **entry = hash_search(names, &id, HASH_FIND, NULL);
+
+	return entry ? *(char **) ((char *) entry + sizeof(int64)) : psprintf("#" INT64_FORMAT, id);
+}
+
+static Datum
+make_array(Datum *elems, bool *nulls, int n, Oid type)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type,
+											  typlen, typbyval, typalign));
+}
+
+/* Writes n entries in one statement. */
+static void
+insert_entries(const HistoryEntry *entries, int n)
+{
+	static const Oid types[NCOLS] = {TIMESTAMPTZOID, INT8OID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID,
+	BOOLOID, INT4OID, TIMESTAMPTZOID, INT8OID};
+	Oid			argtypes[NCOLS];
+	Datum	   *cols[NCOLS];
+	bool	   *nulls[NCOLS];
+	Datum		args[NCOLS];
+	NameCache	roles[CACHE_SIZE];
+	NameCache	rels[CACHE_SIZE];
+	HTAB	   *policies = NULL;
+	StringInfoData buf;
+
+	memset(roles, 0, sizeof(roles));
+	memset(rels, 0, sizeof(rels));
+	for (int c = 0; c < NCOLS; c++)
+	{
+		cols[c] = palloc(sizeof(Datum) * n);
+		nulls[c] = palloc0(sizeof(bool) * n);
+		argtypes[c] = get_array_type(types[c]);
+	}
+	for (int i = 0; i < n && policies == NULL; i++)
+		if (entries[i].npolicies > 0)
+			policies = load_policy_names();
+
+	initStringInfo(&buf);
+	for (int i = 0; i < n; i++)
+	{
+		const HistoryEntry *e = &entries[i];
+		const char *name;
+		int			natts = 0;
+		bool		first;
+
+		cols[0][i] = TimestampTzGetDatum(e->read_at);
+		cols[1][i] = Int64GetDatum(e->product_id);
+		cols[2][i] = CStringGetTextDatum(e->version);
+		name = cached(rels, e->relid, relation_name);
+		cols[3][i] = name ? CStringGetTextDatum(name) : (Datum) 0;
+		nulls[3][i] = name == NULL;
+		cols[4][i] = CStringGetTextDatum(cached(roles, e->current_user, role_name));
+		cols[5][i] = CStringGetTextDatum(cached(roles, e->session_user, role_name));
+
+		/* columns: those read, or all of them for a whole-row reference */
+		if (e->flags & MESH_HISTORY_WHOLE_ROW)
 		{
-			natts = ((Form_pg_class) GETSTRUCT(tup))->relnatts;
-			ReleaseSysCache(tup);
+			HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(e->relid));
+
+			if (HeapTupleIsValid(tup))
+			{
+				natts = ((Form_pg_class) GETSTRUCT(tup))->relnatts;
+				ReleaseSysCache(tup);
+			}
 		}
-	}
-	for (int a = 1; a <= MESH_HISTORY_MAX_ATTNO; a++)
-	{
-		if (!(a <= natts || (e->columns[(a - 1) / 8] & (1 << ((a - 1) % 8)))))
-			continue;
-		name = get_attname(e->relid, a, true);
-		if (name != NULL)
-			columns = lappend(columns, name);
-		else if (a > natts)
-			columns = lappend(columns, psprintf("#%d", a));
-	}
-	for (int i = 0; i < e->npolicies; i++)
-	{
-		if (e->policy_attnos[i] == 0)
-			row_ids[nrows++] = e->policies[i];
-		else
+		resetStringInfo(&buf);
+		appendStringInfoChar(&buf, '{');
+		for (int a = 1; a <= MESH_HISTORY_MAX_ATTNO; a++)
 		{
-			name = get_attname(e->relid, e->policy_attnos[i], true);
-			mask_columns = lappend(mask_columns,
-								   name ? name : psprintf("#%d", e->policy_attnos[i]));
-			mask_ids[nmasks++] = e->policies[i];
+			bool		read = e->columns[(a - 1) / 8] & (1 << ((a - 1) % 8));
+
+			if (a <= natts && !read)
+			{
+				char	   *whole = get_attname(e->relid, a, true);
+
+				if (whole != NULL)
+					append_array_elem(&buf, whole);
+			}
+			else if (read)
+				append_array_elem(&buf, attribute_name(e->relid, a));
 		}
+		appendStringInfoChar(&buf, '}');
+		cols[6][i] = CStringGetTextDatum(buf.data);
+
+		/* masks as {"column": "policy"}, row policies as names */
+		resetStringInfo(&buf);
+		appendStringInfoChar(&buf, '{');
+		first = true;
+		for (int p = 0; p < e->npolicies; p++)
+		{
+			if (e->policy_attnos[p] == 0)
+				continue;
+			if (!first)
+				appendStringInfoString(&buf, ", ");
+			first = false;
+			escape_json(&buf, attribute_name(e->relid, e->policy_attnos[p]));
+			appendStringInfoString(&buf, ": ");
+			escape_json(&buf, policy_name(policies, e->policies[p]));
+		}
+		appendStringInfoChar(&buf, '}');
+		cols[7][i] = CStringGetTextDatum(buf.data);
+		resetStringInfo(&buf);
+		appendStringInfoChar(&buf, '{');
+		for (int p = 0; p < e->npolicies; p++)
+			if (e->policy_attnos[p] == 0)
+				append_array_elem(&buf, policy_name(policies, e->policies[p]));
+		appendStringInfoChar(&buf, '}');
+		cols[8][i] = CStringGetTextDatum(buf.data);
+
+		cols[9][i] = e->purpose[0] ? CStringGetTextDatum(e->purpose) : (Datum) 0;
+		nulls[9][i] = e->purpose[0] == '\0';
+		cols[10][i] = Int64GetDatum((int64) e->rows);
+		cols[11][i] = Int64GetDatum((int64) e->query_id);
+		nulls[11][i] = e->query_id == 0;
+		cols[12][i] = CStringGetTextDatum(command_name(e->command));
+		name = OidIsValid(e->target) ? cached(rels, e->target, relation_name) : NULL;
+		cols[13][i] = name ? CStringGetTextDatum(name) : (Datum) 0;
+		nulls[13][i] = name == NULL;
+		cols[14][i] = BoolGetDatum(!(e->flags & MESH_HISTORY_INCOMPLETE));
+		cols[15][i] = Int32GetDatum(e->pid);
+		cols[16][i] = TimestampTzGetDatum(e->backend_start);
+		cols[17][i] = Int64GetDatum((int64) e->statement);
 	}
-
-	values[0] = TimestampTzGetDatum(e->read_at);
-	values[1] = Int64GetDatum(e->product_id);
-	values[2] = CStringGetTextDatum(e->version);
-	name = relation_name(e->relid);
-	values[3] = name ? CStringGetTextDatum(name) : (Datum) 0;
-	nulls[3] = name ? ' ' : 'n';
-	values[4] = CStringGetTextDatum(role_name(e->current_user));
-	values[5] = CStringGetTextDatum(role_name(e->session_user));
-	values[6] = text_array(columns);
-	values[7] = text_array(mask_columns);
-	values[8] = int8_array(mask_ids, nmasks);
-	values[9] = int8_array(row_ids, nrows);
-	values[10] = CStringGetTextDatum(e->purpose);
-	nulls[10] = e->purpose[0] ? ' ' : 'n';
-	values[11] = Int64GetDatum((int64) e->rows);
-	values[12] = Int64GetDatum((int64) e->query_id);
-	nulls[12] = e->query_id != 0 ? ' ' : 'n';
-	values[13] = CStringGetTextDatum(command_name(e->command));
-	name = OidIsValid(e->target) ? relation_name(e->target) : NULL;
-	values[14] = name ? CStringGetTextDatum(name) : (Datum) 0;
-	nulls[14] = name ? ' ' : 'n';
-	values[15] = BoolGetDatum(!(e->flags & MESH_HISTORY_INCOMPLETE));
-	values[16] = Int32GetDatum(e->pid);
-	values[17] = TimestampTzGetDatum(e->backend_start);
-	values[18] = Int64GetDatum((int64) e->statement);
-
-	ret = SPI_execute_plan(plan, values, nulls, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "meshpg access history insert failed: %s", SPI_result_code_string(ret));
+	for (int c = 0; c < NCOLS; c++)
+		args[c] = make_array(cols[c], nulls[c], n, types[c]);
+	mesh_spi_exec(INSERT_HISTORY, NCOLS, argtypes, args, NULL);
+	if (SPI_processed != (uint64) n)
+		elog(ERROR, "meshpg access history: wrote %llu of %d entries",
+			 (unsigned long long) SPI_processed, n);
 }
 
 static int64
@@ -228,17 +359,7 @@ flush_history(void)
 	entries = mesh_history_claim(MyDatabaseId, &n);
 	if (n > 0)
 	{
-		Oid			argtypes[19] = {TIMESTAMPTZOID, INT8OID, TEXTOID, TEXTOID, TEXTOID,
-			TEXTOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-			TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, BOOLOID, INT4OID,
-		TIMESTAMPTZOID, INT8OID};
-		SPIPlanPtr	plan = SPI_prepare(INSERT_HISTORY, 19, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "meshpg access history insert failed to prepare: %s",
-				 SPI_result_code_string(SPI_result));
-		for (int i = 0; i < n; i++)
-			insert_entry(plan, &entries[i]);
+		insert_entries(entries, n);
 	}
 	if (mesh_history_retention > 0)
 		mesh_spi_exec("DELETE FROM meshpg.cat_access_history "
