@@ -48,6 +48,7 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 
 	mesh_define_identity_settings();
+	mesh_define_history_settings();
 
 	MarkGUCPrefixReserved("meshpg");
 

@@ -37,7 +37,7 @@
 #define HISTORY_MAGIC	0x4d485331	/* "MHS1" */
 
 /* At most this many entries per flush: the rest wait for the next one. */
-#define FLUSH_BATCH		16384
+#define FLUSH_BATCH		65536
 
 typedef struct HistoryShared
 {

@@ -12,7 +12,14 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "executor/executor.h"
+#include "catalog/namespace.h"
+#include "utils/memutils.h"
+#include "utils/jsonb.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -45,36 +52,6 @@ flush_xact_callback(XactEvent event, void *arg)
 			 event == XACT_EVENT_PREPARE)
 		mesh_history_release(false);
 }
-
-/*
- * One statement per batch: the entries arrive as parallel arrays, names
- * already resolved, and only the product's name is joined here.  Columns
- * and row policies come as text[] literals, masks as JSON text.
- */
-#define INSERT_HISTORY \
-"INSERT INTO meshpg.cat_access_history (read_at, product_id, product, version, relation, " \
-"  role, session_role, columns, masks, row_policies, purpose, rows, query_id, command, target, " \
-"  complete, backend_pid, backend_start, statement) " \
-"SELECT u.read_at, u.product_id, d.name || '.' || p.name, u.version, u.relation, " \
-"       u.role, u.session_role, u.columns::text[], u.masks::jsonb, u.row_policies::text[], " \
-"       u.purpose, u.rows, u.query_id, u.command, u.target, u.complete, u.pid, " \
-"       u.backend_start, u.statement " \
-"  FROM ROWS FROM (pg_catalog.unnest($1::timestamptz[]), pg_catalog.unnest($2::bigint[]), " \
-"                  pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), " \
-"                  pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), " \
-"                  pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), " \
-"                  pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), " \
-"                  pg_catalog.unnest($11::bigint[]), pg_catalog.unnest($12::bigint[]), " \
-"                  pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), " \
-"                  pg_catalog.unnest($15::boolean[]), pg_catalog.unnest($16::integer[]), " \
-"                  pg_catalog.unnest($17::timestamptz[]), pg_catalog.unnest($18::bigint[])) " \
-"       AS u(read_at, product_id, version, relation, role, session_role, columns, masks, " \
-"            row_policies, purpose, rows, query_id, command, target, complete, pid, " \
-"            backend_start, statement) " \
-"  LEFT JOIN meshpg.cat_product p ON p.id = u.product_id " \
-"  LEFT JOIN meshpg.cat_domain d ON d.id = p.domain_id"
-
-#define NCOLS 18
 
 /* Per-batch name caches: a batch holds few roles, relations and policies. */
 typedef struct NameCache
@@ -142,22 +119,6 @@ command_name(char c)
 	}
 }
 
-/* An element of a text[] literal, quoted. */
-static void
-append_array_elem(StringInfo buf, const char *s)
-{
-	if (buf->len > 1)
-		appendStringInfoChar(buf, ',');
-	appendStringInfoChar(buf, '"');
-	for (; *s; s++)
-	{
-		if (*s == '"' || *s == '\\')
-			appendStringInfoChar(buf, '\\');
-		appendStringInfoChar(buf, *s);
-	}
-	appendStringInfoChar(buf, '"');
-}
-
 static char *
 attribute_name(Oid relid, AttrNumber attno)
 {
@@ -197,140 +158,247 @@ policy_name(HTAB *names, int64 id)
 	return entry ? *(char **) ((char *) entry + sizeof(int64)) : psprintf("#" INT64_FORMAT, id);
 }
 
-static Datum
-make_array(Datum *elems, bool *nulls, int n, Oid type)
+/* Column numbers of meshpg.cat_access_history (sql/1.1/30-history.sql). */
+enum
 {
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
+	A_READ_AT = 0, A_PRODUCT_ID, A_PRODUCT, A_VERSION, A_RELATION, A_ROLE, A_SESSION_ROLE,
+	A_COLUMNS, A_MASKS, A_ROW_POLICIES, A_PURPOSE, A_ROWS, A_QUERY_ID, A_COMMAND, A_TARGET,
+	A_COMPLETE, A_PID, A_BACKEND_START, A_STATEMENT, A_FLUSHED_AT, A_NATTS
+};
 
-	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
-	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type,
-											  typlen, typbyval, typalign));
+static char *
+product_name_by_id(int64 id)
+{
+	bool		isnull;
+
+	mesh_spi_exec("SELECT d.name || '.' || p.name FROM meshpg.cat_product p "
+				  "JOIN meshpg.cat_domain d ON d.id = p.domain_id WHERE p.id = $1",
+				  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)}, NULL);
+	if (SPI_processed == 0)
+		return NULL;
+	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? NULL : SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
-/* Writes n entries in one statement. */
+/* The columns entry e read, as a text[] datum. */
+static Datum
+columns_datum(const HistoryEntry *e)
+{
+	List	   *names = NIL;
+	int			natts = 0;
+	Datum	   *elems;
+	ListCell   *lc;
+	int			n = 0;
+
+	if (e->flags & MESH_HISTORY_WHOLE_ROW)
+	{
+		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(e->relid));
+
+		if (HeapTupleIsValid(tup))
+		{
+			natts = ((Form_pg_class) GETSTRUCT(tup))->relnatts;
+			ReleaseSysCache(tup);
+		}
+	}
+	for (int a = 1; a <= MESH_HISTORY_MAX_ATTNO; a++)
+	{
+		bool		read = e->columns[(a - 1) / 8] & (1 << ((a - 1) % 8));
+
+		if (read)
+			names = lappend(names, attribute_name(e->relid, a));
+		else if (a <= natts)
+		{
+			char	   *whole = get_attname(e->relid, a, true);
+
+			if (whole != NULL)
+				names = lappend(names, whole);
+		}
+	}
+	elems = palloc(sizeof(Datum) * (list_length(names) + 1));
+	foreach(lc, names)
+		elems[n++] = CStringGetTextDatum(lfirst(lc));
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+static Datum
+masks_datum(const HistoryEntry *e, HTAB *policies)
+{
+	StringInfoData buf;
+	bool		first = true;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (int p = 0; p < e->npolicies; p++)
+	{
+		if (e->policy_attnos[p] == 0)
+			continue;
+		if (!first)
+			appendStringInfoString(&buf, ", ");
+		first = false;
+		escape_json(&buf, attribute_name(e->relid, e->policy_attnos[p]));
+		appendStringInfoString(&buf, ": ");
+		escape_json(&buf, policy_name(policies, e->policies[p]));
+	}
+	appendStringInfoChar(&buf, '}');
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+}
+
+static Datum
+row_policies_datum(const HistoryEntry *e, HTAB *policies)
+{
+	Datum		elems[MESH_HISTORY_MAX_POLICIES];
+	int			n = 0;
+
+	for (int p = 0; p < e->npolicies; p++)
+		if (e->policy_attnos[p] == 0)
+			elems[n++] = CStringGetTextDatum(policy_name(policies, e->policies[p]));
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* Whether a and b read the same columns under the same policies. */
+static bool
+same_shape(const HistoryEntry *a, const HistoryEntry *b)
+{
+	return a->relid == b->relid && a->flags == b->flags && a->npolicies == b->npolicies &&
+		memcmp(a->policies, b->policies, sizeof(int64) * a->npolicies) == 0 &&
+		memcmp(a->policy_attnos, b->policy_attnos, sizeof(AttrNumber) * a->npolicies) == 0 &&
+		memcmp(a->columns, b->columns, sizeof(a->columns)) == 0;
+}
+
+/*
+ * Writes n entries straight into the table and its indexes, as COPY does:
+ * no statement to plan, no arrays to unnest.  Consecutive entries of the
+ * same shape (a workload repeats itself) share their column and policy
+ * values.
+ */
 static void
 insert_entries(const HistoryEntry *entries, int n)
 {
-	static const Oid types[NCOLS] = {TIMESTAMPTZOID, INT8OID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID,
-	BOOLOID, INT4OID, TIMESTAMPTZOID, INT8OID};
-	Oid			argtypes[NCOLS];
-	Datum	   *cols[NCOLS];
-	bool	   *nulls[NCOLS];
-	Datum		args[NCOLS];
+	const MeshCatalog *cat = mesh_catalog();
+	Oid			relid = get_relname_relid("cat_access_history", cat->nsp);
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+	BulkInsertState bistate;
+	CommandId	cid = GetCurrentCommandId(true);
+	MemoryContext rowcxt;
+	MemoryContext shapecxt;
+	MemoryContext old;
 	NameCache	roles[CACHE_SIZE];
 	NameCache	rels[CACHE_SIZE];
 	HTAB	   *policies = NULL;
-	StringInfoData buf;
+	const HistoryEntry *shape = NULL;
+	Datum		shape_values[3] = {0, 0, 0};
+	int64		product_id = 0;
+	char	   *product_name = NULL;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
+	if (!OidIsValid(relid))
+		elog(ERROR, "meshpg.cat_access_history is missing");
 	memset(roles, 0, sizeof(roles));
 	memset(rels, 0, sizeof(rels));
-	for (int c = 0; c < NCOLS; c++)
-	{
-		cols[c] = palloc(sizeof(Datum) * n);
-		nulls[c] = palloc0(sizeof(bool) * n);
-		argtypes[c] = get_array_type(types[c]);
-	}
 	for (int i = 0; i < n && policies == NULL; i++)
 		if (entries[i].npolicies > 0)
 			policies = load_policy_names();
 
-	initStringInfo(&buf);
+	rel = table_open(relid, RowExclusiveLock);
+	estate = CreateExecutorState();
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+	bistate = GetBulkInsertState();
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "meshpg history row",
+								   ALLOCSET_DEFAULT_SIZES);
+	shapecxt = AllocSetContextCreate(CurrentMemoryContext, "meshpg history shape",
+									 ALLOCSET_DEFAULT_SIZES);
+
 	for (int i = 0; i < n; i++)
 	{
 		const HistoryEntry *e = &entries[i];
-		const char *name;
-		int			natts = 0;
-		bool		first;
+		Datum		values[A_NATTS];
+		bool		nulls[A_NATTS];
+		const char *relname;
+		const char *role;
+		const char *session_role;
+		const char *target;
+		HeapTuple	tup;
 
-		cols[0][i] = TimestampTzGetDatum(e->read_at);
-		cols[1][i] = Int64GetDatum(e->product_id);
-		cols[2][i] = CStringGetTextDatum(e->version);
-		name = cached(rels, e->relid, relation_name);
-		cols[3][i] = name ? CStringGetTextDatum(name) : (Datum) 0;
-		nulls[3][i] = name == NULL;
-		cols[4][i] = CStringGetTextDatum(cached(roles, e->current_user, role_name));
-		cols[5][i] = CStringGetTextDatum(cached(roles, e->session_user, role_name));
-
-		/* columns: those read, or all of them for a whole-row reference */
-		if (e->flags & MESH_HISTORY_WHOLE_ROW)
+		memset(nulls, false, sizeof(nulls));
+		if (shape == NULL || !same_shape(shape, e))
 		{
-			HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(e->relid));
-
-			if (HeapTupleIsValid(tup))
-			{
-				natts = ((Form_pg_class) GETSTRUCT(tup))->relnatts;
-				ReleaseSysCache(tup);
-			}
+			MemoryContextReset(shapecxt);
+			old = MemoryContextSwitchTo(shapecxt);
+			shape_values[0] = columns_datum(e);
+			shape_values[1] = masks_datum(e, policies);
+			shape_values[2] = row_policies_datum(e, policies);
+			MemoryContextSwitchTo(old);
+			shape = e;
 		}
-		resetStringInfo(&buf);
-		appendStringInfoChar(&buf, '{');
-		for (int a = 1; a <= MESH_HISTORY_MAX_ATTNO; a++)
+		if (product_name == NULL || product_id != e->product_id)
 		{
-			bool		read = e->columns[(a - 1) / 8] & (1 << ((a - 1) % 8));
+			const MeshProduct *product = mesh_product_by_relid(e->relid);
 
-			if (a <= natts && !read)
-			{
-				char	   *whole = get_attname(e->relid, a, true);
-
-				if (whole != NULL)
-					append_array_elem(&buf, whole);
-			}
-			else if (read)
-				append_array_elem(&buf, attribute_name(e->relid, a));
+			product_id = e->product_id;
+			product_name = (product != NULL && product->id == e->product_id) ?
+				pstrdup(product->qualname) : product_name_by_id(e->product_id);
+			if (product_name == NULL)
+				product_name = "";
 		}
-		appendStringInfoChar(&buf, '}');
-		cols[6][i] = CStringGetTextDatum(buf.data);
 
-		/* masks as {"column": "policy"}, row policies as names */
-		resetStringInfo(&buf);
-		appendStringInfoChar(&buf, '{');
-		first = true;
-		for (int p = 0; p < e->npolicies; p++)
-		{
-			if (e->policy_attnos[p] == 0)
-				continue;
-			if (!first)
-				appendStringInfoString(&buf, ", ");
-			first = false;
-			escape_json(&buf, attribute_name(e->relid, e->policy_attnos[p]));
-			appendStringInfoString(&buf, ": ");
-			escape_json(&buf, policy_name(policies, e->policies[p]));
-		}
-		appendStringInfoChar(&buf, '}');
-		cols[7][i] = CStringGetTextDatum(buf.data);
-		resetStringInfo(&buf);
-		appendStringInfoChar(&buf, '{');
-		for (int p = 0; p < e->npolicies; p++)
-			if (e->policy_attnos[p] == 0)
-				append_array_elem(&buf, policy_name(policies, e->policies[p]));
-		appendStringInfoChar(&buf, '}');
-		cols[8][i] = CStringGetTextDatum(buf.data);
+		/* names live for the batch; the row's datums for the row */
+		relname = cached(rels, e->relid, relation_name);
+		role = cached(roles, e->current_user, role_name);
+		session_role = cached(roles, e->session_user, role_name);
+		target = OidIsValid(e->target) ? cached(rels, e->target, relation_name) : NULL;
 
-		cols[9][i] = e->purpose[0] ? CStringGetTextDatum(e->purpose) : (Datum) 0;
-		nulls[9][i] = e->purpose[0] == '\0';
-		cols[10][i] = Int64GetDatum((int64) e->rows);
-		cols[11][i] = Int64GetDatum((int64) e->query_id);
-		nulls[11][i] = e->query_id == 0;
-		cols[12][i] = CStringGetTextDatum(command_name(e->command));
-		name = OidIsValid(e->target) ? cached(rels, e->target, relation_name) : NULL;
-		cols[13][i] = name ? CStringGetTextDatum(name) : (Datum) 0;
-		nulls[13][i] = name == NULL;
-		cols[14][i] = BoolGetDatum(!(e->flags & MESH_HISTORY_INCOMPLETE));
-		cols[15][i] = Int32GetDatum(e->pid);
-		cols[16][i] = TimestampTzGetDatum(e->backend_start);
-		cols[17][i] = Int64GetDatum((int64) e->statement);
+		old = MemoryContextSwitchTo(rowcxt);
+		values[A_READ_AT] = TimestampTzGetDatum(e->read_at);
+		values[A_PRODUCT_ID] = Int64GetDatum(e->product_id);
+		values[A_PRODUCT] = CStringGetTextDatum(product_name);
+		nulls[A_PRODUCT] = product_name[0] == '\0';
+		values[A_VERSION] = CStringGetTextDatum(e->version);
+		values[A_RELATION] = relname ? CStringGetTextDatum(relname) : (Datum) 0;
+		nulls[A_RELATION] = relname == NULL;
+		values[A_ROLE] = CStringGetTextDatum(role);
+		values[A_SESSION_ROLE] = CStringGetTextDatum(session_role);
+		values[A_COLUMNS] = shape_values[0];
+		values[A_MASKS] = shape_values[1];
+		values[A_ROW_POLICIES] = shape_values[2];
+		values[A_PURPOSE] = e->purpose[0] ? CStringGetTextDatum(e->purpose) : (Datum) 0;
+		nulls[A_PURPOSE] = e->purpose[0] == '\0';
+		values[A_ROWS] = Int64GetDatum((int64) e->rows);
+		values[A_QUERY_ID] = Int64GetDatum((int64) e->query_id);
+		nulls[A_QUERY_ID] = e->query_id == 0;
+		values[A_COMMAND] = CStringGetTextDatum(command_name(e->command));
+		values[A_TARGET] = target ? CStringGetTextDatum(target) : (Datum) 0;
+		nulls[A_TARGET] = target == NULL;
+		values[A_COMPLETE] = BoolGetDatum(!(e->flags & MESH_HISTORY_INCOMPLETE));
+		values[A_PID] = Int32GetDatum(e->pid);
+		values[A_BACKEND_START] = TimestampTzGetDatum(e->backend_start);
+		values[A_STATEMENT] = Int64GetDatum((int64) e->statement);
+		values[A_FLUSHED_AT] = TimestampTzGetDatum(now);
+
+		tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+		ExecStoreHeapTuple(tup, slot, false);
+		table_tuple_insert(rel, slot, cid, 0, bistate);
+		(void) ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+		ExecClearTuple(slot);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rowcxt);
+		ResetPerTupleExprContext(estate);
 	}
-	for (int c = 0; c < NCOLS; c++)
-		args[c] = make_array(cols[c], nulls[c], n, types[c]);
-	mesh_spi_exec(INSERT_HISTORY, NCOLS, argtypes, args, NULL);
-	if (SPI_processed != (uint64) n)
-		elog(ERROR, "meshpg access history: wrote %llu of %d entries",
-			 (unsigned long long) SPI_processed, n);
+
+	FreeBulkInsertState(bistate);
+	ExecDropSingleTupleTableSlot(slot);
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
+	MemoryContextDelete(rowcxt);
+	MemoryContextDelete(shapecxt);
+	/* the rows are visible to what follows in this transaction */
+	CommandCounterIncrement();
 }
 
 static int64

@@ -71,7 +71,8 @@ extern void mesh_install_history_hooks(void);
 extern void mesh_history_flush(void);
 extern int64 mesh_history_flush_count(void);
 
-/* meshpg.c calls this once from _PG_init */
+/* meshpg.c calls these from _PG_init: settings before the prefix is reserved */
+extern void mesh_define_history_settings(void);
 extern void mesh_install_history(void);
 
 #endif							/* MESHPG_HISTORY_H */

@@ -40,7 +40,7 @@ history_shmem_startup(void)
 }
 
 void
-mesh_install_history(void)
+mesh_define_history_settings(void)
 {
 	/* Turning it off hides reads from the audit trail: superusers only. */
 	DefineCustomBoolVariable("meshpg.history",
@@ -75,7 +75,11 @@ mesh_install_history(void)
 							PGC_USERSET,
 							0,
 							NULL, NULL, NULL);
+}
 
+void
+mesh_install_history(void)
+{
 	prev_shmem_request = shmem_request_hook;
 	shmem_request_hook = history_shmem_request;
 	prev_shmem_startup = shmem_startup_hook;
