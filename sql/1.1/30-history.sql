@@ -176,6 +176,7 @@ GRANT SELECT ON meshpg.access_history, meshpg.product_usage, meshpg.access_histo
 
 /* Lineage: static (views on products, pg_depend/pg_rewrite) and runtime. */
 CREATE FUNCTION meshpg._static_lineage(
+    tagged_only boolean DEFAULT false,
     OUT source regclass, OUT source_column text,
     OUT target regclass, OUT target_column text, OUT kind text)
 RETURNS SETOF record

@@ -341,10 +341,120 @@ column_name(Oid relid, AttrNumber attno)
 	return get_attname(relid, attno, true);
 }
 
+/* The relations a view's rule reads (pg_depend), itself left out. */
+static List *
+view_sources(Oid view)
+{
+	Relation	dep;
+	Relation	rewrite;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *rules = NIL;
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	/* the view's rules */
+	rewrite = table_open(RewriteRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_rewrite_ev_class, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(view));
+	scan = systable_beginscan(rewrite, RewriteRelRulenameIndexId, true, NULL, 1, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		rules = lappend_oid(rules, ((Form_pg_rewrite) GETSTRUCT(tup))->oid);
+	systable_endscan(scan);
+	table_close(rewrite, AccessShareLock);
+
+	dep = table_open(DependRelationId, AccessShareLock);
+	foreach(lc, rules)
+	{
+		ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(RewriteRelationId));
+		ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(lfirst_oid(lc)));
+		scan = systable_beginscan(dep, DependDependerIndexId, true, NULL, 2, key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+			char		relkind;
+
+			if (d->refclassid != RelationRelationId || d->refobjid == view ||
+				d->deptype != DEPENDENCY_NORMAL || list_member_oid(result, d->refobjid))
+				continue;
+			relkind = get_rel_relkind(d->refobjid);
+			if (relkind == RELKIND_RELATION || relkind == RELKIND_VIEW ||
+				relkind == RELKIND_MATVIEW || relkind == RELKIND_PARTITIONED_TABLE ||
+				relkind == RELKIND_FOREIGN_TABLE)
+				result = lappend_oid(result, d->refobjid);
+		}
+		systable_endscan(scan);
+	}
+	table_close(dep, AccessShareLock);
+	return result;
+}
+
+/* Emits the edges into one view: per source relation, then per column. */
+static void
+describe_view(ReturnSetInfo *rsinfo, Oid view)
+{
+	const char *kind = get_rel_relkind(view) == RELKIND_MATVIEW ? "materialized view" : "view";
+	List	   *sources = view_sources(view);
+	ListCell   *lc;
+	Relation	rel;
+	Query	   *q;
+	Datum		values[5];
+
+	values[2] = ObjectIdGetDatum(view);
+	values[4] = CStringGetTextDatum(kind);
+	foreach(lc, sources)
+	{
+		bool		nulls[5] = {false, true, false, true, false};
+
+		values[0] = ObjectIdGetDatum(lfirst_oid(lc));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+
+	/* column level: the view's query, derived per output column */
+	rel = try_relation_open(view, AccessShareLock);
+	if (rel == NULL)
+		return;
+	q = stored_query(rel);
+	if (q != NULL)
+	{
+		foreach(lc, q->targetList)
+		{
+			TargetEntry *tle = lfirst(lc);
+			ListCell   *sc;
+			char	   *target_col;
+			List	   *derived;
+
+			if (tle->resjunk || (target_col = column_name(view, tle->resno)) == NULL)
+				continue;
+			derived = mesh_expr_sources(q, (Node *) tle->expr);
+			foreach(sc, derived)
+			{
+				ColumnSource *s = lfirst(sc);
+				char	   *source_col;
+				bool		nulls[5] = {false, false, false, false, false};
+
+				if (!list_member_oid(sources, s->relid) ||
+					(source_col = column_name(s->relid, s->attno)) == NULL)
+					continue;
+				values[0] = ObjectIdGetDatum(s->relid);
+				values[1] = CStringGetTextDatum(source_col);
+				values[3] = CStringGetTextDatum(target_col);
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			}
+		}
+	}
+	relation_close(rel, AccessShareLock);
+}
+
 /*
- * meshpg._static_lineage(): every view and materialized view downstream of
- * a data product, transitively, with one row per relation-level edge
- * (columns null) and one per column derivation.
+ * meshpg._static_lineage(tagged_only): the views and materialized views
+ * downstream of a data product (transitively), and those that are products
+ * themselves: for each, one row per relation it reads (columns null) and
+ * one per column derivation.  Tag propagation asks only downstream of the
+ * products that carry a tag, which keeps it cheap in a large catalog.
  */
 PG_FUNCTION_INFO_V1(meshpg_static_lineage);
 
@@ -353,11 +463,11 @@ meshpg_static_lineage(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	List	   *queue = NIL;
-	List	   *seen = NIL;
+	List	   *views = NIL;
 	ListCell   *lc;
-	int			ret;
 	MeshSpiState spi;
 	MemoryContext caller = CurrentMemoryContext;
+	bool		tagged_only = !PG_ARGISNULL(0) && PG_GETARG_BOOL(0);
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (mesh_catalog() == NULL)
@@ -365,93 +475,43 @@ meshpg_static_lineage(PG_FUNCTION_ARGS)
 
 	/*
 	 * Metadata, readable by all: read as the catalog owner.  SPI leaves its
-	 * own context current, which mesh_spi_end frees: build the queue in ours.
+	 * own context current, which mesh_spi_end frees: build the lists in ours.
 	 */
 	mesh_spi_begin(&spi);
-	ret = mesh_spi_exec("SELECT relid::oid FROM meshpg.cat_product", 0, NULL, NULL, NULL);
-	(void) ret;
+	(void) mesh_spi_exec(tagged_only ?
+						 "SELECT p.relid::oid FROM meshpg.cat_product p WHERE EXISTS "
+						 "(SELECT 1 FROM meshpg.cat_column_tag t WHERE t.product_id = p.id)" :
+						 "SELECT relid::oid FROM meshpg.cat_product", 0, NULL, NULL, NULL);
 	MemoryContextSwitchTo(caller);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
+		Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+		char		relkind = get_rel_relkind(relid);
 
-		queue = lappend_oid(queue, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-																   SPI_tuptable->tupdesc, 1,
-																   &isnull)));
+		queue = lappend_oid(queue, relid);
+		if (!tagged_only && (relkind == RELKIND_VIEW || relkind == RELKIND_MATVIEW))
+			views = list_append_unique_oid(views, relid);
 	}
 	mesh_spi_end(&spi);
-	seen = list_copy(queue);
 
-	/* the queue grows as it is walked */
+	/* downstream, breadth first; the queue grows as it is walked */
 	foreach(lc, queue)
 	{
-		Oid			source = lfirst_oid(lc);
-		List	   *views = dependent_views(source);
+		List	   *dependents = dependent_views(lfirst_oid(lc));
 		ListCell   *vc;
 
-		foreach(vc, views)
+		foreach(vc, dependents)
 		{
 			Oid			view = lfirst_oid(vc);
-			Datum		values[5];
-			bool		nulls[5] = {false, true, false, true, false};
-			char		relkind = get_rel_relkind(view);
-			const char *kind = relkind == RELKIND_MATVIEW ? "materialized view" : "view";
-			Relation	rel;
-			Query	   *q;
-			ListCell   *tc;
 
-			values[0] = ObjectIdGetDatum(source);
-			values[2] = ObjectIdGetDatum(view);
-			values[4] = CStringGetTextDatum(kind);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-
-			if (!list_member_oid(seen, view))
-			{
-				seen = lappend_oid(seen, view);
+			if (!list_member_oid(queue, view))
 				queue = lappend_oid(queue, view);
-			}
-
-			/* column level: the view's query, derived per output column */
-			rel = try_relation_open(view, AccessShareLock);
-			if (rel == NULL)
-				continue;
-			q = stored_query(rel);
-			if (q == NULL)
-			{
-				relation_close(rel, AccessShareLock);
-				continue;
-			}
-			foreach(tc, q->targetList)
-			{
-				TargetEntry *tle = lfirst(tc);
-				List	   *sources;
-				ListCell   *sc;
-				char	   *target_col;
-
-				if (tle->resjunk)
-					continue;
-				target_col = column_name(view, tle->resno);
-				if (target_col == NULL)
-					continue;
-				sources = mesh_expr_sources(q, (Node *) tle->expr);
-				foreach(sc, sources)
-				{
-					ColumnSource *s = lfirst(sc);
-					char	   *source_col;
-					bool		cnulls[5] = {false, false, false, false, false};
-
-					if (s->relid != source)
-						continue;
-					source_col = column_name(s->relid, s->attno);
-					if (source_col == NULL)
-						continue;
-					values[1] = CStringGetTextDatum(source_col);
-					values[3] = CStringGetTextDatum(target_col);
-					tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, cnulls);
-				}
-			}
-			relation_close(rel, AccessShareLock);
+			views = list_append_unique_oid(views, view);
 		}
 	}
+	foreach(lc, views)
+		describe_view(rsinfo, lfirst_oid(lc));
 	return (Datum) 0;
 }

@@ -59,7 +59,7 @@ propagate_xact_callback(XactEvent event, void *arg)
 #define PROPAGATE_STEP \
 "WITH RECURSIVE e AS (" \
 "  SELECT source::oid AS source, source_column, target::oid AS target, target_column" \
-"    FROM meshpg._static_lineage() WHERE source_column IS NOT NULL" \
+"    FROM meshpg._static_lineage(true) WHERE source_column IS NOT NULL" \
 "  UNION SELECT source::oid, source_column, target::oid, target_column FROM meshpg.cat_lineage_column" \
 "), products AS (SELECT id, relid::oid AS relid FROM meshpg.cat_product" \
 "), reach (origin, origin_column, tag_id, value, rel, col, depth) AS (" \
@@ -105,6 +105,15 @@ mesh_propagate_tags(void)
 	}
 	propagating = true;
 	mesh_spi_begin(&spi);
+
+	/* nothing tagged, nothing to propagate: the common case stays cheap */
+	mesh_spi_exec("SELECT 1 FROM meshpg.cat_column_tag LIMIT 1", 0, NULL, NULL, NULL);
+	if (SPI_processed == 0)
+	{
+		mesh_spi_end(&spi);
+		propagating = false;
+		return 0;
+	}
 
 	/* each step reaches one product further; cycles end at ON CONFLICT */
 	for (int step = 0; step < 64; step++)
