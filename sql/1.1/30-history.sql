@@ -32,7 +32,9 @@ CREATE TABLE meshpg.cat_access_history (
     statement     bigint NOT NULL,
     flushed_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
-CREATE INDEX cat_access_history_read_at_idx ON meshpg.cat_access_history (read_at);
+-- Rows arrive in about read_at order: a BRIN index serves retention and
+-- time windows at a fraction of a B-tree's cost per row written.
+CREATE INDEX cat_access_history_read_at_idx ON meshpg.cat_access_history USING brin (read_at);
 CREATE INDEX cat_access_history_product_idx ON meshpg.cat_access_history (product_id, read_at);
 
 /* Runtime lineage: a statement read source and wrote target. */

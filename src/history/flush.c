@@ -265,11 +265,26 @@ same_shape(const HistoryEntry *a, const HistoryEntry *b)
 		memcmp(a->columns, b->columns, sizeof(a->columns)) == 0;
 }
 
+#define MULTI_INSERT 1000
+
+/* Writes the buffered rows, then their index entries (COPY's order). */
+static void
+write_chunk(Relation rel, ResultRelInfo *rri, EState *estate, TupleTableSlot **slots,
+			int nslots, CommandId cid, BulkInsertState bistate)
+{
+	table_multi_insert(rel, slots, nslots, cid, 0, bistate);
+	for (int j = 0; j < nslots; j++)
+	{
+		(void) ExecInsertIndexTuples(rri, slots[j], estate, false, false, NULL, NIL);
+		ResetPerTupleExprContext(estate);
+	}
+}
+
 /*
  * Writes n entries straight into the table and its indexes, as COPY does:
- * no statement to plan, no arrays to unnest.  Consecutive entries of the
- * same shape (a workload repeats itself) share their column and policy
- * values.
+ * no statement to plan, rows written a thousand at a time.  Consecutive
+ * entries of the same shape (a workload repeats itself) share their column
+ * and policy values.
  */
 static void
 insert_entries(const HistoryEntry *entries, int n)
@@ -279,11 +294,11 @@ insert_entries(const HistoryEntry *entries, int n)
 	Relation	rel;
 	EState	   *estate;
 	ResultRelInfo *rri;
-	TupleTableSlot *slot;
+	TupleTableSlot *slots[MULTI_INSERT];
+	int			nslots = 0;
 	BulkInsertState bistate;
 	CommandId	cid = GetCurrentCommandId(true);
-	MemoryContext rowcxt;
-	MemoryContext shapecxt;
+	MemoryContext chunkcxt;
 	MemoryContext old;
 	NameCache	roles[CACHE_SIZE];
 	NameCache	rels[CACHE_SIZE];
@@ -307,35 +322,24 @@ insert_entries(const HistoryEntry *entries, int n)
 	rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	ExecOpenIndices(rri, false);
-	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+	for (int i = 0; i < Min(n, MULTI_INSERT); i++)
+		slots[i] = table_slot_create(rel, NULL);
 	bistate = GetBulkInsertState();
-	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "meshpg history row",
-								   ALLOCSET_DEFAULT_SIZES);
-	shapecxt = AllocSetContextCreate(CurrentMemoryContext, "meshpg history shape",
+	/* the rows' values live until their chunk is written */
+	chunkcxt = AllocSetContextCreate(CurrentMemoryContext, "meshpg history chunk",
 									 ALLOCSET_DEFAULT_SIZES);
 
 	for (int i = 0; i < n; i++)
 	{
 		const HistoryEntry *e = &entries[i];
-		Datum		values[A_NATTS];
-		bool		nulls[A_NATTS];
+		TupleTableSlot *slot = slots[nslots];
+		Datum	   *values = slot->tts_values;
+		bool	   *nulls = slot->tts_isnull;
 		const char *relname;
 		const char *role;
 		const char *session_role;
 		const char *target;
-		HeapTuple	tup;
 
-		memset(nulls, false, sizeof(nulls));
-		if (shape == NULL || !same_shape(shape, e))
-		{
-			MemoryContextReset(shapecxt);
-			old = MemoryContextSwitchTo(shapecxt);
-			shape_values[0] = columns_datum(e);
-			shape_values[1] = masks_datum(e, policies);
-			shape_values[2] = row_policies_datum(e, policies);
-			MemoryContextSwitchTo(old);
-			shape = e;
-		}
 		if (product_name == NULL || product_id != e->product_id)
 		{
 			const MeshProduct *product = mesh_product_by_relid(e->relid);
@@ -346,14 +350,22 @@ insert_entries(const HistoryEntry *entries, int n)
 			if (product_name == NULL)
 				product_name = "";
 		}
-
-		/* names live for the batch; the row's datums for the row */
+		/* names live for the batch */
 		relname = cached(rels, e->relid, relation_name);
 		role = cached(roles, e->current_user, role_name);
 		session_role = cached(roles, e->session_user, role_name);
 		target = OidIsValid(e->target) ? cached(rels, e->target, relation_name) : NULL;
 
-		old = MemoryContextSwitchTo(rowcxt);
+		old = MemoryContextSwitchTo(chunkcxt);
+		if (shape == NULL || !same_shape(shape, e))
+		{
+			shape_values[0] = columns_datum(e);
+			shape_values[1] = masks_datum(e, policies);
+			shape_values[2] = row_policies_datum(e, policies);
+			shape = e;
+		}
+		ExecClearTuple(slot);
+		memset(nulls, false, sizeof(bool) * A_NATTS);
 		values[A_READ_AT] = TimestampTzGetDatum(e->read_at);
 		values[A_PRODUCT_ID] = Int64GetDatum(e->product_id);
 		values[A_PRODUCT] = CStringGetTextDatum(product_name);
@@ -379,24 +391,25 @@ insert_entries(const HistoryEntry *entries, int n)
 		values[A_BACKEND_START] = TimestampTzGetDatum(e->backend_start);
 		values[A_STATEMENT] = Int64GetDatum((int64) e->statement);
 		values[A_FLUSHED_AT] = TimestampTzGetDatum(now);
-
-		tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
-		ExecStoreHeapTuple(tup, slot, false);
-		table_tuple_insert(rel, slot, cid, 0, bistate);
-		(void) ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
-		ExecClearTuple(slot);
+		ExecStoreVirtualTuple(slot);
 		MemoryContextSwitchTo(old);
-		MemoryContextReset(rowcxt);
-		ResetPerTupleExprContext(estate);
+
+		if (++nslots == MULTI_INSERT || i == n - 1)
+		{
+			write_chunk(rel, rri, estate, slots, nslots, cid, bistate);
+			nslots = 0;
+			MemoryContextReset(chunkcxt);
+			shape = NULL;
+		}
 	}
 
 	FreeBulkInsertState(bistate);
-	ExecDropSingleTupleTableSlot(slot);
+	for (int i = 0; i < Min(n, MULTI_INSERT); i++)
+		ExecDropSingleTupleTableSlot(slots[i]);
 	ExecCloseIndices(rri);
 	FreeExecutorState(estate);
 	table_close(rel, NoLock);
-	MemoryContextDelete(rowcxt);
-	MemoryContextDelete(shapecxt);
+	MemoryContextDelete(chunkcxt);
 	/* the rows are visible to what follows in this transaction */
 	CommandCounterIncrement();
 }
