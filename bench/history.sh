@@ -7,8 +7,8 @@
 # The product is bench_dom.customers of bench/governance_setup.sql (row
 # policy + two masks for the consumer).  pgbench, BENCH_CLIENTS clients, as
 # the consumer, -M prepared, SELECT id, email, card, region, amount ... WHERE
-# id = :id.  Four variants, interleaved, BENCH_REPEAT rounds of
-# BENCH_SECONDS s each, median TPS:
+# id = :id.  Four variants, interleaved (each round starting one variant
+# later), BENCH_REPEAT rounds of BENCH_SECONDS s each, median TPS:
 #   off      meshpg.history = off, pgaudit.log = none
 #   capture  meshpg.history = on, nothing flushing during the run (the ring
 #            is drained between runs, untimed): the cost on the query path
@@ -166,8 +166,11 @@ esac
 
 declare -A TPS AUDIT_BYTES
 read -r cap0 drop0 flushed0 <<<"$(stats)"
+VARIANTS=(off capture history pgaudit)
 for ((r = 1; r <= REPEAT; r++)); do
-    for n in off capture history pgaudit; do
+    # each round starts one variant later: no variant always follows another
+    for ((k = 0; k < ${#VARIANTS[@]}; k++)); do
+        n=${VARIANTS[(k + r - 1) % ${#VARIANTS[@]}]}
         meshpg_log "run $r/$REPEAT: $n ($SECS s)"
         b0=$(log_bytes)
         t=$(run "$n")
