@@ -12,8 +12,13 @@
  * incomplete, at the end of its (sub)transaction: it may have returned rows
  * before failing.  The policies applied come from the marks the governance
  * planner leaves in the plan (MESH_MARK_POLICY_*), so a cached plan reports
- * the policies it was built with.  Nothing here reads the catalog by SQL,
- * allocates per statement once warm, or can fail a query.
+ * the policies it was built with.  Capturing reads no catalog by SQL,
+ * allocates nothing per statement once warm, and cannot fail a query; the
+ * lineage of a write (runtime.c) is written in the writer's transaction.
+ *
+ * Statements are found by their QueryDesc rather than by nesting level:
+ * cursors end out of order, and ExecutorFinish needs no hook because rows
+ * are counted at ExecutorRun and entries appended at ExecutorEnd.
  */
 #include "postgres.h"
 
