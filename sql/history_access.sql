@@ -144,6 +144,15 @@ SELECT meshpg.flush_access_history();
 ROLLBACK;
 SELECT pending FROM meshpg.access_history_stats;
 SELECT meshpg.flush_access_history();
+-- So does one rolled back to a savepoint, whatever the transaction does next.
+SELECT count(*) FROM hist.sales;
+BEGIN;
+SAVEPOINT s;
+SELECT meshpg.flush_access_history();
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+SELECT pending FROM meshpg.access_history_stats;
+SELECT meshpg.flush_access_history();
 
 -- Retention (meshpg.history_retention, 90 days by default) purges at flush.
 INSERT INTO meshpg.cat_access_history (read_at, product_id, product, role, session_role,

@@ -111,6 +111,23 @@ SELECT expect_error($$ SELECT * FROM meshpg.impact('lin.orders', 'customer') $$)
 SELECT expect_error($$ INSERT INTO meshpg.cat_lineage VALUES ('lin.orders', 'lin.orders', 'insert', 'me') $$);
 RESET ROLE;
 
+-- A write rolled back to a savepoint leaves no lineage, and the same write
+-- done again in the transaction records it.
+SET ROLE regress_pay_dev;
+CREATE TABLE lin.sub (id int);
+BEGIN;
+SAVEPOINT s;
+INSERT INTO lin.sub SELECT id FROM lin.orders;
+ROLLBACK TO SAVEPOINT s;
+INSERT INTO lin.sub SELECT id FROM lin.orders;
+COMMIT;
+RESET ROLE;
+SELECT source, target, kind FROM meshpg.cat_lineage WHERE target = 'lin.sub'::regclass;
+SELECT source_column, target_column FROM meshpg.cat_lineage_column WHERE target = 'lin.sub'::regclass;
+SET ROLE regress_pay_dev;
+DROP TABLE lin.sub;
+RESET ROLE;
+
 -- A dropped relation leaves the lineage.
 SET ROLE regress_pay_dev;
 DROP TABLE lin.snapshot;

@@ -42,10 +42,28 @@
 PG_FUNCTION_INFO_V1(meshpg_flush_access_history);
 
 static bool callback_registered = false;
+static SubTransactionId claim_subid = InvalidSubTransactionId;
+
+/*
+ * A flush rolled back to a savepoint wrote nothing: its entries stay.  (At
+ * the top level, the transaction's end decides.)
+ */
+static void
+flush_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && claim_subid != InvalidSubTransactionId &&
+		claim_subid >= mySubid)
+	{
+		mesh_history_release(false);
+		claim_subid = InvalidSubTransactionId;
+	}
+}
 
 static void
 flush_xact_callback(XactEvent event, void *arg)
 {
+	claim_subid = InvalidSubTransactionId;
 	if (event == XACT_EVENT_COMMIT)
 		mesh_history_release(true);
 	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
@@ -433,11 +451,14 @@ flush_history(void)
 	if (!callback_registered)
 	{
 		RegisterXactCallback(flush_xact_callback, NULL);
+		RegisterSubXactCallback(flush_subxact_callback, NULL);
 		callback_registered = true;
 	}
 
 	mesh_spi_begin(&spi);
 	entries = mesh_history_claim(MyDatabaseId, &n);
+	if (entries != NULL)
+		claim_subid = GetCurrentSubTransactionId();
 	if (n > 0)
 	{
 		insert_entries(entries, n);

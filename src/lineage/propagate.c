@@ -41,6 +41,18 @@ static bool propagating = false;
 static bool declassifying = false;
 static bool callback_registered = false;
 
+/* Both flags are set only for the length of one call: an abort ends it. */
+static void
+propagate_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						   SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		propagating = false;
+		declassifying = false;
+	}
+}
+
 static void
 propagate_xact_callback(XactEvent event, void *arg)
 {
@@ -49,6 +61,16 @@ propagate_xact_callback(XactEvent event, void *arg)
 		propagating = false;
 		declassifying = false;
 	}
+}
+
+static void
+register_callbacks(void)
+{
+	if (callback_registered)
+		return;
+	RegisterXactCallback(propagate_xact_callback, NULL);
+	RegisterSubXactCallback(propagate_subxact_callback, NULL);
+	callback_registered = true;
 }
 
 /*
@@ -98,11 +120,7 @@ mesh_propagate_tags(void)
 	/* the extension's own script creates views: nothing to propagate yet */
 	if (propagating || creating_extension || mesh_catalog() == NULL)
 		return 0;
-	if (!callback_registered)
-	{
-		RegisterXactCallback(propagate_xact_callback, NULL);
-		callback_registered = true;
-	}
+	register_callbacks();
 	propagating = true;
 	mesh_spi_begin(&spi);
 
@@ -340,11 +358,7 @@ meshpg_declassify(PG_FUNCTION_ARGS)
 	removed = SPI_processed;
 	if (removed > 0)
 	{
-		if (!callback_registered)
-		{
-			RegisterXactCallback(propagate_xact_callback, NULL);
-			callback_registered = true;
-		}
+		register_callbacks();
 		declassifying = true;
 		mesh_spi_exec("DELETE FROM meshpg.cat_column_tag WHERE product_id = $1 AND column_name = $2 AND tag_id = $3",
 					  3, (Oid[]) {INT8OID, TEXTOID, INT8OID},

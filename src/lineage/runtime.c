@@ -53,6 +53,7 @@ static bool writing = false;
 static HTAB *recorded = NULL;
 static uint64 recorded_generation = 0;
 static List *recorded_pending = NIL;	/* of uint32, added at commit */
+static List *recorded_pending_subids = NIL;	/* the subtransaction of each */
 static bool callback_registered = false;
 
 bool
@@ -69,6 +70,37 @@ mesh_lineage_reset(void)
 	utility_into = NULL;
 	utility_plan_pending = false;
 	recorded_pending = NIL;
+	recorded_pending_subids = NIL;
+}
+
+/*
+ * A subtransaction rolled back: the edges it wrote are gone, and a write it
+ * was in the middle of ended there.
+ */
+static void
+lineage_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	List	   *keys = NIL;
+	List	   *subids = NIL;
+	ListCell   *kc;
+	ListCell   *sc;
+	MemoryContext old;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	writing = false;
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	forboth(kc, recorded_pending, sc, recorded_pending_subids)
+	{
+		if ((SubTransactionId) lfirst_int(sc) >= mySubid)
+			continue;
+		keys = lappend_int(keys, lfirst_int(kc));
+		subids = lappend_int(subids, lfirst_int(sc));
+	}
+	MemoryContextSwitchTo(old);
+	recorded_pending = keys;
+	recorded_pending_subids = subids;
 }
 
 static void
@@ -85,7 +117,10 @@ lineage_xact_callback(XactEvent event, void *arg)
 		}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_ABORT)
+	{
 		recorded_pending = NIL;
+		recorded_pending_subids = NIL;
+	}
 }
 
 Oid
@@ -328,6 +363,7 @@ mesh_lineage_record(PlannedStmt *stmt, Oid target, char command,
 	if (!callback_registered)
 	{
 		RegisterXactCallback(lineage_xact_callback, NULL);
+		RegisterSubXactCallback(lineage_subxact_callback, NULL);
 		callback_registered = true;
 	}
 
@@ -372,6 +408,8 @@ mesh_lineage_record(PlannedStmt *stmt, Oid target, char command,
 		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
 
 		recorded_pending = lappend_int(recorded_pending, (int) key);
+		recorded_pending_subids = lappend_int(recorded_pending_subids,
+											  (int) GetCurrentSubTransactionId());
 		MemoryContextSwitchTo(old);
 	}
 	pfree(edges);
