@@ -27,7 +27,8 @@ SHLIB_LINK = $(ICU_LIBS) $(YAML_LIBS)
 # pg_regress suites: sql/<name>.sql against expected/<name>.out.
 REGRESS = init names domains products lifecycle grants search ddl security bad_input policies \
 	contract_ddl contract_versions descriptor_apply descriptor_errors descriptor_slo \
-	slo_declare slo_evaluate
+	slo_declare slo_evaluate \
+	history_access lineage_graph lineage_tags
 REGRESS_OPTS = --temp-instance=./tmp_check_regress \
 	--temp-config=$(srcdir)/test/meshpg.conf \
 	--encoding=UTF8 --no-locale
@@ -35,7 +36,8 @@ REGRESS_OPTS = --temp-instance=./tmp_check_regress \
 # Isolation specs: specs/<name>.spec against expected/<name>.out.
 ISOLATION = confusable_race grant_invalidation policy_invalidation \
 	contract_apply_race contract_notify \
-	slo_alerts slo_gate
+	slo_alerts slo_gate \
+	history_flush
 ISOLATION_OPTS = --temp-instance=./tmp_check_iso \
 	--temp-config=$(srcdir)/test/meshpg.conf \
 	--encoding=UTF8 --no-locale --load-extension=meshpg

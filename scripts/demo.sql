@@ -291,3 +291,58 @@ SELECT product, column_name, type, description, published_type
  ORDER BY position;
 SELECT product, grantee, purpose, expires_at IS NOT NULL AS expires, active
   FROM meshpg.grants ORDER BY product, grantee;
+
+-------------------------------------------------------------------------------
+-- 6. Audit and lineage: who read what, what is built from what.
+-------------------------------------------------------------------------------
+-- The payments team copies its customers into a mailing list.  It reads its
+-- own data raw, so the copy holds raw e-mail addresses; registered as a
+-- product, the copy inherits the tags of the columns it derives from, and
+-- with them the masks.
+SET ROLE payments_team;
+CREATE TABLE payments.mailing_list AS
+SELECT customer_id, email AS address, region FROM payments.customers;
+SELECT meshpg.register_product('payments', 'mailing_list', 'payments.mailing_list',
+    description => 'Customers who agreed to be contacted');
+SELECT meshpg.publish('payments.mailing_list', '1.0.0');
+SELECT meshpg.grant_access('payments.mailing_list', 'analyst_eu');
+RESET ROLE;
+SELECT product, column_name, tag, source FROM meshpg.tag_propagation ORDER BY 1, 2;
+SET ROLE analyst_eu;
+SELECT * FROM payments.mailing_list ORDER BY customer_id;
+SET meshpg.purpose = 'fraud-investigation';
+SELECT customer_id, card_number FROM payments.customers ORDER BY customer_id;
+RESET meshpg.purpose;
+RESET ROLE;
+-- The domain team cannot drop the inherited tag; only the governance team
+-- can declassify it, saying why.
+SET ROLE payments_team;
+\set ON_ERROR_STOP 0
+SELECT meshpg.untag_column('payments.mailing_list', 'address', 'pii.email');
+\set ON_ERROR_STOP 1
+RESET ROLE;
+
+-- Every read was captured in shared memory; the background worker moves
+-- it into the history table (here, by hand).
+SELECT meshpg.flush_access_history() > 0 AS flushed;
+SELECT product, role, columns, masks, row_policies, purpose, rows
+  FROM meshpg.access_history
+ WHERE role = 'analyst_eu'
+ ORDER BY read_at, product;
+-- Can we retire a column?  Who reads what, per product and version.
+SELECT product, version, column_name, consumers, queries
+  FROM meshpg.product_usage
+ WHERE product LIKE 'payments.%'
+ ORDER BY product, column_name NULLS FIRST;
+-- What a change to customers.email would hit.
+SELECT kind, name, via, reads FROM meshpg.impact('payments.customers', 'email');
+-- The mesh, walked from a product, and exported.
+SELECT level, source, target, kind, columns FROM meshpg.lineage('payments.customers', 'both');
+SELECT jsonb_pretty(meshpg.lineage_openlineage('payments.mailing_list', 'upstream', 1) -> 0 -> 'outputs');
+\pset format unaligned
+\pset tuples_only on
+\o :dotfile
+SELECT meshpg.lineage_dot();
+\o
+\pset tuples_only off
+\pset format aligned

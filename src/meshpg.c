@@ -16,6 +16,7 @@
 
 #include "contract/contract.h"
 #include "governance/policy.h"
+#include "history/history.h"
 #include "meshpg.h"
 
 PG_MODULE_MAGIC;
@@ -51,6 +52,7 @@ _PG_init(void)
 	mesh_define_contract_settings();
 	mesh_slo_init();			/* settings, shared memory, hooks */
 	mesh_worker_init();			/* settings, the launcher */
+	mesh_define_history_settings();
 
 	MarkGUCPrefixReserved("meshpg");
 
@@ -58,4 +60,5 @@ _PG_init(void)
 	mesh_install_planner_hook();
 	mesh_install_executor_hooks();
 	mesh_install_ddl_hooks();
+	mesh_install_history();		/* last: it sees queries before governance masks them */
 }

@@ -478,12 +478,18 @@ BEGIN
         have AS (
             SELECT e.value->>'name' AS col, pg_catalog.split_part(t, '=', 1) AS tag, t AS spec
               FROM pg_catalog.jsonb_array_elements(COALESCE(cur->'schema'->0->'properties', '[]')) e,
-                   pg_catalog.jsonb_array_elements_text(COALESCE(e.value->'tags', '[]')) t)
+                   pg_catalog.jsonb_array_elements_text(COALESCE(e.value->'tags', '[]')) t),
+        -- Tags propagated from upstream are lineage's, not the descriptor's:
+        -- export shows them, apply neither adds nor removes them.
+        propagated AS (
+            SELECT tp.column_name AS col, tp.tag FROM meshpg.tag_propagation tp WHERE tp.product = ref)
         SELECT 'tag' AS act, w.col, w.tag, w.value, w.spec FROM want w
          WHERE NOT EXISTS (SELECT 1 FROM have h WHERE h.col = w.col AND h.spec = w.spec)
+           AND NOT EXISTS (SELECT 1 FROM propagated p WHERE p.col = w.col AND p.tag = w.tag)
         UNION ALL
         SELECT 'untag', h.col, h.tag, NULL, h.spec FROM have h
          WHERE NOT EXISTS (SELECT 1 FROM want w WHERE w.col = h.col AND w.tag = h.tag)
+           AND NOT EXISTS (SELECT 1 FROM propagated p WHERE p.col = h.col AND p.tag = h.tag)
         ORDER BY 2, 3
     LOOP
         RETURN QUERY SELECT r.act, ref || '.' || r.col, r.spec;

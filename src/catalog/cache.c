@@ -339,6 +339,7 @@ load_product_row(Oid relid, MeshProduct *entry)
 	int64		domain_id = 0;
 	char	   *name = NULL;
 	char	   *state = NULL;
+	char	   *version = NULL;
 
 	rel = table_open(catalog.product_rel, AccessShareLock);
 	ScanKeyInit(&key, Anum_cat_product_relid, BTEqualStrategyNumber, F_OIDEQ,
@@ -355,6 +356,7 @@ load_product_row(Oid relid, MeshProduct *entry)
 		domain_id = DatumGetInt64(heap_getattr(tup, Anum_cat_product_domain_id, desc, &isnull));
 		name = TextDatumGetCString(heap_getattr(tup, Anum_cat_product_name, desc, &isnull));
 		state = TextDatumGetCString(heap_getattr(tup, Anum_cat_product_state, desc, &isnull));
+		version = TextDatumGetCString(heap_getattr(tup, Anum_cat_product_version, desc, &isnull));
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -371,6 +373,7 @@ load_product_row(Oid relid, MeshProduct *entry)
 		load_domain(domain_id, &entry->domain_owner, &entry->domain_nsp, &domain_name);
 		entry->qualname = MemoryContextStrdup(product_cxt,
 											  psprintf("%s.%s", domain_name, name));
+		entry->version = MemoryContextStrdup(product_cxt, version);
 	}
 	load_grants(entry);
 	return true;

@@ -20,6 +20,7 @@
 #define Anum_cat_product_name		3
 #define Anum_cat_product_relid		5
 #define Anum_cat_product_state		6
+#define Anum_cat_product_version	7
 
 #define Anum_cat_column_tag_product_id 1
 #define Anum_cat_column_tag_column	2
@@ -99,6 +100,7 @@ typedef struct MeshProduct
 	Oid			domain_nsp;
 	MeshProductState state;
 	char	   *qualname;		/* domain.product, for messages */
+	char	   *version;		/* the access history records it */
 	int			ngrants;
 	MeshGrant  *grants;
 	char		relkind;

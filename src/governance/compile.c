@@ -767,6 +767,23 @@ copy_rules(const MeshRules *src, int rtindex, MeshRules *dst)
 		ChangeVarNodes((Node *) dst->quals, 1, rtindex, 0);
 	dst->any = src->any;
 	dst->valid_until = src->valid_until;
+	dst->npolicies = src->npolicies;
+	dst->policies = palloc(sizeof(int64) * (src->npolicies + 1));
+	dst->policy_attnos = palloc(sizeof(AttrNumber) * (src->npolicies + 1));
+	memcpy(dst->policies, src->policies, sizeof(int64) * src->npolicies);
+	memcpy(dst->policy_attnos, src->policy_attnos, sizeof(AttrNumber) * src->npolicies);
+}
+
+/* Records that policy applies (once), for the access history. */
+static void
+note_applied(MeshRules *rules, const MeshPolicy *policy, AttrNumber attno)
+{
+	for (int i = 0; i < rules->npolicies; i++)
+		if (rules->policies[i] == policy->id && rules->policy_attnos[i] == attno)
+			return;
+	rules->policies[rules->npolicies] = policy->id;
+	rules->policy_attnos[rules->npolicies] = attno;
+	rules->npolicies++;
 }
 
 /*
@@ -780,11 +797,15 @@ build_rules(const MeshProduct *product, Oid relid, int natts, List *roles,
 {
 	ListCell   *lc;
 	Relation	rel = NULL;
+	int64	   *winning = palloc0(sizeof(int64) * (natts + 1));
+	int			maxpol = list_length(product->policies) + natts + 1;
 
 	memset(rules, 0, sizeof(MeshRules));
 	rules->natts = natts;
 	rules->masks = palloc0(sizeof(Expr *) * (natts + 1));
 	rules->mask_kinds = palloc0(sizeof(MeshMaskKind) * (natts + 1));
+	rules->policies = palloc(sizeof(int64) * maxpol);
+	rules->policy_attnos = palloc(sizeof(AttrNumber) * maxpol);
 	*cacheable = true;
 	purpose_valid_until = DT_NOEND;
 
@@ -801,8 +822,11 @@ build_rules(const MeshProduct *product, Oid relid, int natts, List *roles,
 			if (mesh_policy_exempt(product, policy, role, &why))
 				continue;
 			if (policy->is_row)
+			{
 				rules->quals = lappend(rules->quals,
 									   mesh_instantiate_filter(product, policy, role));
+				note_applied(rules, policy, 0);
+			}
 			else if (policy->subject <= natts &&
 					 policy->mask > rules->mask_kinds[policy->subject - 1])
 			{
@@ -816,6 +840,7 @@ build_rules(const MeshProduct *product, Oid relid, int natts, List *roles,
 								  att->attcollation, 0);
 				rules->masks[policy->subject - 1] = mesh_mask_expr(policy, rel, subject);
 				rules->mask_kinds[policy->subject - 1] = policy->mask;
+				winning[policy->subject - 1] = policy->id;
 				if (policy->mask == MASK_REDACT &&
 					TypeCategory(att->atttypid) == TYPCATEGORY_DATETIME)
 					*cacheable = false;
@@ -824,6 +849,14 @@ build_rules(const MeshProduct *product, Oid relid, int natts, List *roles,
 	}
 	if (rel != NULL)
 		relation_close(rel, NoLock);
+	for (int i = 0; i < natts; i++)
+		if (rules->masks[i] != NULL)
+		{
+			MeshPolicy	mask = {.id = winning[i]};
+
+			note_applied(rules, &mask, i + 1);
+		}
+	pfree(winning);
 
 	rules->any = rules->quals != NIL;
 	for (int i = 0; i < natts && !rules->any; i++)

@@ -26,6 +26,15 @@ extern int	mesh_explain_analyze_depth;
 #define MESH_MARK_UNTIL_HI	(-1002)
 #define MESH_MARK_UNTIL_LO	(-1003)
 
+/*
+ * The policies applied to a governed relation, for the access history: the
+ * relation, then per policy its id's low 32 bits and (id's bits 32-47 << 16
+ * | the masked column, 0 for a row policy).
+ */
+#define MESH_MARK_POLICY_REL (-1004)
+#define MESH_MARK_POLICY_LO	(-1005)
+#define MESH_MARK_POLICY_HI (-1006)
+
 /* executor.c: may userid read product now (else error, or false) */
 struct MeshProduct;
 extern bool mesh_may_read(const struct MeshProduct *product, Oid userid,

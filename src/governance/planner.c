@@ -68,6 +68,7 @@ typedef struct GovernContext
 	Oid			hash;			/* meshpg.mask_hash */
 	bool		calls_hash;		/* and the query calls it outside a policy */
 	TimestampTz valid_until;	/* the earliest of the rules' */
+	List	   *applied;		/* MESH_MARK_POLICY_* items */
 } GovernContext;
 
 typedef struct MaskArgs
@@ -165,6 +166,16 @@ mask_references(Query *q, int rti, MeshRules *rules, TupleDesc desc, List *colna
 		((RangeTblEntry *) lfirst(lc))->securityQuals = list_nth(saved, i++);
 }
 
+static PlanInvalItem *
+mark(int cacheId, uint32 value)
+{
+	PlanInvalItem *item = makeNode(PlanInvalItem);
+
+	item->cacheId = cacheId;
+	item->hashValue = value;
+	return item;
+}
+
 /* Applies the rules of a governed entry: masks, then row filters. */
 static void
 govern_entry(Query *q, int rti, Oid relid, GovernContext *ctx)
@@ -185,6 +196,18 @@ govern_entry(Query *q, int rti, Oid relid, GovernContext *ctx)
 	if (any)
 	{
 		bool		masked = false;
+
+		ctx->applied = lappend(ctx->applied, mark(MESH_MARK_POLICY_REL, (uint32) relid));
+		for (int i = 0; i < rules.npolicies; i++)
+		{
+			uint64		id = (uint64) rules.policies[i];
+
+			ctx->applied = lappend(ctx->applied, mark(MESH_MARK_POLICY_LO, (uint32) id));
+			ctx->applied = lappend(ctx->applied,
+								   mark(MESH_MARK_POLICY_HI,
+										(uint32) (((id >> 32) & 0xffff) << 16) |
+										(uint16) rules.policy_attnos[i]));
+		}
 
 		for (int i = 0; i < rules.natts; i++)
 			masked |= rules.masks[i] != NULL;
@@ -381,7 +404,7 @@ static PlannedStmt *
 mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 			 ParamListInfo boundParams)
 {
-	GovernContext ctx = {false, false, NIL, InvalidOid, false, DT_NOEND};
+	GovernContext ctx = {false, false, NIL, InvalidOid, false, DT_NOEND, NIL};
 	PlannedStmt *result;
 	ListCell   *lc;
 
@@ -427,6 +450,7 @@ mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 		lo->hashValue = (uint32) ctx.valid_until;
 		result->invalItems = lappend(lappend(result->invalItems, hi), lo);
 	}
+	result->invalItems = list_concat(result->invalItems, ctx.applied);
 	return result;
 }
 

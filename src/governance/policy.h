@@ -73,6 +73,11 @@ typedef struct MeshRules
 	List	   *quals;			/* row filters, Vars at varno rtindex */
 	bool		any;
 	TimestampTz valid_until;	/* an expiring grant's purpose shaped them */
+	/* what was applied, for the access history: policy ids, and the masked
+	 * column of each (0 for a row policy) */
+	int			npolicies;
+	int64	   *policies;
+	AttrNumber *policy_attnos;
 } MeshRules;
 
 /* compile.c */

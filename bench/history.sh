@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# bench/history.sh: the cost of the access history on the point-lookup
+# workload of bench/governance.sh (B1), beside pgaudit logging READ on the
+# same table, measured side by side in one run on one throwaway cluster that
+# preloads both meshpg and pgaudit.
+#
+# The product is bench_dom.customers of bench/governance_setup.sql (row
+# policy + two masks for the consumer).  pgbench, BENCH_CLIENTS clients, as
+# the consumer, -M prepared, SELECT id, email, card, region, amount ... WHERE
+# id = :id.  Four variants, interleaved (each round starting one variant
+# later), BENCH_REPEAT rounds of BENCH_SECONDS s each, median TPS:
+#   off      meshpg.history = off, pgaudit.log = none
+#   capture  meshpg.history = on, nothing flushing during the run (the ring
+#            is drained between runs, untimed): the cost on the query path
+#   history  meshpg.history = on, and a flusher moving the captured reads
+#            into meshpg.cat_access_history as they come (a flush, and a
+#            0.5 s pause whenever it found less than a full batch), as the
+#            background worker will: its CPU is part of the cost
+#   pgaudit  meshpg.history = off, pgaudit.log = 'read' (one log line per
+#            statement, to the server log)
+# pgaudit is loaded in every variant (with pgaudit.log = none it only runs
+# its hooks), so each ratio isolates what is switched on.
+#
+# The machine has 2 cores and others may be using it: figures are noisy.
+# The variants are interleaved so that drift hits them alike; read the
+# ratios, not the absolute TPS.
+#
+# Environment: BENCH_ROWS (default 100000), BENCH_SECONDS (10),
+# BENCH_REPEAT (3), BENCH_CLIENTS (2), BENCH_SKIP_BUILD=1 to use the meshpg
+# already installed.
+
+set -eu -o pipefail
+
+MESHPG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$MESHPG_ROOT/scripts/lib.sh"
+meshpg_clean_pg_env
+
+ROWS=${BENCH_ROWS:-100000}
+SECS=${BENCH_SECONDS:-10}
+REPEAT=${BENCH_REPEAT:-3}
+CLIENTS=${BENCH_CLIENTS:-2}
+for v in ROWS SECS REPEAT CLIENTS; do
+    case ${!v} in
+        '' | *[!0-9]*) meshpg_err "BENCH_$v must be a whole number, not '${!v}'"; exit 1 ;;
+    esac
+done
+if [ "$ROWS" -lt 3 ] || [ "$SECS" -lt 1 ] || [ "$REPEAT" -lt 1 ] || [ "$CLIENTS" -lt 1 ]; then
+    meshpg_err "need BENCH_ROWS >= 3 and every other count >= 1"
+    exit 1
+fi
+VISIBLE=$((ROWS / 3))
+
+on_exit() {
+    local rc=$?
+    if [ "$rc" -ne 0 ] && [ -n "${MESHPG_TMP:-}" ] && [ -f "$MESHPG_TMP/server.log" ]; then
+        meshpg_err "failed (exit $rc); last lines of the server log:"
+        tail -n 30 "$MESHPG_TMP/server.log" >&2 || true
+    fi
+    meshpg_cluster_stop
+}
+trap on_exit EXIT
+
+# pgaudit, for this benchmark only (not a dependency of meshpg).
+MESHPG_PACKAGES+=(postgresql-15-pgaudit)
+if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
+    meshpg_install_deps
+    meshpg_build >/dev/null
+    meshpg_install >/dev/null
+fi
+if [ ! -f "$("$MESHPG_PG_CONFIG" --pkglibdir)/pgaudit.so" ]; then
+    meshpg_err "pgaudit is not installed for $MESHPG_PG_CONFIG"
+    meshpg_err "install postgresql-15-pgaudit (or copy pgaudit.so and extension/pgaudit* into that tree)"
+    exit 1
+fi
+
+# The largest ring (~570 MB): the capture variant must not drop.
+meshpg_cluster_start "synchronous_commit = off" "shared_buffers = 512MB" "jit = off" \
+    "max_connections = 50" "shared_preload_libraries = 'meshpg, pgaudit'" \
+    "meshpg.history_buffer_size = 1048576" "pgaudit.log = 'none'"
+
+psql_as() { local role=$1; shift; meshpg_psql -d bench -U "$role" -v ON_ERROR_STOP=1 -q "$@"; }
+put() { cat >"$1"; chmod 644 "$1"; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit }
+                               if (NR % 2) print v[(NR + 1) / 2];
+                               else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }'; }
+verdict() { awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+    ok = (op == ">=") ? (v >= l) : (v <= l); print ok ? "ok" : "MISS" }'; }
+
+meshpg_psql -d postgres -q -c 'CREATE DATABASE bench'
+meshpg_log "loading $ROWS rows (bench/governance_setup.sql)"
+psql_as postgres -o /dev/null -v rows="$ROWS" -f - <"$MESHPG_ROOT/bench/governance_setup.sql"
+psql_as postgres -o /dev/null <<'SQL'
+CREATE EXTENSION pgaudit;
+-- The flusher: what the background worker will do, one transaction per flush.
+CREATE PROCEDURE public.bench_flush(secs integer) LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz := clock_timestamp();
+    n bigint;
+BEGIN
+    WHILE clock_timestamp() < t0 + make_interval(secs => secs) LOOP
+        n := meshpg.flush_access_history();
+        COMMIT;
+        IF n < 65536 THEN
+            PERFORM pg_sleep(0.5);
+        END IF;
+    END LOOP;
+END $$;
+-- Drains the ring (between runs, untimed).
+CREATE PROCEDURE public.bench_drain() LANGUAGE plpgsql AS $$
+BEGIN
+    WHILE meshpg.flush_access_history() > 0 LOOP
+        COMMIT;
+    END LOOP;
+END $$;
+SQL
+
+printf '\\set id 3 * random(1, %d)\nSELECT id, email, card, region, amount FROM bench_dom.customers WHERE id = :id;\n' \
+    "$VISIBLE" | put "$MESHPG_TMP/lookup.sql"
+
+# variant NAME: settings for the consumer's new sessions
+variant() {
+    local history=off audit=none
+    case $1 in
+        history | capture) history=on ;;
+        pgaudit) audit=read ;;
+    esac
+    psql_as postgres -c "ALTER ROLE bench_consumer SET meshpg.history = $history" \
+                     -c "ALTER ROLE bench_consumer SET pgaudit.log = '$audit'"
+}
+
+log_bytes() { meshpg_run_as_pg stat -c %s "$MESHPG_TMP/server.log"; }
+stats() { psql_as postgres -At -F ' ' -c 'SELECT captured, dropped, flushed FROM meshpg.access_history_stats'; }
+
+run() {   # NAME -> TPS
+    local out=$MESHPG_TMP/pgbench_$1.out flusher=
+    variant "$1"
+    if [ "$1" = history ]; then
+        meshpg_psql -d bench -U postgres -q -c "CALL public.bench_flush($SECS)" &
+        flusher=$!
+    fi
+    if ! meshpg_run_as_pg "$MESHPG_PG_BIN/pgbench" -h "$MESHPG_TMP" -p "$MESHPG_PGPORT" \
+            -U bench_consumer -n -c "$CLIENTS" -j "$CLIENTS" -T "$SECS" -M prepared \
+            -f "$MESHPG_TMP/lookup.sql" bench >"$out" 2>&1; then
+        cat "$out" >&2
+        meshpg_err "pgbench failed: $1"
+        return 1
+    fi
+    [ -z "$flusher" ] || wait "$flusher"
+    psql_as postgres -c 'CALL public.bench_drain()'
+    awk '/^tps = / { print $3; exit }' "$out"
+}
+
+# Sanity: the consumer's reads are recorded with the policies applied.
+variant history
+psql_as bench_consumer -o /dev/null -c 'SELECT email FROM bench_dom.customers WHERE id = 3'
+psql_as postgres -o /dev/null -c 'SELECT meshpg.flush_access_history()'
+recorded=$(psql_as postgres -At -c "SELECT columns::text || ' ' || masks::text || ' ' || row_policies::text
+                                      FROM meshpg.access_history ORDER BY read_at DESC LIMIT 1")
+meshpg_log "a recorded read: $recorded"
+case $recorded in
+    *email*mask*) ;;
+    *) meshpg_err "the consumer's read was not recorded with its mask"; exit 1 ;;
+esac
+
+declare -A TPS AUDIT_BYTES
+read -r cap0 drop0 flushed0 <<<"$(stats)"
+VARIANTS=(off capture history pgaudit)
+for ((r = 1; r <= REPEAT; r++)); do
+    # each round starts one variant later: no variant always follows another
+    for ((k = 0; k < ${#VARIANTS[@]}; k++)); do
+        n=${VARIANTS[(k + r - 1) % ${#VARIANTS[@]}]}
+        meshpg_log "run $r/$REPEAT: $n ($SECS s)"
+        b0=$(log_bytes)
+        t=$(run "$n")
+        b1=$(log_bytes)
+        TPS[$n]="${TPS[$n]:-} $t"
+        [ "$n" != pgaudit ] || AUDIT_BYTES[$r]=$((b1 - b0))
+        printf '    %s TPS\n' "$t"
+    done
+done
+psql_as postgres -o /dev/null -c 'SELECT meshpg.flush_access_history()'
+read -r cap1 drop1 flushed1 <<<"$(stats)"
+rows=$(psql_as postgres -At -c "SELECT count(*) FROM meshpg.cat_access_history")
+audit_lines=$(meshpg_run_as_pg grep -c 'AUDIT: SESSION' "$MESHPG_TMP/server.log" || true)
+
+declare -A MED
+for n in off capture history pgaudit; do
+    # shellcheck disable=SC2086
+    MED[$n]=$(printf '%s\n' ${TPS[$n]} | median)
+done
+r_cap=$(ratio "${MED[capture]}" "${MED[off]}")
+r_hist=$(ratio "${MED[history]}" "${MED[off]}")
+r_audit=$(ratio "${MED[pgaudit]}" "${MED[off]}")
+r_vs=$(ratio "${MED[history]}" "${MED[pgaudit]}")
+f1() { awk -v v="$1" 'BEGIN { printf "%.1f", v }'; }
+line() { printf '  %-58s %14s %10s\n' "$@"; }
+
+echo
+echo "meshpg access history benchmark: point lookups on a governed product ($ROWS rows)"
+echo "PostgreSQL $("$MESHPG_PG_BIN/postgres" --version | awk '{print $3}'), $(nproc) cores; pgbench -M prepared," \
+     "$CLIENTS clients, median TPS of $REPEAT x $SECS s, variants interleaved"
+echo "(noisy: a shared 2-core machine; compare the ratios)"
+echo
+line "variant" "median TPS" "runs"
+line "off (history off, pgaudit.log none)" "$(f1 "${MED[off]}")" "${TPS[off]# }"
+line "capture (history on, flushed after the run)" "$(f1 "${MED[capture]}")" "${TPS[capture]# }"
+line "history on, flushed as it comes" "$(f1 "${MED[history]}")" "${TPS[history]# }"
+line "pgaudit.log = read" "$(f1 "${MED[pgaudit]}")" "${TPS[pgaudit]# }"
+echo
+line "ratio capture / off: the query path (target >= 0.97)" "$r_cap $(verdict "$r_cap" '>=' 0.97)" ""
+line "ratio history / off: with the flush (target >= 0.97)" "$r_hist $(verdict "$r_hist" '>=' 0.97)" ""
+line "ratio pgaudit / off" "$r_audit" ""
+line "ratio history / pgaudit (target >= 1.00: no more costly)" "$r_vs $(verdict "$r_vs" '>=' 1.00)" ""
+echo
+echo "What each recorded:"
+echo "  history: $((cap1 - cap0)) reads captured, $((drop1 - drop0)) dropped (ring full), $((flushed1 - flushed0)) flushed;"
+echo "           $rows rows in meshpg.cat_access_history, each with role, session role, columns,"
+echo "           masks and row policies applied, purpose, rows returned and query id"
+echo "  pgaudit: $audit_lines log lines (statement text and relation, no columns, policies or purpose);"
+echo "           $(printf '%s\n' "${AUDIT_BYTES[@]}" | awk '{ s += $1 } END { printf "%.1f", s / 1048576 }') MB of server log"

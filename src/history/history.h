@@ -1,0 +1,78 @@
+/*
+ * history.h
+ *		Access history: what the executor hooks capture, the shared-memory
+ *		buffer that holds it, and the flush that moves it into the catalog.
+ */
+#ifndef MESHPG_HISTORY_H
+#define MESHPG_HISTORY_H
+
+#include "access/attnum.h"
+#include "datatype/timestamp.h"
+
+/* Columns are recorded as a bitmap of attribute numbers 1 .. this. */
+#define MESH_HISTORY_MAX_ATTNO	1600
+#define MESH_HISTORY_MAX_POLICIES 16
+#define MESH_HISTORY_PURPOSE_LEN 64
+#define MESH_HISTORY_VERSION_LEN 32
+
+/* HistoryEntry.flags */
+#define MESH_HISTORY_WHOLE_ROW	0x01	/* t.*: every column was read */
+#define MESH_HISTORY_INCOMPLETE 0x02	/* the statement failed after starting */
+#define MESH_HISTORY_MORE_POLICIES 0x04 /* more than MAX_POLICIES applied */
+
+/* One read of one product by one statement; fixed size, no pointers. */
+typedef struct HistoryEntry
+{
+	TimestampTz read_at;
+	uint64		query_id;
+	uint64		rows;
+	uint64		statement;		/* per-backend statement counter */
+	int64		product_id;
+	int64		policies[MESH_HISTORY_MAX_POLICIES];
+	TimestampTz backend_start;
+	Oid			dbid;
+	Oid			relid;			/* the relation read (a partition, maybe) */
+	Oid			current_user;
+	Oid			session_user;
+	Oid			target;			/* the relation the statement wrote, if any */
+	int			pid;
+	uint16		flags;
+	uint8		npolicies;
+	char		command;		/* 's'elect, 'i'nsert, 'u'pdate, 'd'elete, 'm'erge, 'c'reate table as, 'r'efresh */
+	AttrNumber	policy_attnos[MESH_HISTORY_MAX_POLICIES];	/* 0: row policy */
+	char		purpose[MESH_HISTORY_PURPOSE_LEN];
+	char		version[MESH_HISTORY_VERSION_LEN];
+	uint8		columns[MESH_HISTORY_MAX_ATTNO / 8];
+} HistoryEntry;
+
+/* settings */
+extern bool mesh_history_enabled;
+extern int	mesh_history_buffer_size;
+extern int	mesh_history_retention;
+
+/* buffer.c: the shared ring */
+extern void mesh_history_shmem_request(void);
+extern void mesh_history_shmem_startup(void);
+extern bool mesh_history_ready(void);
+extern void mesh_history_append(const HistoryEntry *entries, int n);
+extern HistoryEntry *mesh_history_claim(Oid dbid, int *n);
+extern void mesh_history_release(bool consumed);
+
+/* capture.c */
+extern void mesh_install_history_hooks(void);
+
+/*
+ * flush.c: the background worker's task.  In a transaction, connected to a
+ * database: moves this database's captured entries from shared memory into
+ * meshpg.cat_access_history, then purges rows older than
+ * meshpg.history_retention.  Returns the number of rows moved.  Does
+ * nothing during recovery.
+ */
+extern void mesh_history_flush(void);
+extern int64 mesh_history_flush_count(void);
+
+/* meshpg.c calls these from _PG_init: settings before the prefix is reserved */
+extern void mesh_define_history_settings(void);
+extern void mesh_install_history(void);
+
+#endif							/* MESHPG_HISTORY_H */

@@ -1,0 +1,90 @@
+/*
+ * settings.c
+ *		The access history's settings, shared memory requests and hooks,
+ *		installed once from _PG_init.
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "utils/guc.h"
+
+#include "history/history.h"
+#include "lineage/lineage.h"
+#include "meshpg.h"
+
+bool		mesh_history_enabled = true;
+int			mesh_history_buffer_size = 4096;
+int			mesh_history_retention = 90 * 24 * 60;
+static int	mesh_usage_window_days = 30;
+
+static shmem_request_hook_type prev_shmem_request = NULL;
+static shmem_startup_hook_type prev_shmem_startup = NULL;
+
+static void
+history_shmem_request(void)
+{
+	if (prev_shmem_request)
+		prev_shmem_request();
+	mesh_history_shmem_request();
+}
+
+static void
+history_shmem_startup(void)
+{
+	if (prev_shmem_startup)
+		prev_shmem_startup();
+	mesh_history_shmem_startup();
+}
+
+void
+mesh_define_history_settings(void)
+{
+	/* Turning it off hides reads from the audit trail: superusers only. */
+	DefineCustomBoolVariable("meshpg.history",
+							 "Records every read of a data product in the access history.",
+							 NULL,
+							 &mesh_history_enabled,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("meshpg.history_buffer_size",
+							"Entries the shared access-history buffer holds until a flush.",
+							"When it is full, further reads are counted as dropped.",
+							&mesh_history_buffer_size,
+							4096, 64, 1048576,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("meshpg.history_retention",
+							"How long the access history keeps rows; 0 keeps them forever.",
+							NULL,
+							&mesh_history_retention,
+							90 * 24 * 60, 0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("meshpg.usage_window",
+							"Days of access history that meshpg.product_usage summarises.",
+							NULL,
+							&mesh_usage_window_days,
+							30, 1, 36500,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+}
+
+void
+mesh_install_history(void)
+{
+	prev_shmem_request = shmem_request_hook;
+	shmem_request_hook = history_shmem_request;
+	prev_shmem_startup = shmem_startup_hook;
+	shmem_startup_hook = history_shmem_startup;
+
+	mesh_install_history_hooks();
+	mesh_install_lineage_hooks();
+}

@@ -1,0 +1,517 @@
+/*
+ * derive.c
+ *		Column-level derivation: which source columns a query's output
+ *		columns are computed from, and the static lineage of the views and
+ *		materialized views built on data products.
+ *
+ * A value is derived from the columns its expression reads, followed
+ * through subqueries, joins, CTEs and scalar sublinks down to relations.
+ * Columns that only filter or order rows (WHERE, JOIN ... ON, ORDER BY) are
+ * not derivations: they are read, and the access history records them, but
+ * no output value is computed from them.  A view is a source in its own
+ * right: derivation stops at it (and at a view that the rewriter has
+ * expanded into a subquery), so that the lineage graph shows each hop.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
+#include "catalog/pg_rewrite.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/parsetree.h"
+#include "rewrite/prs2lock.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "catalog/catalog.h"
+#include "lineage/lineage.h"
+
+#define MAX_DERIVE_DEPTH 32
+
+typedef struct DeriveContext
+{
+	List	   *queries;		/* innermost first: levelsup indexes it */
+	List	   *out;			/* of ColumnSource * */
+	int			depth;
+} DeriveContext;
+
+static bool derive_walker(Node *node, DeriveContext *ctx);
+
+static void
+add_source(DeriveContext *ctx, Oid relid, AttrNumber attno)
+{
+	ListCell   *lc;
+	ColumnSource *s;
+
+	foreach(lc, ctx->out)
+	{
+		s = lfirst(lc);
+		if (s->relid == relid && s->attno == attno)
+			return;
+	}
+	s = palloc(sizeof(ColumnSource));
+	s->relid = relid;
+	s->attno = attno;
+	ctx->out = lappend(ctx->out, s);
+}
+
+static void
+add_all_columns(DeriveContext *ctx, Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	int			natts;
+
+	if (!HeapTupleIsValid(tup))
+		return;
+	natts = ((Form_pg_class) GETSTRUCT(tup))->relnatts;
+	ReleaseSysCache(tup);
+	for (int a = 1; a <= natts; a++)
+		if (get_attname(relid, a, true) != NULL)
+			add_source(ctx, relid, a);
+}
+
+/* Derives expr within query q, pushed as the innermost query. */
+static void
+derive_in(DeriveContext *ctx, Query *q, Node *expr)
+{
+	List	   *saved = ctx->queries;
+
+	if (ctx->depth >= MAX_DERIVE_DEPTH)
+		return;
+	ctx->depth++;
+	ctx->queries = lcons(q, list_copy(saved));
+	(void) derive_walker(expr, ctx);
+	ctx->queries = saved;
+	ctx->depth--;
+}
+
+/* The view a subquery entry was expanded from by the rewriter (PG 15). */
+static Oid
+expanded_view(RangeTblEntry *rte)
+{
+	RangeTblEntry *old;
+
+	if (rte->subquery == NULL || rte->subquery->rtable == NIL)
+		return InvalidOid;
+	old = linitial(rte->subquery->rtable);
+	if (old->rtekind == RTE_RELATION && old->relkind == RELKIND_VIEW)
+		return old->relid;
+	return InvalidOid;
+}
+
+/* Column attno of a subquery-like source: its target entry, or all. */
+static void
+derive_tlist(DeriveContext *ctx, Query *sub, AttrNumber attno)
+{
+	ListCell   *lc;
+
+	foreach(lc, sub->targetList)
+	{
+		TargetEntry *tle = lfirst(lc);
+
+		if (tle->resjunk || (attno != 0 && tle->resno != attno))
+			continue;
+		derive_in(ctx, sub, (Node *) tle->expr);
+	}
+}
+
+static void
+derive_var(Var *var, DeriveContext *ctx)
+{
+	Query	   *q;
+	RangeTblEntry *rte;
+
+	if (var->varlevelsup >= (Index) list_length(ctx->queries))
+		return;
+	q = list_nth(ctx->queries, var->varlevelsup);
+	if (var->varno <= 0 || var->varno > list_length(q->rtable))
+		return;
+	rte = rt_fetch(var->varno, q->rtable);
+	switch (rte->rtekind)
+	{
+		case RTE_RELATION:
+			if (var->varattno > 0)
+				add_source(ctx, rte->relid, var->varattno);
+			else if (var->varattno == 0)
+				add_all_columns(ctx, rte->relid);
+			break;
+		case RTE_SUBQUERY:
+			{
+				Oid			view = expanded_view(rte);
+
+				if (OidIsValid(view))
+				{
+					if (var->varattno > 0)
+						add_source(ctx, view, var->varattno);
+					else if (var->varattno == 0)
+						add_all_columns(ctx, view);
+				}
+				else if (rte->subquery != NULL && var->varattno >= 0)
+				{
+					/* the subquery sits one level below q */
+					List	   *saved = ctx->queries;
+					int			skip = var->varlevelsup;
+
+					ctx->queries = list_copy_tail(saved, skip);
+					derive_tlist(ctx, rte->subquery, var->varattno);
+					ctx->queries = saved;
+				}
+				break;
+			}
+		case RTE_JOIN:
+			{
+				List	   *saved = ctx->queries;
+
+				ctx->queries = list_copy_tail(saved, var->varlevelsup);
+				if (var->varattno > 0 && var->varattno <= list_length(rte->joinaliasvars))
+				{
+					Node	   *alias = list_nth(rte->joinaliasvars, var->varattno - 1);
+
+					/* alias Vars are relative to q itself */
+					if (alias != NULL && ctx->depth < MAX_DERIVE_DEPTH)
+					{
+						ctx->depth++;
+						(void) derive_walker(alias, ctx);
+						ctx->depth--;
+					}
+				}
+				else if (var->varattno == 0)
+				{
+					ListCell   *lc;
+
+					foreach(lc, rte->joinaliasvars)
+						if (lfirst(lc) != NULL)
+							(void) derive_walker(lfirst(lc), ctx);
+				}
+				ctx->queries = saved;
+				break;
+			}
+		case RTE_CTE:
+			{
+				Index		levels = var->varlevelsup + rte->ctelevelsup;
+				Query	   *owner;
+				ListCell   *lc;
+
+				if (levels >= (Index) list_length(ctx->queries) || var->varattno < 0)
+					break;
+				owner = list_nth(ctx->queries, levels);
+				foreach(lc, owner->cteList)
+				{
+					CommonTableExpr *cte = lfirst(lc);
+
+					if (strcmp(cte->ctename, rte->ctename) == 0 && IsA(cte->ctequery, Query))
+					{
+						List	   *saved = ctx->queries;
+
+						ctx->queries = list_copy_tail(saved, levels);
+						derive_tlist(ctx, (Query *) cte->ctequery, var->varattno);
+						ctx->queries = saved;
+						break;
+					}
+				}
+				break;
+			}
+		default:
+			break;
+	}
+}
+
+static bool
+derive_walker(Node *node, DeriveContext *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+	{
+		derive_var((Var *) node, ctx);
+		return false;
+	}
+	if (IsA(node, SubLink))
+	{
+		SubLink    *sl = (SubLink *) node;
+
+		(void) derive_walker(sl->testexpr, ctx);
+		/* a scalar or array sublink's value comes from its output column */
+		if ((sl->subLinkType == EXPR_SUBLINK || sl->subLinkType == ARRAY_SUBLINK ||
+			 sl->subLinkType == MULTIEXPR_SUBLINK) && IsA(sl->subselect, Query))
+			derive_tlist(ctx, (Query *) sl->subselect, 0);
+		return false;
+	}
+	if (IsA(node, Query))
+		return false;
+	return expression_tree_walker(node, derive_walker, ctx);
+}
+
+List *
+mesh_expr_sources(Query *q, Node *expr)
+{
+	DeriveContext ctx = {NIL, NIL, 0};
+
+	derive_in(&ctx, q, expr);
+	return ctx.out;
+}
+
+/* ------------------------------------------------------------------------
+ * Static lineage: meshpg._static_lineage()
+ * ------------------------------------------------------------------------ */
+
+/* The relation a rewrite rule belongs to (no syscache for rule OIDs). */
+static Oid
+rule_relation(Oid rule)
+{
+	Relation	rewrite = table_open(RewriteRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			result = InvalidOid;
+
+	ScanKeyInit(&key, Anum_pg_rewrite_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(rule));
+	scan = systable_beginscan(rewrite, RewriteOidIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		result = ((Form_pg_rewrite) GETSTRUCT(tup))->ev_class;
+	systable_endscan(scan);
+	table_close(rewrite, AccessShareLock);
+	return result;
+}
+
+/* Views and materialized views whose rules depend on relid. */
+static List *
+dependent_views(Oid relid)
+{
+	Relation	dep = table_open(DependRelationId, AccessShareLock);
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *result = NIL;
+
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(RelationRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(dep, DependReferenceIndexId, true, NULL, 2, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+		Oid			view;
+
+		if (d->classid != RewriteRelationId || d->deptype != DEPENDENCY_NORMAL)
+			continue;
+		view = rule_relation(d->objid);
+		if (OidIsValid(view) && view != relid && !list_member_oid(result, view))
+			result = lappend_oid(result, view);
+	}
+	systable_endscan(scan);
+	table_close(dep, AccessShareLock);
+	return result;
+}
+
+/* The stored query of a view or materialized view (its ON SELECT rule). */
+static Query *
+stored_query(Relation rel)
+{
+	if (rel->rd_rules == NULL)
+		return NULL;
+	for (int i = 0; i < rel->rd_rules->numLocks; i++)
+	{
+		RewriteRule *rule = rel->rd_rules->rules[i];
+
+		if (rule->event == CMD_SELECT && list_length(rule->actions) == 1)
+			return copyObject(linitial(rule->actions));
+	}
+	return NULL;
+}
+
+static char *
+column_name(Oid relid, AttrNumber attno)
+{
+	return get_attname(relid, attno, true);
+}
+
+/* The relations a view's rule reads (pg_depend), itself left out. */
+static List *
+view_sources(Oid view)
+{
+	Relation	dep;
+	Relation	rewrite;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *rules = NIL;
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	/* the view's rules */
+	rewrite = table_open(RewriteRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_rewrite_ev_class, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(view));
+	scan = systable_beginscan(rewrite, RewriteRelRulenameIndexId, true, NULL, 1, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		rules = lappend_oid(rules, ((Form_pg_rewrite) GETSTRUCT(tup))->oid);
+	systable_endscan(scan);
+	table_close(rewrite, AccessShareLock);
+
+	dep = table_open(DependRelationId, AccessShareLock);
+	foreach(lc, rules)
+	{
+		ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(RewriteRelationId));
+		ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(lfirst_oid(lc)));
+		scan = systable_beginscan(dep, DependDependerIndexId, true, NULL, 2, key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+			char		relkind;
+
+			if (d->refclassid != RelationRelationId || d->refobjid == view ||
+				d->deptype != DEPENDENCY_NORMAL || list_member_oid(result, d->refobjid))
+				continue;
+			relkind = get_rel_relkind(d->refobjid);
+			if (relkind == RELKIND_RELATION || relkind == RELKIND_VIEW ||
+				relkind == RELKIND_MATVIEW || relkind == RELKIND_PARTITIONED_TABLE ||
+				relkind == RELKIND_FOREIGN_TABLE)
+				result = lappend_oid(result, d->refobjid);
+		}
+		systable_endscan(scan);
+	}
+	table_close(dep, AccessShareLock);
+	return result;
+}
+
+/* Emits the edges into one view: per source relation, then per column. */
+static void
+describe_view(ReturnSetInfo *rsinfo, Oid view)
+{
+	const char *kind = get_rel_relkind(view) == RELKIND_MATVIEW ? "materialized view" : "view";
+	List	   *sources = view_sources(view);
+	ListCell   *lc;
+	Relation	rel;
+	Query	   *q;
+	Datum		values[5];
+
+	values[2] = ObjectIdGetDatum(view);
+	values[4] = CStringGetTextDatum(kind);
+	foreach(lc, sources)
+	{
+		bool		nulls[5] = {false, true, false, true, false};
+
+		values[0] = ObjectIdGetDatum(lfirst_oid(lc));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+
+	/* column level: the view's query, derived per output column */
+	rel = try_relation_open(view, AccessShareLock);
+	if (rel == NULL)
+		return;
+	q = stored_query(rel);
+	if (q != NULL)
+	{
+		foreach(lc, q->targetList)
+		{
+			TargetEntry *tle = lfirst(lc);
+			ListCell   *sc;
+			char	   *target_col;
+			List	   *derived;
+
+			if (tle->resjunk || (target_col = column_name(view, tle->resno)) == NULL)
+				continue;
+			derived = mesh_expr_sources(q, (Node *) tle->expr);
+			foreach(sc, derived)
+			{
+				ColumnSource *s = lfirst(sc);
+				char	   *source_col;
+				bool		nulls[5] = {false, false, false, false, false};
+
+				if (!list_member_oid(sources, s->relid) ||
+					(source_col = column_name(s->relid, s->attno)) == NULL)
+					continue;
+				values[0] = ObjectIdGetDatum(s->relid);
+				values[1] = CStringGetTextDatum(source_col);
+				values[3] = CStringGetTextDatum(target_col);
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			}
+		}
+	}
+	relation_close(rel, AccessShareLock);
+}
+
+/*
+ * meshpg._static_lineage(tagged_only): the views and materialized views
+ * downstream of a data product (transitively), and those that are products
+ * themselves: for each, one row per relation it reads (columns null) and
+ * one per column derivation.  Tag propagation asks only downstream of the
+ * products that carry a tag, which keeps it cheap in a large catalog.
+ */
+PG_FUNCTION_INFO_V1(meshpg_static_lineage);
+
+Datum
+meshpg_static_lineage(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *queue = NIL;
+	List	   *views = NIL;
+	ListCell   *lc;
+	MeshSpiState spi;
+	MemoryContext caller = CurrentMemoryContext;
+	bool		tagged_only = !PG_ARGISNULL(0) && PG_GETARG_BOOL(0);
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (mesh_catalog() == NULL)
+		return (Datum) 0;
+
+	/*
+	 * Metadata, readable by all: read as the catalog owner.  SPI leaves its
+	 * own context current, which mesh_spi_end frees: build the lists in ours.
+	 */
+	mesh_spi_begin(&spi);
+	(void) mesh_spi_exec(tagged_only ?
+						 "SELECT p.relid::oid FROM meshpg.cat_product p WHERE EXISTS "
+						 "(SELECT 1 FROM meshpg.cat_column_tag t WHERE t.product_id = p.id)" :
+						 "SELECT relid::oid FROM meshpg.cat_product", 0, NULL, NULL, NULL);
+	MemoryContextSwitchTo(caller);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+		char		relkind = get_rel_relkind(relid);
+
+		queue = lappend_oid(queue, relid);
+		if (!tagged_only && (relkind == RELKIND_VIEW || relkind == RELKIND_MATVIEW))
+			views = list_append_unique_oid(views, relid);
+	}
+	mesh_spi_end(&spi);
+
+	/* downstream, breadth first; the queue grows as it is walked */
+	foreach(lc, queue)
+	{
+		List	   *dependents = dependent_views(lfirst_oid(lc));
+		ListCell   *vc;
+
+		foreach(vc, dependents)
+		{
+			Oid			view = lfirst_oid(vc);
+
+			if (!list_member_oid(queue, view))
+				queue = lappend_oid(queue, view);
+			views = list_append_unique_oid(views, view);
+		}
+	}
+	foreach(lc, views)
+		describe_view(rsinfo, lfirst_oid(lc));
+	return (Datum) 0;
+}

@@ -1,0 +1,44 @@
+/*
+ * lineage.h
+ *		Lineage: which relations are built from which products, at column
+ *		level where it can be derived, and the tags that flow along it.
+ */
+#ifndef MESHPG_LINEAGE_H
+#define MESHPG_LINEAGE_H
+
+#include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
+
+#include "history/history.h"
+
+/*
+ * Plan items that carry a write's column lineage from the planner to the
+ * executor: a source relation, then (source column << 16 | target column).
+ * Negative cache ids, apart from governance.h's, so no syscache callback
+ * ever matches them.
+ */
+#define MESH_MARK_LINEAGE_SRC	(-1010)
+#define MESH_MARK_LINEAGE_COL	(-1011)
+
+/* A column a value is derived from. */
+typedef struct ColumnSource
+{
+	Oid			relid;
+	AttrNumber	attno;
+} ColumnSource;
+
+/* derive.c: the columns expr (evaluated in q) is computed from; of ColumnSource * */
+extern List *mesh_expr_sources(Query *q, Node *expr);
+
+/* runtime.c */
+extern void mesh_install_lineage_hooks(void);
+extern bool mesh_lineage_writing(void);
+extern void mesh_lineage_reset(void);
+extern Oid	mesh_lineage_utility_target(char command);
+extern void mesh_lineage_record(PlannedStmt *stmt, Oid target, char command,
+								const HistoryEntry *entries, int n);
+
+/* propagate.c: applies tag propagation; returns the products that changed */
+extern int	mesh_propagate_tags(void);
+
+#endif							/* MESHPG_LINEAGE_H */

@@ -1,0 +1,425 @@
+/*
+ * runtime.c
+ *		Runtime lineage: statements that read data products and write a
+ *		relation (INSERT ... SELECT, UPDATE ... FROM, MERGE, CREATE TABLE AS,
+ *		SELECT INTO, REFRESH MATERIALIZED VIEW) record an edge from each
+ *		source to the relation written, with the column derivations.
+ *
+ * The planner hook derives the columns of a write (it alone sees the query
+ * tree) and leaves them in the plan as marks; the utility hook notes the
+ * relation that CREATE TABLE AS and REFRESH write.  At ExecutorEnd the
+ * access history's capture hands over the products the statement read, and
+ * the edges are written to the catalog in the writer's own transaction: a
+ * write that rolls back leaves no lineage.  An edge already recorded is
+ * remembered per backend, so a repeated ETL statement costs a hash probe.
+ * A write to a temporary relation records no lineage (its reads are still
+ * in the access history).
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/planner.h"
+#include "parser/parsetree.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "catalog/catalog.h"
+#include "history/history.h"
+#include "lineage/lineage.h"
+
+static planner_hook_type prev_planner = NULL;
+static ProcessUtility_hook_type prev_utility = NULL;
+
+/* The utility statement whose query writes a relation, if any. */
+static char utility_command = 0;
+static IntoClause *utility_into = NULL;
+static Oid	utility_relid = InvalidOid;
+static bool utility_plan_pending = false;
+
+static bool writing = false;
+
+/* Edges known to be in the catalog (key: a hash of the statement's edges). */
+static HTAB *recorded = NULL;
+static uint64 recorded_generation = 0;
+static List *recorded_pending = NIL;	/* of uint32, added at commit */
+static List *recorded_pending_subids = NIL;	/* the subtransaction of each */
+static bool callback_registered = false;
+
+bool
+mesh_lineage_writing(void)
+{
+	return writing;
+}
+
+void
+mesh_lineage_reset(void)
+{
+	writing = false;
+	utility_command = 0;
+	utility_into = NULL;
+	utility_plan_pending = false;
+	recorded_pending = NIL;
+	recorded_pending_subids = NIL;
+}
+
+/*
+ * A subtransaction rolled back: the edges it wrote are gone, and a write it
+ * was in the middle of ended there.
+ */
+static void
+lineage_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	List	   *keys = NIL;
+	List	   *subids = NIL;
+	ListCell   *kc;
+	ListCell   *sc;
+	MemoryContext old;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	writing = false;
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	forboth(kc, recorded_pending, sc, recorded_pending_subids)
+	{
+		if ((SubTransactionId) lfirst_int(sc) >= mySubid)
+			continue;
+		keys = lappend_int(keys, lfirst_int(kc));
+		subids = lappend_int(subids, lfirst_int(sc));
+	}
+	MemoryContextSwitchTo(old);
+	recorded_pending = keys;
+	recorded_pending_subids = subids;
+}
+
+static void
+lineage_xact_callback(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	if (event == XACT_EVENT_COMMIT && recorded != NULL)
+		foreach(lc, recorded_pending)
+		{
+			uint32		key = (uint32) lfirst_int(lc);
+
+			(void) hash_search(recorded, &key, HASH_ENTER, NULL);
+		}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		recorded_pending = NIL;
+		recorded_pending_subids = NIL;
+	}
+}
+
+Oid
+mesh_lineage_utility_target(char command)
+{
+	if (command == 'c' && utility_command == 'c' && utility_into != NULL)
+		return RangeVarGetRelid(utility_into->rel, NoLock, true);
+	if (command == 'r' && utility_command == 'r')
+		return utility_relid;
+	return InvalidOid;
+}
+
+/* Marks (source, source column -> target column) for each derivation. */
+static void
+derive_targets(Query *q, List *tlist, bool positional, List **marks)
+{
+	ListCell   *lc;
+	AttrNumber	position = 0;
+
+	foreach(lc, tlist)
+	{
+		TargetEntry *tle = lfirst(lc);
+		AttrNumber	target;
+		List	   *sources;
+		ListCell   *sc;
+
+		if (tle->resjunk)
+			continue;
+		target = positional ? ++position : tle->resno;
+		if (target <= 0)
+			continue;
+		sources = mesh_expr_sources(q, (Node *) tle->expr);
+		foreach(sc, sources)
+		{
+			ColumnSource *s = lfirst(sc);
+			PlanInvalItem *src = makeNode(PlanInvalItem);
+			PlanInvalItem *col = makeNode(PlanInvalItem);
+
+			src->cacheId = MESH_MARK_LINEAGE_SRC;
+			src->hashValue = (uint32) s->relid;
+			col->cacheId = MESH_MARK_LINEAGE_COL;
+			col->hashValue = ((uint32) (uint16) s->attno << 16) | (uint16) target;
+			*marks = lappend(lappend(*marks, src), col);
+		}
+	}
+}
+
+static PlannedStmt *
+lineage_planner(Query *parse, const char *query_string, int cursorOptions,
+				ParamListInfo boundParams)
+{
+	List	   *marks = NIL;
+	PlannedStmt *result;
+
+	/*
+	 * Only writes that read something, and the query of CREATE TABLE AS or
+	 * REFRESH: a plain SELECT costs one test.  Derived before the governance
+	 * planner masks the query, so masks do not hide the derivation.
+	 */
+	if (!writing && mesh_history_enabled)
+	{
+		if (utility_plan_pending && parse->commandType == CMD_SELECT)
+		{
+			utility_plan_pending = false;
+			if (mesh_catalog() != NULL)
+				derive_targets(parse, parse->targetList, true, &marks);
+		}
+		else if ((parse->commandType == CMD_INSERT || parse->commandType == CMD_UPDATE ||
+				  parse->commandType == CMD_MERGE) &&
+				 parse->resultRelation > 0 && list_length(parse->rtable) > 1 &&
+				 mesh_catalog() != NULL)
+		{
+			if (parse->commandType == CMD_MERGE)
+			{
+				ListCell   *lc;
+
+				foreach(lc, parse->mergeActionList)
+					derive_targets(parse, ((MergeAction *) lfirst(lc))->targetList,
+								   false, &marks);
+			}
+			else
+				derive_targets(parse, parse->targetList, false, &marks);
+		}
+	}
+
+	if (prev_planner)
+		result = prev_planner(parse, query_string, cursorOptions, boundParams);
+	else
+		result = standard_planner(parse, query_string, cursorOptions, boundParams);
+	if (marks != NIL)
+		result->invalItems = list_concat(result->invalItems, marks);
+	return result;
+}
+
+static void
+lineage_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+				ProcessUtilityContext context, ParamListInfo params,
+				QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+	char		saved_command = utility_command;
+	IntoClause *saved_into = utility_into;
+	Oid			saved_relid = utility_relid;
+	bool		saved_pending = utility_plan_pending;
+	bool		mine = false;
+
+	if (IsA(stmt, CreateTableAsStmt) && !((CreateTableAsStmt *) stmt)->into->skipData &&
+		((CreateTableAsStmt *) stmt)->objtype != OBJECT_INDEX)
+	{
+		utility_command = 'c';
+		utility_into = ((CreateTableAsStmt *) stmt)->into;
+		utility_plan_pending = IsA(((CreateTableAsStmt *) stmt)->query, Query) &&
+			((Query *) ((CreateTableAsStmt *) stmt)->query)->commandType == CMD_SELECT;
+		mine = true;
+	}
+	else if (IsA(stmt, RefreshMatViewStmt) && !((RefreshMatViewStmt *) stmt)->skipData)
+	{
+		utility_command = 'r';
+		utility_relid = RangeVarGetRelid(((RefreshMatViewStmt *) stmt)->relation, NoLock, true);
+		utility_plan_pending = true;
+		mine = true;
+	}
+
+	if (prev_utility)
+		prev_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+
+	/* an error leaves these set; mesh_lineage_reset clears them at abort */
+	if (mine)
+	{
+		utility_command = saved_command;
+		utility_into = saved_into;
+		utility_relid = saved_relid;
+		utility_plan_pending = saved_pending;
+	}
+}
+
+typedef struct Edge
+{
+	Oid			source;
+	AttrNumber	source_attno;	/* 0: the relation-level edge */
+	AttrNumber	target_attno;
+} Edge;
+
+static void
+add_edge(Edge *edges, int *n, Oid source, AttrNumber sa, AttrNumber ta)
+{
+	for (int i = 0; i < *n; i++)
+		if (edges[i].source == source && edges[i].source_attno == sa &&
+			edges[i].target_attno == ta)
+			return;
+	edges[*n].source = source;
+	edges[*n].source_attno = sa;
+	edges[*n].target_attno = ta;
+	(*n)++;
+}
+
+static const char *
+kind_name(char command)
+{
+	switch (command)
+	{
+		case 'i':
+			return "insert";
+		case 'u':
+			return "update";
+		case 'm':
+			return "merge";
+		case 'c':
+			return "create table as";
+		case 'r':
+			return "refresh";
+		default:
+			return "write";
+	}
+}
+
+void
+mesh_lineage_record(PlannedStmt *stmt, Oid target, char command,
+					const HistoryEntry *entries, int n)
+{
+	const MeshCatalog *cat;
+	Edge	   *edges;
+	int			nedges = 0;
+	int			maxedges;
+	ListCell   *lc;
+	Oid			source = InvalidOid;
+	uint32		key;
+	MeshSpiState spi;
+	const char *user;
+
+	if (writing || RecoveryInProgress() || (cat = mesh_catalog()) == NULL ||
+		get_rel_persistence(target) == RELPERSISTENCE_TEMP ||
+		get_rel_namespace(target) == cat->nsp || !IsTransactionState())
+		return;
+
+	maxedges = n + list_length(stmt->invalItems) + 1;
+	edges = palloc(sizeof(Edge) * maxedges);
+	for (int i = 0; i < n; i++)
+		if (entries[i].relid != target)
+			add_edge(edges, &nedges, entries[i].relid, 0, 0);
+	foreach(lc, stmt->invalItems)
+	{
+		PlanInvalItem *item = lfirst(lc);
+
+		if (item->cacheId == MESH_MARK_LINEAGE_SRC)
+			source = (Oid) item->hashValue;
+		else if (item->cacheId == MESH_MARK_LINEAGE_COL && source != target &&
+				 OidIsValid(source))
+		{
+			add_edge(edges, &nedges, source, 0, 0);
+			add_edge(edges, &nedges, source, (AttrNumber) (item->hashValue >> 16),
+					 (AttrNumber) (item->hashValue & 0xffff));
+		}
+	}
+	if (nedges == 0)
+		return;
+
+	key = hash_bytes((const unsigned char *) edges, sizeof(Edge) * nedges);
+	key = hash_combine(key, hash_bytes((const unsigned char *) &target, sizeof(Oid)));
+	key = hash_combine(key, (uint32) command);
+	if (recorded == NULL || recorded_generation != mesh_catalog_generation())
+	{
+		HASHCTL		ctl;
+
+		if (recorded != NULL)
+			hash_destroy(recorded);
+		ctl.keysize = sizeof(uint32);
+		ctl.entrysize = sizeof(uint32);
+		ctl.hcxt = TopMemoryContext;
+		recorded = hash_create("meshpg lineage recorded", 64, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		recorded_generation = mesh_catalog_generation();
+	}
+	if (hash_search(recorded, &key, HASH_FIND, NULL) != NULL ||
+		list_member_int(recorded_pending, (int) key))
+		return;
+	if (!callback_registered)
+	{
+		RegisterXactCallback(lineage_xact_callback, NULL);
+		RegisterSubXactCallback(lineage_subxact_callback, NULL);
+		callback_registered = true;
+	}
+
+	user = GetUserNameFromId(GetUserId(), false);
+	writing = true;
+	mesh_spi_begin(&spi);
+	for (int i = 0; i < nedges; i++)
+	{
+		Edge	   *e = &edges[i];
+
+		if (e->source_attno == 0)
+			mesh_spi_exec("INSERT INTO meshpg.cat_lineage (source, target, kind, recorded_by) "
+						  "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+						  4, (Oid[]) {REGCLASSOID, REGCLASSOID, TEXTOID, TEXTOID},
+						  (Datum[]) {ObjectIdGetDatum(e->source), ObjectIdGetDatum(target),
+						  CStringGetTextDatum(kind_name(command)), CStringGetTextDatum(user)},
+						  NULL);
+	}
+	for (int i = 0; i < nedges; i++)
+	{
+		Edge	   *e = &edges[i];
+		char	   *sc;
+		char	   *tc;
+
+		if (e->source_attno == 0)
+			continue;
+		sc = get_attname(e->source, e->source_attno, true);
+		tc = get_attname(target, e->target_attno, true);
+		if (sc == NULL || tc == NULL)
+			continue;
+		mesh_spi_exec("INSERT INTO meshpg.cat_lineage_column (source, source_column, target, target_column, kind) "
+					  "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+					  5, (Oid[]) {REGCLASSOID, TEXTOID, REGCLASSOID, TEXTOID, TEXTOID},
+					  (Datum[]) {ObjectIdGetDatum(e->source), CStringGetTextDatum(sc),
+					  ObjectIdGetDatum(target), CStringGetTextDatum(tc),
+					  CStringGetTextDatum(kind_name(command))},
+					  NULL);
+	}
+	mesh_spi_end(&spi);
+	writing = false;
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		recorded_pending = lappend_int(recorded_pending, (int) key);
+		recorded_pending_subids = lappend_int(recorded_pending_subids,
+											  (int) GetCurrentSubTransactionId());
+		MemoryContextSwitchTo(old);
+	}
+	pfree(edges);
+}
+
+void
+mesh_install_lineage_hooks(void)
+{
+	prev_planner = planner_hook;
+	planner_hook = lineage_planner;
+	prev_utility = ProcessUtility_hook;
+	ProcessUtility_hook = lineage_utility;
+}

@@ -1,0 +1,61 @@
+# One ring for every database: the entries of a database that nobody flushes
+# must not hold the ring's tail and make every other database drop its
+# reads.  A flush passes over them and puts them back at the head.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('dbs');
+$node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'meshpg'
+meshpg.history_buffer_size = 64
+});
+$node->start;
+$node->safe_psql('postgres', 'CREATE ROLE shop_team; CREATE ROLE buyer LOGIN;');
+
+for my $db ('a', 'b')
+{
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql($db, q{
+CREATE EXTENSION meshpg;
+SELECT meshpg.create_domain('shop', 'shop_team');
+SET ROLE shop_team;
+CREATE TABLE shop.orders (id int PRIMARY KEY, amount numeric);
+INSERT INTO shop.orders VALUES (1, 10);
+SELECT meshpg.register_product('shop', 'orders', 'shop.orders', description => 'Orders');
+SELECT meshpg.publish('shop.orders', '1.0.0');
+SELECT meshpg.grant_access('shop.orders', 'buyer');
+});
+}
+
+sub reads
+{
+	my ($db, $n) = @_;
+	$node->safe_psql($db, 'SET ROLE buyer; ' . ('SELECT amount FROM shop.orders; ' x $n));
+}
+
+# Database a reads and is never flushed; b reads and flushes, 5 times over:
+# 20 + 5 x 30 reads go through a ring of 64.
+reads('a', 20);
+my $flushed = 0;
+for (1 .. 5)
+{
+	reads('b', 30);
+	$flushed += $node->safe_psql('b', 'SELECT meshpg.flush_access_history()');
+}
+is($flushed, 150, "every read of b was flushed");
+is($node->safe_psql('b', 'SELECT pending, dropped FROM meshpg.access_history_stats'),
+	'20|0', "a's 20 reads are still pending, nothing was dropped");
+is($node->safe_psql('a', 'SELECT meshpg.flush_access_history()'), 20,
+	"a's reads, passed over and put back, are all there when a flushes");
+is($node->safe_psql('a', "SELECT count(*), count(DISTINCT statement) FROM meshpg.cat_access_history"),
+	'20|20', 'each once');
+is($node->safe_psql('b', "SELECT count(*) FROM meshpg.cat_access_history"), 150, 'b has its 150');
+
+$node->stop;
+done_testing();
