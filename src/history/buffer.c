@@ -31,6 +31,7 @@
 #include "pgstat.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
 #include "port/atomics.h"
@@ -42,8 +43,10 @@
 #define HISTORY_FILE	"pg_stat/meshpg_history.dat"
 #define HISTORY_MAGIC	0x4d485331	/* "MHS1" */
 
-/* At most this many entries per flush: the rest wait for the next one. */
-#define FLUSH_BATCH		65536
+#define FLUSH_BATCH		MESH_HISTORY_FLUSH_BATCH
+
+/* Databases whose flusher the ring can wake up. */
+#define WAKE_SLOTS		64
 
 /* A slot is complete when seq is its position + 1. */
 typedef struct HistorySlot
@@ -62,6 +65,9 @@ typedef struct HistoryShared
 	uint64		dropped;
 	uint64		flushed;
 	int			flusher;		/* pid of the flush in progress, or 0 */
+	/* the latch of each database's worker: set when the ring is half full */
+	Oid			wake_db[WAKE_SLOTS];
+	Latch	   *wake_latch[WAKE_SLOTS];
 	HistorySlot slots[FLEXIBLE_ARRAY_MEMBER];
 } HistoryShared;
 
@@ -238,6 +244,7 @@ append_entries(const HistoryEntry *entries, int n, bool count)
 {
 	uint64		first;
 	int			reserved;
+	Latch	   *wake = NULL;
 
 	SpinLockAcquire(&shared->mutex);
 	if (count)
@@ -246,7 +253,18 @@ append_entries(const HistoryEntry *entries, int n, bool count)
 	shared->dropped += n - reserved;
 	first = shared->head;
 	shared->head += reserved;
+
+	/*
+	 * Half full: wake this database's worker now rather than at its next
+	 * tick, so that a burst of reads is flushed before the ring drops any.
+	 */
+	if (count && 2 * (shared->head - shared->tail) >= (uint64) shared->capacity)
+		for (int i = 0; i < WAKE_SLOTS; i++)
+			if (shared->wake_db[i] == entries[0].dbid)
+				wake = shared->wake_latch[i];
 	SpinLockRelease(&shared->mutex);
+	if (wake != NULL)
+		SetLatch(wake);
 
 	for (int i = 0; i < reserved; i++)
 	{
@@ -256,6 +274,37 @@ append_entries(const HistoryEntry *entries, int n, bool count)
 		pg_write_barrier();
 		slot->seq = first + i + 1;
 	}
+}
+
+/*
+ * The latch to set when the ring fills up with dbid's entries: the
+ * database's worker leaves its own at every flush.  A latch left by a worker
+ * that has gone belongs to a PGPROC that lives on: setting it is harmless.
+ */
+void
+mesh_history_set_flusher(Oid dbid, Latch *latch)
+{
+	int			slot = -1;
+
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	for (int i = 0; i < WAKE_SLOTS; i++)
+	{
+		if (shared->wake_db[i] == dbid)
+		{
+			slot = i;
+			break;
+		}
+		if (slot < 0 && !OidIsValid(shared->wake_db[i]))
+			slot = i;
+	}
+	if (slot >= 0)
+	{
+		shared->wake_db[slot] = dbid;
+		shared->wake_latch[slot] = latch;
+	}
+	SpinLockRelease(&shared->mutex);
 }
 
 /* Never waits for a flush and never fails: a full ring drops and counts. */

@@ -474,16 +474,11 @@ flush_history(void)
 	return n;
 }
 
-void
-mesh_history_flush(void)
+bool
+mesh_history_flush_task(void)
 {
-	(void) flush_history();
-}
-
-int64
-mesh_history_flush_count(void)
-{
-	return flush_history();
+	mesh_history_set_flusher(MyDatabaseId, MyLatch);
+	return flush_history() >= MESH_HISTORY_FLUSH_BATCH;
 }
 
 /* meshpg.flush_access_history(): what the worker does, on demand */

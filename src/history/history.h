@@ -56,20 +56,24 @@ extern void mesh_history_shmem_startup(void);
 extern bool mesh_history_ready(void);
 extern void mesh_history_append(const HistoryEntry *entries, int n);
 extern HistoryEntry *mesh_history_claim(Oid dbid, int *n);
+extern void mesh_history_set_flusher(Oid dbid, struct Latch *latch);
 extern void mesh_history_release(bool consumed);
 
 /* capture.c */
 extern void mesh_install_history_hooks(void);
 
+/* At most this many entries per flush: the rest wait for the next one. */
+#define MESH_HISTORY_FLUSH_BATCH 65536
+
 /*
- * flush.c: the background worker's task.  In a transaction, connected to a
- * database: moves this database's captured entries from shared memory into
- * meshpg.cat_access_history, then purges rows older than
- * meshpg.history_retention.  Returns the number of rows moved.  Does
- * nothing during recovery.
+ * flush.c: the background worker's task (worker/worker.h).  In a
+ * transaction, connected to a database: moves this database's captured
+ * entries from shared memory into meshpg.cat_access_history, then purges
+ * rows older than meshpg.history_retention.  True when a full batch was
+ * moved (more may wait).  Does nothing during recovery.  It also leaves the
+ * worker's latch with the ring, which sets it when the ring is half full.
  */
-extern void mesh_history_flush(void);
-extern int64 mesh_history_flush_count(void);
+extern bool mesh_history_flush_task(void);
 
 /* meshpg.c calls these from _PG_init: settings before the prefix is reserved */
 extern void mesh_define_history_settings(void);

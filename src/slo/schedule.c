@@ -147,7 +147,7 @@ trim_history(void)
 	mesh_spi_end(&spi);
 }
 
-void
+bool
 mesh_slo_schedule_task(void)
 {
 	const MeshCatalog *cat = mesh_catalog();
@@ -156,7 +156,7 @@ mesh_slo_schedule_task(void)
 	MeshSpiState spi;
 
 	if (cat == NULL || !OidIsValid(get_relname_relid("cat_slo", cat->nsp)))
-		return;
+		return false;
 
 	mesh_spi_begin(&spi);
 	mesh_spi_exec("SELECT DISTINCT p.id, d.name || '.' || p.name "
@@ -186,4 +186,5 @@ mesh_slo_schedule_task(void)
 			(void) in_subxact(p, true, error);
 	}
 	trim_history();
+	return false;
 }

@@ -101,6 +101,6 @@ extern void mesh_slo_state_changed(void);
 
 /* schedule.c: the worker task, which also trims the history */
 extern int	mesh_slo_history_days;
-extern void mesh_slo_schedule_task(void);
+extern bool mesh_slo_schedule_task(void);
 
 #endif							/* MESHPG_SLO_H */

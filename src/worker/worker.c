@@ -34,6 +34,7 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
+#include "history/history.h"
 #include "meshpg.h"
 #include "slo/slo.h"
 #include "worker/worker.h"
@@ -43,9 +44,10 @@ PGDLLEXPORT void mesh_database_worker_main(Datum arg);
 
 PG_FUNCTION_INFO_V1(meshpg_worker_tasks);
 
-/* The task table: SLO scheduling first. */
+/* The task table: SLO scheduling, then the access history. */
 static const MeshTask mesh_worker_tasks[] = {
 	{"slo_schedule", mesh_slo_schedule_task},
+	{"history_flush", mesh_history_flush_task},
 	{NULL, NULL}
 };
 
@@ -139,10 +141,11 @@ record_task(const char *dbname, int task, bool ok, const char *error)
 
 /* ---- the per-database worker ---- */
 
-static void
+static bool
 run_task(const char *dbname, int i)
 {
 	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool more = false;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -150,7 +153,7 @@ run_task(const char *dbname, int i)
 	pgstat_report_activity(STATE_RUNNING, mesh_worker_tasks[i].name);
 	PG_TRY();
 	{
-		mesh_worker_tasks[i].fn();
+		more = mesh_worker_tasks[i].fn();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		record_task(dbname, i, true, NULL);
@@ -171,13 +174,19 @@ run_task(const char *dbname, int i)
 	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	pgstat_report_stat(true);
+	return more;
 }
 
 static void
 run_tasks(const char *dbname)
 {
 	for (int i = 0; mesh_worker_tasks[i].name != NULL; i++)
-		run_task(dbname, i);
+		for (int round = 0; round < MESH_TASK_MAX_ROUNDS; round++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (!run_task(dbname, i))
+				break;
+		}
 }
 
 void

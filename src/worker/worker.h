@@ -3,10 +3,13 @@
  *		meshpg's background worker: a launcher that keeps one worker per
  *		database named in meshpg.databases, each running a table of tasks.
  *
- * Adding a task: write a `void my_task(void)` and add {"name", my_task} to
- * mesh_worker_tasks[] in worker.c.  Every tick (meshpg.worker_naptime) the
- * worker runs each task in order, each in a transaction of its own with a
- * snapshot pushed, as the bootstrap superuser.  A task that raises an error
+ * Adding a task: write a `bool my_task(void)` and add {"name", my_task} to
+ * mesh_worker_tasks[] in worker.c.  Every tick (meshpg.worker_naptime), or
+ * when a task's own latch wake-up comes, the worker runs each task in order,
+ * each in a transaction of its own with a snapshot pushed, as the bootstrap
+ * superuser.  A task returns true when it has more to do at once (a batch
+ * was full): it then runs again, in a new transaction, up to
+ * MESH_TASK_MAX_ROUNDS times in a tick.  A task that raises an error
  * is logged, its transaction rolled back and its failure recorded (see
  * meshpg.worker_tasks()); the next task runs regardless.  A task checks
  * itself that meshpg is installed in the database (mesh_catalog() != NULL)
@@ -15,7 +18,7 @@
 #ifndef MESHPG_WORKER_H
 #define MESHPG_WORKER_H
 
-typedef void (*MeshTaskFn) (void);
+typedef bool (*MeshTaskFn) (void);
 
 typedef struct MeshTask
 {
@@ -26,5 +29,6 @@ typedef struct MeshTask
 /* at most this many tasks, and this many databases with a status row */
 #define MESH_MAX_TASKS		8
 #define MESH_MAX_DATABASES	64
+#define MESH_TASK_MAX_ROUNDS 100
 
 #endif							/* MESHPG_WORKER_H */

@@ -82,8 +82,8 @@ SELECT count(*), count(DISTINCT (slo_id, scheduled_for)) FROM meshpg.cat_slo_res
  WHERE trigger = 'scheduled'}), '4|4', 'exactly one result per scheduled run');
 
 is($node->safe_psql('postgres', q{
-SELECT database, task, runs > 0, failures FROM meshpg.worker_tasks() ORDER BY 1}),
-	"other|slo_schedule|t|0\npostgres|slo_schedule|t|0",
+SELECT database, task, runs > 0, failures FROM meshpg.worker_tasks() ORDER BY 1, 2}),
+	"other|history_flush|t|0\nother|slo_schedule|t|0\npostgres|history_flush|t|0\npostgres|slo_schedule|t|0",
 	'both databases are covered; a database without meshpg is skipped quietly');
 
 # The scheduler trims results older than the compliance window plus
@@ -131,6 +131,16 @@ $node->safe_psql('postgres', q{ALTER SYSTEM RESET meshpg.max_workers; SELECT pg_
 ok($node->poll_query_until('postgres', q{
 SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'meshpg worker'}),
 	'with the limit back at 2, both workers stay');
+
+# The worker also flushes the access history: a read is in the history
+# table without anyone calling meshpg.flush_access_history().
+$node->safe_psql('postgres', q{SELECT count(*) FROM shop.orders /* history probe */});
+ok( $node->poll_query_until('postgres', q{
+SELECT count(*) > 0 FROM meshpg.access_history WHERE product = 'shop.orders' AND command = 'SELECT'}),
+	'the worker flushes the access history');
+like($node->safe_psql('postgres', q{
+SELECT string_agg(database || ' ' || task, ', ' ORDER BY database, task) FROM meshpg.worker_tasks() WHERE runs > 0}),
+	qr/postgres history_flush, postgres slo_schedule/, 'both tasks run in each database');
 
 # A database that does not exist: its worker fails to connect, and the
 # launcher retries after a delay that doubles, instead of every tick.
