@@ -432,8 +432,11 @@ insert_entries(const HistoryEntry *entries, int n)
 	CommandCounterIncrement();
 }
 
+/* When this backend last purged rows past the retention. */
+static TimestampTz last_purge = 0;
+
 static int64
-flush_history(void)
+flush_history(bool always_purge)
 {
 	MeshSpiState spi;
 	HistoryEntry *entries;
@@ -463,11 +466,22 @@ flush_history(void)
 	{
 		insert_entries(entries, n);
 	}
-	if (mesh_history_retention > 0)
+	/*
+	 * Retention is in minutes at the finest: the worker purges once a
+	 * minute, which spares a scan to flushes that come in quick succession
+	 * (the ring wakes it whenever it is half full).  A flush on demand
+	 * always purges.
+	 */
+	if (mesh_history_retention > 0 &&
+		(always_purge ||
+		 TimestampDifferenceExceeds(last_purge, GetCurrentTimestamp(), 60 * 1000)))
+	{
+		last_purge = GetCurrentTimestamp();
 		mesh_spi_exec("DELETE FROM meshpg.cat_access_history "
 					  "WHERE read_at < now() - pg_catalog.make_interval(mins => $1)",
 					  1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(mesh_history_retention)},
 					  NULL);
+	}
 	mesh_spi_end(&spi);
 	if (pushed)
 		PopActiveSnapshot();
@@ -478,7 +492,7 @@ bool
 mesh_history_flush_task(void)
 {
 	mesh_history_set_flusher(MyDatabaseId, MyLatch);
-	return flush_history() >= MESH_HISTORY_FLUSH_BATCH;
+	return flush_history(false) >= MESH_HISTORY_FLUSH_BATCH;
 }
 
 /* meshpg.flush_access_history(): what the worker does, on demand */
@@ -496,5 +510,5 @@ meshpg_flush_access_history(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("cannot flush the access history in a read-only transaction")));
-	PG_RETURN_INT64(flush_history());
+	PG_RETURN_INT64(flush_history(true));
 }
