@@ -12,10 +12,10 @@
 #   off      meshpg.history = off, pgaudit.log = none
 #   capture  meshpg.history = on, nothing flushing during the run (the ring
 #            is drained between runs, untimed): the cost on the query path
-#   history  meshpg.history = on, and a flusher moving the captured reads
-#            into meshpg.cat_access_history as they come (a flush, and a
-#            0.5 s pause whenever it found less than a full batch), as the
-#            background worker will: its CPU is part of the cost
+#   history  meshpg.history = on, and meshpg's background worker moving the
+#            captured reads into meshpg.cat_access_history as they come
+#            (meshpg.scheduler = on for the run, worker_naptime 1 s, and the
+#            ring waking it when half full): its CPU is part of the cost
 #   pgaudit  meshpg.history = off, pgaudit.log = 'read' (one log line per
 #            statement, to the server log)
 # pgaudit is loaded in every variant (with pgaudit.log = none it only runs
@@ -77,7 +77,8 @@ fi
 # The largest ring (~570 MB): the capture variant must not drop.
 meshpg_cluster_start "synchronous_commit = off" "shared_buffers = 512MB" "jit = off" \
     "max_connections = 50" "shared_preload_libraries = 'meshpg, pgaudit'" \
-    "meshpg.history_buffer_size = 1048576" "pgaudit.log = 'none'"
+    "meshpg.history_buffer_size = 1048576" "pgaudit.log = 'none'" \
+    "meshpg.databases = 'bench'" "meshpg.worker_naptime = 1" "meshpg.scheduler = off"
 
 psql_as() { local role=$1; shift; meshpg_psql -d bench -U "$role" -v ON_ERROR_STOP=1 -q "$@"; }
 put() { cat >"$1"; chmod 644 "$1"; }
@@ -93,20 +94,6 @@ meshpg_log "loading $ROWS rows (bench/governance_setup.sql)"
 psql_as postgres -o /dev/null -v rows="$ROWS" -f - <"$MESHPG_ROOT/bench/governance_setup.sql"
 psql_as postgres -o /dev/null <<'SQL'
 CREATE EXTENSION pgaudit;
--- The flusher: what the background worker will do, one transaction per flush.
-CREATE PROCEDURE public.bench_flush(secs integer) LANGUAGE plpgsql AS $$
-DECLARE
-    t0 timestamptz := clock_timestamp();
-    n bigint;
-BEGIN
-    WHILE clock_timestamp() < t0 + make_interval(secs => secs) LOOP
-        n := meshpg.flush_access_history();
-        COMMIT;
-        IF n < 65536 THEN
-            PERFORM pg_sleep(0.5);
-        END IF;
-    END LOOP;
-END $$;
 -- Drains the ring (between runs, untimed).
 CREATE PROCEDURE public.bench_drain() LANGUAGE plpgsql AS $$
 BEGIN
@@ -130,16 +117,26 @@ variant() {
                      -c "ALTER ROLE bench_consumer SET pgaudit.log = '$audit'"
 }
 
+# scheduler on|off: the background worker, and wait until it has started or stopped
+scheduler() {
+    local want=0
+    [ "$1" = on ] && want=1
+    psql_as postgres -c "ALTER SYSTEM SET meshpg.scheduler = $1" -c 'SELECT pg_reload_conf()' >/dev/null
+    for _ in $(seq 100); do
+        [ "$(psql_as postgres -At -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'meshpg worker'")" = "$want" ] && return 0
+        sleep 0.1
+    done
+    meshpg_err "the meshpg worker did not turn $1"
+    return 1
+}
+
 log_bytes() { meshpg_run_as_pg stat -c %s "$MESHPG_TMP/server.log"; }
 stats() { psql_as postgres -At -F ' ' -c 'SELECT captured, dropped, flushed FROM meshpg.access_history_stats'; }
 
 run() {   # NAME -> TPS
-    local out=$MESHPG_TMP/pgbench_$1.out flusher=
+    local out=$MESHPG_TMP/pgbench_$1.out
     variant "$1"
-    if [ "$1" = history ]; then
-        meshpg_psql -d bench -U postgres -q -c "CALL public.bench_flush($SECS)" &
-        flusher=$!
-    fi
+    [ "$1" != history ] || scheduler on
     if ! meshpg_run_as_pg "$MESHPG_PG_BIN/pgbench" -h "$MESHPG_TMP" -p "$MESHPG_PGPORT" \
             -U bench_consumer -n -c "$CLIENTS" -j "$CLIENTS" -T "$SECS" -M prepared \
             -f "$MESHPG_TMP/lookup.sql" bench >"$out" 2>&1; then
@@ -147,7 +144,7 @@ run() {   # NAME -> TPS
         meshpg_err "pgbench failed: $1"
         return 1
     fi
-    [ -z "$flusher" ] || wait "$flusher"
+    [ "$1" != history ] || scheduler off
     psql_as postgres -c 'CALL public.bench_drain()'
     awk '/^tps = / { print $3; exit }' "$out"
 }
