@@ -35,18 +35,19 @@ typedef struct ValueRef
 } ValueRef;
 
 /*
- * Parses "SELECT <source>" and accepts only a single bare target: no FROM,
- * WHERE, set operation or second statement can be smuggled in.
+ * Parses text ("SELECT <source>") and accepts only a single bare target: no
+ * FROM, WHERE, set operation or second statement can be smuggled in.  what
+ * names the expression in the error ("policy expression").
  */
-static Node *
-parse_expression(const char *source)
+Node *
+mesh_parse_one_expression(const char *text, const char *what, const char *source)
 {
 	List	   *parsed;
 	RawStmt    *raw;
 	SelectStmt *sel;
 	ResTarget  *target;
 
-	parsed = raw_parser(psprintf("SELECT %s", source), RAW_PARSE_DEFAULT);
+	parsed = raw_parser(text, RAW_PARSE_DEFAULT);
 	if (list_length(parsed) != 1)
 		goto bad;
 	raw = linitial(parsed);
@@ -68,7 +69,7 @@ parse_expression(const char *source)
 bad:
 	ereport(ERROR,
 			(errcode(ERRCODE_SYNTAX_ERROR),
-			 errmsg("policy expression must be a single SQL expression"),
+			 errmsg("%s must be a single SQL expression", what),
 			 errdetail("Expression: %s", source)));
 	pg_unreachable();
 }
@@ -99,7 +100,8 @@ Node *
 mesh_analyze_expr(const char *source, Relation rel, AttrNumber value_attno,
 				  bool is_row, Oid target_type, int32 target_typmod, bool stored)
 {
-	Node	   *raw = parse_expression(source);
+	Node	   *raw = mesh_parse_one_expression(psprintf("SELECT %s", source),
+												"policy expression", source);
 	ParseState *pstate = make_parsestate(NULL);
 	ParseNamespaceItem *nsitem;
 	ValueRef	ref;

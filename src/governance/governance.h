@@ -40,6 +40,9 @@ struct MeshProduct;
 extern bool mesh_may_read(const struct MeshProduct *product, Oid userid,
 						  bool ereport_on_violation);
 
+/* planner.c: the view a subquery entry was expanded from, or InvalidOid */
+extern Oid	mesh_expanded_view(RangeTblEntry *rte);
+
 /* reads.c: COPY of a governed relation becomes COPY (SELECT ...) */
 extern Node *mesh_govern_copy(Node *stmt);
 extern bool mesh_is_explain_analyze(Node *stmt);

@@ -246,8 +246,8 @@ govern_entry(Query *q, int rti, Oid relid, GovernContext *ctx)
 }
 
 /* The view a subquery entry was expanded from, if any (PG 15 layout). */
-static Oid
-expanded_view(RangeTblEntry *rte)
+Oid
+mesh_expanded_view(RangeTblEntry *rte)
 {
 	RangeTblEntry *old;
 
@@ -371,7 +371,7 @@ govern_query(Query *q, GovernContext *ctx)
 		}
 		else
 		{
-			relid = expanded_view(rte);
+			relid = mesh_expanded_view(rte);
 			if (OidIsValid(relid))
 				access_by_grant(linitial(rte->subquery->rtable), relid, ctx);
 		}

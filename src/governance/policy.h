@@ -97,6 +97,8 @@ extern Oid	mesh_mask_hash_oid(void);
 extern void mesh_refuse_hash_call(void) pg_attribute_noreturn();
 
 /* expr.c */
+extern Node *mesh_parse_one_expression(const char *text, const char *what,
+									   const char *source);
 extern Node *mesh_analyze_expr(const char *source, Relation rel, AttrNumber value_attno,
 							   bool is_row, Oid target_type, int32 target_typmod,
 							   bool stored);

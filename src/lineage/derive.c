@@ -36,6 +36,7 @@
 #include "utils/syscache.h"
 
 #include "catalog/catalog.h"
+#include "governance/governance.h"
 #include "lineage/lineage.h"
 
 #define MAX_DERIVE_DEPTH 32
@@ -97,20 +98,6 @@ derive_in(DeriveContext *ctx, Query *q, Node *expr)
 	ctx->depth--;
 }
 
-/* The view a subquery entry was expanded from by the rewriter (PG 15). */
-static Oid
-expanded_view(RangeTblEntry *rte)
-{
-	RangeTblEntry *old;
-
-	if (rte->subquery == NULL || rte->subquery->rtable == NIL)
-		return InvalidOid;
-	old = linitial(rte->subquery->rtable);
-	if (old->rtekind == RTE_RELATION && old->relkind == RELKIND_VIEW)
-		return old->relid;
-	return InvalidOid;
-}
-
 /* Column attno of a subquery-like source: its target entry, or all. */
 static void
 derive_tlist(DeriveContext *ctx, Query *sub, AttrNumber attno)
@@ -149,7 +136,7 @@ derive_var(Var *var, DeriveContext *ctx)
 			break;
 		case RTE_SUBQUERY:
 			{
-				Oid			view = expanded_view(rte);
+				Oid			view = mesh_expanded_view(rte);
 
 				if (OidIsValid(view))
 				{

@@ -281,26 +281,6 @@ meshpg_column_tag_guard(PG_FUNCTION_ARGS)
 	return PointerGetDatum(tup);
 }
 
-/* Tag names are dotted names, each part normalised like other names. */
-static char *
-normalize_tag(const char *input)
-{
-	char	   *copy = pstrdup(input);
-	char	   *part;
-	char	   *save;
-	StringInfoData out;
-
-	initStringInfo(&out);
-	for (part = strtok_r(copy, ".", &save); part; part = strtok_r(NULL, ".", &save))
-	{
-		char	   *norm = mesh_normalize_name(part, "tag", true);
-
-		if (norm == NULL)
-			return NULL;
-		appendStringInfo(&out, "%s%s", out.len ? "." : "", norm);
-	}
-	return out.data;
-}
 
 /* meshpg.declassify(product, column_name, tag, reason) */
 Datum
@@ -314,7 +294,6 @@ meshpg_declassify(PG_FUNCTION_ARGS)
 	MeshSpiState spi;
 	MeshProductRow product;
 	int64		tag;
-	bool		isnull;
 	uint64		removed;
 
 	mesh_spi_begin(&spi);
@@ -325,15 +304,7 @@ meshpg_declassify(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of data product \"%s\" does not exist",
 						column, product.qualname)));
-	tag_name = normalize_tag(tag_in);
-	if (tag_name != NULL)
-		mesh_spi_exec("SELECT id FROM meshpg.cat_tag WHERE name = $1", 1,
-					  (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(tag_name)}, NULL);
-	if (tag_name == NULL || SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("tag \"%s\" does not exist", tag_in)));
-	tag = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	tag = mesh_resolve_tag(tag_in, &tag_name);
 	if (strspn(reason, " \t\r\n") == strlen(reason))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -79,8 +79,8 @@ normalize_tag(const char *input)
 	return out.data;
 }
 
-static int64
-resolve_tag(const char *input, char **name)
+int64
+mesh_resolve_tag(const char *input, char **name)
 {
 	char	   *norm = normalize_tag(input);
 	bool		isnull;
@@ -262,7 +262,7 @@ meshpg_drop_tag(PG_FUNCTION_ARGS)
 
 	mesh_require_admin(GetUserId(), "drop a tag");
 	mesh_spi_begin(&spi);
-	tag = resolve_tag(input, &name);
+	tag = mesh_resolve_tag(input, &name);
 	mesh_spi_exec("SELECT (SELECT count(*) FROM meshpg.cat_column_tag WHERE tag_id = $1) "
 				  "     + (SELECT count(*) FROM meshpg.cat_policy WHERE tag_id = $1)",
 				  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(tag)}, NULL);
@@ -301,7 +301,7 @@ meshpg_tag_column(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of data product \"%s\" does not exist",
 						column, product.qualname)));
-	tag = resolve_tag(tag_in, &tag_name);
+	tag = mesh_resolve_tag(tag_in, &tag_name);
 
 	mesh_spi_exec("SELECT allowed_values, $2 = ANY (allowed_values) FROM meshpg.cat_tag WHERE id = $1",
 				  2, (Oid[]) {INT8OID, TEXTOID},
@@ -361,7 +361,7 @@ meshpg_untag_column(PG_FUNCTION_ARGS)
 	mesh_spi_begin(&spi);
 	mesh_resolve_product(ref, true, &product);
 	mesh_require_domain_member(spi.userid, &product.domain);
-	tag = resolve_tag(tag_in, NULL);
+	tag = mesh_resolve_tag(tag_in, NULL);
 	mesh_spi_exec("DELETE FROM meshpg.cat_column_tag WHERE product_id = $1 AND column_name = $2 AND tag_id = $3",
 				  3, (Oid[]) {INT8OID, TEXTOID, INT8OID},
 				  (Datum[]) {Int64GetDatum(product.id), CStringGetTextDatum(column), Int64GetDatum(tag)},
@@ -637,7 +637,7 @@ create_policy(PolicyArgs *a)
 
 	mesh_spi_begin(&spi);
 	if (a->tag != NULL)
-		tag = resolve_tag(a->tag, NULL);
+		tag = mesh_resolve_tag(a->tag, NULL);
 	else
 	{
 		mesh_resolve_product(a->product, true, &product);

@@ -54,6 +54,9 @@ extern void mesh_require_domain_member(Oid caller, const MeshDomain *domain);
 /* resolution; call inside mesh_spi_begin/end */
 extern void mesh_resolve_domain(const char *name, bool for_update, MeshDomain *out);
 extern void mesh_resolve_product(const char *ref, bool for_update, MeshProductRow *out);
+
+/* policy.c: a tag's id by name (normalised into *name if not NULL); in SPI */
+extern int64 mesh_resolve_tag(const char *input, char **name);
 /* queries for mesh_invalidate_products: the products whose plans to redo */
 #define PRODUCT_BY_ID "SELECT relid::oid FROM meshpg.cat_product WHERE id = $1"
 #define PRODUCTS_OF_DOMAIN "SELECT relid::oid FROM meshpg.cat_product WHERE domain_id = $1"

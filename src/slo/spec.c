@@ -33,6 +33,7 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
+#include "governance/policy.h"
 #include "slo/slo.h"
 
 const char *const mesh_slo_kind_names[] = {
@@ -324,41 +325,6 @@ internal_query_callback(void *arg)
 	}
 }
 
-/* Parses "SELECT <source>" and accepts only a single bare expression. */
-static Node *
-parse_one_expression(const char *text, const char *source)
-{
-	List	   *parsed = raw_parser(text, RAW_PARSE_DEFAULT);
-	RawStmt    *raw;
-	SelectStmt *sel;
-	ResTarget  *target;
-
-	if (list_length(parsed) != 1)
-		goto bad;
-	raw = linitial(parsed);
-	if (!IsA(raw->stmt, SelectStmt))
-		goto bad;
-	sel = (SelectStmt *) raw->stmt;
-	if (sel->op != SETOP_NONE || sel->fromClause || sel->whereClause ||
-		sel->groupClause || sel->havingClause || sel->windowClause ||
-		sel->valuesLists || sel->sortClause || sel->limitOffset ||
-		sel->limitCount || sel->lockingClause || sel->withClause ||
-		sel->distinctClause || sel->intoClause || list_length(sel->targetList) != 1)
-		goto bad;
-	target = linitial(sel->targetList);
-	if (target->name != NULL || target->indirection != NIL ||
-		(IsA(target->val, ColumnRef) && IsA(llast(((ColumnRef *) target->val)->fields), A_Star)))
-		goto bad;
-	return target->val;
-
-bad:
-	ereport(ERROR,
-			(errcode(ERRCODE_SYNTAX_ERROR),
-			 errmsg("SLO expression must be a single SQL expression"),
-			 errdetail("Expression: %s", source)));
-	pg_unreachable();
-}
-
 /*
  * Names resolve the same for everyone, whatever the search path of the
  * session or worker that evaluates: a planted operator is never picked up.
@@ -390,7 +356,7 @@ compile_expression(SpecInput *in, SloSpec *out, const char *source)
 	errctx.previous = error_context_stack;
 	error_context_stack = &errctx;
 
-	raw = parse_one_expression(text, source);
+	raw = mesh_parse_one_expression(text, "SLO expression", source);
 	pstate = make_parsestate(NULL);
 	pstate->p_sourcetext = text;
 	nsitem = addRangeTableEntryForRelation(pstate, in->rel, AccessShareLock,
