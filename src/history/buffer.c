@@ -259,7 +259,7 @@ append_entries(const HistoryEntry *entries, int n, bool count)
 	 * tick, so that a burst of reads is flushed before the ring drops any.
 	 */
 	if (count && 2 * (shared->head - shared->tail) >= (uint64) shared->capacity)
-		for (int i = 0; i < WAKE_SLOTS; i++)
+		for (int i = 0; i < WAKE_SLOTS && wake == NULL; i++)
 			if (shared->wake_db[i] == entries[0].dbid)
 				wake = shared->wake_latch[i];
 	SpinLockRelease(&shared->mutex);
