@@ -23,10 +23,12 @@ set -eu -o pipefail
 MESHPG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$MESHPG_ROOT/scripts/lib.sh"
+# shellcheck source=bench/lib.sh
+. "$MESHPG_ROOT/bench/lib.sh"
 meshpg_clean_pg_env
 
 N=${BENCH_PRODUCTS:-200}
-trap meshpg_cluster_stop EXIT
+trap bench_on_exit EXIT
 
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
     meshpg_install_deps
@@ -125,9 +127,8 @@ for _ in 1 2 3; do
     [ "$changes" = 0 ] || { meshpg_err "plan after apply found $changes changes"; exit 1; }
     plan+=("$(ms "$t0" "$t1")")
 done
-median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
-reapply_ms=$(median "${reapply[@]}")
-plan_ms=$(median "${plan[@]}")
+reapply_ms=$(printf '%s\n' "${reapply[@]}" | median)
+plan_ms=$(printf '%s\n' "${plan[@]}" | median)
 # both sides reached the same catalog
 same=$(psql_bench -At -c "
 SELECT (SELECT count(*) FROM meshpg.products WHERE domain = 'dsc' AND state = 'published')

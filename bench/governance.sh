@@ -38,6 +38,8 @@ set -eu -o pipefail
 MESHPG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$MESHPG_ROOT/scripts/lib.sh"
+# shellcheck source=bench/lib.sh
+. "$MESHPG_ROOT/bench/lib.sh"
 meshpg_clean_pg_env
 
 ROWS=${BENCH_ROWS:-1000000}
@@ -70,15 +72,7 @@ if [ $((POLICIES - POLICIES / 5)) -gt "$PRODUCTS" ] || [ $((5 * (POLICIES / 5)))
 fi
 VISIBLE=$((ROWS / 3))       # EU rows: id % 3 = 0
 
-on_exit() {
-    local rc=$?
-    if [ "$rc" -ne 0 ] && [ -n "${MESHPG_TMP:-}" ] && [ -f "$MESHPG_TMP/server.log" ]; then
-        meshpg_err "failed (exit $rc); last lines of the server log:"
-        tail -n 30 "$MESHPG_TMP/server.log" >&2 || true
-    fi
-    meshpg_cluster_stop
-}
-trap on_exit EXIT
+trap bench_on_exit EXIT
 
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
     meshpg_install_deps
@@ -92,15 +86,6 @@ meshpg_cluster_start "synchronous_commit = off" "shared_buffers = 1GB" \
 
 # psql_as ROLE ARGS...: psql on the bench database as ROLE.
 psql_as() { local role=$1; shift; meshpg_psql -d bench -U "$role" -v ON_ERROR_STOP=1 -q "$@"; }
-# put FILE: write stdin to FILE, readable by the server's user (pgbench reads it).
-put() { cat >"$1"; chmod 644 "$1"; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit }
-                               if (NR % 2) print v[(NR + 1) / 2];
-                               else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }'; }
-# verdict VALUE OP LIMIT: "ok" or "MISS"
-verdict() { awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
-    ok = (op == ">=") ? (v >= l) : (v <= l); print ok ? "ok" : "MISS" }'; }
 now_ns() { date +%s%N; }
 
 RELS=(raw.customers bench_dom.customers hw.customers_v)

@@ -34,6 +34,8 @@ set -eu -o pipefail
 MESHPG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$MESHPG_ROOT/scripts/lib.sh"
+# shellcheck source=bench/lib.sh
+. "$MESHPG_ROOT/bench/lib.sh"
 meshpg_clean_pg_env
 
 ROWS=${BENCH_ROWS:-100000}
@@ -51,15 +53,7 @@ if [ "$ROWS" -lt 3 ] || [ "$SECS" -lt 1 ] || [ "$REPEAT" -lt 1 ] || [ "$CLIENTS"
 fi
 VISIBLE=$((ROWS / 3))
 
-on_exit() {
-    local rc=$?
-    if [ "$rc" -ne 0 ] && [ -n "${MESHPG_TMP:-}" ] && [ -f "$MESHPG_TMP/server.log" ]; then
-        meshpg_err "failed (exit $rc); last lines of the server log:"
-        tail -n 30 "$MESHPG_TMP/server.log" >&2 || true
-    fi
-    meshpg_cluster_stop
-}
-trap on_exit EXIT
+trap bench_on_exit EXIT
 
 # pgaudit, for this benchmark only (not a dependency of meshpg).
 MESHPG_PACKAGES+=(postgresql-15-pgaudit)
@@ -81,13 +75,6 @@ meshpg_cluster_start "synchronous_commit = off" "shared_buffers = 512MB" "jit = 
     "meshpg.databases = 'bench'" "meshpg.worker_naptime = 1" "meshpg.scheduler = off"
 
 psql_as() { local role=$1; shift; meshpg_psql -d bench -U "$role" -v ON_ERROR_STOP=1 -q "$@"; }
-put() { cat >"$1"; chmod 644 "$1"; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit }
-                               if (NR % 2) print v[(NR + 1) / 2];
-                               else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }'; }
-verdict() { awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
-    ok = (op == ">=") ? (v >= l) : (v <= l); print ok ? "ok" : "MISS" }'; }
 
 meshpg_psql -d postgres -q -c 'CREATE DATABASE bench'
 meshpg_log "loading $ROWS rows (bench/governance_setup.sql)"

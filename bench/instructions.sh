@@ -23,6 +23,8 @@ set -eu -o pipefail
 MESHPG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$MESHPG_ROOT/scripts/lib.sh"
+# shellcheck source=bench/lib.sh
+. "$MESHPG_ROOT/bench/lib.sh"
 meshpg_clean_pg_env
 
 ROWS=${BENCH_ROWS:-30000}
@@ -33,7 +35,7 @@ if [ "$ROWS" -lt 3 ] || [ "$N" -lt 1 ]; then
 fi
 command -v valgrind >/dev/null 2>&1 || MESHPG_PACKAGES+=(valgrind)
 
-trap meshpg_cluster_stop EXIT
+trap bench_on_exit EXIT
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
     meshpg_install_deps
     meshpg_build >/dev/null
@@ -89,7 +91,6 @@ for mode in prepared simple; do
     done
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 echo
 echo "Instructions per point lookup (callgrind, single-user backend, consumer, $ROWS rows, $N lookups)"
 printf '  %-40s %12s %12s\n' "" "prepared" "simple"

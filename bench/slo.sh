@@ -35,6 +35,8 @@ set -eu -o pipefail
 MESHPG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$MESHPG_ROOT/scripts/lib.sh"
+# shellcheck source=bench/lib.sh
+. "$MESHPG_ROOT/bench/lib.sh"
 meshpg_clean_pg_env
 
 ROWS=${BENCH_ROWS:-5000000}
@@ -52,15 +54,7 @@ if [ "$ROWS" -lt 1000 ] || [ "$RUNS" -lt 1 ] || [ "$FRESH_RUNS" -lt 1 ] || [ "$G
     exit 1
 fi
 
-on_exit() {
-    local rc=$?
-    if [ "$rc" -ne 0 ] && [ -n "${MESHPG_TMP:-}" ] && [ -f "$MESHPG_TMP/server.log" ]; then
-        meshpg_err "failed (exit $rc); last lines of the server log:"
-        tail -n 30 "$MESHPG_TMP/server.log" >&2 || true
-    fi
-    meshpg_cluster_stop
-}
-trap on_exit EXIT
+trap bench_on_exit EXIT
 
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
     meshpg_install_deps
@@ -70,12 +64,6 @@ fi
 meshpg_cluster_start "synchronous_commit = off" "shared_buffers = 1GB" "jit = $JIT"
 
 psql_b() { meshpg_psql -d bench -v ON_ERROR_STOP=1 -q "$@"; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit }
-                               if (NR % 2) print v[(NR + 1) / 2];
-                               else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }'; }
-verdict() { awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
-    ok = (op == ">=") ? (v >= l) : (v <= l); print ok ? "ok" : "MISS" }'; }
 # timings FILE: the "Time: N ms" lines of a psql run with \timing, in ms
 timings() { sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' "$1"; }
 
