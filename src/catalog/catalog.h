@@ -139,6 +139,7 @@ typedef struct MeshSpiState
 {
 	Oid			userid;
 	int			sec_context;
+	int			guc_nestlevel;	/* jit = off until mesh_spi_end */
 } MeshSpiState;
 
 extern void mesh_spi_begin(MeshSpiState *state);

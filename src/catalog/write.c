@@ -12,6 +12,7 @@
 
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/guc.h"
 
 #include "catalog/catalog.h"
 
@@ -39,11 +40,22 @@ mesh_spi_begin(MeshSpiState *state)
 	GetUserIdAndSecContext(&state->userid, &state->sec_context);
 	SetUserIdAndSecContext(cat->owner,
 						   state->sec_context | SECURITY_LOCAL_USERID_CHANGE);
+
+	/*
+	 * Catalog statements touch a few rows, but recursive CTEs and set
+	 * functions give them estimates far above jit_above_cost: compiling them
+	 * cost ~50 ms per tag propagation.  Abort undoes this like a function's
+	 * SET clause.
+	 */
+	state->guc_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 }
 
 void
 mesh_spi_end(MeshSpiState *state)
 {
+	AtEOXact_GUC(true, state->guc_nestlevel);
 	SetUserIdAndSecContext(state->userid, state->sec_context);
 	SPI_finish();
 }
