@@ -110,8 +110,9 @@ RESET ROLE;
 SET ROLE regress_market_dev;
 SELECT count(*) AS other_domain_sees FROM meshpg.access_history WHERE product LIKE 'hist.%';
 SELECT count(*) AS other_domain_usage FROM meshpg.product_usage WHERE product LIKE 'hist.%';
-SELECT expect_error($$ SELECT * FROM meshpg.cat_access_history $$);
-SELECT expect_error($$ DELETE FROM meshpg.cat_access_history $$);
+SELECT expect_error($$ SELECT * FROM meshpg.cat_access_batch $$);
+SELECT expect_error($$ DELETE FROM meshpg.cat_access_batch $$);
+SELECT expect_error($$ SELECT * FROM meshpg._access_batches $$);
 RESET ROLE;
 SET ROLE regress_analyst;
 SELECT count(*) AS consumer_sees FROM meshpg.access_history;
@@ -154,12 +155,20 @@ COMMIT;
 SELECT pending FROM meshpg.access_history_stats;
 SELECT meshpg.flush_access_history();
 
--- Retention (meshpg.history_retention, 90 days by default) purges at flush.
-INSERT INTO meshpg.cat_access_history (read_at, product_id, product, role, session_role,
-       columns, row_policies, rows, command, complete, backend_pid, backend_start, statement)
-SELECT now() - d * interval '1 day', p.id, 'hist.sales', 'regress_old', 'regress_old',
-       '{id}', '{}', 1, 'SELECT', true, 0, now(), d
-  FROM meshpg.cat_product p, (VALUES (10), (89), (91), (400)) v(d)
- WHERE p.name = 'sales' AND p.domain_id = (SELECT id FROM meshpg.cat_domain WHERE name = 'hist');
+-- Retention (meshpg.history_retention, 90 days by default) purges at flush:
+-- a batch wholly older goes, one that straddles the cutoff keeps its younger
+-- reads (the statement number is the age in days here).
+INSERT INTO meshpg.cat_access_batch (product_id, product, role, session_role, columns,
+       row_policies, command, complete, backend_pid, backend_start, first_read, last_read,
+       reads, read_at, rows, statement)
+SELECT p.id, 'hist.sales', 'regress_old', 'regress_old', '{id}', '{}', 'SELECT', true, 0, now(),
+       now() - max(v.d) * interval '1 day', now() - min(v.d) * interval '1 day', count(*),
+       array_agg(now() - v.d * interval '1 day' ORDER BY v.d DESC),
+       array_agg(1::bigint ORDER BY v.d DESC), array_agg(v.d::bigint ORDER BY v.d DESC)
+  FROM meshpg.cat_product p, (VALUES (1, 10), (2, 400), (2, 91), (2, 89), (3, 95)) v(batch, d)
+ WHERE p.name = 'sales' AND p.domain_id = (SELECT id FROM meshpg.cat_domain WHERE name = 'hist')
+ GROUP BY p.id, v.batch;
 SELECT meshpg.flush_access_history();
+SELECT reads, statement, first_read > now() - interval '90 days' AS trimmed
+  FROM meshpg.cat_access_batch WHERE role = 'regress_old' ORDER BY reads, statement;
 SELECT statement AS days_old FROM meshpg.access_history WHERE role = 'regress_old' ORDER BY 1;

@@ -1,19 +1,27 @@
 /*
  * buffer.c
  *		The shared-memory ring that holds captured reads until a flush moves
- *		them into the catalog, and its persistence across a clean restart.
+ *		them into the catalog, its compact encoding of each read, and its
+ *		persistence across a clean restart.
+ *
+ * The ring is an array of 128-byte slots.  A read is encoded into one (or,
+ * with many policies or a long purpose, a few consecutive ones): its time,
+ * rows and statement, then its shape with the fields a workload rarely sets
+ * left out.  Two cache lines per read keep both the reader's copy and the
+ * flusher's pass cheap; a fixed-size entry of every possible field was
+ * twenty times that.
  *
  * A reader reserves its slots under a spinlock held for a few instructions,
- * then copies its entries without any lock and publishes each by writing
- * the slot's sequence number last: with two clients at tens of thousands of
+ * then copies its records without any lock and publishes each slot by
+ * writing its sequence number last: with two clients at tens of thousands of
  * statements a second, a lock held during the copy (or a sleeping LWLock
  * waiter) costs far more than the copy.  Readers never wait for a flush:
- * when the ring is full the entry is dropped and counted.  One flusher at a
- * time claims the complete entries of its database; they leave the ring
- * only when its transaction commits (mesh_history_release), so a flush that
- * fails or is killed loses nothing and a committed one is never replayed.
- * Entries of other databases stay where they are; the tail advances over
- * the consumed ones.
+ * when the ring is full the read is dropped and counted.  One flusher at a
+ * time claims the complete records of its database from the tail; the tail
+ * moves past them only when its transaction commits (mesh_history_release),
+ * so a flush that fails or is killed loses nothing and a committed one is
+ * never replayed.  Records of other databases that the claim passed over go
+ * back in at the head.
  *
  * At a shutdown (smart, fast or immediate: the postmaster itself exits
  * normally) the postmaster writes what is left to a file, and the next start
@@ -26,41 +34,65 @@
 #include <unistd.h>
 
 #include "access/htup_details.h"
+#include "common/hashfn.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "port/atomics.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
-#include "storage/spin.h"
-#include "port/atomics.h"
 #include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/builtins.h"
 
 #include "history/history.h"
 
 #define HISTORY_FILE	"pg_stat/meshpg_history.dat"
-#define HISTORY_MAGIC	0x4d485331	/* "MHS1" */
+#define HISTORY_MAGIC	0x4d485332	/* "MHS2": records as the ring holds them */
+#define HISTORY_MAGIC_V1 0x4d485331 /* "MHS1": meshpg 1.1's fixed entries */
 
 #define FLUSH_BATCH		MESH_HISTORY_FLUSH_BATCH
 
 /* Databases whose flusher the ring can wake up. */
 #define WAKE_SLOTS		64
 
+#define SLOT_DATA		120
+
 /* A slot is complete when seq is its position + 1. */
 typedef struct HistorySlot
 {
 	volatile uint64 seq;
-	HistoryEntry entry;
+	uint8		data[SLOT_DATA];
 } HistorySlot;
+
+/* The start of a record; its encoded shape follows. */
+typedef struct RecordHead
+{
+	Oid			dbid;
+	uint16		len;			/* bytes of encoded shape */
+	uint16		nslots;
+	TimestampTz read_at;
+	uint64		rows;
+	uint64		statement;
+} RecordHead;
+
+/* The largest encoded shape (encode_shape) and the record that holds it. */
+#define MAX_SHAPE_BYTES (1 + 8 + 8 + 4 * 3 + 2 + 1 + 1 + 8 + 4 + 4 + \
+						 MESH_HISTORY_MAX_POLICIES * 10 + \
+						 1 + MESH_HISTORY_PURPOSE_LEN + 1 + MESH_HISTORY_VERSION_LEN + \
+						 1 + MESH_HISTORY_MAX_ATTNO / 8)
+#define MAX_RECORD_BYTES (sizeof(RecordHead) + MAX_SHAPE_BYTES)
+#define RECORD_SLOTS(bytes) (((bytes) + SLOT_DATA - 1) / SLOT_DATA)
 
 typedef struct HistoryShared
 {
 	slock_t		mutex;			/* head, tail, counters, flusher */
-	int			capacity;
-	uint64		head;			/* next position to write */
-	uint64		tail;			/* oldest position not yet consumed */
+	int			capacity;		/* slots */
+	uint64		head;			/* next slot to write */
+	uint64		tail;			/* oldest slot not yet consumed */
+	uint64		pending;		/* reads between tail and head */
 	uint64		captured;
 	uint64		dropped;
 	uint64		flushed;
@@ -68,31 +100,32 @@ typedef struct HistoryShared
 	/* the latch of each database's worker: set when the ring is half full */
 	Oid			wake_db[WAKE_SLOTS];
 	Latch	   *wake_latch[WAKE_SLOTS];
-	HistorySlot slots[FLEXIBLE_ARRAY_MEMBER];
 } HistoryShared;
 
-#define SLOT(pos) (&shared->slots[(pos) % shared->capacity])
-
 static HistoryShared *shared = NULL;
+static HistorySlot *slots = NULL;
+
+#define SLOT(pos) (&slots[(pos) % shared->capacity])
 
 /*
- * The flusher's claim, kept until its transaction ends: the ring positions
- * of its database's entries, and copies of the other databases' entries it
- * passed over (in TopTransactionContext), which go back in at the head so
- * that a database nobody flushes cannot hold the tail and fill the ring.
+ * The flusher's claim, kept until its transaction ends: where the claimed
+ * run of slots ends, and copies of the other databases' records it passed
+ * over (in TopTransactionContext), which go back in at the head so that a
+ * database nobody flushes cannot hold the tail and fill the ring.
  */
-static uint64 *claimed = NULL;
+static uint64 claim_end = 0;
 static int	nclaimed = 0;
-static uint64 *passed = NULL;
-static HistoryEntry *passed_entries = NULL;
+static char *passed = NULL;
+static Size passed_len = 0;
 static int	npassed = 0;
 static bool claiming = false;
 
 static Size
 history_shmem_size(void)
 {
-	return add_size(offsetof(HistoryShared, slots),
-					mul_size(mesh_history_buffer_size, sizeof(HistorySlot)));
+	return add_size(CACHELINEALIGN(sizeof(HistoryShared)),
+					add_size(PG_CACHE_LINE_SIZE,
+							 mul_size(mesh_history_buffer_size, sizeof(HistorySlot))));
 }
 
 void
@@ -107,6 +140,231 @@ mesh_history_ready(void)
 	return shared != NULL;
 }
 
+/* ---- encoding ---- */
+
+/* Fields a shape leaves out when they are zero or the usual value. */
+#define HAS_QUERY_ID	0x01
+#define HAS_TARGET		0x02
+#define HAS_SESSION		0x04	/* session user differs from current user */
+#define HAS_PURPOSE		0x08
+#define HAS_VERSION		0x10
+
+#define PUT(p, v) (memcpy((p), &(v), sizeof(v)), (p) += sizeof(v))
+#define GET(p, v) (memcpy(&(v), (p), sizeof(v)), (p) += sizeof(v))
+
+/* Encodes s into out (MAX_SHAPE_BYTES at least); returns its length. */
+static int
+encode_shape(const HistoryShape *s, uint8 *out)
+{
+	uint8	   *p = out + 1;
+	uint8		present = 0;
+	uint8		ncol = MESH_HISTORY_MAX_ATTNO / 8;
+	uint8		len;
+
+	PUT(p, s->product_id);
+	PUT(p, s->backend_start);
+	PUT(p, s->relid);
+	PUT(p, s->current_user);
+	PUT(p, s->pid);
+	PUT(p, s->flags);
+	PUT(p, s->command);
+	PUT(p, s->npolicies);
+	if (s->query_id != 0)
+	{
+		present |= HAS_QUERY_ID;
+		PUT(p, s->query_id);
+	}
+	if (OidIsValid(s->target))
+	{
+		present |= HAS_TARGET;
+		PUT(p, s->target);
+	}
+	if (s->session_user != s->current_user)
+	{
+		present |= HAS_SESSION;
+		PUT(p, s->session_user);
+	}
+	for (int i = 0; i < s->npolicies; i++)
+	{
+		PUT(p, s->policies[i]);
+		PUT(p, s->policy_attnos[i]);
+	}
+	if (s->purpose[0] != '\0')
+	{
+		present |= HAS_PURPOSE;
+		len = strnlen(s->purpose, MESH_HISTORY_PURPOSE_LEN - 1);
+		PUT(p, len);
+		memcpy(p, s->purpose, len);
+		p += len;
+	}
+	if (s->version[0] != '\0')
+	{
+		present |= HAS_VERSION;
+		len = strnlen(s->version, MESH_HISTORY_VERSION_LEN - 1);
+		PUT(p, len);
+		memcpy(p, s->version, len);
+		p += len;
+	}
+	while (ncol > 0 && s->columns[ncol - 1] == 0)
+		ncol--;
+	PUT(p, ncol);
+	memcpy(p, s->columns, ncol);
+	p += ncol;
+	out[0] = present;
+	return p - out;
+}
+
+void
+mesh_history_decode_shape(const HistoryRead *read, HistoryShape *s)
+{
+	const uint8 *p = read->shape + 1;
+	uint8		present = read->shape[0];
+	uint8		len;
+
+	memset(s, 0, sizeof(HistoryShape));
+	GET(p, s->product_id);
+	GET(p, s->backend_start);
+	GET(p, s->relid);
+	GET(p, s->current_user);
+	GET(p, s->pid);
+	GET(p, s->flags);
+	GET(p, s->command);
+	GET(p, s->npolicies);
+	if (present & HAS_QUERY_ID)
+		GET(p, s->query_id);
+	if (present & HAS_TARGET)
+		GET(p, s->target);
+	s->session_user = s->current_user;
+	if (present & HAS_SESSION)
+		GET(p, s->session_user);
+	for (int i = 0; i < s->npolicies; i++)
+	{
+		GET(p, s->policies[i]);
+		GET(p, s->policy_attnos[i]);
+	}
+	if (present & HAS_PURPOSE)
+	{
+		GET(p, len);
+		memcpy(s->purpose, p, len);
+		p += len;
+	}
+	if (present & HAS_VERSION)
+	{
+		GET(p, len);
+		memcpy(s->version, p, len);
+		p += len;
+	}
+	GET(p, len);
+	memcpy(s->columns, p, len);
+	p += len;
+	Assert(p == read->shape + read->shape_len);
+}
+
+/* Builds the record of entry e in out (MAX_RECORD_BYTES); returns its length. */
+static int
+encode_record(const HistoryEntry *e, uint8 *out)
+{
+	RecordHead	head;
+	int			len = encode_shape(&e->shape, out + sizeof(RecordHead));
+
+	head.dbid = e->shape.dbid;
+	head.len = len;
+	head.nslots = RECORD_SLOTS(sizeof(RecordHead) + len);
+	head.read_at = e->read_at;
+	head.rows = e->rows;
+	head.statement = e->statement;
+	memcpy(out, &head, sizeof(RecordHead));
+	return sizeof(RecordHead) + len;
+}
+
+/* Copies the record at pos (complete, nslots long) into out. */
+static void
+read_record(uint64 pos, int nslots, uint8 *out)
+{
+	for (int i = 0; i < nslots; i++)
+		memcpy(out + i * SLOT_DATA, SLOT(pos + i)->data, SLOT_DATA);
+}
+
+/*
+ * The head of the record at pos, if all its slots are written: false for a
+ * record still being copied in (or left half-written by a killed backend).
+ */
+static bool
+record_complete(uint64 pos, uint64 head_pos, RecordHead *head)
+{
+	if (pos >= head_pos || SLOT(pos)->seq != pos + 1)
+		return false;
+	pg_read_barrier();
+	memcpy(head, SLOT(pos)->data, sizeof(RecordHead));
+	if (head->nslots < 1 || head->nslots > RECORD_SLOTS(MAX_RECORD_BYTES) ||
+		pos + head->nslots > head_pos)
+		return false;
+	for (int i = 1; i < head->nslots; i++)
+		if (SLOT(pos + i)->seq != pos + i + 1)
+			return false;
+	pg_read_barrier();
+	return true;
+}
+
+/*
+ * Appends n encoded records (lens[i] bytes each, one after another in buf).
+ * Records that do not fit are dropped; count says whether these are new
+ * reads (or ones going back in after a flush passed over them).
+ */
+static void
+append_records(const uint8 *buf, const int *lens, int n, bool count)
+{
+	uint64		first;
+	uint64		room;
+	int			reserved = 0;
+	uint64		nslots = 0;
+	Latch	   *wake = NULL;
+	Oid			dbid;
+
+	memcpy(&dbid, buf, sizeof(Oid));
+	SpinLockAcquire(&shared->mutex);
+	room = shared->capacity - (shared->head - shared->tail);
+	while (reserved < n && nslots + RECORD_SLOTS(lens[reserved]) <= room)
+		nslots += RECORD_SLOTS(lens[reserved++]);
+	if (count)
+		shared->captured += n;
+	shared->dropped += n - reserved;
+	shared->pending += reserved;
+	first = shared->head;
+	shared->head += nslots;
+
+	/*
+	 * Half full: wake this database's worker now rather than at its next
+	 * tick, so that a burst of reads is flushed before the ring drops any.
+	 */
+	if (count && 2 * (shared->head - shared->tail) >= (uint64) shared->capacity)
+		for (int i = 0; i < WAKE_SLOTS && wake == NULL; i++)
+			if (shared->wake_db[i] == dbid)
+				wake = shared->wake_latch[i];
+	SpinLockRelease(&shared->mutex);
+	if (wake != NULL)
+		SetLatch(wake);
+
+	for (int r = 0; r < reserved; r++)
+	{
+		int			k = RECORD_SLOTS(lens[r]);
+
+		for (int i = 0; i < k; i++)
+		{
+			HistorySlot *slot = SLOT(first + i);
+			int			bytes = Min(SLOT_DATA, lens[r] - i * SLOT_DATA);
+
+			memcpy(slot->data, buf + i * SLOT_DATA, bytes);
+			pg_write_barrier();
+			slot->seq = first + i + 1;
+		}
+		first += k;
+		buf += lens[r];
+	}
+}
+
+/* ---- persistence across a clean restart ---- */
+
 /* Postmaster, at a clean shutdown only: keep what was not flushed. */
 static void
 history_shmem_shutdown(int code, Datum arg)
@@ -114,29 +372,29 @@ history_shmem_shutdown(int code, Datum arg)
 	FILE	   *file;
 	uint32		header[2];
 	uint64		n = 0;
+	uint64		pos;
+	RecordHead	head;
+	uint8		record[RECORD_SLOTS(MAX_RECORD_BYTES) * SLOT_DATA];
 
 	if (code != 0 || shared == NULL)
 		return;
-	for (uint64 pos = shared->tail; pos < shared->head; pos++)
-		if (SLOT(pos)->seq == pos + 1 && OidIsValid(SLOT(pos)->entry.dbid))
-			n++;
+	for (pos = shared->tail; record_complete(pos, shared->head, &head); pos += head.nslots)
+		n++;
 
 	file = AllocateFile(HISTORY_FILE ".tmp", PG_BINARY_W);
 	if (file == NULL)
 		goto error;
 	header[0] = HISTORY_MAGIC;
-	header[1] = sizeof(HistoryEntry);
+	header[1] = sizeof(RecordHead);
 	if (fwrite(header, sizeof(header), 1, file) != 1 ||
 		fwrite(&n, sizeof(n), 1, file) != 1 ||
 		fwrite(&shared->dropped, sizeof(uint64), 1, file) != 1)
 		goto error;
-	for (uint64 pos = shared->tail; pos < shared->head; pos++)
+	/* a record a killed backend left half-written ends what is kept */
+	for (pos = shared->tail; record_complete(pos, shared->head, &head); pos += head.nslots)
 	{
-		HistorySlot *slot = SLOT(pos);
-
-		/* a slot a killed backend left half-written is not complete */
-		if (slot->seq == pos + 1 && OidIsValid(slot->entry.dbid) &&
-			fwrite(&slot->entry, sizeof(HistoryEntry), 1, file) != 1)
+		read_record(pos, head.nslots, record);
+		if (fwrite(record, sizeof(RecordHead) + head.len, 1, file) != 1)
 			goto error;
 	}
 	if (FreeFile(file))
@@ -157,7 +415,80 @@ error:
 	unlink(HISTORY_FILE ".tmp");
 }
 
-/* Postmaster startup: entries a clean shutdown kept come back. */
+/* meshpg 1.1 kept one fixed-size entry per read. */
+typedef struct HistoryEntryV1
+{
+	TimestampTz read_at;
+	uint64		query_id;
+	uint64		rows;
+	uint64		statement;
+	int64		product_id;
+	int64		policies[16];
+	TimestampTz backend_start;
+	Oid			dbid;
+	Oid			relid;
+	Oid			current_user;
+	Oid			session_user;
+	Oid			target;
+	int			pid;
+	uint16		flags;
+	uint8		npolicies;
+	char		command;
+	AttrNumber	policy_attnos[16];
+	char		purpose[64];
+	char		version[32];
+	uint8		columns[200];
+} HistoryEntryV1;
+
+/* The next record of a file in either format, in out; false at its end. */
+static bool
+load_record(FILE *file, uint32 magic, uint8 *out, int *len)
+{
+	if (magic == HISTORY_MAGIC_V1)
+	{
+		HistoryEntryV1 v1;
+		HistoryEntry e;
+
+		if (fread(&v1, sizeof(v1), 1, file) != 1)
+			return false;
+		memset(&e, 0, sizeof(e));
+		e.read_at = v1.read_at;
+		e.rows = v1.rows;
+		e.statement = v1.statement;
+		e.shape.query_id = v1.query_id;
+		e.shape.product_id = v1.product_id;
+		e.shape.backend_start = v1.backend_start;
+		e.shape.dbid = v1.dbid;
+		e.shape.relid = v1.relid;
+		e.shape.current_user = v1.current_user;
+		e.shape.session_user = v1.session_user;
+		e.shape.target = v1.target;
+		e.shape.pid = v1.pid;
+		e.shape.flags = v1.flags;
+		e.shape.npolicies = Min(v1.npolicies, MESH_HISTORY_MAX_POLICIES);
+		e.shape.command = v1.command;
+		memcpy(e.shape.policies, v1.policies, sizeof(int64) * e.shape.npolicies);
+		memcpy(e.shape.policy_attnos, v1.policy_attnos, sizeof(AttrNumber) * e.shape.npolicies);
+		strlcpy(e.shape.purpose, v1.purpose, sizeof(e.shape.purpose));
+		strlcpy(e.shape.version, v1.version, sizeof(e.shape.version));
+		memcpy(e.shape.columns, v1.columns, sizeof(e.shape.columns));
+		*len = encode_record(&e, out);
+		return true;
+	}
+	else
+	{
+		RecordHead head;
+
+		if (fread(&head, sizeof(head), 1, file) != 1 || head.len > MAX_SHAPE_BYTES ||
+			fread(out + sizeof(head), head.len, 1, file) != 1)
+			return false;
+		memcpy(out, &head, sizeof(head));
+		*len = sizeof(head) + head.len;
+		return true;
+	}
+}
+
+/* Postmaster startup: reads a clean shutdown kept come back. */
 static void
 history_load(void)
 {
@@ -165,6 +496,9 @@ history_load(void)
 	uint32		header[2];
 	uint64		n;
 	uint64		dropped;
+	uint64		loaded;
+	uint8		record[MAX_RECORD_BYTES];
+	int			len;
 
 	if (file == NULL)
 	{
@@ -176,7 +510,8 @@ history_load(void)
 		return;
 	}
 	if (fread(header, sizeof(header), 1, file) != 1 ||
-		header[0] != HISTORY_MAGIC || header[1] != sizeof(HistoryEntry) ||
+		!((header[0] == HISTORY_MAGIC && header[1] == sizeof(RecordHead)) ||
+		  (header[0] == HISTORY_MAGIC_V1 && header[1] == sizeof(HistoryEntryV1))) ||
 		fread(&n, sizeof(n), 1, file) != 1 ||
 		fread(&dropped, sizeof(dropped), 1, file) != 1)
 	{
@@ -188,27 +523,23 @@ history_load(void)
 	shared->dropped = dropped;
 	for (uint64 i = 0; i < n; i++)
 	{
-		HistoryEntry e;
+		RecordHead	head;
 
-		if (fread(&e, sizeof(e), 1, file) != 1)
+		if (!load_record(file, header[0], record, &len))
 		{
 			ereport(LOG,
 					(errmsg("meshpg access history file \"%s\" is truncated", HISTORY_FILE)));
 			break;
 		}
 		/* a smaller ring now: keep the oldest, count the rest as dropped */
-		if (shared->head - shared->tail >= (uint64) shared->capacity)
-		{
-			shared->dropped++;
-			continue;
-		}
-		SLOT(shared->head)->entry = e;
-		SLOT(shared->head)->seq = shared->head + 1;
-		shared->head++;
+		memcpy(&head, record, sizeof(head));
+		if (OidIsValid(head.dbid))
+			append_records(record, &len, 1, false);
 	}
+	loaded = shared->pending;
 	ereport(LOG,
 			(errmsg("meshpg: reloaded %llu unflushed access history entries",
-					(unsigned long long) (shared->head - shared->tail))));
+					(unsigned long long) loaded)));
 done:
 	FreeFile(file);
 	unlink(HISTORY_FILE);
@@ -221,13 +552,16 @@ mesh_history_shmem_startup(void)
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	shared = ShmemInitStruct("meshpg access history", history_shmem_size(), &found);
+	/* slots on a cache-line boundary: a one-slot record spans two lines */
+	slots = (HistorySlot *) TYPEALIGN(PG_CACHE_LINE_SIZE,
+									  (char *) shared + sizeof(HistoryShared));
 	if (!found)
 	{
-		memset(shared, 0, offsetof(HistoryShared, slots));
+		memset(shared, 0, sizeof(HistoryShared));
 		SpinLockInit(&shared->mutex);
 		shared->capacity = mesh_history_buffer_size;
 		for (int i = 0; i < shared->capacity; i++)
-			shared->slots[i].seq = 0;
+			slots[i].seq = 0;
 	}
 	LWLockRelease(AddinShmemInitLock);
 
@@ -239,42 +573,7 @@ mesh_history_shmem_startup(void)
 	}
 }
 
-static void
-append_entries(const HistoryEntry *entries, int n, bool count)
-{
-	uint64		first;
-	int			reserved;
-	Latch	   *wake = NULL;
-
-	SpinLockAcquire(&shared->mutex);
-	if (count)
-		shared->captured += n;
-	reserved = Min((uint64) n, shared->capacity - (shared->head - shared->tail));
-	shared->dropped += n - reserved;
-	first = shared->head;
-	shared->head += reserved;
-
-	/*
-	 * Half full: wake this database's worker now rather than at its next
-	 * tick, so that a burst of reads is flushed before the ring drops any.
-	 */
-	if (count && 2 * (shared->head - shared->tail) >= (uint64) shared->capacity)
-		for (int i = 0; i < WAKE_SLOTS && wake == NULL; i++)
-			if (shared->wake_db[i] == entries[0].dbid)
-				wake = shared->wake_latch[i];
-	SpinLockRelease(&shared->mutex);
-	if (wake != NULL)
-		SetLatch(wake);
-
-	for (int i = 0; i < reserved; i++)
-	{
-		HistorySlot *slot = SLOT(first + i);
-
-		memcpy(&slot->entry, &entries[i], sizeof(HistoryEntry));
-		pg_write_barrier();
-		slot->seq = first + i + 1;
-	}
-}
+/* ---- readers and flushers ---- */
 
 /*
  * The latch to set when the ring fills up with dbid's entries: the
@@ -307,27 +606,53 @@ mesh_history_set_flusher(Oid dbid, Latch *latch)
 	SpinLockRelease(&shared->mutex);
 }
 
-/* Never waits for a flush and never fails: a full ring drops and counts. */
+/*
+ * Never waits for a flush and never fails (it allocates nothing): a full
+ * ring drops and counts.  The entries are encoded first, so the spinlock
+ * covers only the slots' reservation.
+ */
+#define APPEND_CHUNK 8
+
 void
 mesh_history_append(const HistoryEntry *entries, int n)
 {
-	if (shared == NULL || n == 0)
+	uint8		buf[APPEND_CHUNK * MAX_RECORD_BYTES];
+	int			lens[APPEND_CHUNK];
+
+	if (shared == NULL)
 		return;
-	append_entries(entries, n, true);
+	for (int done = 0; done < n; done += APPEND_CHUNK)
+	{
+		int			k = Min(APPEND_CHUNK, n - done);
+		Size		off = 0;
+
+		for (int i = 0; i < k; i++)
+		{
+			lens[i] = encode_record(&entries[done + i], buf + off);
+			off += lens[i];
+		}
+		append_records(buf, lens, k, true);
+	}
 }
 
 /*
- * Claims the complete entries of dbid for this backend's flush, copied into
- * a palloc'd array; NULL with *n = 0 when another flush is in progress.  The
- * claim ends with mesh_history_release at the end of the transaction.
+ * Claims the complete records of dbid for this backend's flush, from the
+ * tail on: an array of reads whose shapes point into memory allocated with
+ * it.  NULL with *n = 0 when another flush is in progress.  The claim ends
+ * with mesh_history_release at the end of the transaction.
  */
-HistoryEntry *
+HistoryRead *
 mesh_history_claim(Oid dbid, int *n)
 {
-	uint64		head;
-	uint64		tail;
-	HistoryEntry *result;
+	uint64		head_pos;
+	uint64		pos;
+	HistoryRead *result;
+	uint8	   *shapes;
+	Size		shapes_len = 0;
 	int			count = 0;
+	RecordHead	head;
+	uint8		record[RECORD_SLOTS(MAX_RECORD_BYTES) * SLOT_DATA];
+	uint64		nslots;
 
 	*n = 0;
 	if (shared == NULL || claiming)
@@ -339,51 +664,62 @@ mesh_history_claim(Oid dbid, int *n)
 		return NULL;
 	}
 	shared->flusher = MyProcPid;
-	head = shared->head;
-	tail = shared->tail;
+	head_pos = shared->head;
+	pos = shared->tail;
 	SpinLockRelease(&shared->mutex);
 	claiming = true;
 
 	/*
 	 * Readers write only slots they reserved past the tail, and publish them
-	 * by their sequence number; only the flusher changes a published slot or
-	 * moves the tail.  A slot still being written ends the claim: the next
-	 * flush takes it and what follows.
+	 * by their sequence numbers; only the flusher moves the tail.  A record
+	 * still being written ends the claim: the next flush takes it and what
+	 * follows.
 	 */
-	if (claimed == NULL)
-	{
-		claimed = MemoryContextAlloc(TopMemoryContext, sizeof(uint64) * FLUSH_BATCH);
-		passed = MemoryContextAlloc(TopMemoryContext, sizeof(uint64) * FLUSH_BATCH);
-	}
-	result = palloc(sizeof(HistoryEntry) * Min(FLUSH_BATCH, Max(1, head - tail)));
+	nslots = Min(head_pos - pos, (uint64) FLUSH_BATCH * RECORD_SLOTS(MAX_RECORD_BYTES));
+	result = palloc(sizeof(HistoryRead) * Min(FLUSH_BATCH, Max(1, nslots)));
+	shapes = palloc(Max(1, Min(nslots, FLUSH_BATCH) * SLOT_DATA));
 	npassed = 0;
-	passed_entries = NULL;
-	for (uint64 pos = tail; pos < head && count + npassed < FLUSH_BATCH; pos++)
+	passed = NULL;
+	passed_len = 0;
+	while (count + npassed < FLUSH_BATCH && record_complete(pos, head_pos, &head))
 	{
-		HistorySlot *slot = SLOT(pos);
-
-		if (slot->seq != pos + 1)
-			break;
-		pg_read_barrier();
-		if (!OidIsValid(slot->entry.dbid))
-			continue;			/* consumed already */
-		if (slot->entry.dbid == dbid)
+		read_record(pos, head.nslots, record);
+		if (head.dbid == dbid)
 		{
-			memcpy(&result[count], &slot->entry, sizeof(HistoryEntry));
-			claimed[count++] = pos;
+			HistoryRead *r = &result[count++];
+
+			/* a multi-slot record may not fit what a batch of one-slot ones would */
+			if (shapes_len + head.len > Min(nslots, FLUSH_BATCH) * SLOT_DATA)
+			{
+				count--;
+				break;
+			}
+			r->read_at = head.read_at;
+			r->rows = head.rows;
+			r->statement = head.statement;
+			r->shape_len = head.len;
+			r->shape = shapes + shapes_len;
+			memcpy(shapes + shapes_len, record + sizeof(RecordHead), head.len);
+			shapes_len += head.len;
+			r->shape_hash = hash_bytes(r->shape, r->shape_len);
 		}
 		else
 		{
-			if (passed_entries == NULL)
-				passed_entries = MemoryContextAlloc(TopTransactionContext,
-													sizeof(HistoryEntry) * FLUSH_BATCH);
-			memcpy(&passed_entries[npassed], &slot->entry, sizeof(HistoryEntry));
-			passed[npassed++] = pos;
+			if (passed == NULL)
+				passed = MemoryContextAlloc(TopTransactionContext,
+											FLUSH_BATCH * SLOT_DATA);
+			if (passed_len + sizeof(RecordHead) + head.len > FLUSH_BATCH * SLOT_DATA)
+				break;
+			memcpy(passed + passed_len, record, sizeof(RecordHead) + head.len);
+			passed_len += sizeof(RecordHead) + head.len;
+			npassed++;
 		}
+		pos += head.nslots;
 	}
-	/* passing over others' entries is worth it only to free the tail */
+	/* passing over others' records is worth it only to free the tail */
 	if (count == 0)
 		npassed = 0;
+	claim_end = pos;
 	nclaimed = count;
 	*n = count;
 	return result;
@@ -393,41 +729,39 @@ mesh_history_claim(Oid dbid, int *n)
 void
 mesh_history_release(bool consumed)
 {
-	uint64		tail;
-	uint64		head;
-
 	if (!claiming)
 		return;
-	if (consumed)
-	{
-		/* only this flusher touches published slots: no lock to mark them */
-		for (int i = 0; i < nclaimed; i++)
-			SLOT(claimed[i])->entry.dbid = InvalidOid;
-		for (int i = 0; i < npassed; i++)
-			SLOT(passed[i])->entry.dbid = InvalidOid;
-		SpinLockAcquire(&shared->mutex);
-		tail = shared->tail;
-		head = shared->head;
-		SpinLockRelease(&shared->mutex);
-		while (tail < head && SLOT(tail)->seq == tail + 1 &&
-			   !OidIsValid(SLOT(tail)->entry.dbid))
-			tail++;
-		pg_memory_barrier();
-	}
+	consumed = consumed && nclaimed > 0;
 	SpinLockAcquire(&shared->mutex);
 	if (consumed)
 	{
-		shared->tail = tail;
+		/* every record before claim_end was claimed or passed over */
+		shared->tail = claim_end;
+		shared->pending -= nclaimed + npassed;
 		shared->flushed += nclaimed;
 	}
 	shared->flusher = 0;
 	SpinLockRelease(&shared->mutex);
-	/* the other databases' entries go back in, behind the new ones */
+	/* the other databases' records go back in, behind the new ones */
 	if (consumed && npassed > 0)
-		append_entries(passed_entries, npassed, false);
+	{
+		int		   *lens = palloc(sizeof(int) * npassed);
+		char	   *p = passed;
+
+		for (int i = 0; i < npassed; i++)
+		{
+			RecordHead	head;
+
+			memcpy(&head, p, sizeof(head));
+			lens[i] = sizeof(RecordHead) + head.len;
+			p += lens[i];
+		}
+		append_records((uint8 *) passed, lens, npassed, false);
+		pfree(lens);
+	}
 	nclaimed = 0;
 	npassed = 0;
-	passed_entries = NULL;
+	passed = NULL;
 	claiming = false;
 }
 
@@ -449,7 +783,7 @@ meshpg_access_history_stats(PG_FUNCTION_ARGS)
 				 errmsg("the meshpg access history buffer is not available")));
 	SpinLockAcquire(&shared->mutex);
 	values[0] = Int32GetDatum(shared->capacity);
-	values[1] = Int64GetDatum((int64) (shared->head - shared->tail));
+	values[1] = Int64GetDatum((int64) shared->pending);
 	values[2] = Int64GetDatum((int64) shared->captured);
 	values[3] = Int64GetDatum((int64) shared->dropped);
 	values[4] = Int64GetDatum((int64) shared->flushed);

@@ -93,7 +93,7 @@ close_statement(int i, bool incomplete)
 	{
 		staged[s->first + j].rows = s->rows;
 		if (incomplete)
-			staged[s->first + j].flags |= MESH_HISTORY_INCOMPLETE;
+			staged[s->first + j].shape.flags |= MESH_HISTORY_INCOMPLETE;
 	}
 	mesh_history_append(&staged[s->first], s->n);
 
@@ -192,18 +192,18 @@ add_policies(List *items, Oid relid, HistoryEntry *e)
 			int64		id = (int64) (((uint64) (item->hashValue >> 16)) << 32 | lo);
 			AttrNumber	attno = (AttrNumber) (item->hashValue & 0xffff);
 
-			if (attno > 0 && !(e->flags & MESH_HISTORY_WHOLE_ROW) &&
+			if (attno > 0 && !(e->shape.flags & MESH_HISTORY_WHOLE_ROW) &&
 				(attno > MESH_HISTORY_MAX_ATTNO ||
-				 !(e->columns[(attno - 1) / 8] & (1 << ((attno - 1) % 8)))))
+				 !(e->shape.columns[(attno - 1) / 8] & (1 << ((attno - 1) % 8)))))
 				continue;
-			if (e->npolicies == MESH_HISTORY_MAX_POLICIES)
+			if (e->shape.npolicies == MESH_HISTORY_MAX_POLICIES)
 			{
-				e->flags |= MESH_HISTORY_MORE_POLICIES;
+				e->shape.flags |= MESH_HISTORY_MORE_POLICIES;
 				continue;
 			}
-			e->policies[e->npolicies] = id;
-			e->policy_attnos[e->npolicies] = attno;
-			e->npolicies++;
+			e->shape.policies[e->shape.npolicies] = id;
+			e->shape.policy_attnos[e->shape.npolicies] = attno;
+			e->shape.npolicies++;
 		}
 	}
 }
@@ -234,29 +234,28 @@ capture_statement(QueryDesc *query)
 
 		ensure_room(1, 1);
 		e = &staged[nstaged];
-		memset(e, 0, offsetof(HistoryEntry, columns));
-		memset(e->columns, 0, sizeof(e->columns));
+		memset(e, 0, sizeof(HistoryEntry));
 		e->read_at = now;
-		e->query_id = stmt->queryId;
-		e->product_id = product->id;
-		e->backend_start = MyStartTimestamp;
-		e->dbid = MyDatabaseId;
-		e->relid = rte->relid;
-		e->current_user = GetUserId();
-		e->session_user = GetSessionUserId();
-		e->pid = MyProcPid;
+		e->shape.query_id = stmt->queryId;
+		e->shape.product_id = product->id;
+		e->shape.backend_start = MyStartTimestamp;
+		e->shape.dbid = MyDatabaseId;
+		e->shape.relid = rte->relid;
+		e->shape.current_user = GetUserId();
+		e->shape.session_user = GetSessionUserId();
+		e->shape.pid = MyProcPid;
 		if (mesh_session_purpose != NULL)
-			strlcpy(e->purpose, mesh_session_purpose, sizeof(e->purpose));
+			strlcpy(e->shape.purpose, mesh_session_purpose, sizeof(e->shape.purpose));
 		if (product->version != NULL)
-			strlcpy(e->version, product->version, sizeof(e->version));
+			strlcpy(e->shape.version, product->version, sizeof(e->shape.version));
 		while ((x = bms_next_member(rte->selectedCols, x)) >= 0)
 		{
 			AttrNumber	attno = x + FirstLowInvalidHeapAttributeNumber;
 
 			if (attno == InvalidAttrNumber)
-				e->flags |= MESH_HISTORY_WHOLE_ROW;
+				e->shape.flags |= MESH_HISTORY_WHOLE_ROW;
 			else if (attno > 0 && attno <= MESH_HISTORY_MAX_ATTNO)
-				e->columns[(attno - 1) / 8] |= 1 << ((attno - 1) % 8);
+				e->shape.columns[(attno - 1) / 8] |= 1 << ((attno - 1) % 8);
 		}
 		add_policies(stmt->invalItems, rte->relid, e);
 		nstaged++;
@@ -273,8 +272,8 @@ capture_statement(QueryDesc *query)
 	statement_counter++;
 	for (int i = 0; i < n; i++)
 	{
-		staged[first + i].command = command;
-		staged[first + i].target = target;
+		staged[first + i].shape.command = command;
+		staged[first + i].shape.target = target;
 		staged[first + i].statement = statement_counter;
 	}
 
@@ -345,16 +344,16 @@ history_executor_end(QueryDesc *query)
 		OpenStatement *s = &open_stmts[i];
 
 		/* CREATE TABLE AS creates its table only once it runs */
-		if (staged[s->first].command == 'c' && !OidIsValid(staged[s->first].target))
+		if (staged[s->first].shape.command == 'c' && !OidIsValid(staged[s->first].shape.target))
 		{
 			Oid			target = mesh_lineage_utility_target('c');
 
 			for (int j = 0; j < s->n; j++)
-				staged[s->first + j].target = target;
+				staged[s->first + j].shape.target = target;
 		}
-		if (OidIsValid(staged[s->first].target))
-			mesh_lineage_record(query->plannedstmt, staged[s->first].target,
-								staged[s->first].command, &staged[s->first], s->n);
+		if (OidIsValid(staged[s->first].shape.target))
+			mesh_lineage_record(query->plannedstmt, staged[s->first].shape.target,
+								staged[s->first].shape.command, &staged[s->first], s->n);
 		/* recording lineage ran statements: find it again */
 		if ((i = find_statement(query)) >= 0)
 			close_statement(i, false);

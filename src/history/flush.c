@@ -1,14 +1,19 @@
 /*
  * flush.c
  *		Moves captured reads from the shared ring into
- *		meshpg.cat_access_history, resolving names on the way, and purges
- *		rows past the retention period.
+ *		meshpg.cat_access_batch, resolving names on the way, and purges
+ *		reads past the retention period.
  *
- * The heavy work of the access history happens here, off the query path:
- * role, column and policy names are resolved and the rows written in one
- * prepared statement.  The claimed entries leave the ring only when this
- * transaction commits, so an error or a killed backend loses nothing and a
- * committed flush is never replayed.
+ * The heavy work of the access history happens here, off the query path.
+ * A workload repeats itself: the same roles read the same columns under the
+ * same policies, statement after statement.  So the reads of a flush are
+ * grouped by shape (who, what, under which policies, for what), each shape's
+ * names are resolved once, and each shape gets one row whose arrays hold its
+ * reads' times, row counts and statement numbers; meshpg.access_history
+ * unnests them.  A read then costs the flush a few array elements instead of
+ * a row and its index entries.  The claimed reads leave the ring only when
+ * this transaction commits, so an error or a killed backend loses nothing
+ * and a committed flush is never replayed.
  */
 #include "postgres.h"
 
@@ -71,7 +76,10 @@ flush_xact_callback(XactEvent event, void *arg)
 		mesh_history_release(false);
 }
 
-/* Per-batch name caches: a batch holds few roles, relations and policies. */
+/*
+ * Per-flush name caches: a flush holds few roles, relations and policies.
+ * Names live in the flush's memory context, not a row's.
+ */
 typedef struct NameCache
 {
 	Oid			key;
@@ -176,12 +184,13 @@ policy_name(HTAB *names, int64 id)
 	return entry ? *(char **) ((char *) entry + sizeof(int64)) : psprintf("#" INT64_FORMAT, id);
 }
 
-/* Column numbers of meshpg.cat_access_history (sql/1.1/30-history.sql). */
+/* Column numbers of meshpg.cat_access_batch (sql/1.2/30-history.sql). */
 enum
 {
-	A_READ_AT = 0, A_PRODUCT_ID, A_PRODUCT, A_VERSION, A_RELATION, A_ROLE, A_SESSION_ROLE,
-	A_COLUMNS, A_MASKS, A_ROW_POLICIES, A_PURPOSE, A_ROWS, A_QUERY_ID, A_COMMAND, A_TARGET,
-	A_COMPLETE, A_PID, A_BACKEND_START, A_STATEMENT, A_FLUSHED_AT, A_NATTS
+	A_PRODUCT_ID = 0, A_PRODUCT, A_VERSION, A_RELATION, A_ROLE, A_SESSION_ROLE,
+	A_COLUMNS, A_MASKS, A_ROW_POLICIES, A_PURPOSE, A_QUERY_ID, A_COMMAND, A_TARGET,
+	A_COMPLETE, A_PID, A_BACKEND_START, A_FIRST_READ, A_LAST_READ, A_READS,
+	A_READ_AT, A_ROWS, A_STATEMENT, A_FLUSHED_AT, A_NATTS
 };
 
 static char *
@@ -198,9 +207,9 @@ product_name_by_id(int64 id)
 	return isnull ? NULL : SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
-/* The columns entry e read, as a text[] datum. */
+/* The columns shape e read, as a text[] datum. */
 static Datum
-columns_datum(const HistoryEntry *e)
+columns_datum(const HistoryShape *e)
 {
 	List	   *names = NIL;
 	int			natts = 0;
@@ -239,7 +248,7 @@ columns_datum(const HistoryEntry *e)
 }
 
 static Datum
-masks_datum(const HistoryEntry *e, HTAB *policies)
+masks_datum(const HistoryShape *e, HTAB *policies)
 {
 	StringInfoData buf;
 	bool		first = true;
@@ -262,7 +271,7 @@ masks_datum(const HistoryEntry *e, HTAB *policies)
 }
 
 static Datum
-row_policies_datum(const HistoryEntry *e, HTAB *policies)
+row_policies_datum(const HistoryShape *e, HTAB *policies)
 {
 	Datum		elems[MESH_HISTORY_MAX_POLICIES];
 	int			n = 0;
@@ -273,173 +282,324 @@ row_policies_datum(const HistoryEntry *e, HTAB *policies)
 	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-/* Whether a and b read the same columns under the same policies. */
-static bool
-same_shape(const HistoryEntry *a, const HistoryEntry *b)
+/*
+ * A flush's reads grouped by shape: the reads of group g are
+ * order[start[g] .. start[g + 1]), in ring order.
+ */
+typedef struct ShapeGroups
 {
-	return a->relid == b->relid && a->flags == b->flags && a->npolicies == b->npolicies &&
-		memcmp(a->policies, b->policies, sizeof(int64) * a->npolicies) == 0 &&
-		memcmp(a->policy_attnos, b->policy_attnos, sizeof(AttrNumber) * a->npolicies) == 0 &&
-		memcmp(a->columns, b->columns, sizeof(a->columns)) == 0;
+	int			ngroups;
+	int		   *start;
+	int		   *order;
+	int		   *first;			/* a read of each group */
+} ShapeGroups;
+
+typedef struct ShapeKey
+{
+	const HistoryRead *read;
+} ShapeKey;
+
+typedef struct ShapeGroupEntry
+{
+	ShapeKey	key;
+	int			group;
+} ShapeGroupEntry;
+
+static uint32
+shape_key_hash(const void *key, Size keysize)
+{
+	return ((const ShapeKey *) key)->read->shape_hash;
 }
 
-#define MULTI_INSERT 1000
-
-/* Writes the buffered rows, then their index entries (COPY's order). */
-static void
-write_chunk(Relation rel, ResultRelInfo *rri, EState *estate, TupleTableSlot **slots,
-			int nslots, CommandId cid, BulkInsertState bistate)
+static int
+shape_key_match(const void *key1, const void *key2, Size keysize)
 {
-	table_multi_insert(rel, slots, nslots, cid, 0, bistate);
-	for (int j = 0; j < nslots; j++)
+	const HistoryRead *a = ((const ShapeKey *) key1)->read;
+	const HistoryRead *b = ((const ShapeKey *) key2)->read;
+
+	return !(a->shape_hash == b->shape_hash && a->shape_len == b->shape_len &&
+			 memcmp(a->shape, b->shape, a->shape_len) == 0);
+}
+
+static void
+group_by_shape(const HistoryRead *reads, int n, ShapeGroups *groups)
+{
+	HASHCTL		ctl;
+	HTAB	   *htab;
+	int		   *group_of = palloc(sizeof(int) * n);
+	int		   *count;
+	int		   *fill;
+
+	ctl.keysize = sizeof(ShapeKey);
+	ctl.entrysize = sizeof(ShapeGroupEntry);
+	ctl.hash = shape_key_hash;
+	ctl.match = shape_key_match;
+	ctl.hcxt = CurrentMemoryContext;
+	htab = hash_create("meshpg history shapes", 64, &ctl,
+					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	groups->ngroups = 0;
+	groups->first = palloc(sizeof(int) * n);
+	for (int i = 0; i < n; i++)
 	{
-		(void) ExecInsertIndexTuples(rri, slots[j], estate, false, false, NULL, NIL);
-		ResetPerTupleExprContext(estate);
+		ShapeKey	key = {&reads[i]};
+		bool		found;
+		ShapeGroupEntry *entry = hash_search(htab, &key, HASH_ENTER, &found);
+
+		if (!found)
+		{
+			entry->group = groups->ngroups;
+			groups->first[groups->ngroups++] = i;
+		}
+		group_of[i] = entry->group;
 	}
+	/* a counting sort keeps each group's reads in ring order */
+	count = palloc0(sizeof(int) * (groups->ngroups + 1));
+	for (int i = 0; i < n; i++)
+		count[group_of[i] + 1]++;
+	for (int g = 0; g < groups->ngroups; g++)
+		count[g + 1] += count[g];
+	groups->start = count;
+	fill = palloc(sizeof(int) * groups->ngroups);
+	memcpy(fill, count, sizeof(int) * groups->ngroups);
+	groups->order = palloc(sizeof(int) * n);
+	for (int i = 0; i < n; i++)
+		groups->order[fill[group_of[i]]++] = i;
+	hash_destroy(htab);
+}
+
+/* Reads per row at most: retention trims and readers detoast by the row. */
+#define READS_PER_ROW 8192
+
+static Datum
+int64_array(const int64 *values, int n, Oid type)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * n);
+
+	for (int i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(values[i]);
+	return PointerGetDatum(construct_array(elems, n, type, sizeof(int64),
+										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 /*
- * Writes n entries straight into the table and its indexes, as COPY does:
- * no statement to plan, rows written a thousand at a time.  Consecutive
- * entries of the same shape (a workload repeats itself) share their column
- * and policy values.
+ * Until ALTER EXTENSION meshpg UPDATE, a database keeps 1.1's table of one
+ * row per read: the batch's reads go there, so that its entries neither
+ * wait in the ring nor crowd out other databases'.
  */
 static void
-insert_entries(const HistoryEntry *entries, int n)
+insert_reads_v11(Datum *values, bool *nulls)
+{
+	static const int params[] = {
+		A_PRODUCT_ID, A_PRODUCT, A_VERSION, A_RELATION, A_ROLE, A_SESSION_ROLE,
+		A_COLUMNS, A_MASKS, A_ROW_POLICIES, A_PURPOSE, A_QUERY_ID, A_COMMAND,
+		A_TARGET, A_COMPLETE, A_PID, A_BACKEND_START, A_READ_AT, A_ROWS, A_STATEMENT
+	};
+	static const Oid types[] = {
+		INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTARRAYOID, JSONBOID, TEXTARRAYOID, TEXTOID, INT8OID, TEXTOID,
+		TEXTOID, BOOLOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID, INT8ARRAYOID
+	};
+	Datum		args[lengthof(params)];
+	char		argnulls[lengthof(params)];
+
+	StaticAssertStmt(lengthof(params) == lengthof(types), "one type per parameter");
+	for (int i = 0; i < (int) lengthof(params); i++)
+	{
+		args[i] = values[params[i]];
+		argnulls[i] = nulls[params[i]] ? 'n' : ' ';
+	}
+	mesh_spi_exec("INSERT INTO meshpg.cat_access_history (product_id, product, version, relation, "
+				  "  role, session_role, columns, masks, row_policies, purpose, query_id, command, "
+				  "  target, complete, backend_pid, backend_start, read_at, rows, statement) "
+				  "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
+				  "       u.read_at, u.rows, u.statement "
+				  "  FROM unnest($17, $18, $19) AS u(read_at, rows, statement)",
+				  lengthof(params), (Oid *) types, args, argnulls);
+}
+
+/*
+ * Writes n reads into meshpg.cat_access_batch, one row per shape (and per
+ * READS_PER_ROW reads of it), straight into the table and its indexes:
+ * there is no statement to plan for a handful of rows.
+ */
+static void
+insert_reads(const HistoryRead *reads, int n)
 {
 	const MeshCatalog *cat = mesh_catalog();
-	Oid			relid = get_relname_relid("cat_access_history", cat->nsp);
-	Relation	rel;
-	EState	   *estate;
-	ResultRelInfo *rri;
-	TupleTableSlot *slots[MULTI_INSERT];
-	int			nslots = 0;
-	BulkInsertState bistate;
+	Oid			relid = get_relname_relid("cat_access_batch", cat->nsp);
+	Relation	rel = NULL;
+	EState	   *estate = NULL;
+	ResultRelInfo *rri = NULL;
+	TupleTableSlot *slot = NULL;
+	Datum		values[A_NATTS];
+	bool		nulls[A_NATTS];
 	CommandId	cid = GetCurrentCommandId(true);
-	MemoryContext chunkcxt;
+	MemoryContext rowcxt;
 	MemoryContext old;
 	NameCache	roles[CACHE_SIZE];
 	NameCache	rels[CACHE_SIZE];
 	HTAB	   *policies = NULL;
-	const HistoryEntry *shape = NULL;
-	Datum		shape_values[3] = {0, 0, 0};
-	int64		product_id = 0;
-	char	   *product_name = NULL;
+	ShapeGroups groups;
+	int64	   *read_at = palloc(sizeof(int64) * Min(n, READS_PER_ROW));
+	int64	   *rows = palloc(sizeof(int64) * Min(n, READS_PER_ROW));
+	int64	   *statement = palloc(sizeof(int64) * Min(n, READS_PER_ROW));
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "meshpg.cat_access_history is missing");
+	if (!OidIsValid(relid) &&
+		!OidIsValid(get_relname_relid("cat_access_history", cat->nsp)))
+		elog(ERROR, "meshpg.cat_access_batch is missing");
 	memset(roles, 0, sizeof(roles));
 	memset(rels, 0, sizeof(rels));
-	for (int i = 0; i < n && policies == NULL; i++)
-		if (entries[i].npolicies > 0)
-			policies = load_policy_names();
+	group_by_shape(reads, n, &groups);
 
-	rel = table_open(relid, RowExclusiveLock);
-	estate = CreateExecutorState();
-	rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	ExecOpenIndices(rri, false);
-	for (int i = 0; i < Min(n, MULTI_INSERT); i++)
-		slots[i] = table_slot_create(rel, NULL);
-	bistate = GetBulkInsertState();
-	/* the rows' values live until their chunk is written */
-	chunkcxt = AllocSetContextCreate(CurrentMemoryContext, "meshpg history chunk",
-									 ALLOCSET_DEFAULT_SIZES);
-
-	for (int i = 0; i < n; i++)
+	if (OidIsValid(relid))
 	{
-		const HistoryEntry *e = &entries[i];
-		TupleTableSlot *slot = slots[nslots];
-		Datum	   *values = slot->tts_values;
-		bool	   *nulls = slot->tts_isnull;
+		rel = table_open(relid, RowExclusiveLock);
+		estate = CreateExecutorState();
+		rri = makeNode(ResultRelInfo);
+		InitResultRelInfo(rri, rel, 1, NULL, 0);
+		ExecOpenIndices(rri, false);
+		slot = table_slot_create(rel, NULL);
+	}
+	/* a row's values live until it is written */
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "meshpg history row",
+								   ALLOCSET_DEFAULT_SIZES);
+
+	for (int g = 0; g < groups.ngroups; g++)
+	{
+		HistoryShape shape;
+		const char *product_name;
+		const MeshProduct *product;
 		const char *relname;
+		const char *target;
 		const char *role;
 		const char *session_role;
-		const char *target;
 
-		if (product_name == NULL || product_id != e->product_id)
+		mesh_history_decode_shape(&reads[groups.first[g]], &shape);
+		if (shape.npolicies > 0 && policies == NULL)
+			policies = load_policy_names();
+		product = mesh_product_by_relid(shape.relid);
+		product_name = (product != NULL && product->id == shape.product_id) ?
+			pstrdup(product->qualname) : product_name_by_id(shape.product_id);
+		relname = cached(rels, shape.relid, relation_name);
+		target = OidIsValid(shape.target) ? cached(rels, shape.target, relation_name) : NULL;
+		role = cached(roles, shape.current_user, role_name);
+		session_role = cached(roles, shape.session_user, role_name);
+
+		for (int from = groups.start[g]; from < groups.start[g + 1]; from += READS_PER_ROW)
 		{
-			const MeshProduct *product = mesh_product_by_relid(e->relid);
+			int			k = Min(READS_PER_ROW, groups.start[g + 1] - from);
+			TimestampTz first = PG_INT64_MAX;
+			TimestampTz last = PG_INT64_MIN;
 
-			product_id = e->product_id;
-			product_name = (product != NULL && product->id == e->product_id) ?
-				pstrdup(product->qualname) : product_name_by_id(e->product_id);
-			if (product_name == NULL)
-				product_name = "";
-		}
-		/* names live for the batch */
-		relname = cached(rels, e->relid, relation_name);
-		role = cached(roles, e->current_user, role_name);
-		session_role = cached(roles, e->session_user, role_name);
-		target = OidIsValid(e->target) ? cached(rels, e->target, relation_name) : NULL;
+			for (int i = 0; i < k; i++)
+			{
+				const HistoryRead *r = &reads[groups.order[from + i]];
 
-		old = MemoryContextSwitchTo(chunkcxt);
-		if (shape == NULL || !same_shape(shape, e))
-		{
-			shape_values[0] = columns_datum(e);
-			shape_values[1] = masks_datum(e, policies);
-			shape_values[2] = row_policies_datum(e, policies);
-			shape = e;
-		}
-		ExecClearTuple(slot);
-		memset(nulls, false, sizeof(bool) * A_NATTS);
-		values[A_READ_AT] = TimestampTzGetDatum(e->read_at);
-		values[A_PRODUCT_ID] = Int64GetDatum(e->product_id);
-		values[A_PRODUCT] = CStringGetTextDatum(product_name);
-		nulls[A_PRODUCT] = product_name[0] == '\0';
-		values[A_VERSION] = CStringGetTextDatum(e->version);
-		values[A_RELATION] = relname ? CStringGetTextDatum(relname) : (Datum) 0;
-		nulls[A_RELATION] = relname == NULL;
-		values[A_ROLE] = CStringGetTextDatum(role);
-		values[A_SESSION_ROLE] = CStringGetTextDatum(session_role);
-		values[A_COLUMNS] = shape_values[0];
-		values[A_MASKS] = shape_values[1];
-		values[A_ROW_POLICIES] = shape_values[2];
-		values[A_PURPOSE] = e->purpose[0] ? CStringGetTextDatum(e->purpose) : (Datum) 0;
-		nulls[A_PURPOSE] = e->purpose[0] == '\0';
-		values[A_ROWS] = Int64GetDatum((int64) e->rows);
-		values[A_QUERY_ID] = Int64GetDatum((int64) e->query_id);
-		nulls[A_QUERY_ID] = e->query_id == 0;
-		values[A_COMMAND] = CStringGetTextDatum(command_name(e->command));
-		values[A_TARGET] = target ? CStringGetTextDatum(target) : (Datum) 0;
-		nulls[A_TARGET] = target == NULL;
-		values[A_COMPLETE] = BoolGetDatum(!(e->flags & MESH_HISTORY_INCOMPLETE));
-		values[A_PID] = Int32GetDatum(e->pid);
-		values[A_BACKEND_START] = TimestampTzGetDatum(e->backend_start);
-		values[A_STATEMENT] = Int64GetDatum((int64) e->statement);
-		values[A_FLUSHED_AT] = TimestampTzGetDatum(now);
-		ExecStoreVirtualTuple(slot);
-		MemoryContextSwitchTo(old);
+				read_at[i] = r->read_at;
+				rows[i] = (int64) r->rows;
+				statement[i] = (int64) r->statement;
+				first = Min(first, r->read_at);
+				last = Max(last, r->read_at);
+			}
 
-		if (++nslots == MULTI_INSERT || i == n - 1)
-		{
-			write_chunk(rel, rri, estate, slots, nslots, cid, bistate);
-			nslots = 0;
-			MemoryContextReset(chunkcxt);
-			shape = NULL;
+			old = MemoryContextSwitchTo(rowcxt);
+			memset(nulls, false, sizeof(nulls));
+			values[A_PRODUCT_ID] = Int64GetDatum(shape.product_id);
+			values[A_PRODUCT] = product_name ? CStringGetTextDatum(product_name) : (Datum) 0;
+			nulls[A_PRODUCT] = product_name == NULL;
+			values[A_VERSION] = CStringGetTextDatum(shape.version);
+			values[A_RELATION] = relname ? CStringGetTextDatum(relname) : (Datum) 0;
+			nulls[A_RELATION] = relname == NULL;
+			values[A_ROLE] = CStringGetTextDatum(role);
+			values[A_SESSION_ROLE] = CStringGetTextDatum(session_role);
+			values[A_COLUMNS] = columns_datum(&shape);
+			values[A_MASKS] = masks_datum(&shape, policies);
+			values[A_ROW_POLICIES] = row_policies_datum(&shape, policies);
+			values[A_PURPOSE] = shape.purpose[0] ? CStringGetTextDatum(shape.purpose) : (Datum) 0;
+			nulls[A_PURPOSE] = shape.purpose[0] == '\0';
+			values[A_QUERY_ID] = Int64GetDatum((int64) shape.query_id);
+			nulls[A_QUERY_ID] = shape.query_id == 0;
+			values[A_COMMAND] = CStringGetTextDatum(command_name(shape.command));
+			values[A_TARGET] = target ? CStringGetTextDatum(target) : (Datum) 0;
+			nulls[A_TARGET] = target == NULL;
+			values[A_COMPLETE] = BoolGetDatum(!(shape.flags & MESH_HISTORY_INCOMPLETE));
+			values[A_PID] = Int32GetDatum(shape.pid);
+			values[A_BACKEND_START] = TimestampTzGetDatum(shape.backend_start);
+			values[A_FIRST_READ] = TimestampTzGetDatum(first);
+			values[A_LAST_READ] = TimestampTzGetDatum(last);
+			values[A_READS] = Int32GetDatum(k);
+			values[A_READ_AT] = int64_array(read_at, k, TIMESTAMPTZOID);
+			values[A_ROWS] = int64_array(rows, k, INT8OID);
+			values[A_STATEMENT] = int64_array(statement, k, INT8OID);
+			values[A_FLUSHED_AT] = TimestampTzGetDatum(now);
+			MemoryContextSwitchTo(old);
+
+			if (rel == NULL)
+				insert_reads_v11(values, nulls);
+			else
+			{
+				ExecClearTuple(slot);
+				memcpy(slot->tts_values, values, sizeof(values));
+				memcpy(slot->tts_isnull, nulls, sizeof(nulls));
+				ExecStoreVirtualTuple(slot);
+				table_tuple_insert(rel, slot, cid, 0, NULL);
+				(void) ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+				ResetPerTupleExprContext(estate);
+			}
+			MemoryContextReset(rowcxt);
 		}
 	}
 
-	FreeBulkInsertState(bistate);
-	for (int i = 0; i < Min(n, MULTI_INSERT); i++)
-		ExecDropSingleTupleTableSlot(slots[i]);
-	ExecCloseIndices(rri);
-	FreeExecutorState(estate);
-	table_close(rel, NoLock);
-	MemoryContextDelete(chunkcxt);
+	if (rel != NULL)
+	{
+		ExecDropSingleTupleTableSlot(slot);
+		ExecCloseIndices(rri);
+		FreeExecutorState(estate);
+		table_close(rel, NoLock);
+	}
+	MemoryContextDelete(rowcxt);
 	/* the rows are visible to what follows in this transaction */
 	CommandCounterIncrement();
 }
 
-/* When this backend last purged rows past the retention. */
+/*
+ * Forgets the reads older than the retention: rows wholly older go, and the
+ * rows that straddle the cutoff keep only their younger reads.
+ */
+static void
+purge(int retention)
+{
+	Datum		cutoff = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp() -
+											 (int64) retention * USECS_PER_MINUTE);
+
+	if (!OidIsValid(get_relname_relid("cat_access_batch", mesh_catalog()->nsp)))
+	{
+		mesh_spi_exec("DELETE FROM meshpg.cat_access_history WHERE read_at < $1",
+					  1, (Oid[]) {TIMESTAMPTZOID}, &cutoff, NULL);
+		return;
+	}
+
+	mesh_spi_exec("DELETE FROM meshpg.cat_access_batch WHERE last_read < $1",
+				  1, (Oid[]) {TIMESTAMPTZOID}, &cutoff, NULL);
+	mesh_spi_exec("UPDATE meshpg.cat_access_batch b "
+				  "SET (first_read, reads, read_at, rows, statement) = "
+				  "(SELECT min(u.r), count(*), array_agg(u.r ORDER BY u.o), "
+				  "        array_agg(u.n ORDER BY u.o), array_agg(u.s ORDER BY u.o) "
+				  "   FROM unnest(b.read_at, b.rows, b.statement) WITH ORDINALITY AS u(r, n, s, o) "
+				  "  WHERE u.r >= $1) "
+				  "WHERE b.first_read < $1",
+				  1, (Oid[]) {TIMESTAMPTZOID}, &cutoff, NULL);
+}
+
+/* When this backend last purged reads past the retention. */
 static TimestampTz last_purge = 0;
 
 static int64
 flush_history(bool always_purge)
 {
 	MeshSpiState spi;
-	HistoryEntry *entries;
+	HistoryRead *reads;
 	int			n;
 	bool		pushed = false;
 
@@ -459,13 +619,11 @@ flush_history(bool always_purge)
 	}
 
 	mesh_spi_begin(&spi);
-	entries = mesh_history_claim(MyDatabaseId, &n);
-	if (entries != NULL)
+	reads = mesh_history_claim(MyDatabaseId, &n);
+	if (reads != NULL)
 		claim_subid = GetCurrentSubTransactionId();
 	if (n > 0)
-	{
-		insert_entries(entries, n);
-	}
+		insert_reads(reads, n);
 	/*
 	 * Retention is in minutes at the finest: the worker purges once a
 	 * minute, which spares a scan to flushes that come in quick succession
@@ -477,10 +635,7 @@ flush_history(bool always_purge)
 		 TimestampDifferenceExceeds(last_purge, GetCurrentTimestamp(), 60 * 1000)))
 	{
 		last_purge = GetCurrentTimestamp();
-		mesh_spi_exec("DELETE FROM meshpg.cat_access_history "
-					  "WHERE read_at < now() - pg_catalog.make_interval(mins => $1)",
-					  1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(mesh_history_retention)},
-					  NULL);
+		purge(mesh_history_retention);
 	}
 	mesh_spi_end(&spi);
 	if (pushed)

@@ -20,15 +20,16 @@
 #define MESH_HISTORY_INCOMPLETE 0x02	/* the statement failed after starting */
 #define MESH_HISTORY_MORE_POLICIES 0x04 /* more than MAX_POLICIES applied */
 
-/* One read of one product by one statement; fixed size, no pointers. */
-typedef struct HistoryEntry
+/*
+ * What a workload repeats from read to read: who read which product, which
+ * columns, under which policies, for what purpose, with which statement.
+ * The flush stores one row per shape and batch, the reads as arrays.  Fixed
+ * size and no pointers; unused bytes are zero, so shapes compare as bytes.
+ */
+typedef struct HistoryShape
 {
-	TimestampTz read_at;
 	uint64		query_id;
-	uint64		rows;
-	uint64		statement;		/* per-backend statement counter */
 	int64		product_id;
-	int64		policies[MESH_HISTORY_MAX_POLICIES];
 	TimestampTz backend_start;
 	Oid			dbid;
 	Oid			relid;			/* the relation read (a partition, maybe) */
@@ -39,11 +40,36 @@ typedef struct HistoryEntry
 	uint16		flags;
 	uint8		npolicies;
 	char		command;		/* 's'elect, 'i'nsert, 'u'pdate, 'd'elete, 'm'erge, 'c'reate table as, 'r'efresh */
+	int64		policies[MESH_HISTORY_MAX_POLICIES];
 	AttrNumber	policy_attnos[MESH_HISTORY_MAX_POLICIES];	/* 0: row policy */
 	char		purpose[MESH_HISTORY_PURPOSE_LEN];
 	char		version[MESH_HISTORY_VERSION_LEN];
 	uint8		columns[MESH_HISTORY_MAX_ATTNO / 8];
+} HistoryShape;
+
+/* One read of one product by one statement. */
+typedef struct HistoryEntry
+{
+	TimestampTz read_at;
+	uint64		rows;
+	uint64		statement;		/* per-backend statement counter */
+	HistoryShape shape;
 } HistoryEntry;
+
+/*
+ * A read as a flush claims it: the per-read values, and its shape as the
+ * ring encodes it (a few dozen bytes, equal for equal shapes), to group by
+ * before decoding each shape once (mesh_history_decode_shape).
+ */
+typedef struct HistoryRead
+{
+	TimestampTz read_at;
+	uint64		rows;
+	uint64		statement;
+	uint32		shape_hash;
+	uint16		shape_len;
+	const uint8 *shape;
+} HistoryRead;
 
 /* settings */
 extern bool mesh_history_enabled;
@@ -55,7 +81,8 @@ extern void mesh_history_shmem_request(void);
 extern void mesh_history_shmem_startup(void);
 extern bool mesh_history_ready(void);
 extern void mesh_history_append(const HistoryEntry *entries, int n);
-extern HistoryEntry *mesh_history_claim(Oid dbid, int *n);
+extern HistoryRead *mesh_history_claim(Oid dbid, int *n);
+extern void mesh_history_decode_shape(const HistoryRead *read, HistoryShape *shape);
 extern void mesh_history_set_flusher(Oid dbid, struct Latch *latch);
 extern void mesh_history_release(bool consumed);
 

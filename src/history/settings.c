@@ -16,7 +16,7 @@
 #include "meshpg.h"
 
 bool		mesh_history_enabled = true;
-int			mesh_history_buffer_size = 4096;
+int			mesh_history_buffer_size = 16384;
 int			mesh_history_retention = 90 * 24 * 60;
 static int	mesh_usage_window_days = 30;
 
@@ -52,10 +52,11 @@ mesh_define_history_settings(void)
 							 0,
 							 NULL, NULL, NULL);
 	DefineCustomIntVariable("meshpg.history_buffer_size",
-							"Entries the shared access-history buffer holds until a flush.",
-							"When it is full, further reads are counted as dropped.",
+							"Slots of 128 bytes in the shared access-history buffer, which holds reads until a flush.",
+							"A read takes one slot, or a few with many policies or a long purpose. "
+							"When the buffer is full, further reads are counted as dropped.",
 							&mesh_history_buffer_size,
-							4096, 64, 1048576,
+							16384, 64, 1048576,
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);

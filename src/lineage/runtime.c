@@ -322,8 +322,8 @@ mesh_lineage_record(PlannedStmt *stmt, Oid target, char command,
 	maxedges = n + list_length(stmt->invalItems) + 1;
 	edges = palloc(sizeof(Edge) * maxedges);
 	for (int i = 0; i < n; i++)
-		if (entries[i].relid != target)
-			add_edge(edges, &nedges, entries[i].relid, 0, 0);
+		if (entries[i].shape.relid != target)
+			add_edge(edges, &nedges, entries[i].shape.relid, 0, 0);
 	foreach(lc, stmt->invalItems)
 	{
 		PlanInvalItem *item = lfirst(lc);

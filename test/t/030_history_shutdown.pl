@@ -38,7 +38,7 @@ SELECT meshpg.flush_access_history();
 sub history_count
 {
 	return $node->safe_psql('postgres',
-		"SELECT count(*) FROM meshpg.cat_access_history WHERE product = 'shop.orders'");
+		"SELECT count(*) FROM meshpg.access_history WHERE product = 'shop.orders'");
 }
 
 sub pending
@@ -101,14 +101,14 @@ $node->safe_psql('postgres', 'SELECT meshpg.flush_access_history()');
 is(history_count(), 1400, 'after the restart and a flush, all 1400 reads are recorded');
 is($node->safe_psql('postgres', q{
 SELECT count(*) FROM (SELECT backend_pid, backend_start, statement
-                        FROM meshpg.cat_access_history WHERE product = 'shop.orders'
+                        FROM meshpg.access_history WHERE product = 'shop.orders'
                        GROUP BY 1, 2, 3 HAVING count(*) > 1) d}),
 	0, 'no read is recorded twice');
 is($node->safe_psql('postgres', q{
 SELECT count(*) FILTER (WHERE columns = '{id,amount}'),
        count(*) FILTER (WHERE columns = '{id}'),
        count(DISTINCT role), bool_and(complete), sum(rows)
-  FROM meshpg.cat_access_history WHERE product = 'shop.orders'}),
+  FROM meshpg.access_history WHERE product = 'shop.orders'}),
 	'1200|200|1|t|1400', 'each read has its columns, reader, and row count');
 
 # An immediate shutdown is no crash for the postmaster: it keeps them too.
@@ -126,7 +126,7 @@ $node->safe_psql('postgres', 'SELECT meshpg.flush_access_history()');
 is(history_count(), 1500, 'and they are flushed after the restart');
 is($node->safe_psql('postgres', q{
 SELECT count(*) - count(DISTINCT (backend_pid, backend_start, statement))
-  FROM meshpg.cat_access_history WHERE product = 'shop.orders'}),
+  FROM meshpg.access_history WHERE product = 'shop.orders'}),
 	0, 'still no read recorded twice');
 
 $node->stop;

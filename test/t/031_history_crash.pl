@@ -42,7 +42,7 @@ sub reads
 sub history_count
 {
 	return $node->safe_psql('postgres',
-		"SELECT count(*) FROM meshpg.cat_access_history WHERE product = 'shop.orders'");
+		"SELECT count(*) FROM meshpg.access_history WHERE product = 'shop.orders'");
 }
 
 # 10 reads flushed and committed.
@@ -53,7 +53,7 @@ is(history_count(), 10, '10 reads flushed');
 # 20 more; the flush of them blocks on a lock held elsewhere.
 reads(20);
 my $locker = $node->background_psql('postgres');
-$locker->query_safe('BEGIN; LOCK meshpg.cat_access_history IN ACCESS EXCLUSIVE MODE;');
+$locker->query_safe('BEGIN; LOCK meshpg.cat_access_batch IN ACCESS EXCLUSIVE MODE;');
 my $flusher = $node->background_psql('postgres', on_error_stop => 0);
 $flusher->query_until(qr/started/, q{
 \echo started
@@ -92,7 +92,7 @@ is($node->safe_psql('postgres', 'SELECT meshpg.flush_access_history()'), 5,
 is(history_count(), 15, '15 reads recorded');
 is($node->safe_psql('postgres', q{
 SELECT count(*) - count(DISTINCT (backend_pid, backend_start, statement))
-  FROM meshpg.cat_access_history}), 0, 'none twice');
+  FROM meshpg.access_history}), 0, 'none twice');
 ok(!-f $node->data_dir . '/pg_stat/meshpg_history.dat', 'no file written by the crash');
 
 $node->stop;

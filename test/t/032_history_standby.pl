@@ -73,7 +73,7 @@ $standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()') or die 
 is($standby->safe_psql('postgres', 'SELECT meshpg.flush_access_history()'), '3',
 	'after promotion the entries are flushed');
 is($standby->safe_psql('postgres', q{
-SELECT product, role, columns, masks FROM meshpg.cat_access_history ORDER BY product, columns}),
+SELECT product, role, columns, masks FROM meshpg.access_history ORDER BY product, columns}),
 	'shop.customers|buyer|{}|{}' . "\n"
 	  . 'shop.customers|buyer|{email}|{"email": "mask_email"}' . "\n"
 	  . 'shop.mailing|buyer|{address}|{"address": "mask_email"}',

@@ -53,9 +53,9 @@ is($node->safe_psql('b', 'SELECT pending, dropped FROM meshpg.access_history_sta
 	'20|0', "a's 20 reads are still pending, nothing was dropped");
 is($node->safe_psql('a', 'SELECT meshpg.flush_access_history()'), 20,
 	"a's reads, passed over and put back, are all there when a flushes");
-is($node->safe_psql('a', "SELECT count(*), count(DISTINCT statement) FROM meshpg.cat_access_history"),
+is($node->safe_psql('a', "SELECT count(*), count(DISTINCT statement) FROM meshpg.access_history"),
 	'20|20', 'each once');
-is($node->safe_psql('b', "SELECT count(*) FROM meshpg.cat_access_history"), 150, 'b has its 150');
+is($node->safe_psql('b', "SELECT count(*) FROM meshpg.access_history"), 150, 'b has its 150');
 
 $node->stop;
 done_testing();
