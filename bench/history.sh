@@ -13,7 +13,7 @@
 #   capture  meshpg.history = on, nothing flushing during the run (the ring
 #            is drained between runs, untimed): the cost on the query path
 #   history  meshpg.history = on, and meshpg's background worker moving the
-#            captured reads into meshpg.cat_access_history as they come
+#            captured reads into meshpg.cat_access_batch as they come
 #            (meshpg.scheduler = on for the run, worker_naptime 1 s, and the
 #            ring waking it when half full): its CPU is part of the cost
 #   pgaudit  meshpg.history = off, pgaudit.log = 'read' (one log line per
@@ -166,7 +166,8 @@ for ((r = 1; r <= REPEAT; r++)); do
 done
 psql_as postgres -o /dev/null -c 'SELECT meshpg.flush_access_history()'
 read -r cap1 drop1 flushed1 <<<"$(stats)"
-rows=$(psql_as postgres -At -c "SELECT count(*) FROM meshpg.cat_access_history")
+read -r rows reads bytes <<<"$(psql_as postgres -At -F ' ' -c "SELECT count(*), coalesce(sum(reads), 0),
+    pg_total_relation_size('meshpg.cat_access_batch') FROM meshpg.cat_access_batch")"
 audit_lines=$(meshpg_run_as_pg grep -c 'AUDIT: SESSION' "$MESHPG_TMP/server.log" || true)
 
 declare -A MED
@@ -200,7 +201,8 @@ line "ratio history / pgaudit (target >= 1.00: no more costly)" "$r_vs $(verdict
 echo
 echo "What each recorded:"
 echo "  history: $((cap1 - cap0)) reads captured, $((drop1 - drop0)) dropped (ring full), $((flushed1 - flushed0)) flushed;"
-echo "           $rows rows in meshpg.cat_access_history, each with role, session role, columns,"
-echo "           masks and row policies applied, purpose, rows returned and query id"
+echo "           $reads reads in $rows rows of meshpg.cat_access_batch ($(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }') MB), each read"
+echo "           with role, session role, columns, masks and row policies applied, purpose,"
+echo "           rows returned and query id"
 echo "  pgaudit: $audit_lines log lines (statement text and relation, no columns, policies or purpose);"
 echo "           $(printf '%s\n' "${AUDIT_BYTES[@]}" | awk '{ s += $1 } END { printf "%.1f", s / 1048576 }') MB of server log"

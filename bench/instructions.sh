@@ -11,6 +11,8 @@
 #   meshpg   SELECT ... FROM bench_dom.customers WHERE id = $1  (governed)
 #   minimum  the raw table with the row policy's qual and the two mask calls
 #            typed into the query: the least any implementation does
+#   nohist   meshpg with the access history off (meshpg.history = off), so
+#            meshpg / nohist is what capturing each read costs
 # first as PREPAREd statements (EXECUTE: the cached plan), then as plain
 # statements (parsed and planned each time).  The instruction count of a run
 # without lookups is subtracted, so the figures are per lookup.
@@ -55,11 +57,14 @@ declare -A FROM=(
     [raw]="SELECT $COLS FROM raw.customers WHERE id ="
     [meshpg]="SELECT $COLS FROM bench_dom.customers WHERE id ="
     [minimum]="SELECT $MIN_COLS FROM raw.customers WHERE region = 'EU' AND id ="
+    [nohist]="SELECT $COLS FROM bench_dom.customers WHERE id ="
 )
+VARIANTS=(raw meshpg minimum nohist)
 
 # script MODE VARIANT COUNT: the statements a single-user backend reads
 script() {
     local mode=$1 v=$2 count=$3 i
+    [ "$v" = nohist ] && echo "SET meshpg.history = off;"
     echo "SET ROLE bench_consumer;"
     [ "$mode" = prepared ] && echo "PREPARE p(bigint) AS ${FROM[$v]} \$1;"
     for ((i = 1; i <= count; i++)); do
@@ -83,7 +88,7 @@ instructions() {
 
 declare -A PER
 for mode in prepared simple; do
-    for v in raw meshpg minimum; do
+    for v in "${VARIANTS[@]}"; do
         meshpg_log "callgrind: $mode, $v, $N lookups"
         base=$(instructions "$mode" "$v" 0)
         total=$(instructions "$mode" "$v" "$N")
@@ -94,7 +99,7 @@ done
 echo
 echo "Instructions per point lookup (callgrind, single-user backend, consumer, $ROWS rows, $N lookups)"
 printf '  %-40s %12s %12s\n' "" "prepared" "simple"
-for v in raw meshpg minimum; do
+for v in "${VARIANTS[@]}"; do
     printf '  %-40s %12s %12s\n' "$v" "${PER[prepared,$v]}" "${PER[simple,$v]}"
 done
 printf '  %-40s %12s %12s\n' "meshpg / minimum (governance itself)" \
@@ -106,4 +111,7 @@ printf '  %-40s %12s %12s\n' "minimum / raw (filtering and masking)" \
 printf '  %-40s %12s %12s\n' "meshpg / raw" \
     "$(ratio "${PER[prepared,meshpg]}" "${PER[prepared,raw]}")" \
     "$(ratio "${PER[simple,meshpg]}" "${PER[simple,raw]}")"
+printf '  %-40s %12s %12s\n' "meshpg / nohist (history capture)" \
+    "$(ratio "${PER[prepared,meshpg]}" "${PER[prepared,nohist]}")" \
+    "$(ratio "${PER[simple,meshpg]}" "${PER[simple,nohist]}")"
 echo "  (instruction counts: lower is cheaper; the single-user backend prints each row, the same for all)"

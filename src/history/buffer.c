@@ -205,6 +205,19 @@ encode_shape(const HistoryShape *s, uint8 *out)
 		memcpy(p, s->version, len);
 		p += len;
 	}
+	/* trailing zero bytes are left out, a word at a time */
+	StaticAssertStmt(MESH_HISTORY_MAX_ATTNO / 8 % sizeof(uint64) == 0, "whole words");
+	for (;;)
+	{
+		uint64		word;
+
+		if (ncol == 0)
+			break;
+		memcpy(&word, s->columns + ncol - sizeof(uint64), sizeof(uint64));
+		if (word != 0)
+			break;
+		ncol -= sizeof(uint64);
+	}
 	while (ncol > 0 && s->columns[ncol - 1] == 0)
 		ncol--;
 	PUT(p, ncol);
