@@ -34,7 +34,6 @@
 #include <unistd.h>
 
 #include "access/htup_details.h"
-#include "common/hashfn.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -271,6 +270,28 @@ mesh_history_decode_shape(const HistoryRead *read, HistoryShape *s)
 	memcpy(s->columns, p, len);
 	p += len;
 	Assert(p == read->shape + read->shape_len);
+}
+
+/*
+ * A hash of an encoded shape, a word at a time: the flush hashes every read
+ * it claims, and hash_bytes' byte-wise mixing was a quarter of its cost.
+ */
+static uint32
+shape_hash(const uint8 *p, int len)
+{
+	uint64		h = len;
+	uint64		w;
+
+	for (; len >= (int) sizeof(uint64); p += sizeof(uint64), len -= sizeof(uint64))
+	{
+		memcpy(&w, p, sizeof(uint64));
+		h = (h ^ w) * UINT64CONST(0x9E3779B97F4A7C15);
+		h ^= h >> 29;
+	}
+	w = 0;
+	memcpy(&w, p, len);
+	h = (h ^ w) * UINT64CONST(0x9E3779B97F4A7C15);
+	return (uint32) (h ^ (h >> 32));
 }
 
 /* Builds the record of entry e in out (MAX_RECORD_BYTES); returns its length. */
@@ -714,7 +735,7 @@ mesh_history_claim(Oid dbid, int *n)
 			r->shape = shapes + shapes_len;
 			memcpy(shapes + shapes_len, record + sizeof(RecordHead), head.len);
 			shapes_len += head.len;
-			r->shape_hash = hash_bytes(r->shape, r->shape_len);
+			r->shape_hash = shape_hash(r->shape, r->shape_len);
 		}
 		else
 		{

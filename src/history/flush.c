@@ -329,6 +329,7 @@ group_by_shape(const HistoryRead *reads, int n, ShapeGroups *groups)
 	int		   *group_of = palloc(sizeof(int) * n);
 	int		   *count;
 	int		   *fill;
+	int			recent[64];
 
 	ctl.keysize = sizeof(ShapeKey);
 	ctl.entrysize = sizeof(ShapeGroupEntry);
@@ -339,18 +340,32 @@ group_by_shape(const HistoryRead *reads, int n, ShapeGroups *groups)
 					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 	groups->ngroups = 0;
 	groups->first = palloc(sizeof(int) * n);
+	memset(recent, -1, sizeof(recent));
 	for (int i = 0; i < n; i++)
 	{
 		ShapeKey	key = {&reads[i]};
 		bool		found;
-		ShapeGroupEntry *entry = hash_search(htab, &key, HASH_ENTER, &found);
+		ShapeGroupEntry *entry;
+		int		   *hint = &recent[reads[i].shape_hash % lengthof(recent)];
 
+		/* a workload's few shapes take turns: most reads match a hint */
+		if (*hint >= 0)
+		{
+			ShapeKey	seen = {&reads[groups->first[*hint]]};
+
+			if (shape_key_match(&key, &seen, sizeof(ShapeKey)) == 0)
+			{
+				group_of[i] = *hint;
+				continue;
+			}
+		}
+		entry = hash_search(htab, &key, HASH_ENTER, &found);
 		if (!found)
 		{
 			entry->group = groups->ngroups;
 			groups->first[groups->ngroups++] = i;
 		}
-		group_of[i] = entry->group;
+		group_of[i] = *hint = entry->group;
 	}
 	/* a counting sort keeps each group's reads in ring order */
 	count = palloc0(sizeof(int) * (groups->ngroups + 1));
@@ -370,15 +385,21 @@ group_by_shape(const HistoryRead *reads, int n, ShapeGroups *groups)
 /* Reads per row at most: retention trims and readers detoast by the row. */
 #define READS_PER_ROW 8192
 
+/* A one-dimensional array without nulls of n 8-byte values, in one copy. */
 static Datum
 int64_array(const int64 *values, int n, Oid type)
 {
-	Datum	   *elems = palloc(sizeof(Datum) * n);
+	Size		size = ARR_OVERHEAD_NONULLS(1) + sizeof(int64) * n;
+	ArrayType  *array = palloc0(size);
 
-	for (int i = 0; i < n; i++)
-		elems[i] = Int64GetDatum(values[i]);
-	return PointerGetDatum(construct_array(elems, n, type, sizeof(int64),
-										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	SET_VARSIZE(array, size);
+	array->ndim = 1;
+	array->dataoffset = 0;
+	array->elemtype = type;
+	ARR_DIMS(array)[0] = n;
+	ARR_LBOUND(array)[0] = 1;
+	memcpy((char *) array + ARR_OVERHEAD_NONULLS(1), values, sizeof(int64) * n);
+	return PointerGetDatum(array);
 }
 
 /*
