@@ -16,16 +16,19 @@ SELECT c.relname
 -- Every meshpg function pins its search_path; only search and _export_doc
 -- run as definer.  The two that write contracts and descriptors also pin
 -- IntervalStyle, so that what they write does not depend on the session.
--- The masks and the guard are the exception, as they run on the hot path
--- (the SQL masks are inlined): they are C, or SQL-standard bodies, which
--- are bound when created, not when run.
+-- The masks, the guard and the SLO tally (evaluate's per-row aggregate,
+-- whose aggregate itself runs only its support functions) are the
+-- exception, as they run on the hot path (the SQL masks are inlined): they
+-- are C, or SQL-standard bodies, which are bound when created, not when run.
 SELECT p.proname, p.proconfig, p.prosecdef
   FROM pg_proc p WHERE p.pronamespace = 'meshpg'::regnamespace
    AND (p.proconfig IS DISTINCT FROM '{"search_path=pg_catalog, pg_temp"}' OR p.prosecdef)
-   AND NOT ((p.proname LIKE 'mask\_%' OR p.proname IN ('guard', 'guard_support'))
+   AND NOT ((p.proname LIKE 'mask\_%'
+             OR p.proname IN ('guard', 'guard_support', '_slo_tally_step', '_slo_tally_combine'))
             AND p.proconfig IS NULL
             AND (p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
                  OR p.prosqlbody IS NOT NULL))
+   AND NOT (p.proname = '_slo_tally' AND p.prokind = 'a')
  ORDER BY 1;
 SELECT count(*) AS functions FROM pg_proc WHERE pronamespace = 'meshpg'::regnamespace;
 

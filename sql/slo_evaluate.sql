@@ -307,3 +307,22 @@ RESET ROLE;
 SELECT count(*) FROM meshpg.evaluate('shop.paid_orders') WHERE false;
 SELECT expect_error($$ SELECT * FROM meshpg.evaluate('lab.nothing') $$);
 RESET ROLE;
+
+-- The one pass counts with meshpg._slo_tally: {rows, rows where each
+-- condition is true}; NULL is not true; no rows gives {}; in parallel, the
+-- workers' counts add up; only booleans are counted.
+SELECT meshpg._slo_tally(g % 3 = 0, CASE WHEN g % 2 = 0 THEN NULL ELSE true END, false)
+  FROM generate_series(1, 10) g;
+SELECT meshpg._slo_tally(true) FROM generate_series(1, 10) g WHERE false;
+CREATE TABLE lab.tally AS SELECT g FROM generate_series(1, 200000) g;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+EXPLAIN (COSTS OFF) SELECT meshpg._slo_tally(g % 7 = 0, g > 100000) FROM lab.tally;
+SELECT meshpg._slo_tally(g % 7 = 0, g > 100000) = ARRAY[count(*), count(*) FILTER (WHERE g % 7 = 0),
+       count(*) FILTER (WHERE g > 100000)] AS same FROM lab.tally;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+DROP TABLE lab.tally;
+SELECT expect_error($$ SELECT meshpg._slo_tally(1) $$);

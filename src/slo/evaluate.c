@@ -33,6 +33,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "optimizer/plancat.h"
+#include "parser/parse_func.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -73,6 +74,7 @@ typedef struct SloItem
 	TimestampTz started;
 	int64		duration_us;
 	int			col;			/* its first column in the pass, or 0 */
+	int			elem;			/* its counter in that column's tally, or 0 */
 	char	   *unique_index;	/* uniqueness guaranteed by this index */
 } SloItem;
 
@@ -84,7 +86,14 @@ typedef struct EvalCtx
 	List	   *items;
 	List	   *pass;			/* items measured by the one-pass query */
 	List	   *only;			/* of char *: these SLOs only (NIL: all) */
+	bool		tally;			/* meshpg._slo_tally exists (1.2 and later) */
 } EvalCtx;
+
+/*
+ * Counters per meshpg._slo_tally call: a function takes at most
+ * FUNC_MAX_ARGS arguments, its state one of them.
+ */
+#define TALLY_MAX_ARGS 64
 
 /* ---- helpers ---- */
 
@@ -380,20 +389,96 @@ column_list(List *columns)
 	return buf.data;
 }
 
+/*
+ * The condition that a measure counts rows by, or NULL if it is not a
+ * count of the rows where something is true.
+ */
+static char *
+counted_condition(EvalCtx *ctx, SloItem *item)
+{
+	SloSpec    *spec = item->spec;
+
+	switch (item->kind)
+	{
+		case SLO_COMPLETENESS:
+
+			/*
+			 * One column: count(col) counts the rows where the value is not
+			 * NULL, but "col IS NOT NULL" of a row type asks every field:
+			 * such a column stays with count(col).
+			 */
+			if (list_length(spec->columns) == 1)
+			{
+				AttrNumber	att = get_attnum(RelationGetRelid(ctx->rel),
+											 linitial(spec->columns));
+
+				if (att == InvalidAttrNumber ||
+					type_is_rowtype(get_atttype(RelationGetRelid(ctx->rel), att)))
+					return NULL;
+			}
+			return not_null_all(spec->columns);
+		case SLO_VALIDITY:
+			return spec->expr_text;
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * The pass: one query, one row.  With meshpg._slo_tally the rows and every
+ * count of rows where a condition holds come from one aggregate (tally.c);
+ * without it (the extension not yet updated to 1.2), from count(*) and one
+ * count(*) FILTER (WHERE ...) each, which give the same numbers.
+ */
 static char *
 build_pass(EvalCtx *ctx, List *items)
 {
 	StringInfoData q;
 	ListCell   *lc;
-	int			col = 2;
+	int			col = 1;
+	int			elem = 0;
+	bool		counted = false;
 
+	foreach(lc, items)
+		((SloItem *) lfirst(lc))->elem = 0;
 	initStringInfo(&q);
-	appendStringInfoString(&q, "SELECT pg_catalog.count(*)");
+	appendStringInfoString(&q, "SELECT ");
+	if (ctx->tally)
+	{
+		foreach(lc, items)
+		{
+			SloItem    *item = lfirst(lc);
+			char	   *cond = counted_condition(ctx, item);
+
+			if (cond == NULL)
+				continue;
+			if (elem == 0 || elem == TALLY_MAX_ARGS)
+			{
+				appendStringInfo(&q, "%smeshpg._slo_tally(", elem > 0 ? "), " : "");
+				if (elem > 0)
+					col++;
+				elem = 0;
+			}
+			/* parenthesised, as each was inside FILTER (WHERE ...) */
+			appendStringInfo(&q, "%s(%s)", elem > 0 ? ", " : "", cond);
+			item->col = col;
+			item->elem = ++elem;
+			counted = true;
+		}
+	}
+	if (counted)
+		appendStringInfoChar(&q, ')');
+	else
+		appendStringInfoString(&q, "pg_catalog.count(*)");
+	col++;
+
 	foreach(lc, items)
 	{
 		SloItem    *item = lfirst(lc);
 		SloSpec    *spec = item->spec;
 
+		if (item->elem > 0)
+			continue;
 		switch (item->kind)
 		{
 			case SLO_FRESHNESS:
@@ -507,6 +592,28 @@ judge_count(EvalCtx *ctx, SloItem *item, int64 rows, Datum d, bool isnull)
 	item->done = true;
 }
 
+/* Counter elem (0: the rows) of the tally in column col of the pass's row. */
+static int64
+tally_counter(HeapTuple tup, TupleDesc desc, int col, int elem)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (isnull)
+		elog(ERROR, "meshpg SLO pass: no tally in column %d", col);
+	deconstruct_array(DatumGetArrayTypeP(d), INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+					  TYPALIGN_DOUBLE, &elems, &nulls, &n);
+	/* No row: the aggregate returns its initial state, {}. */
+	if (n == 0)
+		return 0;
+	if (elem >= n || nulls[elem])
+		elog(ERROR, "meshpg SLO pass: malformed tally in column %d", col);
+	return DatumGetInt64(elems[elem]);
+}
+
 static void
 run_pass(EvalCtx *ctx, SloItem *unused)
 {
@@ -521,13 +628,24 @@ run_pass(EvalCtx *ctx, SloItem *unused)
 		elog(ERROR, "meshpg SLO pass failed: %s", query);
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	rows = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	/* The rows: a tally's first counter, or count(*) when nothing is tallied. */
+	if (SPI_gettypeid(desc, 1) == INT8ARRAYOID)
+		rows = tally_counter(tup, desc, 1, 0);
+	else
+		rows = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 	foreach(lc, ctx->pass)
 	{
 		SloItem    *item = lfirst(lc);
-		Datum		d = SPI_getbinval(tup, desc, item->col, &isnull);
 
-		judge_count(ctx, item, rows, d, isnull);
+		if (item->elem > 0)
+			judge_count(ctx, item, rows,
+						Int64GetDatum(tally_counter(tup, desc, item->col, item->elem)), false);
+		else
+		{
+			Datum		d = SPI_getbinval(tup, desc, item->col, &isnull);
+
+			judge_count(ctx, item, rows, d, isnull);
+		}
 	}
 }
 
@@ -956,6 +1074,11 @@ mesh_slo_evaluate(const char *ref, List *runs, List *only, double sample_percent
 	if (ctx.pass != NIL)
 	{
 		char	   *error;
+
+		/* Only the extension's own: nobody else may create in its schema. */
+		ctx.tally = OidIsValid(LookupFuncName(list_make2(makeString("meshpg"),
+														 makeString("_slo_tally")),
+											  1, (Oid[]) {ANYOID}, true));
 
 		started = GetCurrentTimestamp();
 		error = guarded(pass_as_domain, &ctx, NULL);
