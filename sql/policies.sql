@@ -178,6 +178,8 @@ RESET ROLE;
 -- Mask functions, directly: graphemes, not code points or bytes.
 SELECT meshpg.mask_partial('4111111111111111');
 SELECT meshpg.mask_partial('4111111111111111', keep_first => 4, keep_last => 0, fill => 'x');
+SELECT meshpg.mask_partial('41111111', 0, 4, fill => '<>');          -- a fill of several characters
+SELECT meshpg.mask_partial(E'Re\u0301sume\u0301', 1, 1, fill => '·'); -- a multi-byte fill, ICU path
 SELECT meshpg.mask_partial(E'Cafe\u0301 Re\u0301sume\u0301', 2, 2);      -- combining accents
 SELECT meshpg.mask_partial('👩‍👩‍👧‍👦👨‍👩‍👧🧑‍🚀🏳️‍🌈', 1, 1);               -- emoji ZWJ sequences
 SELECT meshpg.mask_partial('東京都千代田区', 0, 2);                       -- CJK

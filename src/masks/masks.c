@@ -43,7 +43,9 @@ meshpg_mask_partial(PG_FUNCTION_ARGS)
 	text	   *input = PG_GETARG_TEXT_PP(0);
 	int32		keep_first = PG_GETARG_INT32(1);
 	int32		keep_last = PG_GETARG_INT32(2);
-	char	   *fill = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	text	   *fill_text = PG_GETARG_TEXT_PP(3);
+	const char *fill = VARDATA_ANY(fill_text);
+	int			fill_len = VARSIZE_ANY_EXHDR(fill_text);
 	int32		ulen;
 	UChar	   *ustr;
 	UBreakIterator *bi;
@@ -65,7 +67,6 @@ meshpg_mask_partial(PG_FUNCTION_ARGS)
 	{
 		const unsigned char *p = (const unsigned char *) VARDATA_ANY(input);
 		int			len = VARSIZE_ANY_EXHDR(input);
-		int			fill_len = strlen(fill);
 		bool		ascii = true;
 
 		for (int i = 0; i < len && ascii; i++)
@@ -82,11 +83,17 @@ meshpg_mask_partial(PG_FUNCTION_ARGS)
 			out = VARDATA(result);
 			memcpy(out, p, keep_first);
 			out += keep_first;
-			for (int i = keep_first; i < len - keep_last; i++)
+			if (fill_len == 1)
 			{
-				memcpy(out, fill, fill_len);
-				out += fill_len;
+				memset(out, fill[0], len - keep_first - keep_last);
+				out += len - keep_first - keep_last;
 			}
+			else
+				for (int i = keep_first; i < len - keep_last; i++)
+				{
+					memcpy(out, fill, fill_len);
+					out += fill_len;
+				}
 			memcpy(out, p + len - keep_last, keep_last);
 			out += keep_last;
 			SET_VARSIZE(result, out - (char *) result);
@@ -114,9 +121,9 @@ meshpg_mask_partial(PG_FUNCTION_ARGS)
 			appendStringInfoString(&out, mesh_uchar_to_utf8(ustr + bounds[g],
 															bounds[g + 1] - bounds[g]));
 		else
-			appendStringInfoString(&out, fill);
+			appendBinaryStringInfo(&out, fill, fill_len);
 	}
-	PG_RETURN_TEXT_P(cstring_to_text(out.data));
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(out.data, out.len));
 }
 
 /*
