@@ -160,7 +160,11 @@ for ((r = 1; r <= REPEAT; r++)); do
     # each round starts one variant later: no variant always follows another
     for ((k = 0; k < ${#VARIANTS[@]}; k++)); do
         n=${VARIANTS[(k + r - 1) % ${#VARIANTS[@]}]}
-        meshpg_log "run $r/$REPEAT: $n ($SECS s)"
+        if [ "$n" = capture ]; then
+            meshpg_log "run $r/$REPEAT: $n ($((RING * 9 / 10)) lookups)"
+        else
+            meshpg_log "run $r/$REPEAT: $n ($SECS s)"
+        fi
         b0=$(log_bytes)
         t=$(run "$n")
         b1=$(log_bytes)
