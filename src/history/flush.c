@@ -385,23 +385,6 @@ group_by_shape(const HistoryRead *reads, int n, ShapeGroups *groups)
 /* Reads per row at most: retention trims and readers detoast by the row. */
 #define READS_PER_ROW 8192
 
-/* A one-dimensional array without nulls of n 8-byte values, in one copy. */
-static Datum
-int64_array(const int64 *values, int n, Oid type)
-{
-	Size		size = ARR_OVERHEAD_NONULLS(1) + sizeof(int64) * n;
-	ArrayType  *array = palloc0(size);
-
-	SET_VARSIZE(array, size);
-	array->ndim = 1;
-	array->dataoffset = 0;
-	array->elemtype = type;
-	ARR_DIMS(array)[0] = n;
-	ARR_LBOUND(array)[0] = 1;
-	memcpy((char *) array + ARR_OVERHEAD_NONULLS(1), values, sizeof(int64) * n);
-	return PointerGetDatum(array);
-}
-
 /*
  * Until ALTER EXTENSION meshpg UPDATE, a database keeps 1.1's table of one
  * row per read: the batch's reads go there, so that its entries neither
@@ -550,9 +533,9 @@ insert_reads(const HistoryRead *reads, int n)
 			values[A_FIRST_READ] = TimestampTzGetDatum(first);
 			values[A_LAST_READ] = TimestampTzGetDatum(last);
 			values[A_READS] = Int32GetDatum(k);
-			values[A_READ_AT] = int64_array(read_at, k, TIMESTAMPTZOID);
-			values[A_ROWS] = int64_array(rows, k, INT8OID);
-			values[A_STATEMENT] = int64_array(statement, k, INT8OID);
+			values[A_READ_AT] = PointerGetDatum(mesh_int64_array(read_at, k, TIMESTAMPTZOID));
+			values[A_ROWS] = PointerGetDatum(mesh_int64_array(rows, k, INT8OID));
+			values[A_STATEMENT] = PointerGetDatum(mesh_int64_array(statement, k, INT8OID));
 			values[A_FLUSHED_AT] = TimestampTzGetDatum(now);
 			MemoryContextSwitchTo(old);
 

@@ -373,3 +373,27 @@ mesh_refresh_search_domain(int64 domain_id)
 	mesh_spi_exec("UPDATE meshpg.cat_product SET search_doc = meshpg._search_doc(id) "
 				  "WHERE domain_id = $1", 1, &argtype, &arg, NULL);
 }
+
+/*
+ * A one-dimensional array without nulls of n 8-byte values of elemtype
+ * (int8, timestamptz), copied from values in one go, or zeros when values
+ * is NULL: for arrays built row by row on hot paths, where construct_array's
+ * per-element work would show.
+ */
+ArrayType *
+mesh_int64_array(const int64 *values, int n, Oid elemtype)
+{
+	Size		size = ARR_OVERHEAD_NONULLS(1) + sizeof(int64) * n;
+	ArrayType  *array = palloc0(size);
+
+	SET_VARSIZE(array, size);
+	array->ndim = 1;
+	array->dataoffset = 0;
+	array->elemtype = elemtype;
+	ARR_DIMS(array)[0] = n;
+	ARR_LBOUND(array)[0] = 1;
+	/* ARR_DATA_PTR without its NULL-bitmap case, which -Wextra rejects */
+	if (values != NULL)
+		memcpy((char *) array + ARR_OVERHEAD_NONULLS(1), values, sizeof(int64) * n);
+	return array;
+}

@@ -23,26 +23,11 @@
 #include "fmgr.h"
 #include "utils/array.h"
 
+#include "registry/registry.h"
 #include "slo/slo.h"
 
 PG_FUNCTION_INFO_V1(meshpg_slo_tally_step);
 PG_FUNCTION_INFO_V1(meshpg_slo_tally_combine);
-
-/* A one-dimensional int8[] of n zeros, in the current memory context. */
-static ArrayType *
-zeros(int n)
-{
-	Size		size = ARR_OVERHEAD_NONULLS(1) + n * sizeof(int64);
-	ArrayType  *a = palloc0(size);
-
-	SET_VARSIZE(a, size);
-	a->ndim = 1;
-	a->dataoffset = 0;
-	a->elemtype = INT8OID;
-	ARR_DIMS(a)[0] = n;
-	ARR_LBOUND(a)[0] = 1;
-	return a;
-}
 
 /* The counters of a state: NULL for the initial, empty one. */
 static int64 *
@@ -87,7 +72,7 @@ meshpg_slo_tally_step(PG_FUNCTION_ARGS)
 		 * The first row: the executor copies the new state into the
 		 * aggregate's context, where later rows update it in place.
 		 */
-		state = zeros(nargs + 1);
+		state = mesh_int64_array(NULL, nargs + 1, INT8OID);
 		c = counters(state, &n);
 	}
 	else if (n != nargs + 1)
