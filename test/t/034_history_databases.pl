@@ -57,5 +57,30 @@ is($node->safe_psql('a', "SELECT count(*), count(DISTINCT statement) FROM meshpg
 	'20|20', 'each once');
 is($node->safe_psql('b', "SELECT count(*) FROM meshpg.access_history"), 150, 'b has its 150');
 
+# Reads that take two slots each (a purpose of 63 characters), in rounds
+# that leave the ring's head at every offset, so that records straddle its
+# end: each comes back whole.
+my $purpose = 'audit-' . ('x' x 57);
+$node->safe_psql('postgres', 'CREATE ROLE auditor LOGIN');
+$node->safe_psql('b', qq{
+SET ROLE shop_team;
+SELECT meshpg.grant_access('shop.orders', 'auditor', purpose => '$purpose');
+});
+$flushed = 0;
+for (1 .. 6)
+{
+	$node->safe_psql('b', "SET ROLE auditor; SET meshpg.purpose = '$purpose'; "
+		  . ('SELECT amount FROM shop.orders; ' x 19));
+	$flushed += $node->safe_psql('b', 'SELECT meshpg.flush_access_history()');
+}
+is($flushed, 114, 'every two-slot read was flushed');
+is($node->safe_psql('b', 'SELECT pending, dropped FROM meshpg.access_history_stats'),
+	'0|0', 'none left, none dropped');
+is($node->safe_psql('b', qq{
+SELECT count(*), count(DISTINCT (backend_pid, backend_start, statement)),
+       min(purpose) = '$purpose', min(columns::text)
+  FROM meshpg.access_history WHERE role = 'auditor'}),
+	'114|114|t|{amount}', 'each once, purpose and columns intact');
+
 $node->stop;
 done_testing();
