@@ -46,9 +46,9 @@ PG_FUNCTION_INFO_V1(meshpg_worker_tasks);
 
 /* The task table: SLO scheduling, then the access history. */
 static const MeshTask mesh_worker_tasks[] = {
-	{"slo_schedule", mesh_slo_schedule_task},
-	{"history_flush", mesh_history_flush_task},
-	{NULL, NULL}
+	{"slo_schedule", mesh_slo_schedule_task, false},
+	{"history_flush", mesh_history_flush_task, true},
+	{NULL, NULL, false}
 };
 
 /* settings */
@@ -177,11 +177,16 @@ run_task(const char *dbname, int i)
 	return more;
 }
 
+/*
+ * A tick runs every task; a wake-up before the tick is due (the history ring
+ * filling up, many times a second under load) runs only the on_wake ones.
+ */
 static void
-run_tasks(const char *dbname)
+run_tasks(const char *dbname, bool tick)
 {
 	for (int i = 0; mesh_worker_tasks[i].name != NULL; i++)
-		for (int round = 0; round < MESH_TASK_MAX_ROUNDS; round++)
+		for (int round = 0; round < MESH_TASK_MAX_ROUNDS &&
+			 (tick || mesh_worker_tasks[i].on_wake); round++)
 		{
 			CHECK_FOR_INTERRUPTS();
 			if (!run_task(dbname, i))
@@ -194,6 +199,8 @@ mesh_database_worker_main(Datum arg)
 {
 	bool		oneshot = DatumGetBool(arg);
 	char		dbname[NAMEDATALEN];
+	TimestampTz last_tick = 0;
+	bool		tick;
 
 	strlcpy(dbname, MyBgworkerEntry->bgw_extra, sizeof(dbname));
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -212,7 +219,11 @@ mesh_database_worker_main(Datum arg)
 		}
 		if (!scheduler_on)
 			break;
-		run_tasks(dbname);
+		tick = TimestampDifferenceExceeds(last_tick, GetCurrentTimestamp(),
+										  naptime * 1000 - 10);
+		if (tick)
+			last_tick = GetCurrentTimestamp();
+		run_tasks(dbname, tick);
 		if (oneshot)
 			break;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

@@ -3,11 +3,12 @@
  *		meshpg's background worker: a launcher that keeps one worker per
  *		database named in meshpg.databases, each running a table of tasks.
  *
- * Adding a task: write a `bool my_task(void)` and add {"name", my_task} to
- * mesh_worker_tasks[] in worker.c.  Every tick (meshpg.worker_naptime), or
- * when a task's own latch wake-up comes, the worker runs each task in order,
- * each in a transaction of its own with a snapshot pushed, as the bootstrap
- * superuser.  A task returns true when it has more to do at once (a batch
+ * Adding a task: write a `bool my_task(void)` and add {"name", my_task,
+ * on_wake} to mesh_worker_tasks[] in worker.c.  Every tick
+ * (meshpg.worker_naptime) the worker runs each task in order; when a
+ * wake-up comes early (the history ring is half full), only the tasks
+ * marked on_wake run.  Each runs in a transaction of its own with a
+ * snapshot pushed, as the bootstrap superuser.  A task returns true when it has more to do at once (a batch
  * was full): it then runs again, in a new transaction, up to
  * MESH_TASK_MAX_ROUNDS times in a tick.  A task that raises an error
  * is logged, its transaction rolled back and its failure recorded (see
@@ -24,6 +25,7 @@ typedef struct MeshTask
 {
 	const char *name;
 	MeshTaskFn	fn;
+	bool		on_wake;		/* also when its latch wakes the worker early */
 } MeshTask;
 
 /* at most this many tasks, and this many databases with a status row */
