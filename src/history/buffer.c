@@ -294,6 +294,49 @@ shape_hash(const uint8 *p, int len)
 	return (uint32) (h ^ (h >> 32));
 }
 
+/*
+ * Whether len bytes are a shape encode_shape could have written: a file
+ * read back at startup is checked before its records enter the ring, where
+ * they are trusted.
+ */
+static bool
+shape_valid(const uint8 *shape, int len)
+{
+	const uint8 *p = shape + 1;
+	const uint8 *end = shape + len;
+	uint8		present;
+	uint8		npolicies;
+	uint8		n;
+
+	if (len < 1 + 8 + 8 + 4 * 3 + 2 + 1 + 1 + 1)
+		return false;
+	present = shape[0];
+	p += 8 + 8 + 4 * 3 + 2 + 1;
+	npolicies = *p++;
+	if (npolicies > MESH_HISTORY_MAX_POLICIES)
+		return false;
+	p += ((present & HAS_QUERY_ID) ? 8 : 0) + ((present & HAS_TARGET) ? 4 : 0) +
+		((present & HAS_SESSION) ? 4 : 0) + npolicies * 10;
+	if ((present & HAS_PURPOSE) && p < end)
+	{
+		n = *p++;
+		if (n >= MESH_HISTORY_PURPOSE_LEN)
+			return false;
+		p += n;
+	}
+	if ((present & HAS_VERSION) && p < end)
+	{
+		n = *p++;
+		if (n >= MESH_HISTORY_VERSION_LEN)
+			return false;
+		p += n;
+	}
+	if (p >= end)
+		return false;
+	n = *p++;
+	return n <= MESH_HISTORY_MAX_ATTNO / 8 && p + n == end;
+}
+
 /* Builds the record of entry e in out (MAX_RECORD_BYTES); returns its length. */
 static int
 encode_record(const HistoryEntry *e, uint8 *out)
@@ -514,8 +557,11 @@ load_record(FILE *file, uint32 magic, uint8 *out, int *len)
 		RecordHead head;
 
 		if (fread(&head, sizeof(head), 1, file) != 1 || head.len > MAX_SHAPE_BYTES ||
-			fread(out + sizeof(head), head.len, 1, file) != 1)
+			fread(out + sizeof(head), head.len, 1, file) != 1 ||
+			!shape_valid(out + sizeof(head), head.len))
 			return false;
+		/* the slots it takes are this ring's business, not the file's */
+		head.nslots = RECORD_SLOTS(sizeof(head) + head.len);
 		memcpy(out, &head, sizeof(head));
 		*len = sizeof(head) + head.len;
 		return true;
@@ -562,7 +608,7 @@ history_load(void)
 		if (!load_record(file, header[0], record, &len))
 		{
 			ereport(LOG,
-					(errmsg("meshpg access history file \"%s\" is truncated", HISTORY_FILE)));
+					(errmsg("meshpg access history file \"%s\" is truncated or damaged; the entries before the damage are kept", HISTORY_FILE)));
 			break;
 		}
 		/* a smaller ring now: keep the oldest, count the rest as dropped */

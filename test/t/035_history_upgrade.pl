@@ -7,7 +7,8 @@
 #   - ALTER EXTENSION meshpg UPDATE moves every recorded read over, and
 #     meshpg.access_history shows the same reads before and after;
 #   - reads a 1.1 server kept in its shutdown file (fixed-size entries) come
-#     back when the new library starts.
+#     back when the new library starts;
+#   - a damaged shutdown file gives back the reads before the damage.
 
 use strict;
 use warnings;
@@ -113,6 +114,27 @@ is($node->safe_psql('postgres', q{
 SELECT string_agg(format('%s %s %s %s', role, columns, purpose, statement), ', ' ORDER BY statement)
   FROM meshpg.access_history WHERE backend_pid = 4242}),
 	'buyer {amount} audit 901, buyer {amount} audit 902', 'as 1.1 captured them');
+
+# A damaged shutdown file: the records before the damage come back, the
+# server starts, nothing is read past it.  Two reads are kept at a clean
+# stop; the second one's count of policies is set past the maximum.
+reads(2);
+$node->stop;
+open($fh, '<:raw', $file) or die "could not read $file: $!";
+my $data = do { local $/; <$fh> };
+close($fh);
+my $first_len = unpack('v', substr($data, 24 + 4, 2));    # after the file header
+my $second = 24 + 32 + $first_len;    # a record: 32-byte head, then its shape
+substr($data, $second + 32 + 32, 1) = chr(200);    # the shape's npolicies byte
+open($fh, '>:raw', $file) or die "could not write $file: $!";
+print $fh $data;
+close($fh);
+$node->start;
+ok($node->log_contains('is truncated or damaged; the entries before the damage are kept'),
+	'the damage is logged');
+is($node->safe_psql('postgres', 'SELECT pending FROM meshpg.access_history_stats'), 1,
+	'the read before the damage is back');
+is($node->safe_psql('postgres', 'SELECT meshpg.flush_access_history()'), 1, 'and flushed');
 
 $node->stop;
 done_testing();
