@@ -757,6 +757,7 @@ mesh_history_claim(Oid dbid, int *n)
 	RecordHead	head;
 	uint8		record[RECORD_SLOTS(MAX_RECORD_BYTES) * SLOT_DATA];
 	uint64		nslots;
+	Size		room;
 
 	*n = 0;
 	if (shared == NULL || claiming)
@@ -781,7 +782,9 @@ mesh_history_claim(Oid dbid, int *n)
 	 */
 	nslots = Min(head_pos - pos, (uint64) FLUSH_BATCH * RECORD_SLOTS(MAX_RECORD_BYTES));
 	result = palloc(sizeof(HistoryRead) * Min(FLUSH_BATCH, Max(1, nslots)));
-	shapes = palloc(Max(1, Min(nslots, FLUSH_BATCH) * SLOT_DATA));
+	/* what the claim copies fits in the slots it may pass */
+	room = Max(1, Min(nslots, FLUSH_BATCH) * SLOT_DATA);
+	shapes = palloc(room);
 	npassed = 0;
 	passed = NULL;
 	passed_len = 0;
@@ -793,7 +796,7 @@ mesh_history_claim(Oid dbid, int *n)
 			HistoryRead *r = &result[count++];
 
 			/* a multi-slot record may not fit what a batch of one-slot ones would */
-			if (shapes_len + head.len > Min(nslots, FLUSH_BATCH) * SLOT_DATA)
+			if (shapes_len + head.len > room)
 			{
 				count--;
 				break;
@@ -810,9 +813,8 @@ mesh_history_claim(Oid dbid, int *n)
 		else
 		{
 			if (passed == NULL)
-				passed = MemoryContextAlloc(TopTransactionContext,
-											FLUSH_BATCH * SLOT_DATA);
-			if (passed_len + sizeof(RecordHead) + head.len > FLUSH_BATCH * SLOT_DATA)
+				passed = MemoryContextAlloc(TopTransactionContext, room);
+			if (passed_len + sizeof(RecordHead) + head.len > room)
 				break;
 			memcpy(passed + passed_len, record, sizeof(RecordHead) + head.len);
 			passed_len += sizeof(RecordHead) + head.len;
