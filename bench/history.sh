@@ -122,13 +122,25 @@ scheduler() {
 }
 
 log_bytes() { meshpg_run_as_pg stat -c %s "$MESHPG_TMP/server.log"; }
+
+# server_ticks: CPU clock ticks the server has used so far: the postmaster,
+# its children that have exited (which it has waited for), and the live ones
+server_ticks() {
+    local pm
+    pm=$(head -n 1 "$MESHPG_PGDATA/postmaster.pid")
+    # without the command, fields 13-16 are utime, stime, cutime and cstime
+    { cat /proc/[0-9]*/stat 2>/dev/null || true; } | sed 's/^\([0-9]*\) (.*) /\1 /' |
+        awk -v pm="$pm" '$1 == pm { t += $13 + $14 + $15 + $16 }
+                         $3 == pm { t += $13 + $14 } END { print t }'
+}
 stats() { psql_as postgres -At -F ' ' -c 'SELECT captured, dropped, flushed FROM meshpg.access_history_stats'; }
 
-run() {   # NAME -> TPS
-    local out=$MESHPG_TMP/pgbench_$1.out length=(-T "$SECS")
+run() {   # NAME -> "TPS server-µs-per-lookup"
+    local out=$MESHPG_TMP/pgbench_$1.out length=(-T "$SECS") t0 t1
     [ "$1" != capture ] || length=(-t $((RING * 9 / 10 / CLIENTS)))
     variant "$1"
     [ "$1" != history ] || scheduler on
+    t0=$(server_ticks)
     if ! meshpg_run_as_pg "$MESHPG_PG_BIN/pgbench" -h "$MESHPG_TMP" -p "$MESHPG_PGPORT" \
             -U bench_consumer -n -c "$CLIENTS" -j "$CLIENTS" "${length[@]}" -M prepared \
             -f "$MESHPG_TMP/lookup.sql" bench >"$out" 2>&1; then
@@ -138,7 +150,12 @@ run() {   # NAME -> TPS
     fi
     [ "$1" != history ] || scheduler off
     psql_as postgres -c 'CALL public.bench_drain()'
-    awk '/^tps = / { print $3; exit }' "$out"
+    t1=$(server_ticks)
+    # the drain is counted: every variant pays for flushing all it captured
+    awk -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '
+        /^number of transactions actually processed: / { n = $6 }
+        /^tps = / { tps = $3 }
+        END { printf "%s %.3f\n", tps, ticks / hz * 1e6 / n }' "$out"
 }
 
 # Sanity: the consumer's reads are recorded with the policies applied.
@@ -153,7 +170,7 @@ case $recorded in
     *) meshpg_err "the consumer's read was not recorded with its mask"; exit 1 ;;
 esac
 
-declare -A TPS AUDIT_BYTES
+declare -A TPS CPU AUDIT_BYTES
 read -r cap0 drop0 flushed0 <<<"$(stats)"
 VARIANTS=(off capture history pgaudit)
 for ((r = 1; r <= REPEAT; r++)); do
@@ -166,11 +183,12 @@ for ((r = 1; r <= REPEAT; r++)); do
             meshpg_log "run $r/$REPEAT: $n ($SECS s)"
         fi
         b0=$(log_bytes)
-        t=$(run "$n")
+        read -r t c <<<"$(run "$n")"
         b1=$(log_bytes)
         TPS[$n]="${TPS[$n]:-} $t"
+        CPU[$n]="${CPU[$n]:-} $c"
         [ "$n" != pgaudit ] || AUDIT_BYTES[$r]=$((b1 - b0))
-        printf '    %s TPS\n' "$t"
+        printf '    %s TPS, %s µs of server CPU per lookup\n' "$t" "$c"
     done
 done
 psql_as postgres -o /dev/null -c 'SELECT meshpg.flush_access_history()'
@@ -179,10 +197,12 @@ read -r rows reads bytes <<<"$(psql_as postgres -At -F ' ' -c "SELECT count(*), 
     pg_total_relation_size('meshpg.cat_access_batch') FROM meshpg.cat_access_batch")"
 audit_lines=$(meshpg_run_as_pg grep -c 'AUDIT: SESSION' "$MESHPG_TMP/server.log" || true)
 
-declare -A MED
+declare -A MED MEDCPU
 for n in off capture history pgaudit; do
     # shellcheck disable=SC2086
     MED[$n]=$(printf '%s\n' ${TPS[$n]} | median)
+    # shellcheck disable=SC2086
+    MEDCPU[$n]=$(printf '%s\n' ${CPU[$n]} | median)
 done
 r_cap=$(ratio "${MED[capture]}" "${MED[off]}")
 r_hist=$(ratio "${MED[history]}" "${MED[off]}")
@@ -207,6 +227,15 @@ line "ratio capture / off: the query path (target >= 0.97)" "$r_cap $(verdict "$
 line "ratio history / off: with the flush (target >= 0.97)" "$r_hist $(verdict "$r_hist" '>=' 0.97)" ""
 line "ratio pgaudit / off" "$r_audit" ""
 line "ratio history / pgaudit (target >= 1.00: no more costly)" "$r_vs $(verdict "$r_vs" '>=' 1.00)" ""
+echo
+echo "Server CPU per lookup (all server processes, flushing included; less noisy than TPS):"
+line "variant" "median µs" "runs"
+for n in off capture history pgaudit; do
+    line "$n" "$(awk -v v="${MEDCPU[$n]}" 'BEGIN { printf "%.3f", v }')" "${CPU[$n]# }"
+done
+line "ratio off / capture (as a TPS ratio would be)" "$(ratio "${MEDCPU[off]}" "${MEDCPU[capture]}")" ""
+line "ratio off / history" "$(ratio "${MEDCPU[off]}" "${MEDCPU[history]}")" ""
+line "ratio off / pgaudit" "$(ratio "${MEDCPU[off]}" "${MEDCPU[pgaudit]}")" ""
 echo
 echo "What each recorded:"
 echo "  history: $((cap1 - cap0)) reads captured, $((drop1 - drop0)) dropped (ring full), $((flushed1 - flushed0)) flushed;"

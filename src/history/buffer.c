@@ -11,12 +11,19 @@
  * flusher's pass cheap; a fixed-size entry of every possible field was
  * twenty times that.
  *
- * A reader reserves its slots under a spinlock held for a few instructions,
- * then copies its records without any lock and publishes each slot by
- * writing its sequence number last: with two clients at tens of thousands of
- * statements a second, a lock held during the copy (or a sleeping LWLock
- * waiter) costs far more than the copy.  Readers never wait for a flush:
- * when the ring is full the read is dropped and counted.  One flusher at a
+ * Each backend first stages its records in a buffer of its own in shared
+ * memory (4 kB, a few dozen reads), under a spinlock that only a flusher
+ * ever contends: the buffer's cache lines stay in the backend's core.  When
+ * it is full, the backend moves it into the ring in one go: it reserves the
+ * slots under the ring's spinlock, then copies the records without any lock
+ * and publishes each slot by writing its sequence number last.  Taking the
+ * ring's spinlock and writing slots a lap old for every statement, with two
+ * clients at tens of thousands of statements a second, was most of what
+ * recording a read cost.  A flush first moves every backend's staged
+ * records into the ring, so a read is never held back longer than until the
+ * next flush, and a backend that has gone leaves its staged reads behind for
+ * it.  Readers never wait for a flush: when the ring is full the reads that
+ * do not fit are dropped and counted.  One flusher at a
  * time claims the complete records of its database from the tail; the tail
  * moves past them only when its transaction commits (mesh_history_release),
  * so a flush that fails or is killed loses nothing and a committed one is
@@ -24,10 +31,11 @@
  * back in at the head.
  *
  * At a shutdown (smart, fast or immediate: the postmaster itself exits
- * normally) the postmaster writes what is left to a file, and the next start
- * loads it (the pg_stat_statements pattern).  A backend crash, which makes
- * the postmaster reinitialise shared memory, or a crash of the postmaster
- * itself, loses at most the ring's contents.
+ * normally) the postmaster writes what is left, in the ring and staged, to a
+ * file, and the next start loads it (the pg_stat_statements pattern).  A
+ * backend crash, which makes the postmaster reinitialise shared memory, or a
+ * crash of the postmaster itself, loses at most the ring's and the staging
+ * buffers' contents.
  */
 #include "postgres.h"
 
@@ -38,6 +46,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "port/atomics.h"
+#include "storage/backendid.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -101,8 +110,27 @@ typedef struct HistoryShared
 	Latch	   *wake_latch[WAKE_SLOTS];
 } HistoryShared;
 
+/*
+ * A backend's staged records, one after another as encode_record writes
+ * them.  Only its backend appends; a flusher empties it.
+ */
+#define STAGE_BYTES		4096
+
+typedef struct HistoryStage
+{
+	slock_t		mutex;
+	int			used;			/* bytes */
+	int			nrecords;
+	uint8		data[STAGE_BYTES];
+} HistoryStage;
+
+#define STAGE_STRIDE	CACHELINEALIGN(sizeof(HistoryStage))
+
 static HistoryShared *shared = NULL;
 static HistorySlot *slots = NULL;
+static char *stages = NULL;		/* MaxBackends stages, STAGE_STRIDE apart */
+static int	nstages = 0;
+static int	stage_limit = 0;	/* bytes a stage holds before it is moved */
 
 #define SLOT(pos) (&slots[(pos) % shared->capacity])
 
@@ -120,12 +148,20 @@ static int	npassed = 0;
 static bool claiming = false;
 
 static Size
-history_shmem_size(void)
+ring_size(void)
 {
 	return add_size(CACHELINEALIGN(sizeof(HistoryShared)),
 					add_size(PG_CACHE_LINE_SIZE,
 							 mul_size(mesh_history_buffer_size, sizeof(HistorySlot))));
 }
+
+static Size
+history_shmem_size(void)
+{
+	return add_size(ring_size(), mul_size(MaxBackends, STAGE_STRIDE));
+}
+
+#define STAGE(i) ((HistoryStage *) (stages + (Size) (i) * STAGE_STRIDE))
 
 void
 mesh_history_shmem_request(void)
@@ -442,6 +478,27 @@ append_records(const uint8 *buf, const int *lens, int n, bool count)
 
 /* ---- persistence across a clean restart ---- */
 
+/* The whole records of a stage's bytes: how many, and their bytes. */
+static int
+stage_records(HistoryStage *stage, int *bytes)
+{
+	int			n = 0;
+	int			off = 0;
+	int			used = Min(stage->used, STAGE_BYTES);
+	RecordHead	head;
+
+	while (off + (int) sizeof(RecordHead) <= used)
+	{
+		memcpy(&head, stage->data + off, sizeof(head));
+		if (off + (int) sizeof(RecordHead) + head.len > used)
+			break;
+		off += sizeof(RecordHead) + head.len;
+		n++;
+	}
+	*bytes = off;
+	return n;
+}
+
 /* Postmaster, at a clean shutdown only: keep what was not flushed. */
 static void
 history_shmem_shutdown(int code, Datum arg)
@@ -452,11 +509,19 @@ history_shmem_shutdown(int code, Datum arg)
 	uint64		pos;
 	RecordHead	head;
 	uint8		record[RECORD_SLOTS(MAX_RECORD_BYTES) * SLOT_DATA];
+	int			bytes;
 
 	if (code != 0 || shared == NULL)
 		return;
 	for (pos = shared->tail; record_complete(pos, shared->head, &head); pos += head.nslots)
 		n++;
+	/*
+	 * Every backend has exited: the stages need no lock.  Their records are
+	 * counted from their bytes, which a backend killed by an immediate
+	 * shutdown may have extended without counting.
+	 */
+	for (int i = 0; i < nstages; i++)
+		n += stage_records(STAGE(i), &bytes);
 
 	file = AllocateFile(HISTORY_FILE ".tmp", PG_BINARY_W);
 	if (file == NULL)
@@ -474,6 +539,11 @@ history_shmem_shutdown(int code, Datum arg)
 		if (fwrite(record, sizeof(RecordHead) + head.len, 1, file) != 1)
 			goto error;
 	}
+	/* a stage's records are as the file keeps them */
+	for (int i = 0; i < nstages; i++)
+		if (stage_records(STAGE(i), &bytes) > 0 &&
+			fwrite(STAGE(i)->data, bytes, 1, file) != 1)
+			goto error;
 	if (FreeFile(file))
 	{
 		file = NULL;
@@ -635,6 +705,16 @@ mesh_history_shmem_startup(void)
 	/* slots on a cache-line boundary: a one-slot record spans two lines */
 	slots = (HistorySlot *) TYPEALIGN(PG_CACHE_LINE_SIZE,
 									  (char *) shared + sizeof(HistoryShared));
+	stages = (char *) (slots + mesh_history_buffer_size);
+	nstages = MaxBackends;
+
+	/*
+	 * A stage moves an eighth of the ring at most, so that a small ring is
+	 * not filled by one move; it holds the largest record at least.
+	 */
+	stage_limit = Max((int) MAX_RECORD_BYTES,
+					  Min(STAGE_BYTES, mesh_history_buffer_size * SLOT_DATA / 8));
+	StaticAssertStmt(MAX_RECORD_BYTES <= STAGE_BYTES, "a stage holds any record");
 	if (!found)
 	{
 		memset(shared, 0, sizeof(HistoryShared));
@@ -642,6 +722,12 @@ mesh_history_shmem_startup(void)
 		shared->capacity = mesh_history_buffer_size;
 		for (int i = 0; i < shared->capacity; i++)
 			slots[i].seq = 0;
+		for (int i = 0; i < nstages; i++)
+		{
+			SpinLockInit(&STAGE(i)->mutex);
+			STAGE(i)->used = 0;
+			STAGE(i)->nrecords = 0;
+		}
 	}
 	LWLockRelease(AddinShmemInitLock);
 
@@ -686,56 +772,107 @@ mesh_history_set_flusher(Oid dbid, Latch *latch)
 	SpinLockRelease(&shared->mutex);
 }
 
-/*
- * Never waits for a flush and never fails (it allocates nothing): a full
- * ring drops and counts.  The entries are encoded first, so the spinlock
- * covers only the slots' reservation.
- */
-#define APPEND_CHUNK 8
-
-void
-mesh_history_append(const HistoryEntry *entries, int n)
+/* Lengths of the n records one after another in buf, into lens. */
+static void
+record_lengths(const uint8 *buf, int n, int *lens)
 {
-	uint8		buf[APPEND_CHUNK * MAX_RECORD_BYTES];
-	int			lens[APPEND_CHUNK];
-
-	if (shared == NULL)
-		return;
-	for (int done = 0; done < n; done += APPEND_CHUNK)
+	for (int i = 0; i < n; i++)
 	{
-		int			k = Min(APPEND_CHUNK, n - done);
-		Size		off = 0;
+		RecordHead	head;
 
-		for (int i = 0; i < k; i++)
-		{
-			lens[i] = encode_record(&entries[done + i], buf + off);
-			off += lens[i];
-		}
-		append_records(buf, lens, k, true);
+		memcpy(&head, buf, sizeof(head));
+		lens[i] = sizeof(RecordHead) + head.len;
+		buf += lens[i];
 	}
 }
 
 /*
- * A hint from ExecutorStart, which comes a statement's execution before its
- * append: the slots at the ring's head are likely the ones it will write,
- * a lap after anyone last did.  Fetching them now overlaps the cache misses
- * with the statement instead of stalling the append on them.  Read without
- * the lock: a stale head only prefetches the wrong lines.
+ * Moves what stage holds into the ring.  The stage is copied out under its
+ * lock and appended after, so that no spinlock is held across the other or
+ * across the copy into the ring.
+ */
+#define STAGE_RECORDS	(STAGE_BYTES / sizeof(RecordHead))
+
+static void
+move_stage(HistoryStage *stage)
+{
+	uint8		buf[STAGE_BYTES];
+	int			lens[STAGE_RECORDS];
+	int			n;
+
+	SpinLockAcquire(&stage->mutex);
+	n = stage->nrecords;
+	memcpy(buf, stage->data, stage->used);
+	stage->used = 0;
+	stage->nrecords = 0;
+	SpinLockRelease(&stage->mutex);
+	if (n == 0)
+		return;
+	record_lengths(buf, n, lens);
+	append_records(buf, lens, n, true);
+}
+
+/* Every stage into the ring: a flush sees every read captured before it. */
+static void
+move_stages(void)
+{
+	pg_memory_barrier();
+	for (int i = 0; i < nstages; i++)
+		if (STAGE(i)->nrecords > 0)
+			move_stage(STAGE(i));
+}
+
+/* This backend's stage, or NULL (an auxiliary process, or no room). */
+static HistoryStage *
+my_stage(void)
+{
+	if (stage_limit == 0 || MyBackendId == InvalidBackendId ||
+		MyBackendId < 1 || MyBackendId > nstages)
+		return NULL;
+	return STAGE(MyBackendId - 1);
+}
+
+/*
+ * Never waits for a flush and never fails (it allocates nothing): a full
+ * ring drops and counts.  Each entry is encoded outside any lock, then
+ * copied into this backend's stage, or straight into the ring by a process
+ * that has none.
  */
 void
-mesh_history_prefetch(void)
+mesh_history_append(const HistoryEntry *entries, int n)
 {
-	uint64		head;
+	HistoryStage *stage;
+	uint8		record[MAX_RECORD_BYTES];
+	int			len;
 
 	if (shared == NULL)
 		return;
-	head = shared->head;
-	for (int i = 0; i < 4; i++)
+	stage = my_stage();
+	for (int i = 0; i < n; i++)
 	{
-		HistorySlot *slot = SLOT(head + i);
+		len = encode_record(&entries[i], record);
+		if (stage == NULL)
+		{
+			append_records(record, &len, 1, true);
+			continue;
+		}
+		for (;;)
+		{
+			bool		staged = false;
 
-		__builtin_prefetch(slot, 1, 3);
-		__builtin_prefetch((char *) slot + 64, 1, 3);
+			SpinLockAcquire(&stage->mutex);
+			if (stage->used + len <= stage_limit)
+			{
+				memcpy(stage->data + stage->used, record, len);
+				stage->used += len;
+				stage->nrecords++;
+				staged = true;
+			}
+			SpinLockRelease(&stage->mutex);
+			if (staged)
+				break;
+			move_stage(stage);
+		}
 	}
 }
 
@@ -762,6 +899,7 @@ mesh_history_claim(Oid dbid, int *n)
 	*n = 0;
 	if (shared == NULL || claiming)
 		return NULL;
+	move_stages();
 	SpinLockAcquire(&shared->mutex);
 	if (shared->flusher != 0)
 	{
@@ -852,16 +990,8 @@ mesh_history_release(bool consumed)
 	if (consumed && npassed > 0)
 	{
 		int		   *lens = palloc(sizeof(int) * npassed);
-		char	   *p = passed;
 
-		for (int i = 0; i < npassed; i++)
-		{
-			RecordHead	head;
-
-			memcpy(&head, p, sizeof(head));
-			lens[i] = sizeof(RecordHead) + head.len;
-			p += lens[i];
-		}
+		record_lengths((uint8 *) passed, npassed, lens);
 		append_records((uint8 *) passed, lens, npassed, false);
 		pfree(lens);
 	}
@@ -880,6 +1010,7 @@ meshpg_access_history_stats(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	Datum		values[6];
 	bool		nulls[6] = {false};
+	uint64		staged = 0;
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -887,10 +1018,17 @@ meshpg_access_history_stats(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the meshpg access history buffer is not available")));
+	/* staged reads are pending, and captured, too */
+	for (int i = 0; i < nstages; i++)
+	{
+		SpinLockAcquire(&STAGE(i)->mutex);
+		staged += STAGE(i)->nrecords;
+		SpinLockRelease(&STAGE(i)->mutex);
+	}
 	SpinLockAcquire(&shared->mutex);
 	values[0] = Int32GetDatum(shared->capacity);
-	values[1] = Int64GetDatum((int64) shared->pending);
-	values[2] = Int64GetDatum((int64) shared->captured);
+	values[1] = Int64GetDatum((int64) (shared->pending + staged));
+	values[2] = Int64GetDatum((int64) (shared->captured + staged));
 	values[3] = Int64GetDatum((int64) shared->dropped);
 	values[4] = Int64GetDatum((int64) shared->flushed);
 	nulls[5] = shared->flusher == 0;

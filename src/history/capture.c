@@ -277,7 +277,6 @@ capture_statement(QueryDesc *query)
 		staged[first + i].statement = statement_counter;
 	}
 
-	mesh_history_prefetch();
 	ensure_room(1, 0);
 	open_stmts[nopen].query = query;
 	open_stmts[nopen].subid = GetCurrentSubTransactionId();

@@ -81,7 +81,6 @@ extern void mesh_history_shmem_request(void);
 extern void mesh_history_shmem_startup(void);
 extern bool mesh_history_ready(void);
 extern void mesh_history_append(const HistoryEntry *entries, int n);
-extern void mesh_history_prefetch(void);
 extern HistoryRead *mesh_history_claim(Oid dbid, int *n);
 extern void mesh_history_decode_shape(const HistoryRead *read, HistoryShape *shape);
 extern void mesh_history_set_flusher(Oid dbid, struct Latch *latch);
