@@ -178,7 +178,7 @@ mark(int cacheId, uint32 value)
 
 /* Applies the rules of a governed entry: masks, then row filters. */
 static void
-govern_entry(Query *q, int rti, Oid relid, GovernContext *ctx)
+govern_entry(Query *q, int rti, Oid relid, Oid via, GovernContext *ctx)
 {
 	const MeshProduct *product = mesh_product_by_relid(relid);
 	Relation	rel;
@@ -191,7 +191,8 @@ govern_entry(Query *q, int rti, Oid relid, GovernContext *ctx)
 	ctx->governed = true;
 
 	rel = relation_open(relid, NoLock);
-	any = mesh_compile_rules(product, relid, rti, RelationGetNumberOfAttributes(rel), &rules);
+	any = mesh_compile_rules(product, relid, rti, RelationGetNumberOfAttributes(rel),
+							 via, &rules);
 	ctx->valid_until = Min(ctx->valid_until, rules.valid_until);
 	if (any)
 	{
@@ -340,8 +341,10 @@ govern_query(Query *q, GovernContext *ctx)
 {
 	List	   *entries = NIL;
 	List	   *relids = NIL;
+	List	   *vias = NIL;
 	ListCell   *lc;
 	ListCell   *rc;
+	ListCell   *vc;
 	int			rti = 0;
 
 	/* First find the entries: governing one copies the range table. */
@@ -349,10 +352,16 @@ govern_query(Query *q, GovernContext *ctx)
 	{
 		RangeTblEntry *rte = lfirst(lc);
 		Oid			relid = InvalidOid;
+		Oid			via = InvalidOid;
 
 		rti++;
 		if (rte->rtekind == RTE_RELATION)
 		{
+			/*
+			 * The role the read goes through, before access_by_grant puts the
+			 * product's owner there: a view's or a rule's owner.
+			 */
+			via = rte->checkAsUser;
 			if (rte->relid == StatisticRelationId)
 			{
 				/* what shows depends on who reads: role-dependent too */
@@ -373,16 +382,23 @@ govern_query(Query *q, GovernContext *ctx)
 		{
 			relid = mesh_expanded_view(rte);
 			if (OidIsValid(relid))
-				access_by_grant(linitial(rte->subquery->rtable), relid, ctx);
+			{
+				RangeTblEntry *permrte = linitial(rte->subquery->rtable);
+
+				via = permrte->checkAsUser;
+				access_by_grant(permrte, relid, ctx);
+			}
 		}
 		if (OidIsValid(relid))
 		{
 			entries = lappend_int(entries, rti);
 			relids = lappend_oid(relids, relid);
+			vias = lappend_oid(vias, via);
 		}
 	}
 
 	rc = list_head(relids);
+	vc = list_head(vias);
 	foreach(lc, entries)
 	{
 		int			entry = lfirst_int(lc);
@@ -391,8 +407,9 @@ govern_query(Query *q, GovernContext *ctx)
 			govern_statistics(q, -entry);
 		else
 		{
-			govern_entry(q, entry, lfirst_oid(rc), ctx);
+			govern_entry(q, entry, lfirst_oid(rc), lfirst_oid(vc), ctx);
 			rc = lnext(relids, rc);
+			vc = lnext(vias, vc);
 		}
 	}
 
