@@ -731,7 +731,7 @@ mesh_mask_expr(const MeshPolicy *policy, Relation rel, Var *subject)
 
 /*
  * Compiled rules, cached on the product entry per reader identity: queries
- * come from few (current user, outer user, purpose) triples, and compiling
+ * come from few (current user, outer user, view owner, purpose) keys, and compiling
  * costs more than copying.  The product cache drops them with every catalog
  * change and every change to the relation; a role or membership change
  * bumps the membership generation they carry.
@@ -740,6 +740,7 @@ typedef struct CompiledRules
 {
 	Oid			current;
 	Oid			outer;
+	Oid			via;
 	char	   *purpose;
 	uint64		membership;
 	MeshRules	rules;			/* Vars at range-table index 1 */
@@ -868,11 +869,16 @@ build_rules(const MeshProduct *product, Oid relid, int natts, List *roles,
  * The rules for one relation in one query: row filters to AND, and the most
  * restrictive applicable mask per column.  natts is the relation's (or the
  * view's) column count; rtindex the range-table index the Vars must carry.
- * False when nothing applies to any of the reader's roles.
+ * via is the role whose privileges the read goes through (a view's or a
+ * rule's owner), or InvalidOid: its grant let the read in, so its policies
+ * bound what the read shows, as much as the reader's do.  Otherwise a
+ * consumer could lend its grant, through a view, to a role whose policies
+ * are looser, and that role would see rows and values neither may see
+ * alone.  False when nothing applies to any of these roles.
  */
 bool
 mesh_compile_rules(const MeshProduct *product, Oid relid, int rtindex, int natts,
-				   MeshRules *rules)
+				   Oid via, MeshRules *rules)
 {
 	MeshProduct *entry = (MeshProduct *) product;
 	List	   *roles = mesh_reader_roles();
@@ -888,6 +894,10 @@ mesh_compile_rules(const MeshProduct *product, Oid relid, int rtindex, int natts
 
 	memset(rules, 0, sizeof(MeshRules));
 	rules->valid_until = DT_NOEND;
+	if (list_member_oid(roles, via))
+		via = InvalidOid;
+	if (OidIsValid(via))
+		roles = lappend_oid(roles, via);
 
 	/*
 	 * Referential-integrity checks and cascades run as the owner of the
@@ -921,7 +931,7 @@ mesh_compile_rules(const MeshProduct *product, Oid relid, int rtindex, int natts
 	{
 		compiled = lfirst(lc);
 		if (compiled->current == current && compiled->outer == outer &&
-			compiled->membership == membership && compiled->rules.natts == natts &&
+			compiled->via == via && compiled->membership == membership && compiled->rules.natts == natts &&
 			now < compiled->rules.valid_until && strcmp(compiled->purpose, purpose) == 0)
 		{
 			copy_rules(&compiled->rules, rtindex, rules);
@@ -953,6 +963,7 @@ mesh_compile_rules(const MeshProduct *product, Oid relid, int rtindex, int natts
 			compiled = palloc0(sizeof(CompiledRules));
 			compiled->current = current;
 			compiled->outer = outer;
+			compiled->via = via;
 			compiled->purpose = pstrdup(purpose);
 			compiled->membership = membership;
 			copy_rules(&built, 1, &compiled->rules);

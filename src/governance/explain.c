@@ -200,7 +200,7 @@ meshpg_statistics_visible(PG_FUNCTION_ARGS)
 	rel = relation_open(relid, AccessShareLock);
 	natts = RelationGetNumberOfAttributes(rel);
 	relation_close(rel, AccessShareLock);
-	if (!mesh_compile_rules(product, relid, 1, natts, &rules))
+	if (!mesh_compile_rules(product, relid, 1, natts, InvalidOid, &rules))
 		PG_RETURN_BOOL(true);
 	if (rules.quals != NIL)
 		PG_RETURN_BOOL(false);

@@ -24,7 +24,9 @@
 #include "postgres.h"
 
 #include "access/relation.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_language.h"
 #include "catalog/pg_proc.h"
@@ -34,6 +36,7 @@
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
+#include "optimizer/plancat.h"
 #include "optimizer/planner.h"
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
@@ -46,6 +49,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/selfuncs.h"
 #include "utils/syscache.h"
 
 #include "catalog/catalog.h"
@@ -55,6 +59,30 @@
 #include "meshpg.h"
 
 static planner_hook_type prev_planner_hook = NULL;
+static get_relation_stats_hook_type prev_relation_stats_hook = NULL;
+static get_index_stats_hook_type prev_index_stats_hook = NULL;
+static get_relation_info_hook_type prev_relation_info_hook = NULL;
+
+/*
+ * Relations whose statistics the planner must not use for the query being
+ * planned.  pg_statistic and pg_statistic_ext_data hold raw values of every
+ * row: most common values, histogram bounds, distinct counts.  Selectivity
+ * estimators read them for any qual with a leakproof operator, and plain
+ * EXPLAIN prints the estimates they give, so "WHERE name = 'x'" estimated
+ * from a hidden row's value would tell that value exists.  A governed
+ * relation whose rows are filtered for the reader (or a governed view's
+ * expansion: every relation under it) has none of its statistics used; a
+ * masked-only one, none of its masked columns'.  Set for the duration of
+ * one planner call (nested planning saves and restores it).
+ */
+typedef struct HiddenStats
+{
+	Oid			relid;
+	bool		all;			/* every column, and extended statistics */
+	Bitmapset  *cols;			/* else: these columns */
+} HiddenStats;
+
+static List *hidden_stats = NIL;
 static needs_fmgr_hook_type prev_needs_fmgr_hook = NULL;
 static fmgr_hook_type prev_fmgr_hook = NULL;
 
@@ -176,9 +204,134 @@ mark(int cacheId, uint32 value)
 	return item;
 }
 
+static void
+hide_stats(Oid relid, bool all, Bitmapset *cols)
+{
+	HiddenStats *h = palloc(sizeof(HiddenStats));
+
+	h->relid = relid;
+	h->all = all;
+	h->cols = cols;
+	hidden_stats = lappend(hidden_stats, h);
+}
+
+/* A relation and its inheritance children or partitions, queried through it. */
+static void
+hide_relation_stats(Oid relid, bool all, Bitmapset *cols)
+{
+	List	   *children;
+	ListCell   *lc;
+
+	hide_stats(relid, all, cols);
+	if (!has_subclass(relid))
+		return;
+	children = find_all_inheritors(relid, NoLock, NULL);
+	foreach(lc, children)
+		if (lfirst_oid(lc) != relid)
+			hide_stats(lfirst_oid(lc), true, NULL);
+}
+
+/* Every relation a governed view's expansion reads. */
+static bool
+hide_view_stats_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *q = (Query *) node;
+		ListCell   *lc;
+
+		foreach(lc, q->rtable)
+		{
+			RangeTblEntry *rte = lfirst(lc);
+
+			if (rte->rtekind == RTE_RELATION && rte->relkind != RELKIND_VIEW)
+				hide_relation_stats(rte->relid, true, NULL);
+		}
+		return query_tree_walker(q, hide_view_stats_walker, context, 0);
+	}
+	return expression_tree_walker(node, hide_view_stats_walker, context);
+}
+
+static HiddenStats *
+find_hidden_stats(Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, hidden_stats)
+	{
+		HiddenStats *h = lfirst(lc);
+
+		if (h->relid == relid)
+			return h;
+	}
+	return NULL;
+}
+
+static bool
+stats_hidden(Oid relid, AttrNumber attnum)
+{
+	ListCell   *lc;
+	bool		hidden = false;
+
+	/* a relation may be listed more than once: any entry hides */
+	foreach(lc, hidden_stats)
+	{
+		HiddenStats *h = lfirst(lc);
+
+		if (h->relid == relid)
+			hidden |= h->all || attnum <= 0 || bms_is_member(attnum, h->cols);
+	}
+	return hidden;
+}
+
+static bool
+mesh_relation_stats(PlannerInfo *root, RangeTblEntry *rte, AttrNumber attnum,
+					VariableStatData *vardata)
+{
+	if (rte->rtekind == RTE_RELATION && stats_hidden(rte->relid, attnum))
+	{
+		vardata->statsTuple = NULL;
+		vardata->freefunc = NULL;
+		return true;
+	}
+	if (prev_relation_stats_hook)
+		return prev_relation_stats_hook(root, rte, attnum, vardata);
+	return false;
+}
+
+/* An expression index's statistics are its table's values too. */
+static bool
+mesh_index_stats(PlannerInfo *root, Oid indexOid, AttrNumber indexattnum,
+				 VariableStatData *vardata)
+{
+	if (hidden_stats != NIL &&
+		find_hidden_stats(IndexGetRelation(indexOid, false)) != NULL)
+	{
+		vardata->statsTuple = NULL;
+		vardata->freefunc = NULL;
+		return true;
+	}
+	if (prev_index_stats_hook)
+		return prev_index_stats_hook(root, indexOid, indexattnum, vardata);
+	return false;
+}
+
+/* Extended statistics (MCV lists, ndistinct, dependencies) likewise. */
+static void
+mesh_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
+				   RelOptInfo *rel)
+{
+	if (prev_relation_info_hook)
+		prev_relation_info_hook(root, relationObjectId, inhparent, rel);
+	if (find_hidden_stats(relationObjectId) != NULL)
+		rel->statlist = NIL;
+}
+
 /* Applies the rules of a governed entry: masks, then row filters. */
 static void
-govern_entry(Query *q, int rti, Oid relid, GovernContext *ctx)
+govern_entry(Query *q, int rti, Oid relid, Oid via, GovernContext *ctx)
 {
 	const MeshProduct *product = mesh_product_by_relid(relid);
 	Relation	rel;
@@ -191,7 +344,8 @@ govern_entry(Query *q, int rti, Oid relid, GovernContext *ctx)
 	ctx->governed = true;
 
 	rel = relation_open(relid, NoLock);
-	any = mesh_compile_rules(product, relid, rti, RelationGetNumberOfAttributes(rel), &rules);
+	any = mesh_compile_rules(product, relid, rti, RelationGetNumberOfAttributes(rel),
+							 via, &rules);
 	ctx->valid_until = Min(ctx->valid_until, rules.valid_until);
 	if (any)
 	{
@@ -211,6 +365,23 @@ govern_entry(Query *q, int rti, Oid relid, GovernContext *ctx)
 
 		for (int i = 0; i < rules.natts; i++)
 			masked |= rules.masks[i] != NULL;
+
+		/* what the reader may not see, the estimates must not see either */
+		rte = rt_fetch(rti, q->rtable);
+		if (rte->rtekind == RTE_SUBQUERY)
+			(void) hide_view_stats_walker((Node *) rte->subquery, NULL);
+		else if (rules.quals != NIL)
+			hide_relation_stats(relid, true, NULL);
+		else
+		{
+			Bitmapset  *cols = NULL;
+
+			for (int i = 0; i < rules.natts; i++)
+				if (rules.masks[i] != NULL)
+					cols = bms_add_member(cols, i + 1);
+			hide_relation_stats(relid, false, cols);
+		}
+
 		if (masked)
 			mask_references(q, rti, &rules, RelationGetDescr(rel),
 							rt_fetch(rti, q->rtable)->eref->colnames);
@@ -340,8 +511,10 @@ govern_query(Query *q, GovernContext *ctx)
 {
 	List	   *entries = NIL;
 	List	   *relids = NIL;
+	List	   *vias = NIL;
 	ListCell   *lc;
 	ListCell   *rc;
+	ListCell   *vc;
 	int			rti = 0;
 
 	/* First find the entries: governing one copies the range table. */
@@ -349,10 +522,16 @@ govern_query(Query *q, GovernContext *ctx)
 	{
 		RangeTblEntry *rte = lfirst(lc);
 		Oid			relid = InvalidOid;
+		Oid			via = InvalidOid;
 
 		rti++;
 		if (rte->rtekind == RTE_RELATION)
 		{
+			/*
+			 * The role the read goes through, before access_by_grant puts the
+			 * product's owner there: a view's or a rule's owner.
+			 */
+			via = rte->checkAsUser;
 			if (rte->relid == StatisticRelationId)
 			{
 				/* what shows depends on who reads: role-dependent too */
@@ -373,16 +552,23 @@ govern_query(Query *q, GovernContext *ctx)
 		{
 			relid = mesh_expanded_view(rte);
 			if (OidIsValid(relid))
-				access_by_grant(linitial(rte->subquery->rtable), relid, ctx);
+			{
+				RangeTblEntry *permrte = linitial(rte->subquery->rtable);
+
+				via = permrte->checkAsUser;
+				access_by_grant(permrte, relid, ctx);
+			}
 		}
 		if (OidIsValid(relid))
 		{
 			entries = lappend_int(entries, rti);
 			relids = lappend_oid(relids, relid);
+			vias = lappend_oid(vias, via);
 		}
 	}
 
 	rc = list_head(relids);
+	vc = list_head(vias);
 	foreach(lc, entries)
 	{
 		int			entry = lfirst_int(lc);
@@ -391,13 +577,39 @@ govern_query(Query *q, GovernContext *ctx)
 			govern_statistics(q, -entry);
 		else
 		{
-			govern_entry(q, entry, lfirst_oid(rc), ctx);
+			govern_entry(q, entry, lfirst_oid(rc), lfirst_oid(vc), ctx);
 			rc = lnext(relids, rc);
+			vc = lnext(vias, vc);
 		}
 	}
 
 	/* Then the queries nested in this one: subqueries, CTEs, sublinks. */
 	query_tree_walker(q, govern_walker, ctx, 0);
+}
+
+/* Governs the query, then plans it with the hidden statistics in place. */
+static PlannedStmt *
+govern_and_plan(Query *parse, const char *query_string, int cursorOptions,
+				ParamListInfo boundParams, GovernContext *ctx)
+{
+	mesh_track_outer_user();
+	if (mesh_catalog() != NULL)
+	{
+		ctx->hash = mesh_mask_hash_oid();
+		govern_query(parse, ctx);
+		if (ctx->calls_hash && !mesh_is_admin(GetUserId()))
+			mesh_refuse_hash_call();
+		if (ctx->filtered && mesh_explain_analyze_depth > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("EXPLAIN ANALYZE is not allowed on data products whose rows are filtered for you"),
+					 errdetail("Its row counts would reveal the rows the policies hide."),
+					 errhint("Use EXPLAIN without ANALYZE.")));
+	}
+
+	if (prev_planner_hook)
+		return prev_planner_hook(parse, query_string, cursorOptions, boundParams);
+	return standard_planner(parse, query_string, cursorOptions, boundParams);
 }
 
 static PlannedStmt *
@@ -407,26 +619,19 @@ mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 	GovernContext ctx = {false, false, NIL, InvalidOid, false, DT_NOEND, NIL};
 	PlannedStmt *result;
 	ListCell   *lc;
+	List	   *outer_hidden_stats = hidden_stats;
 
-	mesh_track_outer_user();
-	if (mesh_catalog() != NULL)
+	/* nested planning (a function run while planning) keeps ours intact */
+	PG_TRY();
 	{
-		ctx.hash = mesh_mask_hash_oid();
-		govern_query(parse, &ctx);
-		if (ctx.calls_hash && !mesh_is_admin(GetUserId()))
-			mesh_refuse_hash_call();
-		if (ctx.filtered && mesh_explain_analyze_depth > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("EXPLAIN ANALYZE is not allowed on data products whose rows are filtered for you"),
-					 errdetail("Its row counts would reveal the rows the policies hide."),
-					 errhint("Use EXPLAIN without ANALYZE.")));
+		hidden_stats = NIL;
+		result = govern_and_plan(parse, query_string, cursorOptions, boundParams, &ctx);
 	}
-
-	if (prev_planner_hook)
-		result = prev_planner_hook(parse, query_string, cursorOptions, boundParams);
-	else
-		result = standard_planner(parse, query_string, cursorOptions, boundParams);
+	PG_FINALLY();
+	{
+		hidden_stats = outer_hidden_stats;
+	}
+	PG_END_TRY();
 
 	/* Also when the reader was exempt: the next reader may not be. */
 	if (ctx.governed)
@@ -533,6 +738,12 @@ mesh_install_planner_hook(void)
 {
 	prev_planner_hook = planner_hook;
 	planner_hook = mesh_planner;
+	prev_relation_stats_hook = get_relation_stats_hook;
+	get_relation_stats_hook = mesh_relation_stats;
+	prev_index_stats_hook = get_index_stats_hook;
+	get_index_stats_hook = mesh_index_stats;
+	prev_relation_info_hook = get_relation_info_hook;
+	get_relation_info_hook = mesh_relation_info;
 	prev_needs_fmgr_hook = needs_fmgr_hook;
 	needs_fmgr_hook = mesh_needs_fmgr;
 	prev_fmgr_hook = fmgr_hook;

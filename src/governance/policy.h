@@ -83,7 +83,7 @@ typedef struct MeshRules
 /* compile.c */
 extern List *mesh_load_policies(const MeshProduct *product, Oid relid);
 extern bool mesh_compile_rules(const MeshProduct *product, Oid relid, int rtindex,
-							   int natts, MeshRules *rules);
+							   int natts, Oid via, MeshRules *rules);
 extern bool mesh_policy_exempt(const MeshProduct *product, const MeshPolicy *policy,
 							   Oid role, const char **why);
 extern Node *mesh_instantiate_filter(const MeshProduct *product, const MeshPolicy *policy,

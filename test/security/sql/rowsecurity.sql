@@ -412,14 +412,14 @@ SET ROLE regress_rls_bob;
 CREATE VIEW rls_consumer.rls_view AS SELECT * FROM rls.z1 WHERE f_leak(b);
 CREATE VIEW rls_consumer.rls_view_inv WITH (security_invoker) AS SELECT * FROM rls.z1 WHERE f_leak(b);
 GRANT SELECT ON rls_consumer.rls_view, rls_consumer.rls_view_inv TO regress_rls_alice, regress_rls_dave;
-SET ROLE regress_rls_alice;                    -- the domain team, through Bob's view: all rows
+SET ROLE regress_rls_alice;                    -- the domain team, through Bob's view: Bob's rows
 SELECT * FROM rls_consumer.rls_view ORDER BY a;
 SELECT * FROM rls_consumer.rls_view_inv ORDER BY a;
 SET ROLE regress_rls_carol;                    -- no privilege on the view
 SELECT * FROM rls_consumer.rls_view ORDER BY a;
 SET ROLE regress_rls_bob;
 GRANT SELECT ON rls_consumer.rls_view, rls_consumer.rls_view_inv TO regress_rls_carol;
-SET ROLE regress_rls_carol;                    -- her own rows, through Bob's view
+SET ROLE regress_rls_carol;                    -- through Bob's view: rows both may see (none)
 SELECT * FROM rls_consumer.rls_view ORDER BY a;
 SELECT * FROM rls_consumer.rls_view_inv ORDER BY a;
 EXPLAIN (COSTS OFF) SELECT * FROM rls_consumer.rls_view;
