@@ -26,7 +26,12 @@
 #
 # The machine has 2 cores and others may be using it: figures are noisy.
 # The variants are interleaved so that drift hits them alike; read the
-# ratios, not the absolute TPS.
+# ratios, not the absolute TPS.  Between runs (untimed) a CHECKPOINT and a
+# sync write back what the last run left (pgaudit's log, the history's
+# pages), so that it does not land in the next variant's run.  Beside TPS,
+# each run reports the CPU time of all server processes per lookup, from
+# /proc, including the flush of everything it captured: another process on
+# the machine slows TPS far more than it changes that figure.
 #
 # Environment: BENCH_ROWS (default 100000), BENCH_SECONDS (10),
 # BENCH_REPEAT (3), BENCH_CLIENTS (2), BENCH_SKIP_BUILD=1 to use the meshpg
@@ -149,13 +154,18 @@ run() {   # NAME -> "TPS server-µs-per-lookup"
         return 1
     fi
     [ "$1" != history ] || scheduler off
+    tm=$(server_ticks)
     psql_as postgres -c 'CALL public.bench_drain()'
     t1=$(server_ticks)
+    # Untimed: what this run left for the disks (pgaudit's log, the history's
+    # pages and WAL) is not written back during the next variant's run.
+    psql_as postgres -c 'CHECKPOINT'
+    sync
     # the drain is counted: every variant pays for flushing all it captured
-    awk -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '
+    awk -v ticks=$((t1 - t0)) -v drain=$((t1 - tm)) -v hz="$(getconf CLK_TCK)" '
         /^number of transactions actually processed: / { n = $6 }
         /^tps = / { tps = $3 }
-        END { printf "%s %.3f\n", tps, ticks / hz * 1e6 / n }' "$out"
+        END { printf "%s %.3f %.3f\n", tps, ticks / hz * 1e6 / n, drain / hz * 1e6 / n }' "$out"
 }
 
 # Sanity: the consumer's reads are recorded with the policies applied.
@@ -170,7 +180,7 @@ case $recorded in
     *) meshpg_err "the consumer's read was not recorded with its mask"; exit 1 ;;
 esac
 
-declare -A TPS CPU AUDIT_BYTES
+declare -A TPS CPU DRAIN AUDIT_BYTES
 read -r cap0 drop0 flushed0 <<<"$(stats)"
 VARIANTS=(off capture history pgaudit)
 for ((r = 1; r <= REPEAT; r++)); do
@@ -183,12 +193,13 @@ for ((r = 1; r <= REPEAT; r++)); do
             meshpg_log "run $r/$REPEAT: $n ($SECS s)"
         fi
         b0=$(log_bytes)
-        read -r t c <<<"$(run "$n")"
+        read -r t c d <<<"$(run "$n")"
         b1=$(log_bytes)
         TPS[$n]="${TPS[$n]:-} $t"
         CPU[$n]="${CPU[$n]:-} $c"
+        DRAIN[$n]="${DRAIN[$n]:-} $d"
         [ "$n" != pgaudit ] || AUDIT_BYTES[$r]=$((b1 - b0))
-        printf '    %s TPS, %s µs of server CPU per lookup\n' "$t" "$c"
+        printf '    %s TPS, %s µs of server CPU per lookup (%s of it flushing after the run)\n' "$t" "$c" "$d"
     done
 done
 psql_as postgres -o /dev/null -c 'SELECT meshpg.flush_access_history()'
@@ -204,6 +215,8 @@ for n in off capture history pgaudit; do
     # shellcheck disable=SC2086
     MEDCPU[$n]=$(printf '%s\n' ${CPU[$n]} | median)
 done
+# shellcheck disable=SC2086
+DRAIN_CAPTURE=$(printf '%s\n' ${DRAIN[capture]} | median)
 r_cap=$(ratio "${MED[capture]}" "${MED[off]}")
 r_hist=$(ratio "${MED[history]}" "${MED[off]}")
 r_audit=$(ratio "${MED[pgaudit]}" "${MED[off]}")
@@ -233,6 +246,7 @@ line "variant" "median µs" "runs"
 for n in off capture history pgaudit; do
     line "$n" "$(awk -v v="${MEDCPU[$n]}" 'BEGIN { printf "%.3f", v }')" "${CPU[$n]# }"
 done
+line "  of which the flush after the capture run" "$(awk -v v="$DRAIN_CAPTURE" 'BEGIN { printf "%.3f", v }')" "${DRAIN[capture]# }"
 line "ratio off / capture (as a TPS ratio would be)" "$(ratio "${MEDCPU[off]}" "${MEDCPU[capture]}")" ""
 line "ratio off / history" "$(ratio "${MEDCPU[off]}" "${MEDCPU[history]}")" ""
 line "ratio off / pgaudit" "$(ratio "${MEDCPU[off]}" "${MEDCPU[pgaudit]}")" ""
