@@ -62,6 +62,7 @@ static planner_hook_type prev_planner_hook = NULL;
 static get_relation_stats_hook_type prev_relation_stats_hook = NULL;
 static get_index_stats_hook_type prev_index_stats_hook = NULL;
 static get_relation_info_hook_type prev_relation_info_hook = NULL;
+static get_attavgwidth_hook_type prev_attavgwidth_hook = NULL;
 
 /*
  * Relations whose statistics the planner must not use for the query being
@@ -327,6 +328,29 @@ mesh_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
 		prev_relation_info_hook(root, relationObjectId, inhparent, rel);
 	if (find_hidden_stats(relationObjectId) != NULL)
 		rel->statlist = NIL;
+}
+
+/*
+ * A column's average width is an aggregate of its hidden values too (and
+ * shows in EXPLAIN): a hidden one gets its type's default, as if never
+ * analysed.  Core reads pg_statistic when the hook returns 0, so it returns
+ * the default itself.
+ */
+static int32
+mesh_attavgwidth(Oid relid, AttrNumber attnum)
+{
+	if (hidden_stats != NIL && stats_hidden(relid, attnum))
+	{
+		Oid			type;
+		int32		typmod;
+		Oid			collation;
+
+		get_atttypetypmodcoll(relid, attnum, &type, &typmod, &collation);
+		return get_typavgwidth(type, typmod);
+	}
+	if (prev_attavgwidth_hook)
+		return prev_attavgwidth_hook(relid, attnum);
+	return 0;
 }
 
 /* Applies the rules of a governed entry: masks, then row filters. */
@@ -744,6 +768,8 @@ mesh_install_planner_hook(void)
 	get_index_stats_hook = mesh_index_stats;
 	prev_relation_info_hook = get_relation_info_hook;
 	get_relation_info_hook = mesh_relation_info;
+	prev_attavgwidth_hook = get_attavgwidth_hook;
+	get_attavgwidth_hook = mesh_attavgwidth;
 	prev_needs_fmgr_hook = needs_fmgr_hook;
 	needs_fmgr_hook = mesh_needs_fmgr;
 	prev_fmgr_hook = fmgr_hook;

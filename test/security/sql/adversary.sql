@@ -46,6 +46,14 @@ BEGIN
     EXECUTE 'EXPLAIN (FORMAT JSON) ' || query INTO plan;
     RETURN (plan -> 0 -> 'Plan' ->> 'Plan Rows')::float8;
 END $$;
+-- and its estimated row width
+CREATE FUNCTION public.adv_width(query text) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+    plan json;
+BEGIN
+    EXECUTE 'EXPLAIN (FORMAT JSON) ' || query INTO plan;
+    RETURN (plan -> 0 -> 'Plan' ->> 'Plan Width')::int;
+END $$;
 
 SET ROLE reader;
 SET search_path = attack, public;
@@ -67,6 +75,13 @@ SELECT adv_rows($q$SELECT * FROM vault.adv_orders WHERE item = 'CAN' || 'ARY-ITE
 SELECT adv_rows($q$SELECT * FROM vault.adv_orders WHERE id > 390$q$) AS hidden_range_top,
        adv_rows($q$SELECT * FROM vault.adv_orders WHERE id > 1000$q$) AS empty_range;
 SELECT adv_rows($q$SELECT DISTINCT item, kind FROM vault.adv_orders$q$) AS groups;
+-- a column's average width, an aggregate of the hidden values too, is its
+-- type's default, as in a table never analysed
+CREATE TEMP TABLE adv_never_analysed (kind text);
+SELECT adv_width('SELECT kind FROM vault.adv_orders') = adv_width('SELECT kind FROM adv_never_analysed')
+       AS default_width,
+       adv_width('SELECT kind FROM vault.adv_orders_view') = adv_width('SELECT kind FROM adv_never_analysed')
+       AS default_width_view;
 -- a leaky operator's estimator gets no most common values either
 CREATE FUNCTION attack.adv_leak_eq(text, text) RETURNS boolean LANGUAGE plpgsql AS
     $$ BEGIN RAISE NOTICE 'adv_leak_eq => %, %', $1, $2; RETURN $1 = $2; END $$;
@@ -82,6 +97,7 @@ RESET ROLE;
 SET ROLE vault_team;
 SELECT adv_rows($q$SELECT * FROM vault.adv_orders WHERE item = 'apple'$q$) AS owner_estimate,
        adv_rows($q$SELECT * FROM vault.adv_orders WHERE item = 'absent'$q$) AS owner_absent;
+SELECT adv_width('SELECT kind FROM vault.adv_orders') AS owner_width;
 RESET ROLE;
 SET ROLE reader;
 SET search_path = attack, public;
