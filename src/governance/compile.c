@@ -248,6 +248,8 @@ policy_from_tuple(HeapTuple tup, TupleDesc desc, Relation rel, const char *subje
 		p->expr = mesh_analyze_expr(expression, rel, p->subject, p->is_row,
 									att ? att->atttypid : InvalidOid,
 									att ? att->atttypmod : -1, true);
+		/* the functions it calls resolve names as the policy did */
+		mesh_pin_policy_functions(p->expr);
 	}
 
 	{
@@ -903,9 +905,13 @@ mesh_compile_rules(const MeshProduct *product, Oid relid, int rtindex, int natts
 	 * Referential-integrity checks and cascades run as the owner of the
 	 * table they read and return no rows to anyone.  As row security does
 	 * (SECURITY_NOFORCE_RLS), they see every row: otherwise integrity itself
-	 * would depend on who is writing.
+	 * would depend on who is writing.  Only the owner, though, exactly as
+	 * core exempts only the owner: the flag stays set for everything a
+	 * cascade runs on the referencing table (its triggers, its row-security
+	 * policies, its defaults and generated columns), which is code of that
+	 * table's owner, who may be any consumer.
 	 */
-	if (InNoForceRLSOperation())
+	if (InNoForceRLSOperation() && pg_class_ownercheck(relid, current))
 		return false;
 	{
 		bool		all_superusers = true;

@@ -41,9 +41,12 @@
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
 #include "rewrite/rewriteManip.h"
+#include "rewrite/rowsecurity.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -158,10 +161,36 @@ mask_var(Var *var, replace_rte_variables_context *context)
 }
 
 /*
+ * How many of the security quals of entry rti are its owner's row-security
+ * policies.  The rewriter puts them first (fireRIRrules prepends them), and
+ * anything after them came from a query the reader wrote: the quals of a
+ * security_barrier view that UPDATE or DELETE goes through
+ * (rewriteTargetView).  Asking the rewriter's own function again gives the
+ * same list it added, so the count is exact.
+ */
+static int
+owner_security_quals(Query *q, RangeTblEntry *rte, int rti)
+{
+	List	   *quals = NIL;
+	List	   *wcos = NIL;
+	bool		has_rls = false;
+	bool		has_sublinks = false;
+
+	if (rte->rtekind != RTE_RELATION)
+		return list_length(rte->securityQuals);
+	get_row_security_policies(q, rte, rti, &quals, &wcos, &has_rls, &has_sublinks);
+	return Min(list_length(quals), list_length(rte->securityQuals));
+}
+
+/*
  * Replaces the references to entry rti throughout q and the queries nested
- * in it.  Security quals (the owner's row security, earlier meshpg
- * filters) are trusted and keep reading raw values, so they are set aside
- * meanwhile.  The mutator copies range-table entries: callers refetch.
+ * in it.  Security quals of the domain team (the product's row security)
+ * are trusted and keep reading raw values, so they are set aside
+ * meanwhile; those of other entries never reference rti.  The quals a
+ * reader's security_barrier view put on rti are masked like any other
+ * expression of the reader's: otherwise "UPDATE sb_view" would run the
+ * view's leaky WHERE on raw values.  The mutator copies range-table
+ * entries: callers refetch.
  */
 static void
 mask_references(Query *q, int rti, MeshRules *rules, TupleDesc desc, List *colnames)
@@ -176,6 +205,14 @@ mask_references(Query *q, int rti, MeshRules *rules, TupleDesc desc, List *colna
 	{
 		RangeTblEntry *rte = lfirst(lc);
 
+		if (foreach_current_index(lc) + 1 == rti)
+		{
+			int			trusted = owner_security_quals(q, rte, rti);
+
+			saved = lappend(saved, list_copy_head(rte->securityQuals, trusted));
+			rte->securityQuals = list_copy_tail(rte->securityQuals, trusted);
+			continue;
+		}
 		saved = lappend(saved, rte->securityQuals);
 		rte->securityQuals = NIL;
 	}
@@ -192,7 +229,15 @@ mask_references(Query *q, int rti, MeshRules *rules, TupleDesc desc, List *colna
 	q->hasSubLinks |= context.inserted_sublink;
 
 	foreach(lc, q->rtable)
-		((RangeTblEntry *) lfirst(lc))->securityQuals = list_nth(saved, i++);
+	{
+		RangeTblEntry *rte = lfirst(lc);
+
+		if (i + 1 == rti)
+			rte->securityQuals = list_concat(list_nth(saved, i), rte->securityQuals);
+		else
+			rte->securityQuals = list_nth(saved, i);
+		i++;
+	}
 }
 
 static PlanInvalItem *
@@ -693,9 +738,95 @@ typedef struct FuncEntry
 {
 	Oid			funcid;
 	bool		needed;
+	bool		pinned;			/* runs under the policies' search path */
 } FuncEntry;
 
 static HTAB *func_cache = NULL;
+
+/*
+ * Functions that a loaded policy expression calls.  The expression itself
+ * is analysed under a fixed search path (expr.c), but a function it calls
+ * resolves the names in its body when it runs (SQL bodies given as text,
+ * PL/pgSQL, other languages), under the search path of whoever happens to
+ * read: a reader with "SET search_path = own_schema, pg_catalog" would
+ * have its own upper() or || get the raw value.  Such functions therefore
+ * run under the same fixed path as the policy, pinned by the fmgr hook as
+ * a SET clause would (and are never inlined, which would resolve the body
+ * under the reader's path too).  Functions with a search_path of their own
+ * keep it, and so do C and internal ones, which resolve no names.  The set
+ * only grows for the life of the backend: a function once called by a
+ * policy keeps resolving names the same way.
+ */
+static HTAB *pinned_funcs = NULL;
+static List *pinned_levels = NIL;	/* GUC nest levels of running pins */
+
+static bool
+pin_function_walker(Oid funcid, void *context)
+{
+	bool		found;
+
+	if (pinned_funcs == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(Oid);
+		ctl.hcxt = TopMemoryContext;
+		pinned_funcs = hash_create("meshpg policy functions", 16, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	(void) hash_search(pinned_funcs, &funcid, HASH_ENTER, &found);
+	/* fmgr decisions already cached for it are now wrong */
+	if (!found && func_cache != NULL)
+	{
+		hash_destroy(func_cache);
+		func_cache = NULL;
+	}
+	return false;
+}
+
+static bool
+pin_functions_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, pin_functions_walker, context, 0);
+	(void) check_functions_in_node(node, pin_function_walker, context);
+	return expression_tree_walker(node, pin_functions_walker, context);
+}
+
+void
+mesh_pin_policy_functions(Node *expr)
+{
+	(void) pin_functions_walker(expr, NULL);
+}
+
+/* Whether funcid must run under the policies' search path. */
+static bool
+needs_pinned_path(Form_pg_proc proc, HeapTuple tup)
+{
+	bool		isnull;
+	Datum		config;
+	ArrayType  *array;
+	Datum	   *elems;
+	int			n;
+
+	if (pinned_funcs == NULL ||
+		hash_search(pinned_funcs, &proc->oid, HASH_FIND, NULL) == NULL)
+		return false;
+	if (proc->prolang == ClanguageId || proc->prolang == INTERNALlanguageId)
+		return false;
+	config = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proconfig, &isnull);
+	if (isnull)
+		return true;
+	array = DatumGetArrayTypeP(config);
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &n);
+	for (int i = 0; i < n; i++)
+		if (pg_strncasecmp(TextDatumGetCString(elems[i]), "search_path=", 12) == 0)
+			return false;
+	return true;
+}
 
 static void
 func_cache_callback(Datum arg, int cacheid, uint32 hashvalue)
@@ -736,17 +867,31 @@ mesh_needs_fmgr(Oid funcid)
 	if (!found)
 	{
 		entry->needed = false;
+		entry->pinned = false;
 		tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
 		if (HeapTupleIsValid(tup))
 		{
 			Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
 
-			entry->needed = proc->prolang == SQLlanguageId && proc->proretset &&
-				proc->provolatile != PROVOLATILE_VOLATILE;
+			entry->pinned = needs_pinned_path(proc, tup);
+			entry->needed = entry->pinned ||
+				(proc->prolang == SQLlanguageId && proc->proretset &&
+				 proc->provolatile != PROVOLATILE_VOLATILE);
 			ReleaseSysCache(tup);
 		}
 	}
 	return entry->needed;
+}
+
+static bool
+function_pinned(Oid funcid)
+{
+	FuncEntry  *entry;
+
+	if (pinned_funcs == NULL || func_cache == NULL)
+		return false;
+	entry = hash_search(func_cache, &funcid, HASH_FIND, NULL);
+	return entry != NULL && entry->pinned;
 }
 
 static void
@@ -755,6 +900,50 @@ mesh_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 	if (prev_fmgr_hook)
 		prev_fmgr_hook(event, flinfo, private);
 	mesh_track_outer_user();
+
+	/*
+	 * A policy's function runs under the policies' search path, restored
+	 * when it returns.  On an error, the (sub)transaction abort restores it,
+	 * as for a function's own SET clause; only our stack is popped.  The
+	 * private datum belongs to the previous hook too, so the nest levels
+	 * are kept here; calls nest, so a stack follows them.
+	 */
+	switch (event)
+	{
+		case FHET_START:
+			if (function_pinned(flinfo->fn_oid))
+			{
+				int			level = NewGUCNestLevel();
+				MemoryContext old;
+
+				/* pushed last: an error before it gets no FHET_ABORT */
+				(void) set_config_option("search_path", "pg_catalog, pg_temp",
+										 PGC_USERSET, PGC_S_SESSION,
+										 GUC_ACTION_SAVE, true, 0, false);
+				old = MemoryContextSwitchTo(TopMemoryContext);
+				pinned_levels = lcons_int(level, pinned_levels);
+				MemoryContextSwitchTo(old);
+			}
+			else
+			{
+				MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+				pinned_levels = lcons_int(-1, pinned_levels);
+				MemoryContextSwitchTo(old);
+			}
+			break;
+		case FHET_END:
+		case FHET_ABORT:
+			if (pinned_levels != NIL)
+			{
+				int			level = linitial_int(pinned_levels);
+
+				pinned_levels = list_delete_first(pinned_levels);
+				if (level >= 0 && event == FHET_END)
+					AtEOXact_GUC(true, level);
+			}
+			break;
+	}
 }
 
 void

@@ -103,6 +103,7 @@ extern Node *mesh_analyze_expr(const char *source, Relation rel, AttrNumber valu
 							   bool is_row, Oid target_type, int32 target_typmod,
 							   bool stored);
 extern void mesh_check_expr_sources(Node *expr);
+extern void mesh_pin_policy_functions(Node *expr);	/* planner.c */
 extern char *mesh_deparse_expr(Node *expr, Relation rel);
 
 /* identity.c */
