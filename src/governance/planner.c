@@ -176,7 +176,9 @@ owner_security_quals(Query *q, RangeTblEntry *rte, int rti)
 	bool		has_rls = false;
 	bool		has_sublinks = false;
 
-	if (rte->rtekind != RTE_RELATION)
+	/* only the target of an UPDATE or DELETE gets a view's quals */
+	if (rte->rtekind != RTE_RELATION || rte->securityQuals == NIL ||
+		rti != q->resultRelation)
 		return list_length(rte->securityQuals);
 	get_row_security_policies(q, rte, rti, &quals, &wcos, &has_rls, &has_sublinks);
 	return Min(list_length(quals), list_length(rte->securityQuals));
@@ -398,6 +400,34 @@ mesh_attavgwidth(Oid relid, AttrNumber attnum)
 	return 0;
 }
 
+/*
+ * A write through a view product (INSERT, UPDATE or DELETE granted on it by
+ * hand) is rewritten onto the view's base table before meshpg sees it: the
+ * view's policies would not apply to its WHERE or RETURNING.  Refused for
+ * any reader the view's policies apply to; the domain team writes as
+ * before.
+ */
+static void
+refuse_view_write(RangeTblEntry *rte, int rti)
+{
+	const MeshProduct *product = mesh_product_by_relid(rte->relid);
+	Relation	rel = relation_open(rte->relid, NoLock);
+	MeshRules	rules;
+	bool		governed;
+
+	governed = mesh_compile_rules(product, rte->relid, rti,
+								  RelationGetNumberOfAttributes(rel),
+								  rte->checkAsUser, &rules);
+	relation_close(rel, NoLock);
+	if (governed)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot write through data product \"%s\": its policies apply to you",
+						product->qualname),
+				 errdetail("A write through a view is applied to its base table, where the view's masks and row filters cannot be enforced."),
+				 errhint("Write to the base table, or have the domain team do it.")));
+}
+
 /* Applies the rules of a governed entry: masks, then row filters. */
 static void
 govern_entry(Query *q, int rti, Oid relid, Oid via, GovernContext *ctx)
@@ -615,7 +645,11 @@ govern_query(Query *q, GovernContext *ctx)
 					access_by_grant(rte, relid, ctx);
 			}
 			else if (mesh_product_by_relid(rte->relid) != NULL)
+			{
 				ctx->governed = true;
+				if (rte->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE))
+					refuse_view_write(rte, rti);
+			}
 		}
 		else
 		{
@@ -816,6 +850,10 @@ needs_pinned_path(Form_pg_proc proc, HeapTuple tup)
 		hash_search(pinned_funcs, &proc->oid, HASH_FIND, NULL) == NULL)
 		return false;
 	if (proc->prolang == ClanguageId || proc->prolang == INTERNALlanguageId)
+		return false;
+	/* a SQL-standard body (RETURN or BEGIN ATOMIC) was resolved when created */
+	if (proc->prolang == SQLlanguageId &&
+		!heap_attisnull(tup, Anum_pg_proc_prosqlbody, NULL))
 		return false;
 	config = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proconfig, &isnull);
 	if (isnull)
