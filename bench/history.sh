@@ -35,7 +35,10 @@
 #
 # Environment: BENCH_ROWS (default 100000), BENCH_SECONDS (10),
 # BENCH_REPEAT (3), BENCH_CLIENTS (2), BENCH_SKIP_BUILD=1 to use the meshpg
-# already installed.
+# already installed; BENCH_VARIANTS to run some of the variants only (for
+# example "off history"), and BENCH_RING for another ring size in slots
+# (the default ring, 16384, with "off history": what a server as installed
+# pays).
 
 set -eu -o pipefail
 
@@ -50,6 +53,15 @@ ROWS=${BENCH_ROWS:-100000}
 SECS=${BENCH_SECONDS:-10}
 REPEAT=${BENCH_REPEAT:-3}
 CLIENTS=${BENCH_CLIENTS:-2}
+for v in ${BENCH_VARIANTS:-}; do
+    case $v in
+        off | capture | history | pgaudit) ;;
+        *) meshpg_err "BENCH_VARIANTS: unknown variant '$v' (off, capture, history, pgaudit)"; exit 1 ;;
+    esac
+done
+case ${BENCH_RING:-1048576} in
+    '' | *[!0-9]*) meshpg_err "BENCH_RING must be a whole number of slots"; exit 1 ;;
+esac
 for v in ROWS SECS REPEAT CLIENTS; do
     case ${!v} in
         '' | *[!0-9]*) meshpg_err "BENCH_$v must be a whole number, not '${!v}'"; exit 1 ;;
@@ -76,8 +88,8 @@ if [ ! -f "$("$MESHPG_PG_CONFIG" --pkglibdir)/pgaudit.so" ]; then
     exit 1
 fi
 
-# The largest ring (128 MB): the capture variant must not drop.
-RING=1048576
+# The largest ring (128 MB) by default: the capture variant must not drop.
+RING=${BENCH_RING:-1048576}
 meshpg_cluster_start "synchronous_commit = off" "shared_buffers = 512MB" "jit = off" \
     "max_connections = 50" "shared_preload_libraries = 'meshpg, pgaudit'" \
     "meshpg.history_buffer_size = $RING" "pgaudit.log = 'none'" \
@@ -182,7 +194,7 @@ esac
 
 declare -A TPS CPU DRAIN AUDIT_BYTES
 read -r cap0 drop0 flushed0 <<<"$(stats)"
-VARIANTS=(off capture history pgaudit)
+read -r -a VARIANTS <<<"${BENCH_VARIANTS:-off capture history pgaudit}"
 for ((r = 1; r <= REPEAT; r++)); do
     # each round starts one variant later: no variant always follows another
     for ((k = 0; k < ${#VARIANTS[@]}; k++)); do
@@ -210,6 +222,8 @@ audit_lines=$(meshpg_run_as_pg grep -c 'AUDIT: SESSION' "$MESHPG_TMP/server.log"
 
 declare -A MED MEDCPU
 for n in off capture history pgaudit; do
+    # a variant left out of BENCH_VARIANTS has no figures ("nan")
+    TPS[$n]=${TPS[$n]:-} CPU[$n]=${CPU[$n]:-} DRAIN[$n]=${DRAIN[$n]:-}
     # shellcheck disable=SC2086
     MED[$n]=$(printf '%s\n' ${TPS[$n]} | median)
     # shellcheck disable=SC2086

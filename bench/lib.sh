@@ -6,8 +6,8 @@
 #                            log; then stop the throwaway cluster
 #   put FILE                 stdin to FILE, readable by the server's user
 #   median                   the median of the numbers on stdin ("nan" if none)
-#   ratio A B                A / B to three places ("nan" if B is not > 0)
-#   verdict VALUE OP LIMIT   "ok" or "MISS", OP being >= or <=
+#   ratio A B                A / B to three places ("nan" unless both are > 0)
+#   verdict VALUE OP LIMIT   "ok" or "MISS", OP being >= or <= ("-" for nan)
 
 bench_on_exit() {
     local rc=$?
@@ -20,11 +20,12 @@ bench_on_exit() {
 
 put() { cat >"$1"; chmod 644 "$1"; }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit }
-                               if (NR % 2) print v[(NR + 1) / 2];
-                               else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { sort -g | awk 'NF { v[++n] = $1 } END { if (n == 0) { print "nan"; exit }
+                               if (n % 2) print v[(n + 1) / 2];
+                               else print (v[n / 2] + v[n / 2 + 1]) / 2 }'; }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.3f", a / b; else print "nan" }'; }
 
 verdict() { awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+    if (v "" == "nan") { print "-"; exit }
     ok = (op == ">=") ? (v >= l) : (v <= l); print ok ? "ok" : "MISS" }'; }
