@@ -50,6 +50,20 @@ mesh_spi_begin(MeshSpiState *state)
 	state->guc_nestlevel = NewGUCNestLevel();
 	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+
+	/*
+	 * The statements below run as the catalog owner (a superuser), and not
+	 * only from SQL functions whose SET clause pins search_path: the DDL
+	 * guard, lineage recording and the history flush reach here from hooks,
+	 * under whatever search_path the caller set.  An operator or function
+	 * the caller created in a schema of that path (CREATE OPERATOR
+	 * myschema.= (bigint, bigint) with "SET search_path = myschema,
+	 * pg_catalog") would otherwise run with the owner's rights the moment
+	 * a catalog qual calls it.  Pin the path as a SECURITY DEFINER function
+	 * should; pg_temp last, so that no temporary relation shadows a table.
+	 */
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 }
 
 void
