@@ -868,6 +868,28 @@ build_rules(const MeshProduct *product, Oid relid, int natts, List *roles,
 }
 
 /*
+ * Loads the policies governing relid into the product cache, once.  Loading
+ * analyses their expressions, which also pins the functions they call to
+ * the policies' search path (planner.c): a backend that runs a plan with
+ * such a call must have loaded the policy first, parallel workers included.
+ */
+void
+mesh_ensure_policies(const MeshProduct *product, Oid relid)
+{
+	MeshProduct *entry = (MeshProduct *) product;
+
+	if (!entry->policies_loaded)
+	{
+		MemoryContext old = MemoryContextSwitchTo(mesh_product_cache_context());
+		List	   *loaded = mesh_load_policies(product, relid);
+
+		MemoryContextSwitchTo(old);
+		entry->policies = loaded;
+		entry->policies_loaded = true;
+	}
+}
+
+/*
  * The rules for one relation in one query: row filters to AND, and the most
  * restrictive applicable mask per column.  natts is the relation's (or the
  * view's) column count; rtindex the range-table index the Vars must carry.
@@ -921,15 +943,7 @@ mesh_compile_rules(const MeshProduct *product, Oid relid, int rtindex, int natts
 		if (all_superusers)
 			return false;
 	}
-	if (!entry->policies_loaded)
-	{
-		MemoryContext old = MemoryContextSwitchTo(mesh_product_cache_context());
-		List	   *loaded = mesh_load_policies(product, relid);
-
-		MemoryContextSwitchTo(old);
-		entry->policies = loaded;
-		entry->policies_loaded = true;
-	}
+	mesh_ensure_policies(product, relid);
 	if (entry->policies == NIL)
 		return false;
 

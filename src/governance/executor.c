@@ -30,6 +30,131 @@
 
 static ExecutorCheckPerms_hook_type prev_check_perms_hook = NULL;
 static ExecutorStart_hook_type prev_executor_start_hook = NULL;
+static ExecutorRun_hook_type prev_executor_run_hook = NULL;
+
+/*
+ * Errors raised while a plan marked MESH_MARK_CONTAIN runs (planner.c): a
+ * policy expression written by a team passes raw values to a function that
+ * may report them ("invalid input syntax for type integer: ...").  Which
+ * expression raised cannot be told from here, so the text of every error
+ * of the plan is replaced; its SQLSTATE stays.  Not: notices and warnings,
+ * which only the reader's functions raise (a policy's function is
+ * contained in planner.c); cancellations, resource and serialization
+ * errors, which carry no values; and constraint and check-option
+ * violations, which no expression raises and which show the row written,
+ * built from masked values (and none of a table under row security).
+ */
+static void
+contain_policy_error(void *arg)
+{
+	int			category = ERRCODE_TO_CATEGORY(geterrcode());
+
+	if (category == ERRCODE_SUCCESSFUL_COMPLETION || category == ERRCODE_WARNING ||
+		category == ERRCODE_NO_DATA || category == ERRCODE_OPERATOR_INTERVENTION ||
+		category == ERRCODE_INSUFFICIENT_RESOURCES ||
+		category == ERRCODE_TRANSACTION_ROLLBACK ||
+		category == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
+		category == ERRCODE_WITH_CHECK_OPTION_VIOLATION)
+		return;
+	errmsg(MESH_WITHHELD_QUERY_MSG);
+	errdetail("A policy's expression gets values the policy hides, and its errors could show them.");
+	errhint("The owning domain team can reproduce it as a role the policy does not apply to.");
+	internalerrquery(NULL);
+	internalerrposition(0);
+	errposition(0);
+}
+
+/*
+ * The context lines of a withheld message were added before it was
+ * withheld, by the functions it went through: a policy's PL/pgSQL function
+ * running dynamic SQL built from a value shows that statement.  No context
+ * callback can remove them; the message is recognised here, as it is
+ * reported, and sent without them.
+ */
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+static bool
+withheld(ErrorData *edata)
+{
+	return edata->message_id != NULL &&
+		(strcmp(edata->message_id, MESH_WITHHELD_QUERY_MSG) == 0 ||
+		 strcmp(edata->message_id, MESH_WITHHELD_FUNCTION_MSG) == 0);
+}
+
+static void
+mesh_emit_log(ErrorData *edata)
+{
+	if (withheld(edata))
+	{
+		edata->context = NULL;
+		edata->internalquery = NULL;
+		edata->internalpos = 0;
+		edata->cursorpos = 0;
+	}
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
+static void
+mesh_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+				  bool execute_once)
+{
+	ErrorContextCallback callback;
+	bool		contain = false;
+	ListCell   *lc;
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	foreach(lc, queryDesc->plannedstmt->invalItems)
+		contain |= ((PlanInvalItem *) lfirst(lc))->cacheId == MESH_MARK_CONTAIN;
+	if (contain)
+	{
+		/* an error longjmps past the pop: whoever catches it restores the stack */
+		callback.callback = contain_policy_error;
+		callback.arg = NULL;
+		callback.previous = error_context_stack;
+		error_context_stack = &callback;
+	}
+	if (!contain)
+	{
+		if (prev_executor_run_hook)
+			prev_executor_run_hook(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+		return;
+	}
+	PG_TRY();
+	{
+		if (prev_executor_run_hook)
+			prev_executor_run_hook(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+	}
+	PG_CATCH();
+	{
+		/*
+		 * A withheld error is caught on its way out, so that a reader's
+		 * EXCEPTION block (GET STACKED DIAGNOSTICS) gets it without the
+		 * context lines either (see mesh_emit_log).
+		 */
+		MemoryContext ecxt = MemoryContextSwitchTo(oldcxt);
+		ErrorData  *edata = CopyErrorData();
+
+		if (!withheld(edata))
+		{
+			MemoryContextSwitchTo(ecxt);
+			FreeErrorData(edata);
+			PG_RE_THROW();
+		}
+		FlushErrorState();
+		edata->context = NULL;
+		edata->internalquery = NULL;
+		edata->internalpos = 0;
+		edata->cursorpos = 0;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	error_context_stack = callback.previous;
+}
 
 /*
  * Every execution: a changed outer user (SET ROLE, set_config, the end of
@@ -44,6 +169,32 @@ mesh_executor_start(QueryDesc *queryDesc, int eflags)
 	uint64		until = 0;
 
 	mesh_track_outer_user();
+
+	/*
+	 * A parallel worker runs a plan it did not build.  The functions that
+	 * the plan's policies call must run under the policies' search path
+	 * here too (planner.c pins them), but only a backend that loaded the
+	 * policies knows which they are, and the leader's search path, which
+	 * the worker inherits, is the reader's: without this, a policy's
+	 * PARALLEL SAFE PL/pgSQL or SQL function would resolve lower() or = to
+	 * the reader's own, with the raw value, in the workers only.  Loading
+	 * the policies of every governed relation of the plan pins them before
+	 * InitPlan looks the functions up.
+	 */
+	if (IsParallelWorker() && mesh_catalog() != NULL)
+	{
+		foreach(lc, queryDesc->plannedstmt->rtable)
+		{
+			RangeTblEntry *rte = lfirst(lc);
+			const MeshProduct *product;
+
+			if (rte->rtekind != RTE_RELATION)
+				continue;
+			product = mesh_product_by_relid(rte->relid);
+			if (product != NULL)
+				mesh_ensure_policies(product, rte->relid);
+		}
+	}
 
 	/*
 	 * Reads of view and materialized-view products that the planner let
@@ -231,4 +382,8 @@ mesh_install_executor_hooks(void)
 	ExecutorCheckPerms_hook = mesh_check_perms;
 	prev_executor_start_hook = ExecutorStart_hook;
 	ExecutorStart_hook = mesh_executor_start;
+	prev_executor_run_hook = ExecutorRun_hook;
+	ExecutorRun_hook = mesh_executor_run;
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = mesh_emit_log;
 }

@@ -35,6 +35,19 @@ extern int	mesh_explain_analyze_depth;
 #define MESH_MARK_POLICY_LO	(-1005)
 #define MESH_MARK_POLICY_HI (-1006)
 
+/*
+ * The plan applies a policy expression that passes raw values to a
+ * function that is not leakproof (a cast, a custom mask's function): the
+ * executor withholds the text of the errors raised while it runs.
+ */
+#define MESH_MARK_CONTAIN	(-1007)
+
+/* The messages that replace a withheld one (executor.c, planner.c). */
+#define MESH_WITHHELD_QUERY_MSG \
+	"error while reading a data product whose policies apply to you, message withheld"
+#define MESH_WITHHELD_FUNCTION_MSG \
+	"a function called by a meshpg policy raised a message, withheld"
+
 /* executor.c: may userid read product now (else error, or false) */
 struct MeshProduct;
 extern bool mesh_may_read(const struct MeshProduct *product, Oid userid,

@@ -35,6 +35,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/plancat.h"
 #include "optimizer/planner.h"
@@ -101,6 +102,7 @@ typedef struct GovernContext
 	bool		calls_hash;		/* and the query calls it outside a policy */
 	TimestampTz valid_until;	/* the earliest of the rules' */
 	List	   *applied;		/* MESH_MARK_POLICY_* items */
+	bool		contain;		/* a policy may raise errors with raw values */
 } GovernContext;
 
 typedef struct MaskArgs
@@ -465,6 +467,19 @@ govern_entry(Query *q, int rti, Oid relid, Oid via, GovernContext *ctx)
 		for (int i = 0; i < rules.natts; i++)
 			masked |= rules.masks[i] != NULL;
 
+		/*
+		 * A custom mask or a row policy written by a team may pass raw
+		 * values to functions that are not leakproof: "value::int" fails
+		 * with "invalid input syntax for type integer: <raw value>", and
+		 * the reader would get the value in the error (or in SQLERRM).
+		 * meshpg's own masks never report their input.  The executor
+		 * withholds the text of errors raised in such a plan.  (Row
+		 * filters: below, once it is known they apply.)
+		 */
+		for (int i = 0; i < rules.natts && !ctx->contain; i++)
+			ctx->contain = rules.mask_kinds[i] == MASK_CUSTOM &&
+				contain_leaked_vars((Node *) rules.masks[i]);
+
 		/* what the reader may not see, the estimates must not see either */
 		rte = rt_fetch(rti, q->rtable);
 		if (rte->rtekind == RTE_SUBQUERY)
@@ -502,6 +517,8 @@ govern_entry(Query *q, int rti, Oid relid, Oid via, GovernContext *ctx)
 		if (rules.quals != NIL)
 		{
 			Expr	   *filter = make_ands_explicit(rules.quals);
+
+			ctx->contain |= contain_leaked_vars((Node *) filter);
 
 			rte = rt_fetch(rti, q->rtable);
 			rte->securityQuals = lcons(filter, rte->securityQuals);
@@ -719,7 +736,7 @@ static PlannedStmt *
 mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 			 ParamListInfo boundParams)
 {
-	GovernContext ctx = {false, false, NIL, InvalidOid, false, DT_NOEND, NIL};
+	GovernContext ctx = {false, false, NIL, InvalidOid, false, DT_NOEND, NIL, false};
 	PlannedStmt *result;
 	ListCell   *lc;
 	List	   *outer_hidden_stats = hidden_stats;
@@ -759,6 +776,14 @@ mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 		result->invalItems = lappend(lappend(result->invalItems, hi), lo);
 	}
 	result->invalItems = list_concat(result->invalItems, ctx.applied);
+	if (ctx.contain)
+	{
+		PlanInvalItem *item = makeNode(PlanInvalItem);
+
+		item->cacheId = MESH_MARK_CONTAIN;
+		item->hashValue = 0;
+		result->invalItems = lappend(result->invalItems, item);
+	}
 	return result;
 }
 
@@ -792,7 +817,35 @@ static HTAB *func_cache = NULL;
  * policy keeps resolving names the same way.
  */
 static HTAB *pinned_funcs = NULL;
-static List *pinned_levels = NIL;	/* GUC nest levels of running pins */
+static List *pinned_levels = NIL;	/* PinnedCall of each running call */
+
+/*
+ * A function a policy calls gets the raw values of the governed relation,
+ * and whatever it reports is sent to the reader: a RAISE, or an error such
+ * as "invalid input syntax for type integer: <raw value>" from a cast in
+ * its body, would carry the value the policy exists to hide, also to a
+ * reader's EXCEPTION block (SQLERRM).  While such a function runs, an error
+ * context callback (called for every message raised inside it, after the
+ * function's own) replaces the message's text, detail, hint and internal
+ * query; the SQLSTATE stays, so callers can still tell errors apart.  One
+ * callback per running pinned call, kept with the nest levels.
+ */
+typedef struct PinnedCall
+{
+	int			level;			/* GUC nest level, or -1: not pinned */
+	ErrorContextCallback callback;
+} PinnedCall;
+
+static void
+policy_function_error_callback(void *arg)
+{
+	errmsg(MESH_WITHHELD_FUNCTION_MSG);
+	errdetail("Messages raised inside a function a policy calls may carry values the policy hides.");
+	errhint("The owning domain team can reproduce it as a role the policy does not apply to.");
+	internalerrquery(NULL);
+	internalerrposition(0);
+	errposition(0);
+}
 
 static bool
 pin_function_walker(Oid funcid, void *context)
@@ -949,24 +1002,33 @@ mesh_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 	switch (event)
 	{
 		case FHET_START:
-			if (function_pinned(flinfo->fn_oid))
 			{
-				int			level = NewGUCNestLevel();
+				PinnedCall *pc = MemoryContextAllocZero(TopMemoryContext,
+														sizeof(PinnedCall));
 				MemoryContext old;
 
-				/* pushed last: an error before it gets no FHET_ABORT */
-				(void) set_config_option("search_path", "pg_catalog, pg_temp",
-										 PGC_USERSET, PGC_S_SESSION,
-										 GUC_ACTION_SAVE, true, 0, false);
-				old = MemoryContextSwitchTo(TopMemoryContext);
-				pinned_levels = lcons_int(level, pinned_levels);
-				MemoryContextSwitchTo(old);
-			}
-			else
-			{
-				MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+				pc->level = -1;
+				if (function_pinned(flinfo->fn_oid))
+				{
+					pc->level = NewGUCNestLevel();
+					(void) set_config_option("search_path", "pg_catalog, pg_temp",
+											 PGC_USERSET, PGC_S_SESSION,
+											 GUC_ACTION_SAVE, true, 0, false);
 
-				pinned_levels = lcons_int(-1, pinned_levels);
+					/*
+					 * fmgr_security_definer starts its PG_TRY after this
+					 * hook: the function's messages see the callback, and
+					 * its PG_CATCH restores the stack with it, before
+					 * FHET_ABORT pops it.
+					 */
+					pc->callback.callback = policy_function_error_callback;
+					pc->callback.arg = NULL;
+					pc->callback.previous = error_context_stack;
+					error_context_stack = &pc->callback;
+				}
+				/* pushed last: an error before it gets no FHET_ABORT */
+				old = MemoryContextSwitchTo(TopMemoryContext);
+				pinned_levels = lcons(pc, pinned_levels);
 				MemoryContextSwitchTo(old);
 			}
 			break;
@@ -974,11 +1036,17 @@ mesh_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 		case FHET_ABORT:
 			if (pinned_levels != NIL)
 			{
-				int			level = linitial_int(pinned_levels);
+				PinnedCall *pc = linitial(pinned_levels);
 
 				pinned_levels = list_delete_first(pinned_levels);
-				if (level >= 0 && event == FHET_END)
-					AtEOXact_GUC(true, level);
+				if (pc->level >= 0)
+				{
+					if (error_context_stack == &pc->callback)
+						error_context_stack = pc->callback.previous;
+					if (event == FHET_END)
+						AtEOXact_GUC(true, pc->level);
+				}
+				pfree(pc);
 			}
 			break;
 	}

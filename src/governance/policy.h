@@ -82,6 +82,7 @@ typedef struct MeshRules
 
 /* compile.c */
 extern List *mesh_load_policies(const MeshProduct *product, Oid relid);
+extern void mesh_ensure_policies(const MeshProduct *product, Oid relid);
 extern bool mesh_compile_rules(const MeshProduct *product, Oid relid, int rtindex,
 							   int natts, Oid via, MeshRules *rules);
 extern bool mesh_policy_exempt(const MeshProduct *product, const MeshPolicy *policy,
