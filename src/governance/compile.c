@@ -842,11 +842,41 @@ build_rules(const MeshProduct *product, Oid relid, int natts, List *roles,
 				subject = makeVar(1, policy->subject, att->atttypid, att->atttypmod,
 								  att->attcollation, 0);
 				rules->masks[policy->subject - 1] = mesh_mask_expr(policy, rel, subject);
+
+				/*
+				 * A custom mask may ask who reads, as a row policy may:
+				 * meshpg.purpose(), meshpg.attribute(), current_user.  Left
+				 * to run, they would answer for the session (a purpose
+				 * granted on another product) or for a SECURITY DEFINER
+				 * function's owner: specialised for the role, as filters are.
+				 */
+				if (policy->mask == MASK_CUSTOM)
+					rules->masks[policy->subject - 1] =
+						(Expr *) mesh_instantiate_filter(product, policy, role);
 				rules->mask_kinds[policy->subject - 1] = policy->mask;
 				winning[policy->subject - 1] = policy->id;
 				if (policy->mask == MASK_REDACT &&
 					TypeCategory(att->atttypid) == TYPCATEGORY_DATETIME)
 					*cacheable = false;
+			}
+			else if (policy->mask == MASK_CUSTOM && policy->subject <= natts &&
+					 winning[policy->subject - 1] == policy->id &&
+					 !equal(rules->masks[policy->subject - 1],
+							mesh_instantiate_filter(product, policy, role)))
+			{
+				/*
+				 * The same custom mask applies to two of the roles (reader
+				 * and outer user, or view owner) and says different things
+				 * for each: no one expression holds for both, so the
+				 * column is hidden, as by the null mask.
+				 */
+				Form_pg_attribute att;
+
+				if (rel == NULL)
+					rel = relation_open(relid, NoLock);
+				att = TupleDescAttr(RelationGetDescr(rel), policy->subject - 1);
+				rules->masks[policy->subject - 1] =
+					(Expr *) makeNullConst(att->atttypid, att->atttypmod, att->attcollation);
 			}
 		}
 	}

@@ -226,14 +226,62 @@ RESET max_parallel_workers_per_gather;
 RESET jit;
 RESET ROLE;
 
+-- 5. A custom mask that asks who reads (meshpg.purpose(), meshpg.attribute(),
+--    current_user) is specialised for each reader, as row policies are.
+--    The purpose "audit" that reader's grant on vault.people names does not
+--    open a mask on another product, whose grant does not name it; and a
+--    SECURITY DEFINER function of reader's, called by another role, does
+--    not answer for its owner.
+SELECT meshpg.create_tag('adv4.purpose');
+SELECT meshpg.create_tag('adv4.who');
+SELECT meshpg.create_masking_policy('adv4_purpose', 'custom', tag => 'adv4.purpose',
+       expression => 'CASE WHEN meshpg.purpose() = ''audit'' THEN value ELSE ''***'' END');
+SELECT meshpg.create_masking_policy('adv4_who', 'custom', tag => 'adv4.who',
+       expression => 'CASE WHEN current_user = ''reader'' AND ''EU'' = ANY (meshpg.attribute(''region'')) THEN value ELSE ''***'' END');
+SET ROLE vault_team;
+CREATE TABLE vault.adv4_cp (id int, secret text, who text);
+INSERT INTO vault.adv4_cp VALUES (1, 'CAN' || 'ARY-PURPOSE', 'CAN' || 'ARY-WHO');
+SELECT meshpg.register_product('vault', 'adv4_cp', 'vault.adv4_cp', description => 'Who reads');
+SELECT meshpg.publish('vault.adv4_cp', '1.0.0');
+SELECT meshpg.grant_access('vault.adv4_cp', 'reader');
+SELECT meshpg.tag_column('vault.adv4_cp', 'secret', 'adv4.purpose');
+SELECT meshpg.tag_column('vault.adv4_cp', 'who', 'adv4.who');
+RESET ROLE;
+SET ROLE reader;
+SELECT id, secret, who = '***' AS who_masked FROM vault.adv4_cp;
+SET meshpg.purpose = 'audit';
+SELECT id, secret, who = '***' AS who_masked FROM vault.adv4_cp;
+RESET meshpg.purpose;
+CREATE FUNCTION attack.adv4_cp() RETURNS TABLE (id int, secret text, who text)
+    LANGUAGE sql SECURITY DEFINER STABLE
+    AS $$ SELECT id, secret, who FROM vault.adv4_cp $$;
+GRANT EXECUTE ON FUNCTION attack.adv4_cp() TO reader_nogrant;
+RESET ROLE;
+SET ROLE reader_nogrant;
+SELECT * FROM attack.adv4_cp();
+RESET ROLE;
+--    with a grant on this product that names the purpose, it lifts the mask
+SET ROLE vault_team;
+SELECT meshpg.grant_access('vault.adv4_cp', 'reader', purpose => 'audit');
+RESET ROLE;
+SET ROLE reader;
+SET meshpg.purpose = 'audit';
+SELECT id, secret <> '***' AS secret_shown FROM vault.adv4_cp;
+RESET meshpg.purpose;
+DROP FUNCTION attack.adv4_cp();
+RESET ROLE;
+
 -- clean up
 SET ROLE vault_team;
 SELECT meshpg.revoke_access('vault.adv4', 'reader');
 SELECT meshpg.revoke_access('vault.adv4_rows', 'reader');
+SELECT meshpg.revoke_access('vault.adv4_cp', 'reader');
 RESET ROLE;
 SELECT meshpg.drop_policy('adv4_code');
 SELECT meshpg.drop_policy('adv4_num');
 SELECT meshpg.drop_policy('adv4_region');
 SELECT meshpg.drop_policy('adv4_level');
+SELECT meshpg.drop_policy('adv4_purpose');
+SELECT meshpg.drop_policy('adv4_who');
 DROP FUNCTION public.adv4_definer();
 DROP SCHEMA adv4_plant CASCADE;
