@@ -15,21 +15,18 @@
  *    runs before any user-supplied function that is not leakproof.
  * The plan is marked role-dependent, even for exempt readers.
  *
- * The planner sees every query the executor will run, with two gaps this
- * file closes: SQL set-returning functions inlined during planning (the
- * needs_fmgr_hook keeps those from being inlined, so their bodies are
- * planned here too), and COPY of a relation (converted to a query in
- * reads.c).
+ * The planner sees every query the executor will run, with two gaps that
+ * are closed elsewhere: SQL set-returning functions inlined during planning
+ * (functions.c keeps those from being inlined, so their bodies are planned
+ * here too), and COPY of a relation (converted to a query in reads.c).
+ * What the rules hide, the planner's statistics must not show either
+ * (stats.c).
  */
 #include "postgres.h"
 
 #include "access/relation.h"
-#include "catalog/index.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_inherits.h"
 #include "catalog/pg_class.h"
-#include "catalog/pg_language.h"
-#include "catalog/pg_proc.h"
 #include "catalog/pg_statistic.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
@@ -37,23 +34,16 @@
 #include "nodes/nodeFuncs.h"
 #include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
-#include "optimizer/plancat.h"
 #include "optimizer/planner.h"
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
 #include "rewrite/rewriteManip.h"
 #include "rewrite/rowsecurity.h"
 #include "utils/acl.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
-#include "utils/guc.h"
-#include "utils/hsearch.h"
-#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/selfuncs.h"
 #include "utils/syscache.h"
 
 #include "catalog/catalog.h"
@@ -63,33 +53,7 @@
 #include "meshpg.h"
 
 static planner_hook_type prev_planner_hook = NULL;
-static get_relation_stats_hook_type prev_relation_stats_hook = NULL;
-static get_index_stats_hook_type prev_index_stats_hook = NULL;
-static get_relation_info_hook_type prev_relation_info_hook = NULL;
-static get_attavgwidth_hook_type prev_attavgwidth_hook = NULL;
 
-/*
- * Relations whose statistics the planner must not use for the query being
- * planned.  pg_statistic and pg_statistic_ext_data hold raw values of every
- * row: most common values, histogram bounds, distinct counts.  Selectivity
- * estimators read them for any qual with a leakproof operator, and plain
- * EXPLAIN prints the estimates they give, so "WHERE name = 'x'" estimated
- * from a hidden row's value would tell that value exists.  A governed
- * relation whose rows are filtered for the reader (or a governed view's
- * expansion: every relation under it) has none of its statistics used; a
- * masked-only one, none of its masked columns'.  Set for the duration of
- * one planner call (nested planning saves and restores it).
- */
-typedef struct HiddenStats
-{
-	Oid			relid;
-	bool		all;			/* every column, and extended statistics */
-	Bitmapset  *cols;			/* else: these columns */
-} HiddenStats;
-
-static List *hidden_stats = NIL;
-static needs_fmgr_hook_type prev_needs_fmgr_hook = NULL;
-static fmgr_hook_type prev_fmgr_hook = NULL;
 
 int			mesh_explain_analyze_depth = 0;
 
@@ -254,154 +218,6 @@ mark(int cacheId, uint32 value)
 	return item;
 }
 
-static void
-hide_stats(Oid relid, bool all, Bitmapset *cols)
-{
-	HiddenStats *h = palloc(sizeof(HiddenStats));
-
-	h->relid = relid;
-	h->all = all;
-	h->cols = cols;
-	hidden_stats = lappend(hidden_stats, h);
-}
-
-/* A relation and its inheritance children or partitions, queried through it. */
-static void
-hide_relation_stats(Oid relid, bool all, Bitmapset *cols)
-{
-	List	   *children;
-	ListCell   *lc;
-
-	hide_stats(relid, all, cols);
-	if (!has_subclass(relid))
-		return;
-	children = find_all_inheritors(relid, NoLock, NULL);
-	foreach(lc, children)
-		if (lfirst_oid(lc) != relid)
-			hide_stats(lfirst_oid(lc), true, NULL);
-}
-
-/* Every relation a governed view's expansion reads. */
-static bool
-hide_view_stats_walker(Node *node, void *context)
-{
-	if (node == NULL)
-		return false;
-	if (IsA(node, Query))
-	{
-		Query	   *q = (Query *) node;
-		ListCell   *lc;
-
-		foreach(lc, q->rtable)
-		{
-			RangeTblEntry *rte = lfirst(lc);
-
-			if (rte->rtekind == RTE_RELATION && rte->relkind != RELKIND_VIEW)
-				hide_relation_stats(rte->relid, true, NULL);
-		}
-		return query_tree_walker(q, hide_view_stats_walker, context, 0);
-	}
-	return expression_tree_walker(node, hide_view_stats_walker, context);
-}
-
-static HiddenStats *
-find_hidden_stats(Oid relid)
-{
-	ListCell   *lc;
-
-	foreach(lc, hidden_stats)
-	{
-		HiddenStats *h = lfirst(lc);
-
-		if (h->relid == relid)
-			return h;
-	}
-	return NULL;
-}
-
-static bool
-stats_hidden(Oid relid, AttrNumber attnum)
-{
-	ListCell   *lc;
-	bool		hidden = false;
-
-	/* a relation may be listed more than once: any entry hides */
-	foreach(lc, hidden_stats)
-	{
-		HiddenStats *h = lfirst(lc);
-
-		if (h->relid == relid)
-			hidden |= h->all || attnum <= 0 || bms_is_member(attnum, h->cols);
-	}
-	return hidden;
-}
-
-static bool
-mesh_relation_stats(PlannerInfo *root, RangeTblEntry *rte, AttrNumber attnum,
-					VariableStatData *vardata)
-{
-	if (rte->rtekind == RTE_RELATION && stats_hidden(rte->relid, attnum))
-	{
-		vardata->statsTuple = NULL;
-		vardata->freefunc = NULL;
-		return true;
-	}
-	if (prev_relation_stats_hook)
-		return prev_relation_stats_hook(root, rte, attnum, vardata);
-	return false;
-}
-
-/* An expression index's statistics are its table's values too. */
-static bool
-mesh_index_stats(PlannerInfo *root, Oid indexOid, AttrNumber indexattnum,
-				 VariableStatData *vardata)
-{
-	if (hidden_stats != NIL &&
-		find_hidden_stats(IndexGetRelation(indexOid, false)) != NULL)
-	{
-		vardata->statsTuple = NULL;
-		vardata->freefunc = NULL;
-		return true;
-	}
-	if (prev_index_stats_hook)
-		return prev_index_stats_hook(root, indexOid, indexattnum, vardata);
-	return false;
-}
-
-/* Extended statistics (MCV lists, ndistinct, dependencies) likewise. */
-static void
-mesh_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
-				   RelOptInfo *rel)
-{
-	if (prev_relation_info_hook)
-		prev_relation_info_hook(root, relationObjectId, inhparent, rel);
-	if (find_hidden_stats(relationObjectId) != NULL)
-		rel->statlist = NIL;
-}
-
-/*
- * A column's average width is an aggregate of its hidden values too (and
- * shows in EXPLAIN): a hidden one gets its type's default, as if never
- * analysed.  Core reads pg_statistic when the hook returns 0, so it returns
- * the default itself.
- */
-static int32
-mesh_attavgwidth(Oid relid, AttrNumber attnum)
-{
-	if (hidden_stats != NIL && stats_hidden(relid, attnum))
-	{
-		Oid			type;
-		int32		typmod;
-		Oid			collation;
-
-		get_atttypetypmodcoll(relid, attnum, &type, &typmod, &collation);
-		return get_typavgwidth(type, typmod);
-	}
-	if (prev_attavgwidth_hook)
-		return prev_attavgwidth_hook(relid, attnum);
-	return 0;
-}
-
 /*
  * A write through a view product (INSERT, UPDATE or DELETE granted on it by
  * hand) is rewritten onto the view's base table before meshpg sees it: the
@@ -481,20 +297,7 @@ govern_entry(Query *q, int rti, Oid relid, Oid via, GovernContext *ctx)
 				contain_leaked_vars((Node *) rules.masks[i]);
 
 		/* what the reader may not see, the estimates must not see either */
-		rte = rt_fetch(rti, q->rtable);
-		if (rte->rtekind == RTE_SUBQUERY)
-			(void) hide_view_stats_walker((Node *) rte->subquery, NULL);
-		else if (rules.quals != NIL)
-			hide_relation_stats(relid, true, NULL);
-		else
-		{
-			Bitmapset  *cols = NULL;
-
-			for (int i = 0; i < rules.natts; i++)
-				if (rules.masks[i] != NULL)
-					cols = bms_add_member(cols, i + 1);
-			hide_relation_stats(relid, false, cols);
-		}
+		mesh_hide_stats(rt_fetch(rti, q->rtable), relid, &rules);
 
 		if (masked)
 			mask_references(q, rti, &rules, RelationGetDescr(rel),
@@ -737,19 +540,18 @@ mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 			 ParamListInfo boundParams)
 {
 	GovernContext ctx = {false, false, NIL, InvalidOid, false, DT_NOEND, NIL, false};
-	PlannedStmt *result;
+	PlannedStmt *volatile result = NULL;
 	ListCell   *lc;
-	List	   *outer_hidden_stats = hidden_stats;
+	List	   *outer_hidden_stats = mesh_hidden_stats_enter();
 
 	/* nested planning (a function run while planning) keeps ours intact */
 	PG_TRY();
 	{
-		hidden_stats = NIL;
 		result = govern_and_plan(parse, query_string, cursorOptions, boundParams, &ctx);
 	}
 	PG_FINALLY();
 	{
-		hidden_stats = outer_hidden_stats;
+		mesh_hidden_stats_leave(outer_hidden_stats);
 	}
 	PG_END_TRY();
 
@@ -787,287 +589,11 @@ mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 	return result;
 }
 
-/*
- * Set-returning SQL functions that could be inlined: their bodies would be
- * planned inside standard_planner, after this hook looked.  Claiming an
- * fmgr hook for them keeps them from being inlined; they run through
- * fmgr_sql, which plans their statements here.
- */
-typedef struct FuncEntry
-{
-	Oid			funcid;
-	bool		needed;
-	bool		pinned;			/* runs under the policies' search path */
-} FuncEntry;
-
-static HTAB *func_cache = NULL;
-
-/*
- * Functions that a loaded policy expression calls.  The expression itself
- * is analysed under a fixed search path (expr.c), but a function it calls
- * resolves the names in its body when it runs (SQL bodies given as text,
- * PL/pgSQL, other languages), under the search path of whoever happens to
- * read: a reader with "SET search_path = own_schema, pg_catalog" would
- * have its own upper() or || get the raw value.  Such functions therefore
- * run under the same fixed path as the policy, pinned by the fmgr hook as
- * a SET clause would (and are never inlined, which would resolve the body
- * under the reader's path too).  Functions with a search_path of their own
- * keep it, and so do C and internal ones, which resolve no names.  The set
- * only grows for the life of the backend: a function once called by a
- * policy keeps resolving names the same way.
- */
-static HTAB *pinned_funcs = NULL;
-static List *pinned_levels = NIL;	/* PinnedCall of each running call */
-
-/*
- * A function a policy calls gets the raw values of the governed relation,
- * and whatever it reports is sent to the reader: a RAISE, or an error such
- * as "invalid input syntax for type integer: <raw value>" from a cast in
- * its body, would carry the value the policy exists to hide, also to a
- * reader's EXCEPTION block (SQLERRM).  While such a function runs, an error
- * context callback (called for every message raised inside it, after the
- * function's own) replaces the message's text, detail, hint and internal
- * query; the SQLSTATE stays, so callers can still tell errors apart.  One
- * callback per running pinned call, kept with the nest levels.
- */
-typedef struct PinnedCall
-{
-	int			level;			/* GUC nest level, or -1: not pinned */
-	ErrorContextCallback callback;
-} PinnedCall;
-
-static void
-policy_function_error_callback(void *arg)
-{
-	errmsg(MESH_WITHHELD_FUNCTION_MSG);
-	errdetail("Messages raised inside a function a policy calls may carry values the policy hides.");
-	errhint("The owning domain team can reproduce it as a role the policy does not apply to.");
-	internalerrquery(NULL);
-	internalerrposition(0);
-	errposition(0);
-}
-
-static bool
-pin_function_walker(Oid funcid, void *context)
-{
-	bool		found;
-
-	if (pinned_funcs == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(Oid);
-		ctl.hcxt = TopMemoryContext;
-		pinned_funcs = hash_create("meshpg policy functions", 16, &ctl,
-								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
-	(void) hash_search(pinned_funcs, &funcid, HASH_ENTER, &found);
-	/* fmgr decisions already cached for it are now wrong */
-	if (!found && func_cache != NULL)
-	{
-		hash_destroy(func_cache);
-		func_cache = NULL;
-	}
-	return false;
-}
-
-static bool
-pin_functions_walker(Node *node, void *context)
-{
-	if (node == NULL)
-		return false;
-	if (IsA(node, Query))
-		return query_tree_walker((Query *) node, pin_functions_walker, context, 0);
-	(void) check_functions_in_node(node, pin_function_walker, context);
-	return expression_tree_walker(node, pin_functions_walker, context);
-}
-
-void
-mesh_pin_policy_functions(Node *expr)
-{
-	(void) pin_functions_walker(expr, NULL);
-}
-
-/* Whether funcid must run under the policies' search path. */
-static bool
-needs_pinned_path(Form_pg_proc proc, HeapTuple tup)
-{
-	bool		isnull;
-	Datum		config;
-	ArrayType  *array;
-	Datum	   *elems;
-	int			n;
-
-	if (pinned_funcs == NULL ||
-		hash_search(pinned_funcs, &proc->oid, HASH_FIND, NULL) == NULL)
-		return false;
-	if (proc->prolang == ClanguageId || proc->prolang == INTERNALlanguageId)
-		return false;
-	/* a SQL-standard body (RETURN or BEGIN ATOMIC) was resolved when created */
-	if (proc->prolang == SQLlanguageId &&
-		!heap_attisnull(tup, Anum_pg_proc_prosqlbody, NULL))
-		return false;
-	config = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proconfig, &isnull);
-	if (isnull)
-		return true;
-	array = DatumGetArrayTypeP(config);
-	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &n);
-	for (int i = 0; i < n; i++)
-		if (pg_strncasecmp(TextDatumGetCString(elems[i]), "search_path=", 12) == 0)
-			return false;
-	return true;
-}
-
-static void
-func_cache_callback(Datum arg, int cacheid, uint32 hashvalue)
-{
-	if (func_cache != NULL)
-	{
-		hash_destroy(func_cache);
-		func_cache = NULL;
-	}
-}
-
-static bool
-mesh_needs_fmgr(Oid funcid)
-{
-	FuncEntry  *entry;
-	bool		found;
-	HeapTuple	tup;
-
-	if (prev_needs_fmgr_hook && prev_needs_fmgr_hook(funcid))
-		return true;
-	/* set_config('role', ...) changes the outer user mid-statement */
-	if (funcid == F_SET_CONFIG)
-		return true;
-	if (!IsTransactionState() || mesh_catalog() == NULL)
-		return false;
-
-	if (func_cache == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(FuncEntry);
-		ctl.hcxt = CacheMemoryContext;
-		func_cache = hash_create("meshpg functions", 256, &ctl,
-								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
-	entry = hash_search(func_cache, &funcid, HASH_ENTER, &found);
-	if (!found)
-	{
-		entry->needed = false;
-		entry->pinned = false;
-		tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
-		if (HeapTupleIsValid(tup))
-		{
-			Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
-
-			entry->pinned = needs_pinned_path(proc, tup);
-			entry->needed = entry->pinned ||
-				(proc->prolang == SQLlanguageId && proc->proretset &&
-				 proc->provolatile != PROVOLATILE_VOLATILE);
-			ReleaseSysCache(tup);
-		}
-	}
-	return entry->needed;
-}
-
-static bool
-function_pinned(Oid funcid)
-{
-	FuncEntry  *entry;
-
-	if (pinned_funcs == NULL || func_cache == NULL)
-		return false;
-	entry = hash_search(func_cache, &funcid, HASH_FIND, NULL);
-	return entry != NULL && entry->pinned;
-}
-
-static void
-mesh_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
-{
-	if (prev_fmgr_hook)
-		prev_fmgr_hook(event, flinfo, private);
-	mesh_track_outer_user();
-
-	/*
-	 * A policy's function runs under the policies' search path, restored
-	 * when it returns.  On an error, the (sub)transaction abort restores it,
-	 * as for a function's own SET clause; only our stack is popped.  The
-	 * private datum belongs to the previous hook too, so the nest levels
-	 * are kept here; calls nest, so a stack follows them.
-	 */
-	switch (event)
-	{
-		case FHET_START:
-			{
-				PinnedCall *pc = MemoryContextAllocZero(TopMemoryContext,
-														sizeof(PinnedCall));
-				MemoryContext old;
-
-				pc->level = -1;
-				if (function_pinned(flinfo->fn_oid))
-				{
-					pc->level = NewGUCNestLevel();
-					(void) set_config_option("search_path", "pg_catalog, pg_temp",
-											 PGC_USERSET, PGC_S_SESSION,
-											 GUC_ACTION_SAVE, true, 0, false);
-
-					/*
-					 * fmgr_security_definer starts its PG_TRY after this
-					 * hook: the function's messages see the callback, and
-					 * its PG_CATCH restores the stack with it, before
-					 * FHET_ABORT pops it.
-					 */
-					pc->callback.callback = policy_function_error_callback;
-					pc->callback.arg = NULL;
-					pc->callback.previous = error_context_stack;
-					error_context_stack = &pc->callback;
-				}
-				/* pushed last: an error before it gets no FHET_ABORT */
-				old = MemoryContextSwitchTo(TopMemoryContext);
-				pinned_levels = lcons(pc, pinned_levels);
-				MemoryContextSwitchTo(old);
-			}
-			break;
-		case FHET_END:
-		case FHET_ABORT:
-			if (pinned_levels != NIL)
-			{
-				PinnedCall *pc = linitial(pinned_levels);
-
-				pinned_levels = list_delete_first(pinned_levels);
-				if (pc->level >= 0)
-				{
-					if (error_context_stack == &pc->callback)
-						error_context_stack = pc->callback.previous;
-					if (event == FHET_END)
-						AtEOXact_GUC(true, pc->level);
-				}
-				pfree(pc);
-			}
-			break;
-	}
-}
-
 void
 mesh_install_planner_hook(void)
 {
 	prev_planner_hook = planner_hook;
 	planner_hook = mesh_planner;
-	prev_relation_stats_hook = get_relation_stats_hook;
-	get_relation_stats_hook = mesh_relation_stats;
-	prev_index_stats_hook = get_index_stats_hook;
-	get_index_stats_hook = mesh_index_stats;
-	prev_relation_info_hook = get_relation_info_hook;
-	get_relation_info_hook = mesh_relation_info;
-	prev_attavgwidth_hook = get_attavgwidth_hook;
-	get_attavgwidth_hook = mesh_attavgwidth;
-	prev_needs_fmgr_hook = needs_fmgr_hook;
-	needs_fmgr_hook = mesh_needs_fmgr;
-	prev_fmgr_hook = fmgr_hook;
-	fmgr_hook = mesh_fmgr;
-	CacheRegisterSyscacheCallback(PROCOID, func_cache_callback, (Datum) 0);
+	mesh_install_stats_hooks();
+	mesh_install_function_hooks();
 }

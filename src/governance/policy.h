@@ -7,6 +7,7 @@
 #ifndef MESHPG_POLICY_H
 #define MESHPG_POLICY_H
 
+#include "nodes/parsenodes.h"
 #include "nodes/primnodes.h"
 #include "utils/relcache.h"
 
@@ -104,7 +105,16 @@ extern Node *mesh_analyze_expr(const char *source, Relation rel, AttrNumber valu
 							   bool is_row, Oid target_type, int32 target_typmod,
 							   bool stored);
 extern void mesh_check_expr_sources(Node *expr);
-extern void mesh_pin_policy_functions(Node *expr);	/* planner.c */
+
+/* functions.c */
+extern void mesh_pin_policy_functions(Node *expr);
+extern void mesh_install_function_hooks(void);
+
+/* stats.c */
+extern void mesh_hide_stats(RangeTblEntry *rte, Oid relid, const MeshRules *rules);
+extern List *mesh_hidden_stats_enter(void);
+extern void mesh_hidden_stats_leave(List *outer);
+extern void mesh_install_stats_hooks(void);
 extern char *mesh_deparse_expr(Node *expr, Relation rel);
 
 /* identity.c */
