@@ -97,6 +97,23 @@ parse_node(yaml_parser_t *parser, yaml_event_t *event, int depth)
 		case YAML_SCALAR_EVENT:
 			refuse_anchor(parser, event, event->data.scalar.anchor, event->data.scalar.tag,
 						  event->data.scalar.plain_implicit || event->data.scalar.quoted_implicit);
+
+			/*
+			 * A double-quoted "\0" (or JSON "\u0000") decodes to a NUL byte.
+			 * Kept, it would cut the value short wherever it becomes a C
+			 * string: "email\0junk" would name column email, and the rest
+			 * of a description would be silently lost.  Text cannot hold
+			 * NUL, so refuse it as jsonb does.
+			 */
+			if (memchr(event->data.scalar.value, '\0', event->data.scalar.length) != NULL)
+			{
+				yaml_event_delete(event);
+				yaml_parser_delete(parser);
+				ereport(ERROR,
+						(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+						 errmsg("descriptor has a NUL character in a value at line %d", line),
+						 errdetail("Text values cannot contain \\0 or \\u0000.")));
+			}
 			node = new_node(YSCALAR, line);
 			node->value = pnstrdup((char *) event->data.scalar.value, event->data.scalar.length);
 			node->plain = event->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
