@@ -32,6 +32,21 @@ PG_FUNCTION_INFO_V1(meshpg_mask_email);
 PG_FUNCTION_INFO_V1(meshpg_mask_hash);
 
 /*
+ * A masked value longer than a text can be (a long value with a long fill)
+ * must be refused as a limit, 54000, like repeat() or lpad(), and not reach
+ * palloc, whose "invalid memory alloc request size" is an internal error.
+ */
+static void
+check_mask_size(int64 bytes)
+{
+	if (bytes > (int64) (MaxAllocSize - VARHDRSZ - 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("masked value would be too long"),
+				 errdetail("The result would exceed the maximum text size of 1 GB.")));
+}
+
+/*
  * meshpg.mask_partial(value, keep_first, keep_last, fill): keeps the first
  * and last N user-perceived characters (grapheme clusters: an emoji family
  * or a letter with its combining accents counts once) and replaces each
@@ -78,6 +93,8 @@ meshpg_mask_partial(PG_FUNCTION_ARGS)
 
 			if ((int64) keep_first + keep_last >= len)
 				keep_first = keep_last = 0;
+			check_mask_size((int64) keep_first + keep_last +
+							(int64) (len - keep_first - keep_last) * fill_len);
 			result = palloc(VARHDRSZ + keep_first + keep_last +
 							(int64) (len - keep_first - keep_last) * fill_len);
 			out = VARDATA(result);
@@ -101,6 +118,17 @@ meshpg_mask_partial(PG_FUNCTION_ARGS)
 		}
 	}
 
+	/*
+	 * The grapheme boundaries take four bytes per UTF-16 unit, and there
+	 * are at most as many units as input bytes: past that, the value is too
+	 * long for this path (the same limit, whatever the fill).
+	 */
+	if (((int64) VARSIZE_ANY_EXHDR(input) + 2) * sizeof(int32) > (int64) MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("value is too long to mask"),
+				 errdetail("Text that is not plain ASCII is masked up to %d MB.",
+						   (int) (MaxAllocSize / sizeof(int32) / (1024 * 1024)))));
 	ustr = mesh_utf8_to_uchar(VARDATA_ANY(input), VARSIZE_ANY_EXHDR(input), &ulen);
 	bi = ubrk_open(UBRK_CHARACTER, "", ustr, ulen, &status);
 	mesh_icu_check(status, "grapheme iterator");
@@ -114,14 +142,25 @@ meshpg_mask_partial(PG_FUNCTION_ARGS)
 	if ((int64) keep_first + keep_last >= graphemes)
 		keep_first = keep_last = 0;
 
+	/* the fill alone may be too long: say so before building any of it */
+	check_mask_size((int64) (graphemes - keep_first - keep_last) * fill_len);
 	initStringInfo(&out);
 	for (int g = 0; g < graphemes; g++)
 	{
 		if (g < keep_first || g >= graphemes - keep_last)
-			appendStringInfoString(&out, mesh_uchar_to_utf8(ustr + bounds[g],
-															bounds[g + 1] - bounds[g]));
+		{
+			char	   *kept = mesh_uchar_to_utf8(ustr + bounds[g],
+												  bounds[g + 1] - bounds[g]);
+			int			kept_len = strlen(kept);
+
+			check_mask_size((int64) out.len + kept_len);
+			appendBinaryStringInfo(&out, kept, kept_len);
+		}
 		else
+		{
+			check_mask_size((int64) out.len + fill_len);
 			appendBinaryStringInfo(&out, fill, fill_len);
+		}
 	}
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(out.data, out.len));
 }
