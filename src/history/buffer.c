@@ -598,6 +598,14 @@ load_record(FILE *file, uint32 magic, uint8 *out, int *len)
 
 		if (fread(&v1, sizeof(v1), 1, file) != 1)
 			return false;
+
+		/*
+		 * The file is checked, not trusted: a damaged entry may have no NUL
+		 * in purpose or version, and strlcpy would read past them (and past
+		 * v1) looking for one.
+		 */
+		v1.purpose[sizeof(v1.purpose) - 1] = '\0';
+		v1.version[sizeof(v1.version) - 1] = '\0';
 		memset(&e, 0, sizeof(e));
 		e.read_at = v1.read_at;
 		e.rows = v1.rows;
