@@ -436,6 +436,21 @@ govern_query(Query *q, GovernContext *ctx)
 	ListCell   *vc;
 	int			rti = 0;
 
+	/*
+	 * meshpg's own views filter the catalog by what the reader may see
+	 * (slo_results, slo_status, ...): a reader's qual must not run below
+	 * that filter, whether or not the view was declared security_barrier.
+	 */
+	foreach(lc, q->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+		Oid			view = mesh_expanded_view(rte);
+
+		if (OidIsValid(view) && !rte->security_barrier &&
+			get_rel_namespace(view) == mesh_catalog()->nsp)
+			rte->security_barrier = true;
+	}
+
 	/* First find the entries: governing one copies the range table. */
 	foreach(lc, q->rtable)
 	{

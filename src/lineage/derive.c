@@ -46,6 +46,7 @@ typedef struct DeriveContext
 	List	   *queries;		/* innermost first: levelsup indexes it */
 	List	   *out;			/* of ColumnSource * */
 	int			depth;
+	bool		overflowed;		/* MAX_DERIVE_DEPTH reached: all sources added */
 } DeriveContext;
 
 static bool derive_walker(Node *node, DeriveContext *ctx);
@@ -83,6 +84,38 @@ add_all_columns(DeriveContext *ctx, Oid relid)
 			add_source(ctx, relid, a);
 }
 
+/* Every column of every relation a query reads, at any level. */
+static bool
+add_reachable(Node *node, DeriveContext *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		if (rte->rtekind == RTE_RELATION)
+			add_all_columns(ctx, rte->relid);
+		return false;
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, add_reachable, ctx, QTW_EXAMINE_RTES_BEFORE);
+	return expression_tree_walker(node, add_reachable, ctx);
+}
+
+/*
+ * Too deep to follow: fail safe, as if the value came from every column the
+ * statement reads (its outermost query holds all the others).
+ */
+static void
+fail_safe(DeriveContext *ctx, Query *q)
+{
+	if (ctx->overflowed)
+		return;
+	ctx->overflowed = true;
+	(void) add_reachable((Node *) (ctx->queries != NIL ? llast(ctx->queries) : q), ctx);
+}
+
 /* Derives expr within query q, pushed as the innermost query. */
 static void
 derive_in(DeriveContext *ctx, Query *q, Node *expr)
@@ -90,7 +123,10 @@ derive_in(DeriveContext *ctx, Query *q, Node *expr)
 	List	   *saved = ctx->queries;
 
 	if (ctx->depth >= MAX_DERIVE_DEPTH)
+	{
+		fail_safe(ctx, q);
 		return;
+	}
 	ctx->depth++;
 	ctx->queries = lcons(q, list_copy(saved));
 	(void) derive_walker(expr, ctx);
@@ -111,6 +147,30 @@ derive_tlist(DeriveContext *ctx, Query *sub, AttrNumber attno)
 		if (tle->resjunk || (attno != 0 && tle->resno != attno))
 			continue;
 		derive_in(ctx, sub, (Node *) tle->expr);
+	}
+}
+
+/* Column attno of subquery entry rte of the query levelsup levels up. */
+static void
+derive_subquery(DeriveContext *ctx, RangeTblEntry *rte, AttrNumber attno, Index levelsup)
+{
+	Oid			view = mesh_expanded_view(rte);
+
+	if (OidIsValid(view))
+	{
+		if (attno > 0)
+			add_source(ctx, view, attno);
+		else if (attno == 0)
+			add_all_columns(ctx, view);
+	}
+	else if (rte->rtekind == RTE_SUBQUERY && rte->subquery != NULL && attno >= 0)
+	{
+		/* the subquery sits one level below that query */
+		List	   *saved = ctx->queries;
+
+		ctx->queries = list_copy_tail(saved, levelsup);
+		derive_tlist(ctx, rte->subquery, attno);
+		ctx->queries = saved;
 	}
 }
 
@@ -135,28 +195,21 @@ derive_var(Var *var, DeriveContext *ctx)
 				add_all_columns(ctx, rte->relid);
 			break;
 		case RTE_SUBQUERY:
+			if (q->setOperations == NULL)
+				derive_subquery(ctx, rte, var->varattno, var->varlevelsup);
+			else
 			{
-				Oid			view = mesh_expanded_view(rte);
+				ListCell   *lc;
 
-				if (OidIsValid(view))
-				{
-					if (var->varattno > 0)
-						add_source(ctx, view, var->varattno);
-					else if (var->varattno == 0)
-						add_all_columns(ctx, view);
-				}
-				else if (rte->subquery != NULL && var->varattno >= 0)
-				{
-					/* the subquery sits one level below q */
-					List	   *saved = ctx->queries;
-					int			skip = var->varlevelsup;
-
-					ctx->queries = list_copy_tail(saved, skip);
-					derive_tlist(ctx, rte->subquery, var->varattno);
-					ctx->queries = saved;
-				}
-				break;
+				/*
+				 * A set operation's output column names its leftmost arm
+				 * only, yet its values come from every arm (the leaves are
+				 * the subquery entries of q's range table).
+				 */
+				foreach(lc, q->rtable)
+					derive_subquery(ctx, lfirst(lc), var->varattno, var->varlevelsup);
 			}
+			break;
 		case RTE_JOIN:
 			{
 				List	   *saved = ctx->queries;
@@ -167,7 +220,9 @@ derive_var(Var *var, DeriveContext *ctx)
 					Node	   *alias = list_nth(rte->joinaliasvars, var->varattno - 1);
 
 					/* alias Vars are relative to q itself */
-					if (alias != NULL && ctx->depth < MAX_DERIVE_DEPTH)
+					if (alias != NULL && ctx->depth >= MAX_DERIVE_DEPTH)
+						fail_safe(ctx, q);
+					else if (alias != NULL)
 					{
 						ctx->depth++;
 						(void) derive_walker(alias, ctx);
@@ -244,7 +299,7 @@ derive_walker(Node *node, DeriveContext *ctx)
 List *
 mesh_expr_sources(Query *q, Node *expr)
 {
-	DeriveContext ctx = {NIL, NIL, 0};
+	DeriveContext ctx = {NIL, NIL, 0, false};
 
 	derive_in(&ctx, q, expr);
 	return ctx.out;
