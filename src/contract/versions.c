@@ -18,6 +18,7 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -91,6 +92,23 @@ deprecation(const MeshProduct *product)
 	return entry;
 }
 
+/*
+ * Today's date in UTC, at the start of the transaction.  Not
+ * GetSQLCurrentDate(): that is the date in the session's TimeZone, which
+ * the reader sets, and a reader in a zone far west of UTC would keep
+ * reading for up to a day after the sunset.
+ */
+static DateADT
+utc_today(void)
+{
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	int64		days = now / USECS_PER_DAY;
+
+	if (now < 0 && now % USECS_PER_DAY != 0)
+		days--;
+	return (DateADT) days;
+}
+
 static char *
 date_text(DateADT d)
 {
@@ -109,7 +127,7 @@ mesh_contract_deprecated_read(const MeshProduct *product, Oid userid)
 	Deprecation *dep = deprecation(product);
 	const char *qualname = product->qualname;
 
-	if (dep->has_sunset && GetSQLCurrentDate() > dep->sunset &&
+	if (dep->has_sunset && utc_today() > dep->sunset &&
 		!superuser_arg(userid) && !has_privs_of_role(userid, product->domain_owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -213,7 +231,9 @@ meshpg_register_version(PG_FUNCTION_ARGS)
 				  "SELECT $1, c.name, c.description FROM meshpg.cat_column c "
 				  " WHERE c.product_id = $2 AND c.description IS NOT NULL "
 				  "   AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = $3 "
-				  "                  AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped)",
+				  "                  AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped) "
+				  "ON CONFLICT (product_id, name) DO UPDATE SET description = "
+				  "  coalesce(meshpg.cat_column.description, excluded.description)",
 				  3, (Oid[]) {INT8OID, INT8OID, OIDOID},
 				  (Datum[]) {Int64GetDatum(id), Int64GetDatum(product.id), ObjectIdGetDatum(relid)},
 				  NULL);
@@ -221,7 +241,8 @@ meshpg_register_version(PG_FUNCTION_ARGS)
 				  "SELECT $1, t.column_name, t.tag_id, t.value, $4 FROM meshpg.cat_column_tag t "
 				  " WHERE t.product_id = $2 "
 				  "   AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = $3 "
-				  "                  AND a.attname = t.column_name AND a.attnum > 0 AND NOT a.attisdropped)",
+				  "                  AND a.attname = t.column_name AND a.attnum > 0 AND NOT a.attisdropped) "
+				  "ON CONFLICT DO NOTHING",
 				  4, (Oid[]) {INT8OID, INT8OID, OIDOID, TEXTOID},
 				  (Datum[]) {Int64GetDatum(id), Int64GetDatum(product.id), ObjectIdGetDatum(relid),
 				  CStringGetTextDatum(GetUserNameFromId(spi.userid, false))}, NULL);
