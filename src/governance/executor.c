@@ -81,18 +81,33 @@ withheld(ErrorData *edata)
 		 strcmp(edata->message_id, MESH_WITHHELD_FUNCTION_MSG) == 0);
 }
 
+/* Drops what a withheld message must not carry along. */
+static void
+strip_withheld(ErrorData *edata)
+{
+	edata->context = NULL;
+	edata->internalquery = NULL;
+	edata->internalpos = 0;
+	edata->cursorpos = 0;
+}
+
 static void
 mesh_emit_log(ErrorData *edata)
 {
 	if (withheld(edata))
-	{
-		edata->context = NULL;
-		edata->internalquery = NULL;
-		edata->internalpos = 0;
-		edata->cursorpos = 0;
-	}
+		strip_withheld(edata);
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);
+}
+
+static void
+run_plan(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+		 bool execute_once)
+{
+	if (prev_executor_run_hook)
+		prev_executor_run_hook(queryDesc, direction, count, execute_once);
+	else
+		standard_ExecutorRun(queryDesc, direction, count, execute_once);
 }
 
 static void
@@ -106,28 +121,20 @@ mesh_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 
 	foreach(lc, queryDesc->plannedstmt->invalItems)
 		contain |= ((PlanInvalItem *) lfirst(lc))->cacheId == MESH_MARK_CONTAIN;
-	if (contain)
-	{
-		/* an error longjmps past the pop: whoever catches it restores the stack */
-		callback.callback = contain_policy_error;
-		callback.arg = NULL;
-		callback.previous = error_context_stack;
-		error_context_stack = &callback;
-	}
 	if (!contain)
 	{
-		if (prev_executor_run_hook)
-			prev_executor_run_hook(queryDesc, direction, count, execute_once);
-		else
-			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+		run_plan(queryDesc, direction, count, execute_once);
 		return;
 	}
+
+	/* an error longjmps past the pop: whoever catches it restores the stack */
+	callback.callback = contain_policy_error;
+	callback.arg = NULL;
+	callback.previous = error_context_stack;
+	error_context_stack = &callback;
 	PG_TRY();
 	{
-		if (prev_executor_run_hook)
-			prev_executor_run_hook(queryDesc, direction, count, execute_once);
-		else
-			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+		run_plan(queryDesc, direction, count, execute_once);
 	}
 	PG_CATCH();
 	{
@@ -146,10 +153,7 @@ mesh_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 			PG_RE_THROW();
 		}
 		FlushErrorState();
-		edata->context = NULL;
-		edata->internalquery = NULL;
-		edata->internalpos = 0;
-		edata->cursorpos = 0;
+		strip_withheld(edata);
 		ReThrowError(edata);
 	}
 	PG_END_TRY();

@@ -436,21 +436,6 @@ govern_query(Query *q, GovernContext *ctx)
 	ListCell   *vc;
 	int			rti = 0;
 
-	/*
-	 * meshpg's own views filter the catalog by what the reader may see
-	 * (slo_results, slo_status, ...): a reader's qual must not run below
-	 * that filter, whether or not the view was declared security_barrier.
-	 */
-	foreach(lc, q->rtable)
-	{
-		RangeTblEntry *rte = lfirst(lc);
-		Oid			view = mesh_expanded_view(rte);
-
-		if (OidIsValid(view) && !rte->security_barrier &&
-			get_rel_namespace(view) == mesh_catalog()->nsp)
-			rte->security_barrier = true;
-	}
-
 	/* First find the entries: governing one copies the range table. */
 	foreach(lc, q->rtable)
 	{
@@ -493,6 +478,15 @@ govern_query(Query *q, GovernContext *ctx)
 			{
 				RangeTblEntry *permrte = linitial(rte->subquery->rtable);
 
+				/*
+				 * meshpg's own views filter the catalog by what the reader
+				 * may see (slo_results, slo_status, ...): a reader's qual
+				 * must not run below that filter, whether or not the view
+				 * was declared security_barrier.
+				 */
+				if (!rte->security_barrier &&
+					get_rel_namespace(relid) == mesh_catalog()->nsp)
+					rte->security_barrier = true;
 				via = permrte->checkAsUser;
 				access_by_grant(permrte, relid, ctx);
 			}

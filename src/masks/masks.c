@@ -90,13 +90,14 @@ meshpg_mask_partial(PG_FUNCTION_ARGS)
 		{
 			text	   *result;
 			char	   *out;
+			int64		size;
 
 			if ((int64) keep_first + keep_last >= len)
 				keep_first = keep_last = 0;
-			check_mask_size((int64) keep_first + keep_last +
-							(int64) (len - keep_first - keep_last) * fill_len);
-			result = palloc(VARHDRSZ + keep_first + keep_last +
-							(int64) (len - keep_first - keep_last) * fill_len);
+			size = (int64) keep_first + keep_last +
+				(int64) (len - keep_first - keep_last) * fill_len;
+			check_mask_size(size);
+			result = palloc(VARHDRSZ + size);
 			out = VARDATA(result);
 			memcpy(out, p, keep_first);
 			out += keep_first;
