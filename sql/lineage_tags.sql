@@ -38,6 +38,14 @@ SELECT meshpg.register_product('tagsrc', 'mv', 'tagsrc.mv', description => 'Per 
 -- Transitively: a product derived from a propagated column.
 CREATE TABLE tagsrc.copy2 AS SELECT mail AS m2 FROM tagsrc.people_copy;
 SELECT meshpg.register_product('tagsrc', 'copy2', 'tagsrc.copy2', description => 'Copy of the copy');
+-- CREATE TABLE AS EXECUTE: the prepared plan was made as a plain SELECT, and
+-- the copy's lineage still comes from its query.
+PREPARE copy_people AS SELECT id, email AS contact FROM tagsrc.people;
+CREATE TABLE tagsrc.people_exec AS EXECUTE copy_people;
+DEALLOCATE copy_people;
+SELECT meshpg.register_product('tagsrc', 'people_exec', 'tagsrc.people_exec', description => 'Copy by EXECUTE');
+SELECT meshpg.publish('tagsrc.people_exec', '1.0.0');
+SELECT meshpg.grant_access('tagsrc.people_exec', 'regress_analyst');
 RESET ROLE;
 -- Another domain's product, loaded from a granted product.
 SET ROLE regress_market_dev;
@@ -53,6 +61,7 @@ SELECT product, column_name, tag, source FROM meshpg.tag_propagation ORDER BY 1,
 -- The propagated tag brings its mask: the consumer sees the copy masked.
 SET ROLE regress_analyst;
 SELECT id, mail, city FROM tagsrc.people_copy ORDER BY id;
+SELECT id, contact FROM tagsrc.people_exec ORDER BY id;
 RESET ROLE;
 SELECT subject, policy, kind, effect FROM meshpg.explain_access('tagsrc.people_copy', 'regress_analyst');
 

@@ -43,6 +43,7 @@ PG_FUNCTION_INFO_V1(meshpg_attribute);
 PG_FUNCTION_INFO_V1(meshpg_purpose);
 
 char	   *mesh_session_purpose = NULL;
+uint64		mesh_purpose_generation = 0;
 
 static Oid	known_outer_user = InvalidOid;
 
@@ -264,8 +265,9 @@ check_purpose(char **newval, void **extra, GucSource source)
 static void
 assign_purpose(const char *newval, void *extra)
 {
-	/* Plans were specialised for the old purpose. */
+	/* Plans were specialised for the old purpose, history records name it. */
 	ResetPlanCache();
+	mesh_purpose_generation++;
 }
 
 /* A role membership change can make a reader exempt, or no longer. */

@@ -119,6 +119,7 @@ extern char *mesh_deparse_expr(Node *expr, Relation rel);
 
 /* identity.c */
 extern char *mesh_session_purpose;
+extern uint64 mesh_purpose_generation;	/* bumped when meshpg.purpose changes */
 extern List *mesh_role_attribute(Oid role, const char *key);
 extern bool mesh_purpose_allowed(Oid role, const char *purpose);
 extern void mesh_define_identity_settings(void);

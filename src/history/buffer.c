@@ -111,7 +111,7 @@ typedef struct HistoryShared
 } HistoryShared;
 
 /*
- * A backend's staged records, one after another as encode_record writes
+ * A backend's staged records, one after another as mesh_history_encode writes
  * them.  Only its backend appends; a flusher empties it.
  */
 #define STAGE_BYTES		4096
@@ -184,6 +184,15 @@ mesh_history_ready(void)
 #define HAS_PURPOSE		0x08
 #define HAS_VERSION		0x10
 
+/*
+ * Where encode_shape puts the fields a record is patched or read at: after
+ * the presence byte come product_id, backend_start, relid, current_user,
+ * pid, flags, command and npolicies, then the optional fields.
+ */
+#define SHAPE_RELID_OFFSET	(1 + 8 + 8)
+#define SHAPE_FLAGS_OFFSET	(SHAPE_RELID_OFFSET + 4 + 4 + 4)
+#define SHAPE_FIXED_BYTES	(SHAPE_FLAGS_OFFSET + 2 + 1 + 1)
+
 #define PUT(p, v) (memcpy((p), &(v), sizeof(v)), (p) += sizeof(v))
 #define GET(p, v) (memcpy(&(v), (p), sizeof(v)), (p) += sizeof(v))
 
@@ -198,12 +207,15 @@ encode_shape(const HistoryShape *s, uint8 *out)
 
 	PUT(p, s->product_id);
 	PUT(p, s->backend_start);
+	Assert(p - out == SHAPE_RELID_OFFSET);
 	PUT(p, s->relid);
 	PUT(p, s->current_user);
 	PUT(p, s->pid);
+	Assert(p - out == SHAPE_FLAGS_OFFSET);
 	PUT(p, s->flags);
 	PUT(p, s->command);
 	PUT(p, s->npolicies);
+	Assert(p - out == SHAPE_FIXED_BYTES);
 	if (s->query_id != 0)
 	{
 		present |= HAS_QUERY_ID;
@@ -262,11 +274,11 @@ encode_shape(const HistoryShape *s, uint8 *out)
 	return p - out;
 }
 
-void
-mesh_history_decode_shape(const HistoryRead *read, HistoryShape *s)
+static void
+decode_shape(const uint8 *shape, int shape_len, HistoryShape *s)
 {
-	const uint8 *p = read->shape + 1;
-	uint8		present = read->shape[0];
+	const uint8 *p = shape + 1;
+	uint8		present = shape[0];
 	uint8		len;
 
 	memset(s, 0, sizeof(HistoryShape));
@@ -305,7 +317,13 @@ mesh_history_decode_shape(const HistoryRead *read, HistoryShape *s)
 	GET(p, len);
 	memcpy(s->columns, p, len);
 	p += len;
-	Assert(p == read->shape + read->shape_len);
+	Assert(p == shape + shape_len);
+}
+
+void
+mesh_history_decode_shape(const HistoryRead *read, HistoryShape *s)
+{
+	decode_shape(read->shape, read->shape_len, s);
 }
 
 /*
@@ -344,10 +362,10 @@ shape_valid(const uint8 *shape, int len)
 	uint8		npolicies;
 	uint8		n;
 
-	if (len < 1 + 8 + 8 + 4 * 3 + 2 + 1 + 1 + 1)
+	if (len < SHAPE_FIXED_BYTES + 1)
 		return false;
 	present = shape[0];
-	p += 8 + 8 + 4 * 3 + 2 + 1;
+	p = shape + SHAPE_FIXED_BYTES - 1;
 	npolicies = *p++;
 	if (npolicies > MESH_HISTORY_MAX_POLICIES)
 		return false;
@@ -374,12 +392,13 @@ shape_valid(const uint8 *shape, int len)
 }
 
 /* Builds the record of entry e in out (MAX_RECORD_BYTES); returns its length. */
-static int
-encode_record(const HistoryEntry *e, uint8 *out)
+int
+mesh_history_encode(const HistoryEntry *e, uint8 *out)
 {
 	RecordHead	head;
 	int			len = encode_shape(&e->shape, out + sizeof(RecordHead));
 
+	StaticAssertStmt(MAX_RECORD_BYTES <= MESH_HISTORY_MAX_RECORD, "records fit the callers' buffers");
 	head.dbid = e->shape.dbid;
 	head.len = len;
 	head.nslots = RECORD_SLOTS(sizeof(RecordHead) + len);
@@ -388,6 +407,71 @@ encode_record(const HistoryEntry *e, uint8 *out)
 	head.statement = e->statement;
 	memcpy(out, &head, sizeof(RecordHead));
 	return sizeof(RecordHead) + len;
+}
+
+/*
+ * Reading and patching an encoded record in place: a statement's records
+ * are encoded once per plan and reused (capture.c), only these change.
+ */
+int
+mesh_history_record_len(const uint8 *record)
+{
+	uint16		len;
+
+	memcpy(&len, record + offsetof(RecordHead, len), sizeof(len));
+	return sizeof(RecordHead) + len;
+}
+
+Oid
+mesh_history_record_relid(const uint8 *record)
+{
+	Oid			relid;
+
+	memcpy(&relid, record + sizeof(RecordHead) + SHAPE_RELID_OFFSET, sizeof(Oid));
+	return relid;
+}
+
+void
+mesh_history_record_start(uint8 *record, TimestampTz read_at, uint64 statement)
+{
+	memcpy(record + offsetof(RecordHead, read_at), &read_at, sizeof(read_at));
+	memcpy(record + offsetof(RecordHead, statement), &statement, sizeof(statement));
+}
+
+void
+mesh_history_record_end(uint8 *record, uint64 rows, bool incomplete)
+{
+	memcpy(record + offsetof(RecordHead, rows), &rows, sizeof(rows));
+	if (incomplete)
+	{
+		uint8	   *at = record + sizeof(RecordHead) + SHAPE_FLAGS_OFFSET;
+		uint16		flags;
+
+		memcpy(&flags, at, sizeof(flags));
+		flags |= MESH_HISTORY_INCOMPLETE;
+		memcpy(at, &flags, sizeof(flags));
+	}
+}
+
+/*
+ * Encodes record again with another command and target, into out: what a
+ * statement writes may be known only once it has run (CREATE TABLE AS).
+ */
+int
+mesh_history_record_rewrite(const uint8 *record, char command, Oid target, uint8 *out)
+{
+	RecordHead	head;
+	HistoryEntry e;
+
+	memcpy(&head, record, sizeof(head));
+	decode_shape(record + sizeof(RecordHead), head.len, &e.shape);
+	e.shape.dbid = head.dbid;
+	e.shape.command = command;
+	e.shape.target = target;
+	e.read_at = head.read_at;
+	e.rows = head.rows;
+	e.statement = head.statement;
+	return mesh_history_encode(&e, out);
 }
 
 /* Copies the record at pos (complete, nslots long) into out. */
@@ -627,7 +711,7 @@ load_record(FILE *file, uint32 magic, uint8 *out, int *len)
 		strlcpy(e.shape.purpose, v1.purpose, sizeof(e.shape.purpose));
 		strlcpy(e.shape.version, v1.version, sizeof(e.shape.version));
 		memcpy(e.shape.columns, v1.columns, sizeof(e.shape.columns));
-		*len = encode_record(&e, out);
+		*len = mesh_history_encode(&e, out);
 		return true;
 	}
 	else
@@ -841,47 +925,55 @@ my_stage(void)
 }
 
 /*
- * Never waits for a flush and never fails (it allocates nothing): a full
- * ring drops and counts.  Each entry is encoded outside any lock, then
- * copied into this backend's stage, or straight into the ring by a process
- * that has none.
+ * Appends n encoded records, len bytes in all.  Never waits for a flush and
+ * never fails (it allocates nothing): a full ring drops and counts.  The
+ * records go into this backend's stage, as many at a time as fit, or
+ * straight into the ring from a process that has none.
  */
 void
-mesh_history_append(const HistoryEntry *entries, int n)
+mesh_history_append(const uint8 *records, int len, int n)
 {
 	HistoryStage *stage;
-	uint8		record[MAX_RECORD_BYTES];
-	int			len;
 
 	if (shared == NULL)
 		return;
 	stage = my_stage();
-	for (int i = 0; i < n; i++)
+	while (n > 0)
 	{
-		len = encode_record(&entries[i], record);
+		int			fit = 0;
+		int			bytes = 0;
+
 		if (stage == NULL)
 		{
-			append_records(record, &len, 1, true);
-			continue;
+			bytes = mesh_history_record_len(records);
+			append_records(records, &bytes, 1, true);
+			fit = 1;
 		}
-		for (;;)
+		else
 		{
-			bool		staged = false;
-
 			SpinLockAcquire(&stage->mutex);
-			if (stage->used + len <= stage_limit)
+			while (fit < n)
 			{
-				memcpy(stage->data + stage->used, record, len);
-				stage->used += len;
-				stage->nrecords++;
-				staged = true;
+				int			l = mesh_history_record_len(records + bytes);
+
+				if (stage->used + bytes + l > stage_limit)
+					break;
+				bytes += l;
+				fit++;
 			}
+			memcpy(stage->data + stage->used, records, bytes);
+			stage->used += bytes;
+			stage->nrecords += fit;
 			SpinLockRelease(&stage->mutex);
-			if (staged)
-				break;
-			move_stage(stage);
+			/* full: it holds any one record once emptied */
+			if (fit == 0)
+				move_stage(stage);
 		}
+		records += bytes;
+		len -= bytes;
+		n -= fit;
 	}
+	Assert(len == 0);
 }
 
 /*

@@ -16,6 +16,10 @@
  * allocates nothing per statement once warm, and cannot fail a query; the
  * lineage of a write (runtime.c) is written in the writer's transaction.
  *
+ * A statement's reads are encoded once per plan, role and purpose: a
+ * prepared or cached statement's next executions copy its records and set
+ * their time, statement and rows (PlanRecords).
+ *
  * Statements are found by their QueryDesc rather than by nesting level:
  * cursors end out of order, and ExecutorFinish needs no hook because rows
  * are counted at ExecutorRun and entries appended at ExecutorEnd.
@@ -28,6 +32,7 @@
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/plannodes.h"
+#include "optimizer/planner.h"
 #include "parser/parsetree.h"
 #include "utils/acl.h"
 #include "utils/memutils.h"
@@ -38,76 +43,118 @@
 #include "history/history.h"
 #include "lineage/lineage.h"
 
+static planner_hook_type prev_planner = NULL;
 static ExecutorStart_hook_type prev_executor_start = NULL;
 static ExecutorRun_hook_type prev_executor_run = NULL;
 static ExecutorEnd_hook_type prev_executor_end = NULL;
 
-/* A statement whose entries are built and not yet appended. */
+/* A statement whose records are built and not yet appended. */
 typedef struct OpenStatement
 {
 	QueryDesc  *query;
 	SubTransactionId subid;
-	int			first;			/* in staged[] */
+	int			first;			/* its records: bytes first .. first + len of staged */
+	int			len;
 	int			n;
 	uint64		rows;
+	char		command;
+	Oid			target;
+	bool		rewrite;		/* command or target learnt after encoding */
 } OpenStatement;
 
 static OpenStatement *open_stmts = NULL;
 static int	nopen = 0;
 static int	maxopen = 0;
-static HistoryEntry *staged = NULL;
-static int	nstaged = 0;
-static int	maxstaged = 0;
+static uint8 *staged = NULL;	/* encoded records (buffer.c) */
+static int	staged_len = 0;
+static int	staged_size = 0;
 static uint64 statement_counter = 0;
 static bool callbacks_registered = false;
 
+/*
+ * The records a plan yields are the same at every execution for the same
+ * roles, purpose, command and catalog: a cached or prepared statement's
+ * records are kept here, keyed by the serial the planner hook stamps on
+ * every plan, and copied instead of built.  A serial is never reused in a
+ * backend, and a copy of a plan (the plan cache makes some) is the same
+ * plan, so a serial stands for one plan's range table and marks.
+ */
+#define PLAN_RECORDS	64		/* plans remembered; a power of two */
+
+typedef struct PlanRecords
+{
+	uint64		serial;			/* 0: unused */
+	uint64		catalog_generation;
+	uint64		purpose_generation;
+	Oid			current_user;
+	Oid			session_user;
+	char		command;
+	Oid			target;
+	int			n;
+	int			len;
+	int			size;
+	uint8	   *records;
+} PlanRecords;
+
+static PlanRecords plan_records[PLAN_RECORDS];
+static uint64 plan_serial = 0;
+
 static void
-ensure_room(int stmts, int entries)
+ensure_room(int stmts, int bytes)
 {
 	if (open_stmts == NULL)
 	{
 		maxopen = 8;
-		maxstaged = 32;
+		staged_size = 4 * MESH_HISTORY_MAX_RECORD;
 		open_stmts = MemoryContextAlloc(TopMemoryContext, sizeof(OpenStatement) * maxopen);
-		staged = MemoryContextAlloc(TopMemoryContext, sizeof(HistoryEntry) * maxstaged);
+		staged = MemoryContextAlloc(TopMemoryContext, staged_size);
 	}
 	while (nopen + stmts > maxopen)
 	{
 		maxopen *= 2;
 		open_stmts = repalloc(open_stmts, sizeof(OpenStatement) * maxopen);
 	}
-	while (nstaged + entries > maxstaged)
+	while (staged_len + bytes > staged_size)
 	{
-		maxstaged *= 2;
-		staged = repalloc(staged, sizeof(HistoryEntry) * maxstaged);
+		staged_size *= 2;
+		staged = repalloc(staged, staged_size);
 	}
 }
 
-/* Appends statement i's entries and forgets it. */
+/* Appends statement i's records and forgets it. */
 static void
 close_statement(int i, bool incomplete)
 {
 	OpenStatement *s = &open_stmts[i];
+	uint8	   *record = staged + s->first;
 
 	for (int j = 0; j < s->n; j++)
 	{
-		staged[s->first + j].rows = s->rows;
-		if (incomplete)
-			staged[s->first + j].shape.flags |= MESH_HISTORY_INCOMPLETE;
+		mesh_history_record_end(record, s->rows, incomplete);
+		if (s->rewrite)
+		{
+			uint8		rewritten[MESH_HISTORY_MAX_RECORD];
+			int			len = mesh_history_record_rewrite(record, s->command, s->target,
+														  rewritten);
+
+			mesh_history_append(rewritten, len, 1);
+		}
+		record += mesh_history_record_len(record);
 	}
-	mesh_history_append(&staged[s->first], s->n);
+	if (!s->rewrite)
+		mesh_history_append(staged + s->first, s->len, s->n);
 
 	/* statements close mostly in LIFO order: usually nothing moves */
-	if (s->first + s->n < nstaged)
+	if (s->first + s->len < staged_len)
 	{
-		int			removed = s->n;
+		int			removed = s->len;
 
-		memmove(&staged[s->first], &staged[s->first + removed],
-				sizeof(HistoryEntry) * (nstaged - s->first - removed));
+		memmove(staged + s->first, staged + s->first + removed,
+				staged_len - s->first - removed);
 		for (int k = i + 1; k < nopen; k++)
 			open_stmts[k].first -= removed;
 	}
-	nstaged -= s->n;
+	staged_len -= s->len;
 	if (i + 1 < nopen)
 		memmove(&open_stmts[i], &open_stmts[i + 1], sizeof(OpenStatement) * (nopen - i - 1));
 	nopen--;
@@ -173,7 +220,7 @@ command_of(QueryDesc *query)
 
 /* Adds the policies the plan marks for relid; mask policies only if read. */
 static void
-add_policies(List *items, Oid relid, HistoryEntry *e)
+add_policies(List *items, Oid relid, HistoryShape *shape)
 {
 	ListCell   *lc;
 	bool		mine = false;
@@ -192,38 +239,51 @@ add_policies(List *items, Oid relid, HistoryEntry *e)
 			int64		id = (int64) (((uint64) (item->hashValue >> 16)) << 32 | lo);
 			AttrNumber	attno = (AttrNumber) (item->hashValue & 0xffff);
 
-			if (attno > 0 && !(e->shape.flags & MESH_HISTORY_WHOLE_ROW) &&
+			if (attno > 0 && !(shape->flags & MESH_HISTORY_WHOLE_ROW) &&
 				(attno > MESH_HISTORY_MAX_ATTNO ||
-				 !(e->shape.columns[(attno - 1) / 8] & (1 << ((attno - 1) % 8)))))
+				 !(shape->columns[(attno - 1) / 8] & (1 << ((attno - 1) % 8)))))
 				continue;
-			if (e->shape.npolicies == MESH_HISTORY_MAX_POLICIES)
+			if (shape->npolicies == MESH_HISTORY_MAX_POLICIES)
 			{
-				e->shape.flags |= MESH_HISTORY_MORE_POLICIES;
+				shape->flags |= MESH_HISTORY_MORE_POLICIES;
 				continue;
 			}
-			e->shape.policies[e->shape.npolicies] = id;
-			e->shape.policy_attnos[e->shape.npolicies] = attno;
-			e->shape.npolicies++;
+			shape->policies[shape->npolicies] = id;
+			shape->policy_attnos[shape->npolicies] = attno;
+			shape->npolicies++;
 		}
 	}
 }
 
-static void
-capture_statement(QueryDesc *query)
+/* The relation a statement writes, if any. */
+static Oid
+target_of(QueryDesc *query, char command)
+{
+	PlannedStmt *stmt = query->plannedstmt;
+
+	if (command == 'c' || command == 'r')
+		return mesh_lineage_utility_target(command);
+	if (command != 's' && stmt->resultRelations != NIL)
+		return rt_fetch(linitial_int(stmt->resultRelations), stmt->rtable)->relid;
+	return InvalidOid;
+}
+
+/*
+ * Encodes a record for every product the statement reads at the end of
+ * staged; returns how many.  Their time and statement are set later.
+ */
+static int
+encode_reads(QueryDesc *query, char command, Oid *target)
 {
 	PlannedStmt *stmt = query->plannedstmt;
 	ListCell   *lc;
-	int			first = nstaged;
 	int			n = 0;
-	Oid			target = InvalidOid;
-	char		command;
-	TimestampTz now = GetCurrentStatementStartTimestamp();
+	HistoryEntry e;
 
 	foreach(lc, stmt->rtable)
 	{
 		RangeTblEntry *rte = lfirst(lc);
 		const MeshProduct *product;
-		HistoryEntry *e;
 		int			x = -1;
 
 		if (rte->rtekind != RTE_RELATION || (rte->requiredPerms & ACL_SELECT) == 0)
@@ -231,58 +291,140 @@ capture_statement(QueryDesc *query)
 		product = mesh_product_by_relid(rte->relid);
 		if (product == NULL)
 			continue;
+		if (n == 0)
+			*target = target_of(query, command);
 
-		ensure_room(1, 1);
-		e = &staged[nstaged];
-		memset(e, 0, sizeof(HistoryEntry));
-		e->read_at = now;
-		e->shape.query_id = stmt->queryId;
-		e->shape.product_id = product->id;
-		e->shape.backend_start = MyStartTimestamp;
-		e->shape.dbid = MyDatabaseId;
-		e->shape.relid = rte->relid;
-		e->shape.current_user = GetUserId();
-		e->shape.session_user = GetSessionUserId();
-		e->shape.pid = MyProcPid;
+		memset(&e, 0, sizeof(HistoryEntry));
+		e.shape.query_id = stmt->queryId;
+		e.shape.product_id = product->id;
+		e.shape.backend_start = MyStartTimestamp;
+		e.shape.dbid = MyDatabaseId;
+		e.shape.relid = rte->relid;
+		e.shape.current_user = GetUserId();
+		e.shape.session_user = GetSessionUserId();
+		e.shape.pid = MyProcPid;
+		e.shape.command = command;
+		e.shape.target = *target;
 		if (mesh_session_purpose != NULL)
-			strlcpy(e->shape.purpose, mesh_session_purpose, sizeof(e->shape.purpose));
+			strlcpy(e.shape.purpose, mesh_session_purpose, sizeof(e.shape.purpose));
 		if (product->version != NULL)
-			strlcpy(e->shape.version, product->version, sizeof(e->shape.version));
+			strlcpy(e.shape.version, product->version, sizeof(e.shape.version));
 		while ((x = bms_next_member(rte->selectedCols, x)) >= 0)
 		{
 			AttrNumber	attno = x + FirstLowInvalidHeapAttributeNumber;
 
 			if (attno == InvalidAttrNumber)
-				e->shape.flags |= MESH_HISTORY_WHOLE_ROW;
+				e.shape.flags |= MESH_HISTORY_WHOLE_ROW;
 			else if (attno > 0 && attno <= MESH_HISTORY_MAX_ATTNO)
-				e->shape.columns[(attno - 1) / 8] |= 1 << ((attno - 1) % 8);
+				e.shape.columns[(attno - 1) / 8] |= 1 << ((attno - 1) % 8);
 		}
-		add_policies(stmt->invalItems, rte->relid, e);
-		nstaged++;
+		add_policies(stmt->invalItems, rte->relid, &e.shape);
+		ensure_room(0, MESH_HISTORY_MAX_RECORD);
+		staged_len += mesh_history_encode(&e, staged + staged_len);
 		n++;
 	}
-	if (n == 0)
-		return;
+	return n;
+}
 
-	command = command_of(query);
-	if (command == 'c' || command == 'r')
-		target = mesh_lineage_utility_target(command);
-	else if (command != 's' && stmt->resultRelations != NIL)
-		target = rt_fetch(linitial_int(stmt->resultRelations), stmt->rtable)->relid;
+/* The serial history_planner stamped on the plan, or 0. */
+static uint64
+serial_of(PlannedStmt *stmt)
+{
+	ListCell   *lc;
+	uint32		lo = 0;
+
+	/* they are the first items, unless a later planner hook prepended more */
+	foreach(lc, stmt->invalItems)
+	{
+		PlanInvalItem *item = lfirst(lc);
+
+		if (item->cacheId == MESH_MARK_SERIAL_LO)
+			lo = item->hashValue;
+		else if (item->cacheId == MESH_MARK_SERIAL_HI)
+			return (uint64) item->hashValue << 32 | lo;
+	}
+	return 0;
+}
+
+static void
+capture_statement(QueryDesc *query)
+{
+	char		command = command_of(query);
+	uint64		serial = serial_of(query->plannedstmt);
+	PlanRecords *kept = NULL;
+	Oid			target = InvalidOid;
+	int			first = staged_len;
+	int			n;
+	uint8	   *record;
+	TimestampTz now;
+
+	/* CREATE TABLE AS and REFRESH find their target by name: built each time */
+	if (serial != 0 && command != 'c' && command != 'r')
+		kept = &plan_records[serial % PLAN_RECORDS];
+	if (kept != NULL && kept->serial == serial && kept->command == command &&
+		kept->current_user == GetUserId() && kept->session_user == GetSessionUserId() &&
+		kept->purpose_generation == mesh_purpose_generation &&
+		kept->catalog_generation == mesh_catalog_generation())
+	{
+		n = kept->n;
+		if (n == 0)
+			return;
+		ensure_room(0, kept->len);
+		memcpy(staged + first, kept->records, kept->len);
+		staged_len += kept->len;
+		target = kept->target;
+	}
+	else
+	{
+		/* before: loading a product may process invalidations */
+		uint64		generation = mesh_catalog_generation();
+
+		n = encode_reads(query, command, &target);
+		if (kept != NULL)
+		{
+			int			len = staged_len - first;
+
+			if (kept->size < len)
+			{
+				if (kept->records != NULL)
+					pfree(kept->records);
+				kept->size = Max(len, 2 * MESH_HISTORY_MAX_RECORD);
+				kept->records = MemoryContextAlloc(TopMemoryContext, kept->size);
+			}
+			memcpy(kept->records, staged + first, len);
+			kept->serial = serial;
+			kept->catalog_generation = generation;
+			kept->purpose_generation = mesh_purpose_generation;
+			kept->current_user = GetUserId();
+			kept->session_user = GetSessionUserId();
+			kept->command = command;
+			kept->target = target;
+			kept->n = n;
+			kept->len = len;
+		}
+		if (n == 0)
+			return;
+	}
+
 	statement_counter++;
+	now = GetCurrentStatementStartTimestamp();
+	record = staged + first;
 	for (int i = 0; i < n; i++)
 	{
-		staged[first + i].shape.command = command;
-		staged[first + i].shape.target = target;
-		staged[first + i].statement = statement_counter;
+		mesh_history_record_start(record, now, statement_counter);
+		record += mesh_history_record_len(record);
 	}
 
 	ensure_room(1, 0);
 	open_stmts[nopen].query = query;
 	open_stmts[nopen].subid = GetCurrentSubTransactionId();
 	open_stmts[nopen].first = first;
+	open_stmts[nopen].len = staged_len - first;
 	open_stmts[nopen].n = n;
 	open_stmts[nopen].rows = 0;
+	open_stmts[nopen].command = command;
+	open_stmts[nopen].target = target;
+	open_stmts[nopen].rewrite = false;
 	nopen++;
 
 	if (!callbacks_registered)
@@ -291,6 +433,29 @@ capture_statement(QueryDesc *query)
 		RegisterSubXactCallback(history_subxact_callback, NULL);
 		callbacks_registered = true;
 	}
+}
+
+/* Stamps every plan with a serial of its own (see PlanRecords). */
+static PlannedStmt *
+history_planner(Query *parse, const char *query_string, int cursorOptions,
+				ParamListInfo boundParams)
+{
+	PlannedStmt *stmt;
+	PlanInvalItem *lo = makeNode(PlanInvalItem);
+	PlanInvalItem *hi = makeNode(PlanInvalItem);
+
+	if (prev_planner)
+		stmt = prev_planner(parse, query_string, cursorOptions, boundParams);
+	else
+		stmt = standard_planner(parse, query_string, cursorOptions, boundParams);
+
+	plan_serial++;
+	lo->cacheId = MESH_MARK_SERIAL_LO;
+	lo->hashValue = (uint32) plan_serial;
+	hi->cacheId = MESH_MARK_SERIAL_HI;
+	hi->hashValue = (uint32) (plan_serial >> 32);
+	stmt->invalItems = list_concat(list_make2(lo, hi), stmt->invalItems);
+	return stmt;
 }
 
 static void
@@ -326,7 +491,21 @@ history_executor_run(QueryDesc *query, ScanDirection direction, uint64 count,
 
 	/* es_processed counts this run only: a cursor's FETCHes add up */
 	if (nopen > 0 && (i = find_statement(query)) >= 0)
-		open_stmts[i].rows += query->estate->es_processed;
+	{
+		OpenStatement *s = &open_stmts[i];
+
+		s->rows += query->estate->es_processed;
+
+		/*
+		 * CREATE TABLE AS EXECUTE starts the prepared plan as a SELECT and
+		 * gives it the new table's receiver only to run.
+		 */
+		if (s->command == 's' && query->dest->mydest == DestIntoRel)
+		{
+			s->command = 'c';
+			s->rewrite = true;
+		}
+	}
 }
 
 static void
@@ -344,16 +523,24 @@ history_executor_end(QueryDesc *query)
 		OpenStatement *s = &open_stmts[i];
 
 		/* CREATE TABLE AS creates its table only once it runs */
-		if (staged[s->first].shape.command == 'c' && !OidIsValid(staged[s->first].shape.target))
+		if (s->command == 'c' && !OidIsValid(s->target))
 		{
-			Oid			target = mesh_lineage_utility_target('c');
+			s->target = mesh_lineage_utility_target('c');
+			s->rewrite |= OidIsValid(s->target);
+		}
+		if (OidIsValid(s->target))
+		{
+			Oid		   *sources = palloc(sizeof(Oid) * s->n);
+			uint8	   *record = staged + s->first;
 
 			for (int j = 0; j < s->n; j++)
-				staged[s->first + j].shape.target = target;
+			{
+				sources[j] = mesh_history_record_relid(record);
+				record += mesh_history_record_len(record);
+			}
+			mesh_lineage_record(query->plannedstmt, s->target, s->command, sources, s->n);
+			pfree(sources);
 		}
-		if (OidIsValid(staged[s->first].shape.target))
-			mesh_lineage_record(query->plannedstmt, staged[s->first].shape.target,
-								staged[s->first].shape.command, &staged[s->first], s->n);
 		/* recording lineage ran statements: find it again */
 		if ((i = find_statement(query)) >= 0)
 			close_statement(i, false);
@@ -363,6 +550,8 @@ history_executor_end(QueryDesc *query)
 void
 mesh_install_history_hooks(void)
 {
+	prev_planner = planner_hook;
+	planner_hook = history_planner;
 	prev_executor_start = ExecutorStart_hook;
 	ExecutorStart_hook = history_executor_start;
 	prev_executor_run = ExecutorRun_hook;

@@ -71,6 +71,17 @@ typedef struct HistoryRead
 	const uint8 *shape;
 } HistoryRead;
 
+/* The most bytes mesh_history_encode writes for one read. */
+#define MESH_HISTORY_MAX_RECORD 1024
+
+/*
+ * Plan items that carry a plan's serial number, low and high halves, from
+ * the planner to the capture (capture.c).  Negative cache ids, apart from
+ * governance.h's and lineage.h's, so no syscache callback ever matches them.
+ */
+#define MESH_MARK_SERIAL_LO		(-1020)
+#define MESH_MARK_SERIAL_HI		(-1021)
+
 /* settings */
 extern bool mesh_history_enabled;
 extern int	mesh_history_buffer_size;
@@ -80,7 +91,14 @@ extern int	mesh_history_retention;
 extern void mesh_history_shmem_request(void);
 extern void mesh_history_shmem_startup(void);
 extern bool mesh_history_ready(void);
-extern void mesh_history_append(const HistoryEntry *entries, int n);
+extern int	mesh_history_encode(const HistoryEntry *entry, uint8 *out);
+extern int	mesh_history_record_len(const uint8 *record);
+extern Oid	mesh_history_record_relid(const uint8 *record);
+extern void mesh_history_record_start(uint8 *record, TimestampTz read_at, uint64 statement);
+extern void mesh_history_record_end(uint8 *record, uint64 rows, bool incomplete);
+extern int	mesh_history_record_rewrite(const uint8 *record, char command, Oid target,
+										uint8 *out);
+extern void mesh_history_append(const uint8 *records, int len, int n);
 extern HistoryRead *mesh_history_claim(Oid dbid, int *n);
 extern void mesh_history_decode_shape(const HistoryRead *read, HistoryShape *shape);
 extern void mesh_history_set_flusher(Oid dbid, struct Latch *latch);

@@ -36,7 +36,7 @@ extern bool mesh_lineage_writing(void);
 extern void mesh_lineage_reset(void);
 extern Oid	mesh_lineage_utility_target(char command);
 extern void mesh_lineage_record(PlannedStmt *stmt, Oid target, char command,
-								const HistoryEntry *entries, int n);
+								const Oid *sources, int n);
 
 /* propagate.c: applies tag propagation; returns the products that changed */
 extern int	mesh_propagate_tags(void);

@@ -27,6 +27,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/planner.h"
+#include "commands/prepare.h"
 #include "parser/parsetree.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
@@ -46,6 +47,7 @@ static char utility_command = 0;
 static IntoClause *utility_into = NULL;
 static Oid	utility_relid = InvalidOid;
 static bool utility_plan_pending = false;
+static const char *utility_execute = NULL;	/* CREATE TABLE AS EXECUTE's statement */
 
 static bool writing = false;
 
@@ -69,6 +71,7 @@ mesh_lineage_reset(void)
 	utility_command = 0;
 	utility_into = NULL;
 	utility_plan_pending = false;
+	utility_execute = NULL;
 	recorded_pending = NIL;
 	recorded_pending_subids = NIL;
 }
@@ -225,15 +228,22 @@ lineage_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	IntoClause *saved_into = utility_into;
 	Oid			saved_relid = utility_relid;
 	bool		saved_pending = utility_plan_pending;
+	const char *saved_execute = utility_execute;
 	bool		mine = false;
 
 	if (IsA(stmt, CreateTableAsStmt) && !((CreateTableAsStmt *) stmt)->into->skipData &&
 		((CreateTableAsStmt *) stmt)->objtype != OBJECT_INDEX)
 	{
+		Query	   *query = (Query *) ((CreateTableAsStmt *) stmt)->query;
+
 		utility_command = 'c';
 		utility_into = ((CreateTableAsStmt *) stmt)->into;
-		utility_plan_pending = IsA(((CreateTableAsStmt *) stmt)->query, Query) &&
-			((Query *) ((CreateTableAsStmt *) stmt)->query)->commandType == CMD_SELECT;
+		utility_plan_pending = IsA(query, Query) && query->commandType == CMD_SELECT;
+		/* its plan was made before: lineage is derived from its query */
+		utility_execute = NULL;
+		if (IsA(query, Query) && query->commandType == CMD_UTILITY &&
+			IsA(query->utilityStmt, ExecuteStmt))
+			utility_execute = ((ExecuteStmt *) query->utilityStmt)->name;
 		mine = true;
 	}
 	else if (IsA(stmt, RefreshMatViewStmt) && !((RefreshMatViewStmt *) stmt)->skipData)
@@ -257,6 +267,7 @@ lineage_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 		utility_into = saved_into;
 		utility_relid = saved_relid;
 		utility_plan_pending = saved_pending;
+		utility_execute = saved_execute;
 	}
 }
 
@@ -300,9 +311,29 @@ kind_name(char command)
 	}
 }
 
+/*
+ * The marks lineage_planner would have left for CREATE TABLE AS over the
+ * query of prepared statement name: its plan source was just revalidated by
+ * the EXECUTE, so the query is the one that ran.
+ */
+static List *
+execute_marks(const char *name)
+{
+	PreparedStatement *ps = FetchPreparedStatement(name, false);
+	List	   *marks = NIL;
+	Query	   *query;
+
+	if (ps == NULL || list_length(ps->plansource->query_list) != 1)
+		return NIL;
+	query = linitial_node(Query, ps->plansource->query_list);
+	if (query->commandType == CMD_SELECT)
+		derive_targets(query, query->targetList, true, &marks);
+	return marks;
+}
+
 void
 mesh_lineage_record(PlannedStmt *stmt, Oid target, char command,
-					const HistoryEntry *entries, int n)
+					const Oid *sources, int n)
 {
 	const MeshCatalog *cat;
 	Edge	   *edges;
@@ -313,18 +344,23 @@ mesh_lineage_record(PlannedStmt *stmt, Oid target, char command,
 	uint32		key;
 	MeshSpiState spi;
 	const char *user;
+	List	   *items;
 
 	if (writing || RecoveryInProgress() || (cat = mesh_catalog()) == NULL ||
 		get_rel_persistence(target) == RELPERSISTENCE_TEMP ||
 		get_rel_namespace(target) == cat->nsp || !IsTransactionState())
 		return;
 
-	maxedges = n + list_length(stmt->invalItems) + 1;
+	items = stmt->invalItems;
+	/* CREATE TABLE AS EXECUTE: the prepared plan carries no write's marks */
+	if (command == 'c' && utility_execute != NULL)
+		items = execute_marks(utility_execute);
+	maxedges = n + list_length(items) + 1;
 	edges = palloc(sizeof(Edge) * maxedges);
 	for (int i = 0; i < n; i++)
-		if (entries[i].shape.relid != target)
-			add_edge(edges, &nedges, entries[i].shape.relid, 0, 0);
-	foreach(lc, stmt->invalItems)
+		if (sources[i] != target)
+			add_edge(edges, &nedges, sources[i], 0, 0);
+	foreach(lc, items)
 	{
 		PlanInvalItem *item = lfirst(lc);
 
