@@ -4,31 +4,31 @@
  *		them into the catalog, its compact encoding of each read, and its
  *		persistence across a clean restart.
  *
- * The ring is an array of 128-byte slots.  A read is encoded into one (or,
- * with many policies or a long purpose, a few consecutive ones): its time,
- * rows and statement, then its shape with the fields a workload rarely sets
- * left out.  Two cache lines per read keep both the reader's copy and the
- * flusher's pass cheap; a fixed-size entry of every possible field was
- * twenty times that.
+ * A read is encoded as an entry: its time, rows and statement, then its
+ * shape (who read which product, which columns, under which policies, for
+ * what purpose) with the fields a workload rarely sets left out.
  *
- * Each backend first stages its records in a buffer of its own in shared
- * memory (4 kB, a few dozen reads), under a spinlock that only a flusher
- * ever contends: the buffer's cache lines stay in the backend's core.  When
- * it is full, the backend moves it into the ring in one go: it reserves the
- * slots under the ring's spinlock, then copies the records without any lock
- * and publishes each slot by writing its sequence number last.  Taking the
- * ring's spinlock and writing slots a lap old for every statement, with two
- * clients at tens of thousands of statements a second, was most of what
- * recording a read cost.  A flush first moves every backend's staged
- * records into the ring, so a read is never held back longer than until the
- * next flush, and a backend that has gone leaves its staged reads behind for
- * it.  Readers never wait for a flush: when the ring is full the reads that
- * do not fit are dropped and counted.  One flusher at a
- * time claims the complete records of its database from the tail; the tail
- * moves past them only when its transaction commits (mesh_history_release),
- * so a flush that fails or is killed loses nothing and a committed one is
- * never replayed.  Records of other databases that the claim passed over go
- * back in at the head.
+ * Each backend first stages its entries in a buffer of its own in shared
+ * memory (4 kB), under a spinlock that only a flusher ever contends: the
+ * buffer's cache lines stay in the backend's core.  An entry of the same
+ * shape as the one before it leaves its shape out, so a workload's
+ * repeated reads take 26 bytes each and a stage holds about 150 of them.
+ * When the stage is full, the backend moves it into the ring as one batch:
+ * it reserves consecutive 128-byte slots under the ring's spinlock, then
+ * copies the batch without any lock and publishes each slot by writing its
+ * sequence number last.  Taking the ring's spinlock and writing slots for
+ * every statement, with two clients at tens of thousands of statements a
+ * second, was most of what recording a read cost; a slot per read was the
+ * flusher's largest cost.  A flush first moves every backend's stage into
+ * the ring, so a read is never held back longer than until the next flush,
+ * and a backend that has gone leaves its staged reads behind for it.
+ * Readers never wait for a flush: when the ring is full the reads that do
+ * not fit are dropped and counted.  One flusher at a time claims the
+ * complete batches of its database from the tail; the tail moves past them
+ * only when its transaction commits (mesh_history_release), so a flush
+ * that fails or is killed loses nothing and a committed one is never
+ * replayed.  Batches of other databases that the claim passed over go back
+ * in at the head.
  *
  * At a shutdown (smart, fast or immediate: the postmaster itself exits
  * normally) the postmaster writes what is left, in the ring and staged, to a
@@ -58,7 +58,8 @@
 #include "history/history.h"
 
 #define HISTORY_FILE	"pg_stat/meshpg_history.dat"
-#define HISTORY_MAGIC	0x4d485332	/* "MHS2": records as the ring holds them */
+#define HISTORY_MAGIC	0x4d485333	/* "MHS3": batches as the ring holds them */
+#define HISTORY_MAGIC_V2 0x4d485332 /* "MHS2": meshpg 1.2.0's records of one read */
 #define HISTORY_MAGIC_V1 0x4d485331 /* "MHS1": meshpg 1.1's fixed entries */
 
 #define FLUSH_BATCH		MESH_HISTORY_FLUSH_BATCH
@@ -75,23 +76,36 @@ typedef struct HistorySlot
 	uint8		data[SLOT_DATA];
 } HistorySlot;
 
-/* The start of a record; its encoded shape follows. */
-typedef struct RecordHead
+/*
+ * One read, as capture.c hands it over and as stages and batches hold it:
+ * a head, packed (ENTRY_HEAD bytes), then its encoded shape.  In a stage or
+ * a batch, an entry of the same shape as the entry before it leaves the
+ * shape out (len 0): a workload's reads mostly repeat one shape.
+ */
+#define ENTRY_LEN		0		/* uint16: bytes of shape that follow */
+#define ENTRY_READ_AT	2		/* TimestampTz */
+#define ENTRY_ROWS		10		/* uint64 */
+#define ENTRY_STATEMENT 18		/* uint64 */
+#define ENTRY_HEAD		26
+
+/*
+ * What the ring holds: a batch of one backend's entries (its stage's, moved
+ * in one go), in consecutive slots, claimed and flushed whole.
+ */
+typedef struct BatchHead
 {
 	Oid			dbid;
-	uint16		len;			/* bytes of encoded shape */
 	uint16		nslots;
-	TimestampTz read_at;
-	uint64		rows;
-	uint64		statement;
-} RecordHead;
+	uint16		nreads;
+	uint32		len;			/* bytes of entries that follow */
+} BatchHead;
 
-/* The largest encoded shape (encode_shape) and the record that holds it. */
+/* The largest encoded shape (encode_shape), its entry and batch. */
 #define MAX_SHAPE_BYTES (1 + 8 + 8 + 4 * 3 + 2 + 1 + 1 + 8 + 4 + 4 + \
 						 MESH_HISTORY_MAX_POLICIES * 10 + \
 						 1 + MESH_HISTORY_PURPOSE_LEN + 1 + MESH_HISTORY_VERSION_LEN + \
 						 1 + MESH_HISTORY_MAX_ATTNO / 8)
-#define MAX_RECORD_BYTES (sizeof(RecordHead) + MAX_SHAPE_BYTES)
+#define MAX_ENTRY_BYTES (ENTRY_HEAD + MAX_SHAPE_BYTES)
 #define RECORD_SLOTS(bytes) (((bytes) + SLOT_DATA - 1) / SLOT_DATA)
 
 typedef struct HistoryShared
@@ -111,16 +125,19 @@ typedef struct HistoryShared
 } HistoryShared;
 
 /*
- * A backend's staged records, one after another as mesh_history_encode writes
- * them.  Only its backend appends; a flusher empties it.
+ * A backend's staged entries, one after another.  Only its backend appends;
+ * a flusher empties it.
  */
 #define STAGE_BYTES		4096
+#define MAX_BATCH_BYTES (sizeof(BatchHead) + STAGE_BYTES)
 
 typedef struct HistoryStage
 {
 	slock_t		mutex;
+	Oid			dbid;
 	int			used;			/* bytes */
-	int			nrecords;
+	int			nreads;
+	int			last_shape;		/* offset of the last entry with a shape */
 	uint8		data[STAGE_BYTES];
 } HistoryStage;
 
@@ -136,7 +153,7 @@ static int	stage_limit = 0;	/* bytes a stage holds before it is moved */
 
 /*
  * The flusher's claim, kept until its transaction ends: where the claimed
- * run of slots ends, and copies of the other databases' records it passed
+ * run of slots ends, and copies of the other databases' batches it passed
  * over (in TopTransactionContext), which go back in at the head so that a
  * database nobody flushes cannot hold the tail and fill the ring.
  */
@@ -144,7 +161,8 @@ static uint64 claim_end = 0;
 static int	nclaimed = 0;
 static char *passed = NULL;
 static Size passed_len = 0;
-static int	npassed = 0;
+static int	npassed = 0;			/* batches */
+static uint64 passed_reads = 0;
 static bool claiming = false;
 
 static Size
@@ -391,35 +409,37 @@ shape_valid(const uint8 *shape, int len)
 	return n <= MESH_HISTORY_MAX_ATTNO / 8 && p + n == end;
 }
 
-/* Builds the record of entry e in out (MAX_RECORD_BYTES); returns its length. */
+static inline uint16
+entry_shape_len(const uint8 *entry)
+{
+	uint16		len;
+
+	memcpy(&len, entry + ENTRY_LEN, sizeof(len));
+	return len;
+}
+
+/* Builds the entry of read e in out (MAX_ENTRY_BYTES); returns its length. */
 int
 mesh_history_encode(const HistoryEntry *e, uint8 *out)
 {
-	RecordHead	head;
-	int			len = encode_shape(&e->shape, out + sizeof(RecordHead));
+	uint16		len = encode_shape(&e->shape, out + ENTRY_HEAD);
 
-	StaticAssertStmt(MAX_RECORD_BYTES <= MESH_HISTORY_MAX_RECORD, "records fit the callers' buffers");
-	head.dbid = e->shape.dbid;
-	head.len = len;
-	head.nslots = RECORD_SLOTS(sizeof(RecordHead) + len);
-	head.read_at = e->read_at;
-	head.rows = e->rows;
-	head.statement = e->statement;
-	memcpy(out, &head, sizeof(RecordHead));
-	return sizeof(RecordHead) + len;
+	StaticAssertStmt(MAX_ENTRY_BYTES <= MESH_HISTORY_MAX_RECORD, "entries fit the callers' buffers");
+	memcpy(out + ENTRY_LEN, &len, sizeof(len));
+	memcpy(out + ENTRY_READ_AT, &e->read_at, sizeof(TimestampTz));
+	memcpy(out + ENTRY_ROWS, &e->rows, sizeof(uint64));
+	memcpy(out + ENTRY_STATEMENT, &e->statement, sizeof(uint64));
+	return ENTRY_HEAD + len;
 }
 
 /*
- * Reading and patching an encoded record in place: a statement's records
- * are encoded once per plan and reused (capture.c), only these change.
+ * Reading and patching an entry in place: a statement's entries are encoded
+ * once per plan and reused (capture.c), only these change.
  */
 int
 mesh_history_record_len(const uint8 *record)
 {
-	uint16		len;
-
-	memcpy(&len, record + offsetof(RecordHead, len), sizeof(len));
-	return sizeof(RecordHead) + len;
+	return ENTRY_HEAD + entry_shape_len(record);
 }
 
 Oid
@@ -427,30 +447,40 @@ mesh_history_record_relid(const uint8 *record)
 {
 	Oid			relid;
 
-	memcpy(&relid, record + sizeof(RecordHead) + SHAPE_RELID_OFFSET, sizeof(Oid));
+	memcpy(&relid, record + ENTRY_HEAD + SHAPE_RELID_OFFSET, sizeof(Oid));
 	return relid;
 }
 
 void
 mesh_history_record_start(uint8 *record, TimestampTz read_at, uint64 statement)
 {
-	memcpy(record + offsetof(RecordHead, read_at), &read_at, sizeof(read_at));
-	memcpy(record + offsetof(RecordHead, statement), &statement, sizeof(statement));
+	memcpy(record + ENTRY_READ_AT, &read_at, sizeof(read_at));
+	memcpy(record + ENTRY_STATEMENT, &statement, sizeof(statement));
 }
 
 void
 mesh_history_record_end(uint8 *record, uint64 rows, bool incomplete)
 {
-	memcpy(record + offsetof(RecordHead, rows), &rows, sizeof(rows));
+	memcpy(record + ENTRY_ROWS, &rows, sizeof(rows));
 	if (incomplete)
 	{
-		uint8	   *at = record + sizeof(RecordHead) + SHAPE_FLAGS_OFFSET;
+		uint8	   *at = record + ENTRY_HEAD + SHAPE_FLAGS_OFFSET;
 		uint16		flags;
 
 		memcpy(&flags, at, sizeof(flags));
 		flags |= MESH_HISTORY_INCOMPLETE;
 		memcpy(at, &flags, sizeof(flags));
 	}
+}
+
+/* Decodes the entry at entry, whose shape is shape (its own or a previous one's). */
+static void
+decode_entry(const uint8 *entry, const uint8 *shape, int shape_len, HistoryEntry *e)
+{
+	decode_shape(shape, shape_len, &e->shape);
+	memcpy(&e->read_at, entry + ENTRY_READ_AT, sizeof(TimestampTz));
+	memcpy(&e->rows, entry + ENTRY_ROWS, sizeof(uint64));
+	memcpy(&e->statement, entry + ENTRY_STATEMENT, sizeof(uint64));
 }
 
 /*
@@ -460,40 +490,34 @@ mesh_history_record_end(uint8 *record, uint64 rows, bool incomplete)
 int
 mesh_history_record_rewrite(const uint8 *record, char command, Oid target, uint8 *out)
 {
-	RecordHead	head;
 	HistoryEntry e;
 
-	memcpy(&head, record, sizeof(head));
-	decode_shape(record + sizeof(RecordHead), head.len, &e.shape);
-	e.shape.dbid = head.dbid;
+	decode_entry(record, record + ENTRY_HEAD, entry_shape_len(record), &e);
 	e.shape.command = command;
 	e.shape.target = target;
-	e.read_at = head.read_at;
-	e.rows = head.rows;
-	e.statement = head.statement;
 	return mesh_history_encode(&e, out);
 }
 
-/* Copies the record at pos (complete, nslots long) into out. */
+/* Copies the batch at pos (complete, nslots long) into out. */
 static void
-read_record(uint64 pos, int nslots, uint8 *out)
+read_batch(uint64 pos, int nslots, uint8 *out)
 {
 	for (int i = 0; i < nslots; i++)
 		memcpy(out + i * SLOT_DATA, SLOT(pos + i)->data, SLOT_DATA);
 }
 
 /*
- * The head of the record at pos, if all its slots are written: false for a
- * record still being copied in (or left half-written by a killed backend).
+ * The head of the batch at pos, if all its slots are written: false for a
+ * batch still being copied in (or left half-written by a killed backend).
  */
 static bool
-record_complete(uint64 pos, uint64 head_pos, RecordHead *head)
+batch_complete(uint64 pos, uint64 head_pos, BatchHead *head)
 {
 	if (pos >= head_pos || SLOT(pos)->seq != pos + 1)
 		return false;
 	pg_read_barrier();
-	memcpy(head, SLOT(pos)->data, sizeof(RecordHead));
-	if (head->nslots < 1 || head->nslots > RECORD_SLOTS(MAX_RECORD_BYTES) ||
+	memcpy(head, SLOT(pos)->data, sizeof(BatchHead));
+	if (head->nslots < 1 || head->nslots > RECORD_SLOTS(MAX_BATCH_BYTES) ||
 		pos + head->nslots > head_pos)
 		return false;
 	for (int i = 1; i < head->nslots; i++)
@@ -503,30 +527,63 @@ record_complete(uint64 pos, uint64 head_pos, RecordHead *head)
 	return true;
 }
 
+/* The bytes of a batch, head included, one after another in a buffer. */
+static int
+batch_bytes(const uint8 *batch)
+{
+	BatchHead	head;
+
+	memcpy(&head, batch, sizeof(head));
+	return sizeof(BatchHead) + head.len;
+}
+
 /*
- * Appends n encoded records (lens[i] bytes each, one after another in buf).
- * Records that do not fit are dropped; count says whether these are new
- * reads (or ones going back in after a flush passed over them).
+ * Appends n batches, one after another in buf.  Batches that do not fit are
+ * dropped; count says whether their reads are new (or ones going back in
+ * after a flush passed over them).
  */
 static void
-append_records(const uint8 *buf, const int *lens, int n, bool count)
+append_batches(const uint8 *buf, int n, bool count)
 {
 	uint64		first;
 	uint64		room;
 	int			reserved = 0;
 	uint64		nslots = 0;
+	uint64		reads = 0;
+	uint64		kept = 0;
 	Latch	   *wake = NULL;
 	Oid			dbid;
+	const uint8 *p = buf;
 
 	memcpy(&dbid, buf, sizeof(Oid));
+	for (int i = 0; i < n; i++)
+	{
+		BatchHead	head;
+
+		memcpy(&head, p, sizeof(head));
+		reads += head.nreads;
+		p += sizeof(BatchHead) + head.len;
+	}
+
 	SpinLockAcquire(&shared->mutex);
 	room = shared->capacity - (shared->head - shared->tail);
-	while (reserved < n && nslots + RECORD_SLOTS(lens[reserved]) <= room)
-		nslots += RECORD_SLOTS(lens[reserved++]);
+	p = buf;
+	while (reserved < n)
+	{
+		BatchHead	head;
+
+		memcpy(&head, p, sizeof(head));
+		if (nslots + head.nslots > room)
+			break;
+		nslots += head.nslots;
+		kept += head.nreads;
+		p += sizeof(BatchHead) + head.len;
+		reserved++;
+	}
 	if (count)
-		shared->captured += n;
-	shared->dropped += n - reserved;
-	shared->pending += reserved;
+		shared->captured += reads;
+	shared->dropped += reads - kept;
+	shared->pending += kept;
 	first = shared->head;
 	shared->head += nslots;
 
@@ -544,44 +601,64 @@ append_records(const uint8 *buf, const int *lens, int n, bool count)
 
 	for (int r = 0; r < reserved; r++)
 	{
-		int			k = RECORD_SLOTS(lens[r]);
+		int			len = batch_bytes(buf);
+		int			k = RECORD_SLOTS(len);
 
 		for (int i = 0; i < k; i++)
 		{
 			HistorySlot *slot = SLOT(first + i);
-			int			bytes = Min(SLOT_DATA, lens[r] - i * SLOT_DATA);
 
-			memcpy(slot->data, buf + i * SLOT_DATA, bytes);
+			memcpy(slot->data, buf + i * SLOT_DATA, Min(SLOT_DATA, len - i * SLOT_DATA));
 			pg_write_barrier();
 			slot->seq = first + i + 1;
 		}
 		first += k;
-		buf += lens[r];
+		buf += len;
 	}
+}
+
+/*
+ * Checks the entries of a batch or stage (len bytes at p) as they come back
+ * from a file or from a stage a killed backend may have been writing: the
+ * bytes of the whole entries before the first damaged one, and how many.
+ */
+static int
+valid_entries(const uint8 *p, int len, int *nreads)
+{
+	int			off = 0;
+	bool		have_shape = false;
+
+	*nreads = 0;
+	while (off + ENTRY_HEAD <= len)
+	{
+		int			shape_len = entry_shape_len(p + off);
+
+		if (off + ENTRY_HEAD + shape_len > len ||
+			(shape_len == 0 && !have_shape) ||
+			(shape_len > 0 && !shape_valid(p + off + ENTRY_HEAD, shape_len)))
+			break;
+		have_shape = true;
+		off += ENTRY_HEAD + shape_len;
+		(*nreads)++;
+	}
+	return off;
+}
+
+/* Puts a batch head before len bytes of entries at out + sizeof(BatchHead). */
+static int
+seal_batch(uint8 *out, Oid dbid, int len, int nreads)
+{
+	BatchHead	head;
+
+	head.dbid = dbid;
+	head.nreads = nreads;
+	head.len = len;
+	head.nslots = RECORD_SLOTS(sizeof(BatchHead) + len);
+	memcpy(out, &head, sizeof(head));
+	return sizeof(BatchHead) + len;
 }
 
 /* ---- persistence across a clean restart ---- */
-
-/* The whole records of a stage's bytes: how many, and their bytes. */
-static int
-stage_records(HistoryStage *stage, int *bytes)
-{
-	int			n = 0;
-	int			off = 0;
-	int			used = Min(stage->used, STAGE_BYTES);
-	RecordHead	head;
-
-	while (off + (int) sizeof(RecordHead) <= used)
-	{
-		memcpy(&head, stage->data + off, sizeof(head));
-		if (off + (int) sizeof(RecordHead) + head.len > used)
-			break;
-		off += sizeof(RecordHead) + head.len;
-		n++;
-	}
-	*bytes = off;
-	return n;
-}
 
 /* Postmaster, at a clean shutdown only: keep what was not flushed. */
 static void
@@ -591,43 +668,52 @@ history_shmem_shutdown(int code, Datum arg)
 	uint32		header[2];
 	uint64		n = 0;
 	uint64		pos;
-	RecordHead	head;
-	uint8		record[RECORD_SLOTS(MAX_RECORD_BYTES) * SLOT_DATA];
-	int			bytes;
+	BatchHead	head;
+	uint8		batch[RECORD_SLOTS(MAX_BATCH_BYTES) * SLOT_DATA];
+	int			nreads;
 
 	if (code != 0 || shared == NULL)
 		return;
-	for (pos = shared->tail; record_complete(pos, shared->head, &head); pos += head.nslots)
+	for (pos = shared->tail; batch_complete(pos, shared->head, &head); pos += head.nslots)
 		n++;
 	/*
-	 * Every backend has exited: the stages need no lock.  Their records are
-	 * counted from their bytes, which a backend killed by an immediate
-	 * shutdown may have extended without counting.
+	 * Every backend has exited: the stages need no lock.  Their entries are
+	 * checked, since a backend killed by an immediate shutdown may have
+	 * been writing one.
 	 */
 	for (int i = 0; i < nstages; i++)
-		n += stage_records(STAGE(i), &bytes);
+		if (valid_entries(STAGE(i)->data, Min(STAGE(i)->used, STAGE_BYTES), &nreads) > 0)
+			n++;
 
 	file = AllocateFile(HISTORY_FILE ".tmp", PG_BINARY_W);
 	if (file == NULL)
 		goto error;
 	header[0] = HISTORY_MAGIC;
-	header[1] = sizeof(RecordHead);
+	header[1] = sizeof(BatchHead);
 	if (fwrite(header, sizeof(header), 1, file) != 1 ||
 		fwrite(&n, sizeof(n), 1, file) != 1 ||
 		fwrite(&shared->dropped, sizeof(uint64), 1, file) != 1)
 		goto error;
-	/* a record a killed backend left half-written ends what is kept */
-	for (pos = shared->tail; record_complete(pos, shared->head, &head); pos += head.nslots)
+	/* a batch a killed backend left half-written ends what is kept */
+	for (pos = shared->tail; batch_complete(pos, shared->head, &head); pos += head.nslots)
 	{
-		read_record(pos, head.nslots, record);
-		if (fwrite(record, sizeof(RecordHead) + head.len, 1, file) != 1)
+		read_batch(pos, head.nslots, batch);
+		if (fwrite(batch, sizeof(BatchHead) + head.len, 1, file) != 1)
 			goto error;
 	}
-	/* a stage's records are as the file keeps them */
+	/* a stage's entries become a batch, as a move into the ring would make */
 	for (int i = 0; i < nstages; i++)
-		if (stage_records(STAGE(i), &bytes) > 0 &&
-			fwrite(STAGE(i)->data, bytes, 1, file) != 1)
+	{
+		HistoryStage *stage = STAGE(i);
+		int			len = valid_entries(stage->data, Min(stage->used, STAGE_BYTES), &nreads);
+
+		if (len == 0)
+			continue;
+		seal_batch(batch, stage->dbid, len, nreads);
+		memcpy(batch + sizeof(BatchHead), stage->data, len);
+		if (fwrite(batch, sizeof(BatchHead) + len, 1, file) != 1)
 			goto error;
+	}
 	if (FreeFile(file))
 	{
 		file = NULL;
@@ -671,10 +757,29 @@ typedef struct HistoryEntryV1
 	uint8		columns[200];
 } HistoryEntryV1;
 
-/* The next record of a file in either format, in out; false at its end. */
-static bool
-load_record(FILE *file, uint32 magic, uint8 *out, int *len)
+/* meshpg 1.2.0 kept a record per read: this head, then its encoded shape. */
+typedef struct RecordHeadV2
 {
+	Oid			dbid;
+	uint16		len;
+	uint16		nslots;
+	TimestampTz read_at;
+	uint64		rows;
+	uint64		statement;
+} RecordHeadV2;
+
+/*
+ * The next batch of a file in any of its formats, in out (MAX_BATCH_BYTES):
+ * the older formats' reads each become a batch of one.  False where the
+ * file is damaged or ends early; out then holds the whole entries before
+ * the damage, if any.
+ */
+static bool
+load_batch(FILE *file, uint32 magic, uint8 *out)
+{
+	uint8	   *entry = out + sizeof(BatchHead);
+
+	seal_batch(out, InvalidOid, 0, 0);
 	if (magic == HISTORY_MAGIC_V1)
 	{
 		HistoryEntryV1 v1;
@@ -697,7 +802,6 @@ load_record(FILE *file, uint32 magic, uint8 *out, int *len)
 		e.shape.query_id = v1.query_id;
 		e.shape.product_id = v1.product_id;
 		e.shape.backend_start = v1.backend_start;
-		e.shape.dbid = v1.dbid;
 		e.shape.relid = v1.relid;
 		e.shape.current_user = v1.current_user;
 		e.shape.session_user = v1.session_user;
@@ -711,23 +815,39 @@ load_record(FILE *file, uint32 magic, uint8 *out, int *len)
 		strlcpy(e.shape.purpose, v1.purpose, sizeof(e.shape.purpose));
 		strlcpy(e.shape.version, v1.version, sizeof(e.shape.version));
 		memcpy(e.shape.columns, v1.columns, sizeof(e.shape.columns));
-		*len = mesh_history_encode(&e, out);
-		return true;
+		seal_batch(out, v1.dbid, mesh_history_encode(&e, entry), 1);
+	}
+	else if (magic == HISTORY_MAGIC_V2)
+	{
+		RecordHeadV2 head;
+		uint16		len;
+
+		if (fread(&head, sizeof(head), 1, file) != 1 || head.len > MAX_SHAPE_BYTES ||
+			fread(entry + ENTRY_HEAD, head.len, 1, file) != 1 ||
+			!shape_valid(entry + ENTRY_HEAD, head.len))
+			return false;
+		len = head.len;
+		memcpy(entry + ENTRY_LEN, &len, sizeof(len));
+		memcpy(entry + ENTRY_READ_AT, &head.read_at, sizeof(TimestampTz));
+		memcpy(entry + ENTRY_ROWS, &head.rows, sizeof(uint64));
+		memcpy(entry + ENTRY_STATEMENT, &head.statement, sizeof(uint64));
+		seal_batch(out, head.dbid, ENTRY_HEAD + len, 1);
 	}
 	else
 	{
-		RecordHead head;
+		BatchHead	head;
+		int			nreads;
+		int			len;
 
-		if (fread(&head, sizeof(head), 1, file) != 1 || head.len > MAX_SHAPE_BYTES ||
-			fread(out + sizeof(head), head.len, 1, file) != 1 ||
-			!shape_valid(out + sizeof(head), head.len))
+		if (fread(&head, sizeof(head), 1, file) != 1 || head.len > STAGE_BYTES)
 			return false;
-		/* the slots it takes are this ring's business, not the file's */
-		head.nslots = RECORD_SLOTS(sizeof(head) + head.len);
-		memcpy(out, &head, sizeof(head));
-		*len = sizeof(head) + head.len;
-		return true;
+		/* the whole entries before a damaged or missing one are kept */
+		len = fread(entry, 1, head.len, file);
+		len = valid_entries(entry, len, &nreads);
+		seal_batch(out, head.dbid, len, nreads);
+		return len == (int) head.len && nreads == head.nreads;
 	}
+	return true;
 }
 
 /* Postmaster startup: reads a clean shutdown kept come back. */
@@ -739,8 +859,7 @@ history_load(void)
 	uint64		n;
 	uint64		dropped;
 	uint64		loaded;
-	uint8		record[MAX_RECORD_BYTES];
-	int			len;
+	uint8		batch[MAX_BATCH_BYTES];
 
 	if (file == NULL)
 	{
@@ -752,7 +871,8 @@ history_load(void)
 		return;
 	}
 	if (fread(header, sizeof(header), 1, file) != 1 ||
-		!((header[0] == HISTORY_MAGIC && header[1] == sizeof(RecordHead)) ||
+		!((header[0] == HISTORY_MAGIC && header[1] == sizeof(BatchHead)) ||
+		  (header[0] == HISTORY_MAGIC_V2 && header[1] == sizeof(RecordHeadV2)) ||
 		  (header[0] == HISTORY_MAGIC_V1 && header[1] == sizeof(HistoryEntryV1))) ||
 		fread(&n, sizeof(n), 1, file) != 1 ||
 		fread(&dropped, sizeof(dropped), 1, file) != 1)
@@ -765,18 +885,19 @@ history_load(void)
 	shared->dropped = dropped;
 	for (uint64 i = 0; i < n; i++)
 	{
-		RecordHead	head;
+		BatchHead	head;
+		bool		whole = load_batch(file, header[0], batch);
 
-		if (!load_record(file, header[0], record, &len))
+		/* a smaller ring now: keep the oldest, count the rest as dropped */
+		memcpy(&head, batch, sizeof(head));
+		if (head.nreads > 0 && OidIsValid(head.dbid))
+			append_batches(batch, 1, false);
+		if (!whole)
 		{
 			ereport(LOG,
 					(errmsg("meshpg access history file \"%s\" is truncated or damaged; the entries before the damage are kept", HISTORY_FILE)));
 			break;
 		}
-		/* a smaller ring now: keep the oldest, count the rest as dropped */
-		memcpy(&head, record, sizeof(head));
-		if (OidIsValid(head.dbid))
-			append_records(record, &len, 1, false);
 	}
 	loaded = shared->pending;
 	ereport(LOG,
@@ -794,7 +915,7 @@ mesh_history_shmem_startup(void)
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	shared = ShmemInitStruct("meshpg access history", history_shmem_size(), &found);
-	/* slots on a cache-line boundary: a one-slot record spans two lines */
+	/* slots on a cache-line boundary: a slot spans two lines */
 	slots = (HistorySlot *) TYPEALIGN(PG_CACHE_LINE_SIZE,
 									  (char *) shared + sizeof(HistoryShared));
 	stages = (char *) (slots + mesh_history_buffer_size);
@@ -802,11 +923,11 @@ mesh_history_shmem_startup(void)
 
 	/*
 	 * A stage moves an eighth of the ring at most, so that a small ring is
-	 * not filled by one move; it holds the largest record at least.
+	 * not filled by one move; it holds the largest entry at least.
 	 */
-	stage_limit = Max((int) MAX_RECORD_BYTES,
+	stage_limit = Max((int) MAX_ENTRY_BYTES,
 					  Min(STAGE_BYTES, mesh_history_buffer_size * SLOT_DATA / 8));
-	StaticAssertStmt(MAX_RECORD_BYTES <= STAGE_BYTES, "a stage holds any record");
+	StaticAssertStmt(MAX_ENTRY_BYTES <= STAGE_BYTES, "a stage holds any entry");
 	if (!found)
 	{
 		memset(shared, 0, sizeof(HistoryShared));
@@ -817,8 +938,10 @@ mesh_history_shmem_startup(void)
 		for (int i = 0; i < nstages; i++)
 		{
 			SpinLockInit(&STAGE(i)->mutex);
+			STAGE(i)->dbid = InvalidOid;
 			STAGE(i)->used = 0;
-			STAGE(i)->nrecords = 0;
+			STAGE(i)->nreads = 0;
+			STAGE(i)->last_shape = -1;
 		}
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -864,44 +987,32 @@ mesh_history_set_flusher(Oid dbid, Latch *latch)
 	SpinLockRelease(&shared->mutex);
 }
 
-/* Lengths of the n records one after another in buf, into lens. */
-static void
-record_lengths(const uint8 *buf, int n, int *lens)
-{
-	for (int i = 0; i < n; i++)
-	{
-		RecordHead	head;
-
-		memcpy(&head, buf, sizeof(head));
-		lens[i] = sizeof(RecordHead) + head.len;
-		buf += lens[i];
-	}
-}
-
 /*
- * Moves what stage holds into the ring.  The stage is copied out under its
- * lock and appended after, so that no spinlock is held across the other or
- * across the copy into the ring.
+ * Moves what stage holds into the ring, as one batch.  The stage is copied
+ * out under its lock and appended after, so that no spinlock is held across
+ * the other or across the copy into the ring.
  */
-#define STAGE_RECORDS	(STAGE_BYTES / sizeof(RecordHead))
-
 static void
 move_stage(HistoryStage *stage)
 {
-	uint8		buf[STAGE_BYTES];
-	int			lens[STAGE_RECORDS];
-	int			n;
+	uint8		batch[MAX_BATCH_BYTES];
+	Oid			dbid;
+	int			len;
+	int			nreads;
 
 	SpinLockAcquire(&stage->mutex);
-	n = stage->nrecords;
-	memcpy(buf, stage->data, stage->used);
+	dbid = stage->dbid;
+	len = stage->used;
+	nreads = stage->nreads;
+	memcpy(batch + sizeof(BatchHead), stage->data, len);
 	stage->used = 0;
-	stage->nrecords = 0;
+	stage->nreads = 0;
+	stage->last_shape = -1;
 	SpinLockRelease(&stage->mutex);
-	if (n == 0)
+	if (nreads == 0)
 		return;
-	record_lengths(buf, n, lens);
-	append_records(buf, lens, n, true);
+	seal_batch(batch, dbid, len, nreads);
+	append_batches(batch, 1, true);
 }
 
 /* Every stage into the ring: a flush sees every read captured before it. */
@@ -910,7 +1021,7 @@ move_stages(void)
 {
 	pg_memory_barrier();
 	for (int i = 0; i < nstages; i++)
-		if (STAGE(i)->nrecords > 0)
+		if (STAGE(i)->nreads > 0)
 			move_stage(STAGE(i));
 }
 
@@ -925,10 +1036,46 @@ my_stage(void)
 }
 
 /*
- * Appends n encoded records, len bytes in all.  Never waits for a flush and
- * never fails (it allocates nothing): a full ring drops and counts.  The
- * records go into this backend's stage, as many at a time as fit, or
- * straight into the ring from a process that has none.
+ * Adds entry (len bytes, with its shape) to stage, leaving the shape out if
+ * it is the previous entry's; false if the stage has no room for it.
+ * Caller holds the stage's lock.
+ */
+static bool
+stage_entry(HistoryStage *stage, const uint8 *entry, int len)
+{
+	int			shape_len = len - ENTRY_HEAD;
+	uint8	   *to = stage->data + stage->used;
+
+	if (stage->last_shape >= 0 &&
+		entry_shape_len(stage->data + stage->last_shape) == shape_len &&
+		memcmp(stage->data + stage->last_shape + ENTRY_HEAD, entry + ENTRY_HEAD, shape_len) == 0)
+	{
+		uint16		none = 0;
+
+		if (stage->used + ENTRY_HEAD > stage_limit)
+			return false;
+		memcpy(to, entry, ENTRY_HEAD);
+		memcpy(to + ENTRY_LEN, &none, sizeof(none));
+		stage->used += ENTRY_HEAD;
+	}
+	else
+	{
+		if (stage->used + len > stage_limit)
+			return false;
+		memcpy(to, entry, len);
+		stage->last_shape = stage->used;
+		stage->used += len;
+	}
+	stage->nreads++;
+	return true;
+}
+
+/*
+ * Appends n entries, len bytes in all, as mesh_history_encode wrote them.
+ * Never waits for a flush and never fails (it allocates nothing): a full
+ * ring drops and counts.  The entries go into this backend's stage, as many
+ * at a time as fit, or straight into the ring, a batch each, from a process
+ * that has no stage.
  */
 void
 mesh_history_append(const uint8 *records, int len, int n)
@@ -938,6 +1085,14 @@ mesh_history_append(const uint8 *records, int len, int n)
 	if (shared == NULL)
 		return;
 	stage = my_stage();
+	/* a batch is one database's: a gone backend may have left another's */
+	if (stage != NULL && stage->dbid != MyDatabaseId)
+	{
+		move_stage(stage);
+		SpinLockAcquire(&stage->mutex);
+		stage->dbid = MyDatabaseId;
+		SpinLockRelease(&stage->mutex);
+	}
 	while (n > 0)
 	{
 		int			fit = 0;
@@ -945,8 +1100,12 @@ mesh_history_append(const uint8 *records, int len, int n)
 
 		if (stage == NULL)
 		{
+			uint8		batch[sizeof(BatchHead) + MAX_ENTRY_BYTES];
+
 			bytes = mesh_history_record_len(records);
-			append_records(records, &bytes, 1, true);
+			memcpy(batch + sizeof(BatchHead), records, bytes);
+			seal_batch(batch, MyDatabaseId, bytes, 1);
+			append_batches(batch, 1, true);
 			fit = 1;
 		}
 		else
@@ -956,16 +1115,13 @@ mesh_history_append(const uint8 *records, int len, int n)
 			{
 				int			l = mesh_history_record_len(records + bytes);
 
-				if (stage->used + bytes + l > stage_limit)
+				if (!stage_entry(stage, records + bytes, l))
 					break;
 				bytes += l;
 				fit++;
 			}
-			memcpy(stage->data + stage->used, records, bytes);
-			stage->used += bytes;
-			stage->nrecords += fit;
 			SpinLockRelease(&stage->mutex);
-			/* full: it holds any one record once emptied */
+			/* full: it holds any one entry once emptied */
 			if (fit == 0)
 				move_stage(stage);
 		}
@@ -977,22 +1133,24 @@ mesh_history_append(const uint8 *records, int len, int n)
 }
 
 /*
- * Claims the complete records of dbid for this backend's flush, from the
+ * Claims the complete batches of dbid for this backend's flush, from the
  * tail on: an array of reads whose shapes point into memory allocated with
- * it.  NULL with *n = 0 when another flush is in progress.  The claim ends
- * with mesh_history_release at the end of the transaction.
+ * it (reads of one shape in a row share it).  NULL with *n = 0 when another
+ * flush is in progress.  The claim ends with mesh_history_release at the
+ * end of the transaction.
  */
 HistoryRead *
 mesh_history_claim(Oid dbid, int *n)
 {
 	uint64		head_pos;
 	uint64		pos;
+	uint64		pending;
 	HistoryRead *result;
 	uint8	   *shapes;
 	Size		shapes_len = 0;
 	int			count = 0;
-	RecordHead	head;
-	uint8		record[RECORD_SLOTS(MAX_RECORD_BYTES) * SLOT_DATA];
+	BatchHead	head;
+	uint8		batch[RECORD_SLOTS(MAX_BATCH_BYTES) * SLOT_DATA];
 	uint64		nslots;
 	Size		room;
 
@@ -1009,60 +1167,85 @@ mesh_history_claim(Oid dbid, int *n)
 	shared->flusher = MyProcPid;
 	head_pos = shared->head;
 	pos = shared->tail;
+	pending = shared->pending;
 	SpinLockRelease(&shared->mutex);
 	claiming = true;
 
 	/*
 	 * Readers write only slots they reserved past the tail, and publish them
-	 * by their sequence numbers; only the flusher moves the tail.  A record
+	 * by their sequence numbers; only the flusher moves the tail.  A batch
 	 * still being written ends the claim: the next flush takes it and what
-	 * follows.
+	 * follows.  What the claim copies fits in the slots it may pass.
 	 */
-	nslots = Min(head_pos - pos, (uint64) FLUSH_BATCH * RECORD_SLOTS(MAX_RECORD_BYTES));
-	result = palloc(sizeof(HistoryRead) * Min(FLUSH_BATCH, Max(1, nslots)));
-	/* what the claim copies fits in the slots it may pass */
-	room = Max(1, Min(nslots, FLUSH_BATCH) * SLOT_DATA);
+	nslots = Min(head_pos - pos, (uint64) FLUSH_BATCH);
+	result = palloc(sizeof(HistoryRead) * Max(1, Min(FLUSH_BATCH, pending)));
+	room = Max(1, nslots * SLOT_DATA);
 	shapes = palloc(room);
 	npassed = 0;
+	passed_reads = 0;
 	passed = NULL;
 	passed_len = 0;
-	while (count + npassed < FLUSH_BATCH && record_complete(pos, head_pos, &head))
+	while (batch_complete(pos, head_pos, &head) &&
+		   count + passed_reads + head.nreads <= Min(FLUSH_BATCH, pending))
 	{
-		read_record(pos, head.nslots, record);
+		int			len = sizeof(BatchHead) + head.len;
+
 		if (head.dbid == dbid)
 		{
-			HistoryRead *r = &result[count++];
+			const uint8 *p;
+			const uint8 *end;
+			const uint8 *shape = NULL;
+			uint16		shape_len = 0;
+			uint32		hash = 0;
 
-			/* a multi-slot record may not fit what a batch of one-slot ones would */
+			/* a long batch may not fit what a run of short ones would */
 			if (shapes_len + head.len > room)
-			{
-				count--;
 				break;
+			read_batch(pos, head.nslots, batch);
+			p = batch + sizeof(BatchHead);
+			end = p + head.len;
+			while (p < end)
+			{
+				HistoryRead *r = &result[count++];
+				uint16		l = entry_shape_len(p);
+
+				if (l > 0)
+				{
+					memcpy(shapes + shapes_len, p + ENTRY_HEAD, l);
+					shape = shapes + shapes_len;
+					shape_len = l;
+					hash = shape_hash(shape, l);
+					shapes_len += l;
+				}
+				memcpy(&r->read_at, p + ENTRY_READ_AT, sizeof(TimestampTz));
+				memcpy(&r->rows, p + ENTRY_ROWS, sizeof(uint64));
+				memcpy(&r->statement, p + ENTRY_STATEMENT, sizeof(uint64));
+				r->shape = shape;
+				r->shape_len = shape_len;
+				r->shape_hash = hash;
+				p += ENTRY_HEAD + l;
 			}
-			r->read_at = head.read_at;
-			r->rows = head.rows;
-			r->statement = head.statement;
-			r->shape_len = head.len;
-			r->shape = shapes + shapes_len;
-			memcpy(shapes + shapes_len, record + sizeof(RecordHead), head.len);
-			shapes_len += head.len;
-			r->shape_hash = shape_hash(r->shape, r->shape_len);
 		}
 		else
 		{
 			if (passed == NULL)
 				passed = MemoryContextAlloc(TopTransactionContext, room);
-			if (passed_len + sizeof(RecordHead) + head.len > room)
+			if (passed_len + len > room)
 				break;
-			memcpy(passed + passed_len, record, sizeof(RecordHead) + head.len);
-			passed_len += sizeof(RecordHead) + head.len;
+			read_batch(pos, head.nslots, batch);
+			memcpy(passed + passed_len, batch, len);
+			passed_len += len;
 			npassed++;
+			passed_reads += head.nreads;
 		}
 		pos += head.nslots;
 	}
-	/* passing over others' records is worth it only to free the tail */
+	/* passing over others' batches is worth it only to free the tail */
 	if (count == 0)
+	{
 		npassed = 0;
+		passed_reads = 0;
+	}
 	claim_end = pos;
 	nclaimed = count;
 	*n = count;
@@ -1079,24 +1262,19 @@ mesh_history_release(bool consumed)
 	SpinLockAcquire(&shared->mutex);
 	if (consumed)
 	{
-		/* every record before claim_end was claimed or passed over */
+		/* every batch before claim_end was claimed or passed over */
 		shared->tail = claim_end;
-		shared->pending -= nclaimed + npassed;
+		shared->pending -= nclaimed + passed_reads;
 		shared->flushed += nclaimed;
 	}
 	shared->flusher = 0;
 	SpinLockRelease(&shared->mutex);
-	/* the other databases' records go back in, behind the new ones */
+	/* the other databases' batches go back in, behind the new ones */
 	if (consumed && npassed > 0)
-	{
-		int		   *lens = palloc(sizeof(int) * npassed);
-
-		record_lengths((uint8 *) passed, npassed, lens);
-		append_records((uint8 *) passed, lens, npassed, false);
-		pfree(lens);
-	}
+		append_batches((uint8 *) passed, npassed, false);
 	nclaimed = 0;
 	npassed = 0;
+	passed_reads = 0;
 	passed = NULL;
 	claiming = false;
 }
@@ -1122,7 +1300,7 @@ meshpg_access_history_stats(PG_FUNCTION_ARGS)
 	for (int i = 0; i < nstages; i++)
 	{
 		SpinLockAcquire(&STAGE(i)->mutex);
-		staged += STAGE(i)->nrecords;
+		staged += STAGE(i)->nreads;
 		SpinLockRelease(&STAGE(i)->mutex);
 	}
 	SpinLockAcquire(&shared->mutex);

@@ -347,6 +347,12 @@ group_by_shape(const HistoryRead *reads, int n, ShapeGroups *groups)
 		ShapeGroupEntry *entry;
 		int		   *hint = &recent[reads[i].shape_hash % lengthof(recent)];
 
+		/* reads of one shape in a row share it (mesh_history_claim) */
+		if (i > 0 && reads[i].shape == reads[i - 1].shape)
+		{
+			group_of[i] = group_of[i - 1];
+			continue;
+		}
 		/* a workload's few shapes take turns: most reads match a hint */
 		if (*hint >= 0)
 		{

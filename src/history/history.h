@@ -58,8 +58,9 @@ typedef struct HistoryEntry
 
 /*
  * A read as a flush claims it: the per-read values, and its shape as the
- * ring encodes it (a few dozen bytes, equal for equal shapes), to group by
- * before decoding each shape once (mesh_history_decode_shape).
+ * ring encodes it (a few dozen bytes, equal for equal shapes; reads of one
+ * shape in a row point to the same bytes), to group by before decoding each
+ * shape once (mesh_history_decode_shape).
  */
 typedef struct HistoryRead
 {

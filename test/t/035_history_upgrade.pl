@@ -6,8 +6,9 @@
 #     databases';
 #   - ALTER EXTENSION meshpg UPDATE moves every recorded read over, and
 #     meshpg.access_history shows the same reads before and after;
-#   - reads a 1.1 server kept in its shutdown file (fixed-size entries) come
-#     back when the new library starts;
+#   - reads a 1.1 server kept in its shutdown file (fixed-size entries), and
+#     reads a 1.2.0 server kept (a record per read), come back when the new
+#     library starts;
 #   - a damaged shutdown file gives back the reads before the damage.
 
 use strict;
@@ -115,17 +116,44 @@ SELECT string_agg(format('%s %s %s %s', role, columns, purpose, statement), ', '
   FROM meshpg.access_history WHERE backend_pid = 4242}),
 	'buyer {amount} audit 901, buyer {amount} audit 902', 'as 1.1 captured them');
 
-# A damaged shutdown file: the records before the damage come back, the
-# server starts, nothing is read past it.  Two reads are kept at a clean
-# stop; the second one's count of policies is set past the maximum.
+# A shutdown file written by 1.2.0: a header, then a record per read, a
+# 32-byte head and its encoded shape (purpose, version, columns {amount}).
+$node->stop;
+sub record_v2
+{
+	my ($read_at, $statement) = @_;
+	my $shape = pack('C q< q< L< L< l< S< a1 C C a5 C a5 C C',
+		0x18, $product_id, $now_us - 60_000_000, $relid, $buyer, 4243, 0, 's', 0,
+		5, 'audit', 5, '1.0.0', 1, 2);
+	return pack('L< S< S< q< Q< Q<', $dbid, length($shape), 1, $read_at, 1, $statement)
+	  . $shape;
+}
+open($fh, '>:raw', $file) or die "could not write $file: $!";
+print $fh pack('L< L< Q< Q<', 0x4d485332, 32, 2, 3);
+print $fh record_v2($now_us - 1_000_000, 911), record_v2($now_us, 912);
+close($fh);
+$node->start;
+is($node->safe_psql('postgres', 'SELECT pending, dropped FROM meshpg.access_history_stats'),
+	'2|3', "a 1.2.0 server's shutdown file is read");
+is($node->safe_psql('postgres', 'SELECT meshpg.flush_access_history()'), 2, 'both flushed');
+is($node->safe_psql('postgres', q{
+SELECT string_agg(format('%s %s %s %s', role, columns, purpose, statement), ', ' ORDER BY statement)
+  FROM meshpg.access_history WHERE backend_pid = 4243}),
+	'buyer {amount} audit 911, buyer {amount} audit 912', 'as 1.2.0 captured them');
+
+# A damaged shutdown file: the reads before the damage come back, the
+# server starts, nothing is read past it.  Two reads of one backend are kept
+# at a clean stop, as one batch (a 12-byte head, then each read's 26-byte
+# head and, for the first, its shape); the second read's shape length is
+# set past the batch's end.
 reads(2);
 $node->stop;
 open($fh, '<:raw', $file) or die "could not read $file: $!";
 my $data = do { local $/; <$fh> };
 close($fh);
-my $first_len = unpack('v', substr($data, 24 + 4, 2));    # after the file header
-my $second = 24 + 32 + $first_len;    # a record: 32-byte head, then its shape
-substr($data, $second + 32 + 32, 1) = chr(200);    # the shape's npolicies byte
+my $first = 24 + 12;    # after the file header and the batch head
+my $first_len = unpack('v', substr($data, $first, 2));
+substr($data, $first + 26 + $first_len, 2) = pack('v', 0x7fff);
 open($fh, '>:raw', $file) or die "could not write $file: $!";
 print $fh $data;
 close($fh);
