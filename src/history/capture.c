@@ -179,8 +179,12 @@ history_xact_callback(XactEvent event, void *arg)
 	bool		abort = event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT;
 
 	if (abort || event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE)
+	{
 		while (nopen > 0)
 			close_statement(nopen - 1, abort);
+		/* what a statement that failed while being captured left */
+		staged_len = 0;
+	}
 	if (abort)
 		mesh_lineage_reset();
 }
@@ -298,7 +302,6 @@ encode_reads(QueryDesc *query, char command, Oid *target)
 		e.shape.query_id = stmt->queryId;
 		e.shape.product_id = product->id;
 		e.shape.backend_start = MyStartTimestamp;
-		e.shape.dbid = MyDatabaseId;
 		e.shape.relid = rte->relid;
 		e.shape.current_user = GetUserId();
 		e.shape.session_user = GetSessionUserId();
@@ -386,10 +389,15 @@ capture_statement(QueryDesc *query)
 
 			if (kept->size < len)
 			{
+				int			size = Max(len, 2 * MESH_HISTORY_MAX_RECORD);
+
+				/* empty, should the allocation fail */
+				kept->serial = 0;
+				kept->size = 0;
 				if (kept->records != NULL)
 					pfree(kept->records);
-				kept->size = Max(len, 2 * MESH_HISTORY_MAX_RECORD);
-				kept->records = MemoryContextAlloc(TopMemoryContext, kept->size);
+				kept->records = MemoryContextAlloc(TopMemoryContext, size);
+				kept->size = size;
 			}
 			memcpy(kept->records, staged + first, len);
 			kept->serial = serial;

@@ -31,7 +31,6 @@ typedef struct HistoryShape
 	uint64		query_id;
 	int64		product_id;
 	TimestampTz backend_start;
-	Oid			dbid;
 	Oid			relid;			/* the relation read (a partition, maybe) */
 	Oid			current_user;
 	Oid			session_user;
