@@ -9,8 +9,6 @@
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
 
-#include "history/history.h"
-
 /*
  * Plan items that carry a write's column lineage from the planner to the
  * executor: a source relation, then (source column << 16 | target column).

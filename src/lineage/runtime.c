@@ -7,7 +7,9 @@
  *
  * The planner hook derives the columns of a write (it alone sees the query
  * tree) and leaves them in the plan as marks; the utility hook notes the
- * relation that CREATE TABLE AS and REFRESH write.  At ExecutorEnd the
+ * relation that CREATE TABLE AS and REFRESH write (CREATE TABLE AS EXECUTE
+ * runs a plan made before, without marks: its columns are derived from the
+ * prepared statement's query when it ends).  At ExecutorEnd the
  * access history's capture hands over the products the statement read, and
  * the edges are written to the catalog in the writer's own transaction: a
  * write that rolls back leaves no lineage.  An edge already recorded is
@@ -22,12 +24,12 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/prepare.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/planner.h"
-#include "commands/prepare.h"
 #include "parser/parsetree.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
