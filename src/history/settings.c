@@ -53,7 +53,7 @@ mesh_define_history_settings(void)
 							 NULL, NULL, NULL);
 	DefineCustomIntVariable("meshpg.history_buffer_size",
 							"Slots of 128 bytes in the shared access-history buffer, which holds reads until a flush.",
-							"A read takes one slot, or a few with many policies or a long purpose. "
+							"Reads come in batches of one backend's reads: a read of the same shape as the one before it takes 26 bytes. "
 							"When the buffer is full, further reads are counted as dropped.",
 							&mesh_history_buffer_size,
 							16384, 64, 1048576,
