@@ -536,7 +536,8 @@ history_executor_end(QueryDesc *query)
 			s->target = mesh_lineage_utility_target('c');
 			s->rewrite |= OidIsValid(s->target);
 		}
-		if (OidIsValid(s->target))
+		/* a data-modifying CTE writes whatever the statement's command */
+		if (OidIsValid(s->target) || query->plannedstmt->hasModifyingCTE)
 		{
 			Oid		   *sources = palloc(sizeof(Oid) * s->n);
 			uint8	   *record = staged + s->first;
