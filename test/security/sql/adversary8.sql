@@ -1,8 +1,9 @@
 --
 -- adversary8: the eighth red-team round: relations built from a tagged
 -- column by writes whose lineage used to go unrecorded, registered as
--- products and read by a granted consumer.  Actors: reader (a consumer
--- with a grant), the vault domain's team and the governance team.  As in vectors.sql, this file never writes
+-- products and read by a granted consumer; and a cursor that fails in a
+-- savepoint.  Actors: reader (a consumer with a grant), the vault domain's
+-- team and the governance team.  As in vectors.sql, this file never writes
 -- the word the make target looks for.
 --
 RESET ROLE;
@@ -65,3 +66,40 @@ UNION ALL SELECT 'part', id, ssn FROM vault.adv8_part
 UNION ALL SELECT 'inh', id, ssn FROM vault.adv8_inh
 ORDER BY 1, 2;
 RESET ROLE;
+
+-- 6. A cursor whose FETCH fails in a savepoint (here and in PL/pgSQL) is
+-- recorded incomplete, with the rows it returned before: it used to stay
+-- open until commit and be recorded complete.
+SELECT meshpg.flush_access_history() >= 0 AS flushed_earlier_reads;
+SELECT clock_timestamp() AS adv8_t0 \gset
+SET ROLE reader;
+-- the second row fetched fails, whichever it is
+CREATE TEMP SEQUENCE adv8_s1;
+CREATE TEMP SEQUENCE adv8_s2;
+BEGIN;
+DECLARE c CURSOR FOR SELECT id, 10 / (2 - nextval('adv8_s1')) AS q FROM vault.people;
+FETCH 1 FROM c;
+SAVEPOINT s;
+FETCH 1 FROM c;
+ROLLBACK TO s;
+CLOSE c;
+SELECT count(*) FROM generate_series(1, 5);
+COMMIT;
+DO $$
+DECLARE
+  c CURSOR FOR SELECT name, 10 / (2 - nextval('adv8_s2')) AS q FROM vault.people;
+  r record;
+BEGIN
+  OPEN c;
+  FETCH c INTO r;
+  BEGIN
+    FETCH c INTO r;
+  EXCEPTION WHEN division_by_zero THEN
+    RAISE NOTICE 'second fetch failed';
+  END;
+  CLOSE c;
+END $$;
+RESET ROLE;
+SELECT meshpg.flush_access_history() > 0 AS flushed;
+SELECT product, role, columns, rows, complete FROM meshpg.access_history
+ WHERE product = 'vault.people' AND read_at >= :'adv8_t0' ORDER BY statement;
