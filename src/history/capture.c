@@ -60,6 +60,8 @@ typedef struct OpenStatement
 	char		command;
 	Oid			target;
 	bool		rewrite;		/* command or target learnt after encoding */
+	bool		running;		/* in ExecutorRun, since subtransaction run_subid */
+	SubTransactionId run_subid;
 } OpenStatement;
 
 static OpenStatement *open_stmts = NULL;
@@ -195,8 +197,17 @@ history_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	if (event != SUBXACT_EVENT_ABORT_SUB)
 		return;
+
+	/*
+	 * Also a cursor of an outer (sub)transaction whose FETCH failed in this
+	 * one: its run began here and never returned, and its portal, now
+	 * failed, never reaches ExecutorEnd.  Left open, it would be recorded
+	 * complete at commit, and its QueryDesc, freed, could be taken for a
+	 * later statement's.
+	 */
 	for (int i = nopen - 1; i >= 0; i--)
-		if (open_stmts[i].subid >= mySubid)
+		if (open_stmts[i].subid >= mySubid ||
+			(open_stmts[i].running && open_stmts[i].run_subid >= mySubid))
 			close_statement(i, true);
 }
 
@@ -433,6 +444,8 @@ capture_statement(QueryDesc *query)
 	open_stmts[nopen].command = command;
 	open_stmts[nopen].target = target;
 	open_stmts[nopen].rewrite = false;
+	open_stmts[nopen].running = false;
+	open_stmts[nopen].run_subid = InvalidSubTransactionId;
 	nopen++;
 
 	if (!callbacks_registered)
@@ -492,6 +505,18 @@ history_executor_run(QueryDesc *query, ScanDirection direction, uint64 count,
 {
 	int			i;
 
+	/*
+	 * A run that never returns failed: the subtransaction abort that follows
+	 * closes the statement (history_subxact_callback).  A run cannot outlive
+	 * the subtransaction it began in, so a statement still running when that
+	 * subtransaction aborts was interrupted.
+	 */
+	if (nopen > 0 && (i = find_statement(query)) >= 0)
+	{
+		open_stmts[i].running = true;
+		open_stmts[i].run_subid = GetCurrentSubTransactionId();
+	}
+
 	if (prev_executor_run)
 		prev_executor_run(query, direction, count, execute_once);
 	else
@@ -502,6 +527,7 @@ history_executor_run(QueryDesc *query, ScanDirection direction, uint64 count,
 	{
 		OpenStatement *s = &open_stmts[i];
 
+		s->running = false;
 		s->rows += query->estate->es_processed;
 
 		/*
@@ -536,7 +562,8 @@ history_executor_end(QueryDesc *query)
 			s->target = mesh_lineage_utility_target('c');
 			s->rewrite |= OidIsValid(s->target);
 		}
-		if (OidIsValid(s->target))
+		/* a data-modifying CTE writes whatever the statement's command */
+		if (OidIsValid(s->target) || query->plannedstmt->hasModifyingCTE)
 		{
 			Oid		   *sources = palloc(sizeof(Oid) * s->n);
 			uint8	   *record = staged + s->first;

@@ -134,13 +134,17 @@ derive_in(DeriveContext *ctx, Query *q, Node *expr)
 	ctx->depth--;
 }
 
-/* Column attno of a subquery-like source: its target entry, or all. */
+/*
+ * Column attno of a subquery-like source: its target entry, or all.  A
+ * data-modifying CTE's columns are its RETURNING list (over the relation it
+ * wrote), not the target list of what it wrote.
+ */
 static void
 derive_tlist(DeriveContext *ctx, Query *sub, AttrNumber attno)
 {
 	ListCell   *lc;
 
-	foreach(lc, sub->targetList)
+	foreach(lc, sub->commandType == CMD_SELECT ? sub->targetList : sub->returningList)
 	{
 		TargetEntry *tle = lfirst(lc);
 
@@ -297,10 +301,13 @@ derive_walker(Node *node, DeriveContext *ctx)
 }
 
 List *
-mesh_expr_sources(Query *q, Node *expr)
+mesh_expr_sources(Query *outer, Query *q, Node *expr)
 {
 	DeriveContext ctx = {NIL, NIL, 0, false};
 
+	/* a data-modifying CTE's query refers to its siblings one level up */
+	if (outer != NULL)
+		ctx.queries = list_make1(outer);
 	derive_in(&ctx, q, expr);
 	return ctx.out;
 }
@@ -471,7 +478,7 @@ describe_view(ReturnSetInfo *rsinfo, Oid view)
 
 			if (tle->resjunk || (target_col = column_name(view, tle->resno)) == NULL)
 				continue;
-			derived = mesh_expr_sources(q, (Node *) tle->expr);
+			derived = mesh_expr_sources(NULL, q, (Node *) tle->expr);
 			foreach(sc, derived)
 			{
 				ColumnSource *s = lfirst(sc);

@@ -18,6 +18,14 @@
 #define MESH_MARK_LINEAGE_SRC	(-1010)
 #define MESH_MARK_LINEAGE_COL	(-1011)
 
+/*
+ * A data-modifying CTE's write: its target relation, then its command
+ * ('i'nsert or 'u'pdate); the SRC/COL marks that follow, up to the next
+ * TGT, are its columns.  The statement's own write's marks come first.
+ */
+#define MESH_MARK_LINEAGE_TGT	(-1012)
+#define MESH_MARK_LINEAGE_CMD	(-1013)
+
 /* A column a value is derived from. */
 typedef struct ColumnSource
 {
@@ -25,8 +33,11 @@ typedef struct ColumnSource
 	AttrNumber	attno;
 } ColumnSource;
 
-/* derive.c: the columns expr (evaluated in q) is computed from; of ColumnSource * */
-extern List *mesh_expr_sources(Query *q, Node *expr);
+/*
+ * derive.c: the columns expr (evaluated in q, whose parent is outer or
+ * none) is computed from; of ColumnSource *
+ */
+extern List *mesh_expr_sources(Query *outer, Query *q, Node *expr);
 
 /* runtime.c */
 extern void mesh_install_lineage_hooks(void);

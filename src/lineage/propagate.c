@@ -76,6 +76,10 @@ register_callbacks(void)
 /*
  * One step: from every tagged product column, along column derivations
  * through relations that are not products, to the next products' columns.
+ * A partition's or inheritance child's rows are its parent's too: each of
+ * its columns derives the parent's column of that name, so a write recorded
+ * on the partition (INSERT INTO a partition directly, or a table loaded and
+ * then attached) reaches a partitioned product.
  * Returns the products given a tag or a propagation record.
  */
 #define PROPAGATE_STEP \
@@ -83,6 +87,9 @@ register_callbacks(void)
 "  SELECT source::oid AS source, source_column, target::oid AS target, target_column" \
 "    FROM meshpg._static_lineage(true) WHERE source_column IS NOT NULL" \
 "  UNION SELECT source::oid, source_column, target::oid, target_column FROM meshpg.cat_lineage_column" \
+"  UNION SELECT i.inhrelid, a.attname::text COLLATE \"default\", i.inhparent, a.attname::text COLLATE \"default\"" \
+"    FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute a" \
+"      ON a.attrelid = i.inhparent AND a.attnum > 0 AND NOT a.attisdropped" \
 "), products AS (SELECT id, relid::oid AS relid FROM meshpg.cat_product" \
 "), reach (origin, origin_column, tag_id, value, rel, col, depth) AS (" \
 "  SELECT ct.product_id, ct.column_name, ct.tag_id, ct.value, p.relid, ct.column_name, 0" \

@@ -140,7 +140,7 @@ mesh_lineage_utility_target(char command)
 
 /* Marks (source, source column -> target column) for each derivation. */
 static void
-derive_targets(Query *q, List *tlist, bool positional, List **marks)
+derive_targets(Query *outer, Query *q, List *tlist, bool positional, List **marks)
 {
 	ListCell   *lc;
 	AttrNumber	position = 0;
@@ -157,7 +157,7 @@ derive_targets(Query *q, List *tlist, bool positional, List **marks)
 		target = positional ? ++position : tle->resno;
 		if (target <= 0)
 			continue;
-		sources = mesh_expr_sources(q, (Node *) tle->expr);
+		sources = mesh_expr_sources(outer, q, (Node *) tle->expr);
 		foreach(sc, sources)
 		{
 			ColumnSource *s = lfirst(sc);
@@ -191,11 +191,17 @@ lineage_planner(Query *parse, const char *query_string, int cursorOptions,
 		{
 			utility_plan_pending = false;
 			if (mesh_catalog() != NULL)
-				derive_targets(parse, parse->targetList, true, &marks);
+				derive_targets(NULL, parse, parse->targetList, true, &marks);
 		}
+		/*
+		 * A write reads another relation through its range table, or
+		 * through a scalar sublink alone: UPDATE t SET c = (SELECT ...) and
+		 * INSERT ... VALUES ((SELECT ...)) have only their target there.
+		 */
 		else if ((parse->commandType == CMD_INSERT || parse->commandType == CMD_UPDATE ||
 				  parse->commandType == CMD_MERGE) &&
-				 parse->resultRelation > 0 && list_length(parse->rtable) > 1 &&
+				 parse->resultRelation > 0 &&
+				 (list_length(parse->rtable) > 1 || parse->hasSubLinks) &&
 				 mesh_catalog() != NULL)
 		{
 			if (parse->commandType == CMD_MERGE)
@@ -203,11 +209,41 @@ lineage_planner(Query *parse, const char *query_string, int cursorOptions,
 				ListCell   *lc;
 
 				foreach(lc, parse->mergeActionList)
-					derive_targets(parse, ((MergeAction *) lfirst(lc))->targetList,
+					derive_targets(NULL, parse, ((MergeAction *) lfirst(lc))->targetList,
 								   false, &marks);
 			}
 			else
-				derive_targets(parse, parse->targetList, false, &marks);
+				derive_targets(NULL, parse, parse->targetList, false, &marks);
+		}
+	}
+
+	/*
+	 * WITH w AS (INSERT INTO t SELECT ... RETURNING ...) writes t from
+	 * inside a statement of any kind, a SELECT included: each such write
+	 * gets its own target mark and columns (such CTEs are at the top level).
+	 */
+	if (!writing && mesh_history_enabled && parse->hasModifyingCTE && mesh_catalog() != NULL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, parse->cteList)
+		{
+			CommonTableExpr *cte = lfirst(lc);
+			Query	   *cq = (Query *) cte->ctequery;
+			PlanInvalItem *tgt;
+			PlanInvalItem *cmd;
+
+			if (!IsA(cq, Query) || cq->resultRelation <= 0 ||
+				(cq->commandType != CMD_INSERT && cq->commandType != CMD_UPDATE))
+				continue;
+			tgt = makeNode(PlanInvalItem);
+			tgt->cacheId = MESH_MARK_LINEAGE_TGT;
+			tgt->hashValue = (uint32) rt_fetch(cq->resultRelation, cq->rtable)->relid;
+			cmd = makeNode(PlanInvalItem);
+			cmd->cacheId = MESH_MARK_LINEAGE_CMD;
+			cmd->hashValue = cq->commandType == CMD_INSERT ? 'i' : 'u';
+			marks = lappend(lappend(marks, tgt), cmd);
+			derive_targets(parse, cq, cq->targetList, false, &marks);
 		}
 	}
 
@@ -261,6 +297,28 @@ lineage_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
+
+	/*
+	 * A table attached as a partition (or made an inheritance child) brings
+	 * its rows, and their lineage, into its parent: a product built by
+	 * loading a table from a tagged column and attaching it must inherit
+	 * the tag as one loaded by INSERT INTO the partition does.
+	 */
+	if (IsA(stmt, AlterTableStmt))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((AlterTableStmt *) stmt)->cmds)
+		{
+			AlterTableCmd *cmd = lfirst(lc);
+
+			if (cmd->subtype == AT_AttachPartition || cmd->subtype == AT_AddInherit)
+			{
+				(void) mesh_propagate_tags();
+				break;
+			}
+		}
+	}
 
 	/* an error leaves these set; mesh_lineage_reset clears them at abort */
 	if (mine)
@@ -329,43 +387,42 @@ execute_marks(const char *name)
 		return NIL;
 	query = linitial_node(Query, ps->plansource->query_list);
 	if (query->commandType == CMD_SELECT)
-		derive_targets(query, query->targetList, true, &marks);
+		derive_targets(NULL, query, query->targetList, true, &marks);
 	return marks;
 }
 
-void
-mesh_lineage_record(PlannedStmt *stmt, Oid target, char command,
-					const Oid *sources, int n)
+/*
+ * Records the edges into target: from each product read, and the column
+ * derivations of items from index start up to the next write's target mark.
+ */
+static void
+record_write(Oid target, char command, const Oid *sources, int n, List *items, int start)
 {
 	const MeshCatalog *cat;
 	Edge	   *edges;
 	int			nedges = 0;
 	int			maxedges;
-	ListCell   *lc;
 	Oid			source = InvalidOid;
 	uint32		key;
 	MeshSpiState spi;
 	const char *user;
-	List	   *items;
 
-	if (writing || RecoveryInProgress() || (cat = mesh_catalog()) == NULL ||
+	if ((cat = mesh_catalog()) == NULL ||
 		get_rel_persistence(target) == RELPERSISTENCE_TEMP ||
-		get_rel_namespace(target) == cat->nsp || !IsTransactionState())
+		get_rel_namespace(target) == cat->nsp)
 		return;
 
-	items = stmt->invalItems;
-	/* CREATE TABLE AS EXECUTE: the prepared plan carries no write's marks */
-	if (command == 'c' && utility_execute != NULL)
-		items = execute_marks(utility_execute);
 	maxedges = n + list_length(items) + 1;
 	edges = palloc(sizeof(Edge) * maxedges);
 	for (int i = 0; i < n; i++)
 		if (sources[i] != target)
 			add_edge(edges, &nedges, sources[i], 0, 0);
-	foreach(lc, items)
+	for (int i = start; i < list_length(items); i++)
 	{
-		PlanInvalItem *item = lfirst(lc);
+		PlanInvalItem *item = list_nth(items, i);
 
+		if (item->cacheId == MESH_MARK_LINEAGE_TGT)
+			break;
 		if (item->cacheId == MESH_MARK_LINEAGE_SRC)
 			source = (Oid) item->hashValue;
 		else if (item->cacheId == MESH_MARK_LINEAGE_COL && source != target &&
@@ -451,6 +508,42 @@ mesh_lineage_record(PlannedStmt *stmt, Oid target, char command,
 		MemoryContextSwitchTo(old);
 	}
 	pfree(edges);
+}
+
+/*
+ * The lineage of a statement that read the products sources and wrote
+ * target (if valid) and the targets of its data-modifying CTEs, if any.
+ */
+void
+mesh_lineage_record(PlannedStmt *stmt, Oid target, char command,
+					const Oid *sources, int n)
+{
+	if (writing || RecoveryInProgress() || mesh_catalog() == NULL || !IsTransactionState())
+		return;
+
+	if (OidIsValid(target))
+	{
+		List	   *items = stmt->invalItems;
+
+		/* CREATE TABLE AS EXECUTE: the prepared plan carries no write's marks */
+		if (command == 'c' && utility_execute != NULL)
+			items = execute_marks(utility_execute);
+		record_write(target, command, sources, n, items, 0);
+	}
+	if (stmt->hasModifyingCTE)
+	{
+		List	   *items = stmt->invalItems;
+
+		for (int i = 0; i + 1 < list_length(items); i++)
+		{
+			PlanInvalItem *tgt = list_nth(items, i);
+			PlanInvalItem *cmd = list_nth(items, i + 1);
+
+			if (tgt->cacheId == MESH_MARK_LINEAGE_TGT && cmd->cacheId == MESH_MARK_LINEAGE_CMD)
+				record_write((Oid) tgt->hashValue, (char) cmd->hashValue, sources, n,
+							 items, i + 2);
+		}
+	}
 }
 
 void
