@@ -542,15 +542,40 @@ history_executor_run(QueryDesc *query, ScanDirection direction, uint64 count,
 	}
 }
 
+/*
+ * A statement that read no product but wrote a relation, whose lineage may
+ * still matter (mesh_lineage_record_indirect).  Checked before the executor
+ * state is freed; a plain SELECT costs one test.
+ */
+static bool
+may_derive_indirectly(QueryDesc *query)
+{
+	if (query->operation == CMD_SELECT && !query->plannedstmt->hasModifyingCTE &&
+		query->dest->mydest != DestIntoRel && query->dest->mydest != DestTransientRel)
+		return false;
+	return mesh_history_enabled && query->estate != NULL &&
+		!(query->estate->es_top_eflags & EXEC_FLAG_EXPLAIN_ONLY) &&
+		!IsParallelWorker() &&
+		!InNoForceRLSOperation() && !mesh_lineage_writing() && mesh_catalog() != NULL;
+}
+
 static void
 history_executor_end(QueryDesc *query)
 {
 	int			i = nopen > 0 ? find_statement(query) : -1;
+	bool		indirect = i < 0 && may_derive_indirectly(query);
 
 	if (prev_executor_end)
 		prev_executor_end(query);
 	else
 		standard_ExecutorEnd(query);
+
+	if (indirect)
+	{
+		char		command = command_of(query);
+
+		mesh_lineage_record_indirect(query->plannedstmt, target_of(query, command), command);
+	}
 
 	if (i >= 0 && (i = find_statement(query)) >= 0)
 	{

@@ -46,6 +46,7 @@ extern void mesh_lineage_reset(void);
 extern Oid	mesh_lineage_utility_target(char command);
 extern void mesh_lineage_record(PlannedStmt *stmt, Oid target, char command,
 								const Oid *sources, int n);
+extern void mesh_lineage_record_indirect(PlannedStmt *stmt, Oid target, char command);
 
 /* propagate.c: applies tag propagation; returns the products that changed */
 extern int	mesh_propagate_tags(void);

@@ -19,6 +19,8 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
@@ -35,7 +37,9 @@
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
+#include "utils/fmgroids.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "catalog/catalog.h"
 #include "history/history.h"
@@ -521,7 +525,8 @@ mesh_lineage_record(PlannedStmt *stmt, Oid target, char command,
 	if (writing || RecoveryInProgress() || mesh_catalog() == NULL || !IsTransactionState())
 		return;
 
-	if (OidIsValid(target))
+	/* a DELETE ... USING builds nothing from what it reads */
+	if (OidIsValid(target) && command != 'd')
 	{
 		List	   *items = stmt->invalItems;
 
@@ -542,6 +547,72 @@ mesh_lineage_record(PlannedStmt *stmt, Oid target, char command,
 			if (tgt->cacheId == MESH_MARK_LINEAGE_TGT && cmd->cacheId == MESH_MARK_LINEAGE_CMD)
 				record_write((Oid) tgt->hashValue, (char) cmd->hashValue, sources, n,
 							 items, i + 2);
+		}
+	}
+}
+
+/*
+ * Whether relid holds values derived from a product's columns: a recorded
+ * write put them there (meshpg.cat_lineage_column names it as a target).
+ * An index probe, with a fresh snapshot: edges recorded by this
+ * transaction's earlier statements, or committed by others, count.
+ */
+static bool
+derived_from_product(Oid relid)
+{
+	const MeshCatalog *cat = mesh_catalog();
+	Oid			table = get_relname_relid("cat_lineage_column", cat->nsp);
+	Oid			index = get_relname_relid("cat_lineage_column_target_idx", cat->nsp);
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	Snapshot	snapshot;
+	bool		found;
+
+	if (!OidIsValid(table) || !OidIsValid(index))
+		return false;
+	rel = table_open(table, AccessShareLock);
+	/* the target column (a regclass, compared as an oid) */
+	ScanKeyInit(&key, 3, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan(rel, index, true, snapshot, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * A write that read no product: its lineage is recorded if a relation it
+ * derives columns from holds product values itself (a staging table loaded
+ * from a product, then copied on), so that tags reach a product built
+ * through any number of such relations.  Other writes record nothing.
+ */
+void
+mesh_lineage_record_indirect(PlannedStmt *stmt, Oid target, char command)
+{
+	List	   *items;
+	ListCell   *lc;
+	Oid			checked = InvalidOid;
+
+	if (writing || RecoveryInProgress() || mesh_catalog() == NULL || !IsTransactionState())
+		return;
+	items = stmt->invalItems;
+	if (command == 'c' && utility_execute != NULL)
+		items = execute_marks(utility_execute);
+	foreach(lc, items)
+	{
+		PlanInvalItem *item = lfirst(lc);
+		Oid			source = (Oid) item->hashValue;
+
+		if (item->cacheId != MESH_MARK_LINEAGE_SRC || source == checked || source == target)
+			continue;
+		checked = source;
+		if (derived_from_product(source))
+		{
+			mesh_lineage_record(stmt, target, command, NULL, 0);
+			return;
 		}
 	}
 }

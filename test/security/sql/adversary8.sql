@@ -103,3 +103,52 @@ RESET ROLE;
 SELECT meshpg.flush_access_history() > 0 AS flushed;
 SELECT product, role, columns, rows, complete FROM meshpg.access_history
  WHERE product = 'vault.people' AND read_at >= :'adv8_t0' ORDER BY statement;
+
+-- 7. Through tables that are not products: a staging table loaded from the
+-- product, then copied on by INSERT ... SELECT, CREATE TABLE AS and a
+-- data-modifying CTE, none of which reads a product itself.  A copy of a
+-- table that holds no product values records no lineage.
+SET ROLE vault_team;
+CREATE TABLE vault.adv8_stage1 (id int, ssn text);
+INSERT INTO vault.adv8_stage1 SELECT id, ssn FROM vault.people;
+CREATE TABLE vault.adv8_stage2 AS SELECT id, ssn AS social FROM vault.adv8_stage1;
+CREATE TABLE vault.adv8_chain (id int, tax_id text);
+INSERT INTO vault.adv8_chain SELECT id, social FROM vault.adv8_stage2;
+CREATE TABLE vault.adv8_chain_cte (id int, tax_id text);
+WITH w AS (INSERT INTO vault.adv8_chain_cte SELECT id, ssn FROM vault.adv8_stage1 RETURNING 1)
+SELECT count(*) FROM w;
+CREATE TABLE vault.adv8_plain (id int, note text);
+INSERT INTO vault.adv8_plain VALUES (1, 'plain');
+CREATE TABLE vault.adv8_plain2 AS SELECT * FROM vault.adv8_plain;
+INSERT INTO vault.adv8_plain2 SELECT * FROM vault.adv8_plain;
+DO $$ DECLARE r text; BEGIN
+  FOREACH r IN ARRAY ARRAY['chain', 'chain_cte'] LOOP
+    PERFORM meshpg.register_product('vault', 'adv8_' || r, 'vault.adv8_' || r, description => 'Round eight');
+    PERFORM meshpg.publish('vault.adv8_' || r, '1.0.0');
+    PERFORM meshpg.grant_access('vault.adv8_' || r, 'reader');
+  END LOOP; END $$;
+RESET ROLE;
+SELECT product, column_name, tag FROM meshpg.column_tags
+ WHERE product IN ('vault.adv8_chain', 'vault.adv8_chain_cte') ORDER BY 1, 2, 3;
+SELECT source, target, kind, columns FROM meshpg.lineage_edges
+ WHERE target IN ('vault.adv8_stage2', 'vault.adv8_chain', 'vault.adv8_chain_cte',
+                  'vault.adv8_plain2') ORDER BY 1, 2, 3;
+SET ROLE reader;
+SELECT 'chain' AS p, id, tax_id FROM vault.adv8_chain
+UNION ALL SELECT 'chain_cte', id, tax_id FROM vault.adv8_chain_cte
+ORDER BY 1, 2;
+RESET ROLE;
+
+-- 8. DELETE ... USING a product: it builds nothing, so it records no
+-- lineage (it used to fail, recording an edge of a kind the catalog
+-- refuses), and it is in the access history as a DELETE.
+SET ROLE vault_team;
+CREATE TABLE vault.adv8_del (id int);
+INSERT INTO vault.adv8_del VALUES (1), (99);
+DELETE FROM vault.adv8_del d USING vault.people p WHERE d.id = p.id;
+SELECT id FROM vault.adv8_del;
+RESET ROLE;
+SELECT count(*) AS edges FROM meshpg.lineage_edges WHERE target = 'vault.adv8_del';
+SELECT meshpg.flush_access_history() > 0 AS flushed;
+SELECT product, command, target FROM meshpg.access_history
+ WHERE target = 'vault.adv8_del';
