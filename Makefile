@@ -28,7 +28,7 @@ SHLIB_LINK = $(ICU_LIBS) $(YAML_LIBS)
 REGRESS = init names domains products lifecycle grants search ddl security bad_input policies \
 	contract_ddl contract_versions descriptor_apply descriptor_errors descriptor_slo \
 	slo_declare slo_evaluate \
-	history_access history_plans lineage_graph lineage_tags hostile_input
+	history_access history_plans history_encoding lineage_graph lineage_tags hostile_input
 REGRESS_OPTS = --temp-instance=./tmp_check_regress \
 	--temp-config=$(srcdir)/test/meshpg.conf \
 	--encoding=UTF8 --no-locale

@@ -54,6 +54,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/builtins.h"
+#include "utils/syscache.h"
 
 #include "history/history.h"
 
@@ -163,6 +164,7 @@ static char *passed = NULL;
 static Size passed_len = 0;
 static int	npassed = 0;			/* batches */
 static uint64 passed_reads = 0;
+static uint64 discarded_reads = 0;	/* of databases that are gone */
 static bool claiming = false;
 
 static Size
@@ -379,10 +381,15 @@ shape_valid(const uint8 *shape, int len)
 	uint8		present;
 	uint8		npolicies;
 	uint8		n;
+	TimestampTz backend_start;
 
 	if (len < SHAPE_FIXED_BYTES + 1)
 		return false;
 	present = shape[0];
+	/* out of range, it would make the history unreadable: the view prints it */
+	memcpy(&backend_start, shape + 1 + sizeof(int64), sizeof(backend_start));
+	if (!IS_VALID_TIMESTAMP(backend_start))
+		return false;
 	p = shape + SHAPE_FIXED_BYTES - 1;
 	npolicies = *p++;
 	if (npolicies > MESH_HISTORY_MAX_POLICIES)
@@ -632,8 +639,12 @@ valid_entries(const uint8 *p, int len, int *nreads)
 	while (off + ENTRY_HEAD <= len)
 	{
 		int			shape_len = entry_shape_len(p + off);
+		TimestampTz read_at;
 
-		if (off + ENTRY_HEAD + shape_len > len ||
+		/* capture stamps a statement's start: never out of range */
+		memcpy(&read_at, p + off + ENTRY_READ_AT, sizeof(read_at));
+		if (!IS_VALID_TIMESTAMP(read_at) ||
+			off + ENTRY_HEAD + shape_len > len ||
 			(shape_len == 0 && !have_shape) ||
 			(shape_len > 0 && !shape_valid(p + off + ENTRY_HEAD, shape_len)))
 			break;
@@ -778,6 +789,8 @@ static bool
 load_batch(FILE *file, uint32 magic, uint8 *out)
 {
 	uint8	   *entry = out + sizeof(BatchHead);
+	int			len;
+	int			nreads;
 
 	seal_batch(out, InvalidOid, 0, 0);
 	if (magic == HISTORY_MAGIC_V1)
@@ -815,7 +828,11 @@ load_batch(FILE *file, uint32 magic, uint8 *out)
 		strlcpy(e.shape.purpose, v1.purpose, sizeof(e.shape.purpose));
 		strlcpy(e.shape.version, v1.version, sizeof(e.shape.version));
 		memcpy(e.shape.columns, v1.columns, sizeof(e.shape.columns));
-		seal_batch(out, v1.dbid, mesh_history_encode(&e, entry), 1);
+		/* its times are checked as the other formats' are */
+		len = mesh_history_encode(&e, entry);
+		if (valid_entries(entry, len, &nreads) != len)
+			return false;
+		seal_batch(out, v1.dbid, len, 1);
 	}
 	else if (magic == HISTORY_MAGIC_V2)
 	{
@@ -823,21 +840,20 @@ load_batch(FILE *file, uint32 magic, uint8 *out)
 		uint16		len;
 
 		if (fread(&head, sizeof(head), 1, file) != 1 || head.len > MAX_SHAPE_BYTES ||
-			fread(entry + ENTRY_HEAD, head.len, 1, file) != 1 ||
-			!shape_valid(entry + ENTRY_HEAD, head.len))
+			fread(entry + ENTRY_HEAD, head.len, 1, file) != 1)
 			return false;
 		len = head.len;
 		memcpy(entry + ENTRY_LEN, &len, sizeof(len));
 		memcpy(entry + ENTRY_READ_AT, &head.read_at, sizeof(TimestampTz));
 		memcpy(entry + ENTRY_ROWS, &head.rows, sizeof(uint64));
 		memcpy(entry + ENTRY_STATEMENT, &head.statement, sizeof(uint64));
+		if (valid_entries(entry, ENTRY_HEAD + len, &nreads) != ENTRY_HEAD + len)
+			return false;
 		seal_batch(out, head.dbid, ENTRY_HEAD + len, 1);
 	}
 	else
 	{
 		BatchHead	head;
-		int			nreads;
-		int			len;
 
 		if (fread(&head, sizeof(head), 1, file) != 1 || head.len > STAGE_BYTES)
 			return false;
@@ -1153,6 +1169,8 @@ mesh_history_claim(Oid dbid, int *n)
 	uint8		batch[RECORD_SLOTS(MAX_BATCH_BYTES) * SLOT_DATA];
 	uint64		nslots;
 	Size		room;
+	Oid			live = InvalidOid;	/* the last database found, and gone */
+	Oid			gone = InvalidOid;
 
 	*n = 0;
 	if (shared == NULL || claiming)
@@ -1183,10 +1201,11 @@ mesh_history_claim(Oid dbid, int *n)
 	shapes = palloc(room);
 	npassed = 0;
 	passed_reads = 0;
+	discarded_reads = 0;
 	passed = NULL;
 	passed_len = 0;
 	while (batch_complete(pos, head_pos, &head) &&
-		   count + passed_reads + head.nreads <= Min(FLUSH_BATCH, pending))
+		   count + passed_reads + discarded_reads + head.nreads <= Min(FLUSH_BATCH, pending))
 	{
 		int			len = sizeof(BatchHead) + head.len;
 
@@ -1226,8 +1245,22 @@ mesh_history_claim(Oid dbid, int *n)
 				p += ENTRY_HEAD + l;
 			}
 		}
+		else if (head.dbid == gone ||
+				 (head.dbid != live &&
+				  !SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(head.dbid))))
+		{
+			/*
+			 * A database that is gone (dropped, or named by a damaged
+			 * shutdown file): nobody will ever flush its reads, and put back
+			 * by every flush they would take room in the ring for good.
+			 * They leave with this claim, counted as dropped.
+			 */
+			gone = head.dbid;
+			discarded_reads += head.nreads;
+		}
 		else
 		{
+			live = head.dbid;
 			if (passed == NULL)
 				passed = MemoryContextAlloc(TopTransactionContext, room);
 			if (passed_len + len > room)
@@ -1241,7 +1274,7 @@ mesh_history_claim(Oid dbid, int *n)
 		pos += head.nslots;
 	}
 	/* passing over others' batches is worth it only to free the tail */
-	if (count == 0)
+	if (count == 0 && discarded_reads == 0)
 	{
 		npassed = 0;
 		passed_reads = 0;
@@ -1252,20 +1285,28 @@ mesh_history_claim(Oid dbid, int *n)
 	return result;
 }
 
+/* Whether this backend's flush holds reads that only its commit consumes. */
+bool
+mesh_history_claimed(void)
+{
+	return claiming && nclaimed > 0;
+}
+
 /* End of the flush's transaction: consumed only if it committed. */
 void
 mesh_history_release(bool consumed)
 {
 	if (!claiming)
 		return;
-	consumed = consumed && nclaimed > 0;
+	consumed = consumed && (nclaimed > 0 || discarded_reads > 0);
 	SpinLockAcquire(&shared->mutex);
 	if (consumed)
 	{
-		/* every batch before claim_end was claimed or passed over */
+		/* every batch before claim_end was claimed, passed over or discarded */
 		shared->tail = claim_end;
-		shared->pending -= nclaimed + passed_reads;
+		shared->pending -= nclaimed + passed_reads + discarded_reads;
 		shared->flushed += nclaimed;
+		shared->dropped += discarded_reads;
 	}
 	shared->flusher = 0;
 	SpinLockRelease(&shared->mutex);
@@ -1275,6 +1316,7 @@ mesh_history_release(bool consumed)
 	nclaimed = 0;
 	npassed = 0;
 	passed_reads = 0;
+	discarded_reads = 0;
 	passed = NULL;
 	claiming = false;
 }

@@ -30,6 +30,7 @@
 #include "access/sysattr.h"
 #include "access/xact.h"
 #include "executor/executor.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/plannodes.h"
 #include "optimizer/planner.h"
@@ -283,6 +284,21 @@ target_of(QueryDesc *query, char command)
 	return InvalidOid;
 }
 
+
+/*
+ * Copies src into a shape's fixed field of size bytes, cut at a character
+ * boundary: a purpose longer than the field cut mid-character would be
+ * recorded as text that is not valid in the database's encoding.
+ */
+static void
+copy_clipped(char *dst, const char *src, int size)
+{
+	int			len = pg_mbcliplen(src, strlen(src), size - 1);
+
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 /*
  * Encodes a record for every product the statement reads at the end of
  * staged; returns how many.  Their time and statement are set later.
@@ -320,9 +336,9 @@ encode_reads(QueryDesc *query, char command, Oid *target)
 		e.shape.command = command;
 		e.shape.target = *target;
 		if (mesh_session_purpose != NULL)
-			strlcpy(e.shape.purpose, mesh_session_purpose, sizeof(e.shape.purpose));
+			copy_clipped(e.shape.purpose, mesh_session_purpose, sizeof(e.shape.purpose));
 		if (product->version != NULL)
-			strlcpy(e.shape.version, product->version, sizeof(e.shape.version));
+			copy_clipped(e.shape.version, product->version, sizeof(e.shape.version));
 		while ((x = bms_next_member(rte->selectedCols, x)) >= 0)
 		{
 			AttrNumber	attno = x + FirstLowInvalidHeapAttributeNumber;

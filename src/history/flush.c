@@ -27,6 +27,7 @@
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -67,6 +68,16 @@ flush_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 static void
 flush_xact_callback(XactEvent event, void *arg)
 {
+	/*
+	 * A prepared transaction lets go of its claim, and COMMIT PREPARED would
+	 * write its rows later: the reads, left in the ring for the next flush,
+	 * would be recorded twice.
+	 */
+	if (event == XACT_EVENT_PRE_PREPARE && mesh_history_claimed())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot PREPARE a transaction that flushed the access history"),
+				 errhint("Flush the access history in a transaction of its own.")));
 	claim_subid = InvalidSubTransactionId;
 	if (event == XACT_EVENT_COMMIT)
 		mesh_history_release(true);
@@ -142,6 +153,20 @@ command_name(char c)
 		default:
 			return "SELECT";
 	}
+}
+
+/*
+ * A purpose or version as a shape holds it, cut before its first byte that
+ * is not valid in the database's encoding.  Reads captured before capture
+ * cut long purposes between characters, or reloaded from a damaged
+ * shutdown file, may hold such bytes: stored as they are, they would make
+ * the row unreadable to whatever checks its text (convert_to, the restore
+ * of a dump).
+ */
+static const char *
+valid_text(const char *s)
+{
+	return pnstrdup(s, pg_encoding_verifymbstr(GetDatabaseEncoding(), s, strlen(s)));
 }
 
 static char *
@@ -483,8 +508,12 @@ insert_reads(const HistoryRead *reads, int n)
 		const char *target;
 		const char *role;
 		const char *session_role;
+		const char *purpose;
+		const char *version;
 
 		mesh_history_decode_shape(&reads[groups.first[g]], &shape);
+		purpose = valid_text(shape.purpose);
+		version = valid_text(shape.version);
 		if (shape.npolicies > 0 && policies == NULL)
 			policies = load_policy_names();
 		product = mesh_product_by_relid(shape.relid);
@@ -517,7 +546,7 @@ insert_reads(const HistoryRead *reads, int n)
 			values[A_PRODUCT_ID] = Int64GetDatum(shape.product_id);
 			values[A_PRODUCT] = product_name ? CStringGetTextDatum(product_name) : (Datum) 0;
 			nulls[A_PRODUCT] = product_name == NULL;
-			values[A_VERSION] = CStringGetTextDatum(shape.version);
+			values[A_VERSION] = CStringGetTextDatum(version);
 			values[A_RELATION] = relname ? CStringGetTextDatum(relname) : (Datum) 0;
 			nulls[A_RELATION] = relname == NULL;
 			values[A_ROLE] = CStringGetTextDatum(role);
@@ -525,8 +554,8 @@ insert_reads(const HistoryRead *reads, int n)
 			values[A_COLUMNS] = columns_datum(&shape);
 			values[A_MASKS] = masks_datum(&shape, policies);
 			values[A_ROW_POLICIES] = row_policies_datum(&shape, policies);
-			values[A_PURPOSE] = shape.purpose[0] ? CStringGetTextDatum(shape.purpose) : (Datum) 0;
-			nulls[A_PURPOSE] = shape.purpose[0] == '\0';
+			values[A_PURPOSE] = purpose[0] ? CStringGetTextDatum(purpose) : (Datum) 0;
+			nulls[A_PURPOSE] = purpose[0] == '\0';
 			values[A_QUERY_ID] = Int64GetDatum((int64) shape.query_id);
 			nulls[A_QUERY_ID] = shape.query_id == 0;
 			values[A_COMMAND] = CStringGetTextDatum(command_name(shape.command));

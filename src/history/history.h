@@ -103,6 +103,7 @@ extern HistoryRead *mesh_history_claim(Oid dbid, int *n);
 extern void mesh_history_decode_shape(const HistoryRead *read, HistoryShape *shape);
 extern void mesh_history_set_flusher(Oid dbid, struct Latch *latch);
 extern void mesh_history_release(bool consumed);
+extern bool mesh_history_claimed(void);
 
 /* capture.c */
 extern void mesh_install_history_hooks(void);

@@ -1,0 +1,65 @@
+# A flush's reads leave the ring when its transaction commits.  A prepared
+# transaction neither commits nor aborts then: if its flush let go of the
+# reads (they stay in the ring, for the next flush) and COMMIT PREPARED
+# later wrote its rows too, every read would be recorded twice.  So a
+# transaction that flushed reads cannot be prepared; one that flushed
+# nothing can.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('history_prepare');
+$node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'meshpg'
+max_prepared_transactions = 2
+});
+$node->start;
+
+$node->safe_psql('postgres', q{
+CREATE ROLE shop_team;
+CREATE ROLE buyer LOGIN;
+CREATE EXTENSION meshpg;
+SELECT meshpg.create_domain('shop', 'shop_team');
+SET ROLE shop_team;
+CREATE TABLE shop.orders (id int PRIMARY KEY, amount numeric);
+INSERT INTO shop.orders VALUES (1, 10);
+SELECT meshpg.register_product('shop', 'orders', 'shop.orders', description => 'Orders');
+SELECT meshpg.publish('shop.orders', '1.0.0');
+SELECT meshpg.grant_access('shop.orders', 'buyer');
+RESET ROLE;
+SELECT meshpg.flush_access_history();
+});
+
+$node->safe_psql('postgres', 'SET ROLE buyer; SELECT amount FROM shop.orders; SELECT id FROM shop.orders;');
+my ($rc, $out, $err) = $node->psql('postgres', q{
+BEGIN;
+SELECT meshpg.flush_access_history();
+PREPARE TRANSACTION 'flushed';
+});
+like($err, qr/cannot PREPARE a transaction that flushed the access history/,
+	'a transaction that flushed reads cannot be prepared');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts'), 0, 'it was rolled back');
+is($node->safe_psql('postgres', 'SELECT pending FROM meshpg.access_history_stats'), 2,
+	'its reads are still pending');
+is($node->safe_psql('postgres', 'SELECT meshpg.flush_access_history()'), 2, 'and the next flush takes them');
+# Had it been prepared, committing it now would record them a second time.
+$node->psql('postgres', "COMMIT PREPARED 'flushed'");
+is($node->safe_psql('postgres', 'SELECT count(*) FROM meshpg.access_history'), 2,
+	'each once');
+
+$node->safe_psql('postgres', q{
+BEGIN;
+SELECT meshpg.flush_access_history();
+PREPARE TRANSACTION 'nothing';
+COMMIT PREPARED 'nothing';
+});
+is($node->safe_psql('postgres', 'SELECT count(*) FROM meshpg.access_history'), 2,
+	'a transaction whose flush found nothing can be prepared');
+
+$node->stop;
+done_testing();
