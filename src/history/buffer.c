@@ -42,6 +42,8 @@
 #include <unistd.h>
 
 #include "access/htup_details.h"
+#include "access/transam.h"
+#include "access/xact.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -96,6 +98,14 @@ typedef struct HistorySlot
 typedef struct BatchHead
 {
 	Oid			dbid;
+
+	/*
+	 * Set only in a batch an immediate shutdown wrote to the file while a
+	 * flush that had claimed it was committing: that flush's transaction.
+	 * Whether it committed, and so whether the reads are recorded already,
+	 * is known only once the server runs again (mesh_history_claim).
+	 */
+	TransactionId xid;
 	uint16		nslots;
 	uint16		nreads;
 	uint32		len;			/* bytes of entries that follow */
@@ -120,6 +130,10 @@ typedef struct HistoryShared
 	uint64		dropped;
 	uint64		flushed;
 	int			flusher;		/* pid of the flush in progress, or 0 */
+	/* the flush in progress: its database, transaction and end of its claim */
+	Oid			claim_dbid;
+	TransactionId claim_xid;
+	uint64		claim_end;
 	/* the latch of each database's worker: set when the ring is half full */
 	Oid			wake_db[WAKE_SLOTS];
 	Latch	   *wake_latch[WAKE_SLOTS];
@@ -166,6 +180,7 @@ static int	npassed = 0;			/* batches */
 static uint64 passed_reads = 0;
 static uint64 discarded_reads = 0;	/* of databases that are gone */
 static bool claiming = false;
+static bool skipped_recorded = false;	/* batches recorded before a restart */
 
 static Size
 ring_size(void)
@@ -662,6 +677,7 @@ seal_batch(uint8 *out, Oid dbid, int len, int nreads)
 	BatchHead	head;
 
 	head.dbid = dbid;
+	head.xid = InvalidTransactionId;
 	head.nreads = nreads;
 	head.len = len;
 	head.nslots = RECORD_SLOTS(sizeof(BatchHead) + len);
@@ -686,7 +702,8 @@ history_shmem_shutdown(int code, Datum arg)
 	if (code != 0 || shared == NULL)
 		return;
 	for (pos = shared->tail; batch_complete(pos, shared->head, &head); pos += head.nslots)
-		n++;
+		if (head.nreads > 0)
+			n++;
 	/*
 	 * Every backend has exited: the stages need no lock.  Their entries are
 	 * checked, since a backend killed by an immediate shutdown may have
@@ -708,7 +725,21 @@ history_shmem_shutdown(int code, Datum arg)
 	/* a batch a killed backend left half-written ends what is kept */
 	for (pos = shared->tail; batch_complete(pos, shared->head, &head); pos += head.nslots)
 	{
+		if (head.nreads == 0)
+			continue;			/* recorded already (mesh_history_claim) */
 		read_batch(pos, head.nslots, batch);
+
+		/*
+		 * An immediate shutdown may have killed a flush between its commit
+		 * and its release of the reads it claimed: the next start decides
+		 * by that transaction's fate whether they are recorded already.
+		 */
+		if (shared->flusher != 0 && TransactionIdIsValid(shared->claim_xid) &&
+			pos < shared->claim_end && head.dbid == shared->claim_dbid)
+		{
+			head.xid = shared->claim_xid;
+			memcpy(batch, &head, sizeof(head));
+		}
 		if (fwrite(batch, sizeof(BatchHead) + head.len, 1, file) != 1)
 			goto error;
 	}
@@ -861,6 +892,7 @@ load_batch(FILE *file, uint32 magic, uint8 *out)
 		len = fread(entry, 1, head.len, file);
 		len = valid_entries(entry, len, &nreads);
 		seal_batch(out, head.dbid, len, nreads);
+		memcpy(out + offsetof(BatchHead, xid), &head.xid, sizeof(TransactionId));
 		return len == (int) head.len && nreads == head.nreads;
 	}
 	return true;
@@ -1149,6 +1181,26 @@ mesh_history_append(const uint8 *records, int len, int n)
 }
 
 /*
+ * Whether xid, from a shutdown file, committed.  An id the clog no longer
+ * (or not yet) covers can come only from a damaged file: not committed, so
+ * its reads are flushed rather than lost.
+ */
+static bool
+xid_committed(TransactionId xid)
+{
+	bool		committed = false;
+
+	if (!TransactionIdIsNormal(xid))
+		return false;
+	LWLockAcquire(XactTruncationLock, LW_SHARED);
+	if (TransactionIdPrecedes(xid, ReadNextTransactionId()) &&
+		!TransactionIdPrecedes(xid, ShmemVariableCache->oldestClogXid))
+		committed = TransactionIdDidCommit(xid);
+	LWLockRelease(XactTruncationLock);
+	return committed;
+}
+
+/*
  * Claims the complete batches of dbid for this backend's flush, from the
  * tail on: an array of reads whose shapes point into memory allocated with
  * it (reads of one shape in a row share it).  NULL with *n = 0 when another
@@ -1202,6 +1254,7 @@ mesh_history_claim(Oid dbid, int *n)
 	npassed = 0;
 	passed_reads = 0;
 	discarded_reads = 0;
+	skipped_recorded = false;
 	passed = NULL;
 	passed_len = 0;
 	while (batch_complete(pos, head_pos, &head) &&
@@ -1209,6 +1262,32 @@ mesh_history_claim(Oid dbid, int *n)
 	{
 		int			len = sizeof(BatchHead) + head.len;
 
+		/*
+		 * A batch an immediate shutdown caught in a flush's commit: recorded
+		 * already if that flush committed; else this claim's as any other.
+		 * Decided once, in the ring itself: only the flusher reads a slot
+		 * past the tail, and the next shutdown writes it as it now is.
+		 */
+		if (head.dbid == dbid && TransactionIdIsValid(head.xid))
+		{
+			bool		recorded = xid_committed(head.xid);
+
+			if (recorded)
+			{
+				SpinLockAcquire(&shared->mutex);
+				shared->pending -= head.nreads;
+				SpinLockRelease(&shared->mutex);
+				head.nreads = 0;
+			}
+			head.xid = InvalidTransactionId;
+			memcpy(SLOT(pos)->data, &head, sizeof(head));
+		}
+		if (head.nreads == 0)
+		{
+			skipped_recorded = true;
+			pos += head.nslots;
+			continue;
+		}
 		if (head.dbid == dbid)
 		{
 			const uint8 *p;
@@ -1274,7 +1353,7 @@ mesh_history_claim(Oid dbid, int *n)
 		pos += head.nslots;
 	}
 	/* passing over others' batches is worth it only to free the tail */
-	if (count == 0 && discarded_reads == 0)
+	if (count == 0 && discarded_reads == 0 && !skipped_recorded)
 	{
 		npassed = 0;
 		passed_reads = 0;
@@ -1282,6 +1361,17 @@ mesh_history_claim(Oid dbid, int *n)
 	claim_end = pos;
 	nclaimed = count;
 	*n = count;
+	/* what an immediate shutdown before the release writes as in doubt */
+	if (count > 0)
+	{
+		TransactionId xid = GetCurrentTransactionId();
+
+		SpinLockAcquire(&shared->mutex);
+		shared->claim_dbid = dbid;
+		shared->claim_xid = xid;
+		shared->claim_end = pos;
+		SpinLockRelease(&shared->mutex);
+	}
 	return result;
 }
 
@@ -1298,7 +1388,7 @@ mesh_history_release(bool consumed)
 {
 	if (!claiming)
 		return;
-	consumed = consumed && (nclaimed > 0 || discarded_reads > 0);
+	consumed = consumed && (nclaimed > 0 || discarded_reads > 0 || skipped_recorded);
 	SpinLockAcquire(&shared->mutex);
 	if (consumed)
 	{
@@ -1309,6 +1399,7 @@ mesh_history_release(bool consumed)
 		shared->dropped += discarded_reads;
 	}
 	shared->flusher = 0;
+	shared->claim_xid = InvalidTransactionId;
 	SpinLockRelease(&shared->mutex);
 	/* the other databases' batches go back in, behind the new ones */
 	if (consumed && npassed > 0)
@@ -1317,6 +1408,7 @@ mesh_history_release(bool consumed)
 	npassed = 0;
 	passed_reads = 0;
 	discarded_reads = 0;
+	skipped_recorded = false;
 	passed = NULL;
 	claiming = false;
 }

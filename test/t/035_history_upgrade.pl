@@ -143,7 +143,7 @@ SELECT string_agg(format('%s %s %s %s', role, columns, purpose, statement), ', '
 
 # A damaged shutdown file: the reads before the damage come back, the
 # server starts, nothing is read past it.  Two reads of one backend are kept
-# at a clean stop, as one batch (a 12-byte head, then each read's 26-byte
+# at a clean stop, as one batch (a 16-byte head, then each read's 26-byte
 # head and, for the first, its shape); the second read's shape length is
 # set past the batch's end.
 reads(2);
@@ -151,7 +151,7 @@ $node->stop;
 open($fh, '<:raw', $file) or die "could not read $file: $!";
 my $data = do { local $/; <$fh> };
 close($fh);
-my $first = 24 + 12;    # after the file header and the batch head
+my $first = 24 + 16;    # after the file header and the batch head
 my $first_len = unpack('v', substr($data, $first, 2));
 substr($data, $first + 26 + $first_len, 2) = pack('v', 0x7fff);
 open($fh, '>:raw', $file) or die "could not write $file: $!";

@@ -93,12 +93,20 @@ sub entry
 	return pack('S< q< Q< Q<', length($shape), $read_at // $now_us, 1, $statement) . $shape;
 }
 
+# A batch: database, the transaction a shutdown found committing a flush of
+# it (0: none), slots, reads, bytes, then the entries.
+sub batch_of
+{
+	my ($db, $xid, $len, @entries) = @_;
+	my $body = join('', @entries);
+	return pack('L< L< S< S< L<', $db, $xid, int((16 + length($body) + 119) / 120),
+		scalar(@entries), $len // length($body)) . $body;
+}
+
 sub batch
 {
 	my ($db, $len, @entries) = @_;
-	my $body = join('', @entries);
-	return pack('L< S< S< L<', $db, int((12 + length($body) + 119) / 120), scalar(@entries),
-		$len // length($body)) . $body;
+	return batch_of($db, 0, $len, @entries);
 }
 
 # Writes a file of MHS3 batches, restarts, and returns the reads loaded.
@@ -107,7 +115,7 @@ sub load
 	my ($data, $magic, $size, $n) = @_;
 	$node->stop;
 	open(my $fh, '>:raw', $file) or die "could not write $file: $!";
-	print $fh pack('L< L< Q< Q<', $magic // 0x4d485333, $size // 12, $n // 1, 0), $data;
+	print $fh pack('L< L< Q< Q<', $magic // 0x4d485333, $size // 16, $n // 1, 0), $data;
 	close($fh);
 	my $offset = -s $node->logfile;
 	$node->start;
@@ -166,6 +174,26 @@ is($node->safe_psql('postgres', 'SELECT meshpg.flush_access_history()'), 1, 'and
 is($node->safe_psql('postgres', q{
 SELECT cardinality(columns), octet_length(purpose) FROM meshpg.access_history WHERE statement = 14}),
 	'1600|63', 'as they were (columns the table lacks are named by number)');
+
+# An immediate shutdown that caught a flush between its commit and its
+# release of the reads it claimed: the file names that flush's transaction
+# in their batch.  Committed, the reads are recorded already and are not
+# flushed again; rolled back (or lost with the crash), they are flushed.
+my $committed = $node->safe_psql('postgres', 'SELECT txid_current() % 4294967296');
+my $aborted = $node->safe_psql('postgres',
+	'BEGIN; SELECT txid_current() % 4294967296; ROLLBACK;');
+$aborted =~ s/\n.*//s;
+is(join(' ', load(batch_of($dbid, $committed, undef, entry(15, shape()), entry(16, ''))
+			. batch_of($dbid, $aborted, undef, entry(17, shape()))
+			. batch_of($dbid, 4000000000, undef, entry(18, shape())), undef, undef, 3)),
+	'4 whole', 'batches a flush was committing are loaded');
+is($node->safe_psql('postgres', 'SELECT meshpg.flush_access_history()'), 2,
+	'only those of a flush that did not commit, or of an unknown one, are flushed');
+is($node->safe_psql('postgres', q{
+SELECT string_agg(statement::text, ',' ORDER BY statement) FROM meshpg.access_history
+ WHERE backend_pid = 4245 AND statement BETWEEN 15 AND 18}), '17,18', 'the committed flush\'s reads are not recorded twice');
+is($node->safe_psql('postgres', 'SELECT pending FROM meshpg.access_history_stats'), 0,
+	'and are no longer pending');
 
 $node->stop;
 done_testing();
