@@ -282,8 +282,8 @@ load_grants(MeshProduct *entry)
 }
 
 /* Parents of relid by pg_inherits (partitions and inheritance children). */
-static List *
-relation_parents(Oid relid)
+List *
+mesh_relation_parents(Oid relid)
 {
 	Relation	rel = table_open(InheritsRelationId, AccessShareLock);
 	SysScanDesc scan;
@@ -314,7 +314,7 @@ load_product(Oid relid, MeshProduct *entry)
 
 	if (load_product_row(relid, entry))
 		return true;
-	parents = relation_parents(relid);
+	parents = mesh_relation_parents(relid);
 	foreach(lc, parents)
 	{
 		if (load_product(lfirst_oid(lc), entry))

@@ -114,6 +114,7 @@ typedef struct MeshProduct
 extern const MeshCatalog *mesh_catalog(void);
 
 /* Bumped by every catalog invalidation: dependent caches compare it. */
+extern List *mesh_relation_parents(Oid relid);
 extern uint64 mesh_catalog_generation(void);
 
 /* The memory context that product cache entries live in. */

@@ -25,6 +25,7 @@
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/prepare.h"
 #include "common/hashfn.h"
@@ -515,6 +516,42 @@ record_write(Oid target, char command, const Oid *sources, int n, List *items, i
 }
 
 /*
+ * Records the edges of a statement: into target (if valid) from the
+ * derivations in own_items, and into each of its data-modifying CTEs'
+ * targets from those in cte_items.
+ */
+static void
+record_statement(PlannedStmt *stmt, List *own_items, List *cte_items, Oid target,
+				 char command, const Oid *sources, int n)
+{
+	/* a DELETE ... USING builds nothing from what it reads */
+	if (OidIsValid(target) && command != 'd')
+		record_write(target, command, sources, n, own_items, 0);
+	if (stmt->hasModifyingCTE)
+	{
+		for (int i = 0; i + 1 < list_length(cte_items); i++)
+		{
+			PlanInvalItem *tgt = list_nth(cte_items, i);
+			PlanInvalItem *cmd = list_nth(cte_items, i + 1);
+
+			if (tgt->cacheId == MESH_MARK_LINEAGE_TGT && cmd->cacheId == MESH_MARK_LINEAGE_CMD)
+				record_write((Oid) tgt->hashValue, (char) cmd->hashValue, sources, n,
+							 cte_items, i + 2);
+		}
+	}
+}
+
+/* The derivations of the statement's own write. */
+static List *
+main_items(PlannedStmt *stmt, char command)
+{
+	/* CREATE TABLE AS EXECUTE: the prepared plan carries no write's marks */
+	if (command == 'c' && utility_execute != NULL)
+		return execute_marks(utility_execute);
+	return stmt->invalItems;
+}
+
+/*
  * The lineage of a statement that read the products sources and wrote
  * target (if valid) and the targets of its data-modifying CTEs, if any.
  */
@@ -524,41 +561,18 @@ mesh_lineage_record(PlannedStmt *stmt, Oid target, char command,
 {
 	if (writing || RecoveryInProgress() || mesh_catalog() == NULL || !IsTransactionState())
 		return;
-
-	/* a DELETE ... USING builds nothing from what it reads */
-	if (OidIsValid(target) && command != 'd')
-	{
-		List	   *items = stmt->invalItems;
-
-		/* CREATE TABLE AS EXECUTE: the prepared plan carries no write's marks */
-		if (command == 'c' && utility_execute != NULL)
-			items = execute_marks(utility_execute);
-		record_write(target, command, sources, n, items, 0);
-	}
-	if (stmt->hasModifyingCTE)
-	{
-		List	   *items = stmt->invalItems;
-
-		for (int i = 0; i + 1 < list_length(items); i++)
-		{
-			PlanInvalItem *tgt = list_nth(items, i);
-			PlanInvalItem *cmd = list_nth(items, i + 1);
-
-			if (tgt->cacheId == MESH_MARK_LINEAGE_TGT && cmd->cacheId == MESH_MARK_LINEAGE_CMD)
-				record_write((Oid) tgt->hashValue, (char) cmd->hashValue, sources, n,
-							 items, i + 2);
-		}
-	}
+	record_statement(stmt, main_items(stmt, command), stmt->invalItems, target, command,
+					 sources, n);
 }
 
 /*
- * Whether relid holds values derived from a product's columns: a recorded
- * write put them there (meshpg.cat_lineage_column names it as a target).
- * An index probe, with a fresh snapshot: edges recorded by this
- * transaction's earlier statements, or committed by others, count.
+ * Whether a recorded write put product values into relid
+ * (meshpg.cat_lineage_column names it as a target).  An index probe, with a
+ * fresh snapshot: edges recorded by this transaction's earlier statements,
+ * or committed by others, count.
  */
 static bool
-derived_from_product(Oid relid)
+has_column_lineage(Oid relid)
 {
 	const MeshCatalog *cat = mesh_catalog();
 	Oid			table = get_relname_relid("cat_lineage_column", cat->nsp);
@@ -583,6 +597,99 @@ derived_from_product(Oid relid)
 	return found;
 }
 
+/* relid, or its nearest ancestor by pg_inherits, that has column lineage. */
+static Oid
+lineage_above(Oid relid, int depth)
+{
+	ListCell   *lc;
+
+	if (has_column_lineage(relid))
+		return relid;
+	if (depth >= 32)
+		return InvalidOid;
+	foreach(lc, mesh_relation_parents(relid))
+	{
+		Oid			holder = lineage_above(lfirst_oid(lc), depth + 1);
+
+		if (OidIsValid(holder))
+			return holder;
+	}
+	return InvalidOid;
+}
+
+/*
+ * The relation whose recorded lineage a read of relid carries on, or
+ * InvalidOid if relid holds no values derived from a product.  Rows come
+ * and go between a partitioned (or inheritance) parent and its children:
+ * a read of a child whose rows were loaded through the parent goes on from
+ * the parent; a read of a parent whose rows were loaded through a child
+ * goes on from the parent itself, which propagation reaches from the child.
+ */
+static Oid
+lineage_holder(Oid relid)
+{
+	Oid			holder = lineage_above(relid, 0);
+	ListCell   *lc;
+
+	if (OidIsValid(holder) || !has_subclass(relid))
+		return holder;
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+		if (lfirst_oid(lc) != relid && has_column_lineage(lfirst_oid(lc)))
+			return relid;
+	return InvalidOid;
+}
+
+/*
+ * items with each source replaced by its lineage holder (and its column
+ * numbers by the holder's column of the same name); *derived says whether
+ * any source holds product values.
+ */
+static List *
+holders_of(List *items, Oid target, bool *derived)
+{
+	List	   *out = NIL;
+	ListCell   *lc;
+	Oid			from = InvalidOid;
+	Oid			to = InvalidOid;
+
+	foreach(lc, items)
+	{
+		PlanInvalItem *item = lfirst(lc);
+
+		if (item->cacheId == MESH_MARK_LINEAGE_SRC)
+		{
+			PlanInvalItem *src = makeNode(PlanInvalItem);
+
+			if ((Oid) item->hashValue != from)
+			{
+				from = (Oid) item->hashValue;
+				to = from == target ? InvalidOid : lineage_holder(from);
+				*derived |= OidIsValid(to);
+			}
+			src->cacheId = item->cacheId;
+			src->hashValue = OidIsValid(to) ? (uint32) to : item->hashValue;
+			out = lappend(out, src);
+		}
+		else if (item->cacheId == MESH_MARK_LINEAGE_COL && OidIsValid(to) && to != from)
+		{
+			char	   *name = get_attname(from, (AttrNumber) (item->hashValue >> 16), true);
+			AttrNumber	attno = name ? get_attnum(to, name) : InvalidAttrNumber;
+			PlanInvalItem *col;
+
+			/* a column only the child has derives nothing through the parent */
+			if (attno == InvalidAttrNumber)
+				continue;
+			col = makeNode(PlanInvalItem);
+			col->cacheId = item->cacheId;
+			col->hashValue = ((uint32) (uint16) attno << 16) | (item->hashValue & 0xffff);
+			out = lappend(out, col);
+		}
+		else
+			out = lappend(out, item);
+	}
+	return out;
+}
+
 /*
  * A write that read no product: its lineage is recorded if a relation it
  * derives columns from holds product values itself (a staging table loaded
@@ -592,29 +699,17 @@ derived_from_product(Oid relid)
 void
 mesh_lineage_record_indirect(PlannedStmt *stmt, Oid target, char command)
 {
-	List	   *items;
-	ListCell   *lc;
-	Oid			checked = InvalidOid;
+	bool		derived = false;
+	List	   *own;
+	List	   *ctes = NIL;
 
 	if (writing || RecoveryInProgress() || mesh_catalog() == NULL || !IsTransactionState())
 		return;
-	items = stmt->invalItems;
-	if (command == 'c' && utility_execute != NULL)
-		items = execute_marks(utility_execute);
-	foreach(lc, items)
-	{
-		PlanInvalItem *item = lfirst(lc);
-		Oid			source = (Oid) item->hashValue;
-
-		if (item->cacheId != MESH_MARK_LINEAGE_SRC || source == checked || source == target)
-			continue;
-		checked = source;
-		if (derived_from_product(source))
-		{
-			mesh_lineage_record(stmt, target, command, NULL, 0);
-			return;
-		}
-	}
+	own = holders_of(main_items(stmt, command), target, &derived);
+	if (stmt->hasModifyingCTE)
+		ctes = holders_of(stmt->invalItems, InvalidOid, &derived);
+	if (derived)
+		record_statement(stmt, own, ctes, target, command, NULL, 0);
 }
 
 void

@@ -117,25 +117,39 @@ INSERT INTO vault.adv8_chain SELECT id, social FROM vault.adv8_stage2;
 CREATE TABLE vault.adv8_chain_cte (id int, tax_id text);
 WITH w AS (INSERT INTO vault.adv8_chain_cte SELECT id, ssn FROM vault.adv8_stage1 RETURNING 1)
 SELECT count(*) FROM w;
+-- A partitioned staging table: loaded through a partition and through its
+-- parent, then read through the other.
+CREATE TABLE vault.adv8_pstage (id int, ssn text, region text) PARTITION BY LIST (region);
+CREATE TABLE vault.adv8_pstage_eu PARTITION OF vault.adv8_pstage FOR VALUES IN ('EU');
+CREATE TABLE vault.adv8_pstage_us PARTITION OF vault.adv8_pstage FOR VALUES IN ('US');
+INSERT INTO vault.adv8_pstage_eu SELECT id, ssn, region FROM vault.people WHERE region = 'EU';
+INSERT INTO vault.adv8_pstage SELECT id, ssn, region FROM vault.people WHERE region = 'US';
+CREATE TABLE vault.adv8_from_parent (id int, tax_id text);
+INSERT INTO vault.adv8_from_parent SELECT id, ssn FROM vault.adv8_pstage WHERE region = 'EU';
+CREATE TABLE vault.adv8_from_child (id int, tax_id text);
+INSERT INTO vault.adv8_from_child SELECT id, ssn FROM vault.adv8_pstage_us;
 CREATE TABLE vault.adv8_plain (id int, note text);
 INSERT INTO vault.adv8_plain VALUES (1, 'plain');
 CREATE TABLE vault.adv8_plain2 AS SELECT * FROM vault.adv8_plain;
 INSERT INTO vault.adv8_plain2 SELECT * FROM vault.adv8_plain;
 DO $$ DECLARE r text; BEGIN
-  FOREACH r IN ARRAY ARRAY['chain', 'chain_cte'] LOOP
+  FOREACH r IN ARRAY ARRAY['chain', 'chain_cte', 'from_parent', 'from_child'] LOOP
     PERFORM meshpg.register_product('vault', 'adv8_' || r, 'vault.adv8_' || r, description => 'Round eight');
     PERFORM meshpg.publish('vault.adv8_' || r, '1.0.0');
     PERFORM meshpg.grant_access('vault.adv8_' || r, 'reader');
   END LOOP; END $$;
 RESET ROLE;
 SELECT product, column_name, tag FROM meshpg.column_tags
- WHERE product IN ('vault.adv8_chain', 'vault.adv8_chain_cte') ORDER BY 1, 2, 3;
+ WHERE product IN ('vault.adv8_chain', 'vault.adv8_chain_cte', 'vault.adv8_from_parent',
+                   'vault.adv8_from_child') ORDER BY 1, 2, 3;
 SELECT source, target, kind, columns FROM meshpg.lineage_edges
  WHERE target IN ('vault.adv8_stage2', 'vault.adv8_chain', 'vault.adv8_chain_cte',
                   'vault.adv8_plain2') ORDER BY 1, 2, 3;
 SET ROLE reader;
 SELECT 'chain' AS p, id, tax_id FROM vault.adv8_chain
 UNION ALL SELECT 'chain_cte', id, tax_id FROM vault.adv8_chain_cte
+UNION ALL SELECT 'from_parent', id, tax_id FROM vault.adv8_from_parent
+UNION ALL SELECT 'from_child', id, tax_id FROM vault.adv8_from_child
 ORDER BY 1, 2;
 RESET ROLE;
 
