@@ -284,7 +284,6 @@ target_of(QueryDesc *query, char command)
 	return InvalidOid;
 }
 
-
 /*
  * Copies src into a shape's fixed field of size bytes, cut at a character
  * boundary: a purpose longer than the field cut mid-character would be
@@ -495,6 +494,20 @@ history_planner(Query *parse, const char *query_string, int cursorOptions,
 	return stmt;
 }
 
+/*
+ * Whether a statement executed with eflags is recorded: not EXPLAIN without
+ * ANALYZE (nothing is read), not in parallel workers (the leader records),
+ * not referential-integrity checks (the engine's own reads, as the table
+ * owner), not meshpg's own lineage writes.
+ */
+static bool
+history_applies(int eflags)
+{
+	return mesh_history_enabled && !(eflags & EXEC_FLAG_EXPLAIN_ONLY) &&
+		!IsParallelWorker() && !InNoForceRLSOperation() && !mesh_lineage_writing() &&
+		mesh_catalog() != NULL;
+}
+
 static void
 history_executor_start(QueryDesc *query, int eflags)
 {
@@ -503,16 +516,8 @@ history_executor_start(QueryDesc *query, int eflags)
 	else
 		standard_ExecutorStart(query, eflags);
 
-	/*
-	 * Not EXPLAIN without ANALYZE (nothing is read), not parallel workers
-	 * (the leader records), not referential-integrity checks (the engine's
-	 * own reads, as the table owner).
-	 */
-	if (!mesh_history_enabled || !mesh_history_ready() ||
-		(eflags & EXEC_FLAG_EXPLAIN_ONLY) || IsParallelWorker() ||
-		InNoForceRLSOperation() || mesh_lineage_writing() || mesh_catalog() == NULL)
-		return;
-	capture_statement(query);
+	if (mesh_history_ready() && history_applies(eflags))
+		capture_statement(query);
 }
 
 static void
@@ -569,10 +574,7 @@ may_derive_indirectly(QueryDesc *query)
 	if (query->operation == CMD_SELECT && !query->plannedstmt->hasModifyingCTE &&
 		query->dest->mydest != DestIntoRel && query->dest->mydest != DestTransientRel)
 		return false;
-	return mesh_history_enabled && query->estate != NULL &&
-		!(query->estate->es_top_eflags & EXEC_FLAG_EXPLAIN_ONLY) &&
-		!IsParallelWorker() &&
-		!InNoForceRLSOperation() && !mesh_lineage_writing() && mesh_catalog() != NULL;
+	return query->estate != NULL && history_applies(query->estate->es_top_eflags);
 }
 
 static void

@@ -574,15 +574,24 @@ mesh_lineage_record(PlannedStmt *stmt, Oid target, char command,
 static bool
 has_column_lineage(Oid relid)
 {
-	const MeshCatalog *cat = mesh_catalog();
-	Oid			table = get_relname_relid("cat_lineage_column", cat->nsp);
-	Oid			index = get_relname_relid("cat_lineage_column_target_idx", cat->nsp);
+	static Oid	table = InvalidOid;
+	static Oid	index = InvalidOid;
+	static uint64 generation = 0;
 	Relation	rel;
 	SysScanDesc scan;
 	ScanKeyData key;
 	Snapshot	snapshot;
 	bool		found;
 
+	/* looked up once per catalog generation, not per relation probed */
+	if (!OidIsValid(index) || generation != mesh_catalog_generation())
+	{
+		const MeshCatalog *cat = mesh_catalog();
+
+		table = get_relname_relid("cat_lineage_column", cat->nsp);
+		index = get_relname_relid("cat_lineage_column_target_idx", cat->nsp);
+		generation = mesh_catalog_generation();
+	}
 	if (!OidIsValid(table) || !OidIsValid(index))
 		return false;
 	rel = table_open(table, AccessShareLock);
