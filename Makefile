@@ -6,7 +6,6 @@ MODULE_big = meshpg
 
 SRCS = $(wildcard src/*.c src/*/*.c)
 OBJS = $(SRCS:.c=.o)
-HEADERS = $(wildcard src/*.h src/*/*.h)
 
 # Shipped scripts are frozen; the next version's upgrade script is built
 # from one part per concern (sql/<version>/NN-concern.sql, in name order).
@@ -20,25 +19,27 @@ ICU_LIBS := $(shell pkg-config --libs icu-uc icu-i18n)
 YAML_CFLAGS := $(shell pkg-config --cflags yaml-0.1)
 YAML_LIBS := $(shell pkg-config --libs yaml-0.1)
 
-PG_CPPFLAGS = -I$(srcdir)/src $(ICU_CFLAGS) $(YAML_CFLAGS)
+PG_CPPFLAGS = -I$(srcdir)/src/include $(ICU_CFLAGS) $(YAML_CFLAGS)
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 SHLIB_LINK = $(ICU_LIBS) $(YAML_LIBS)
 
-# pg_regress suites: sql/<name>.sql against expected/<name>.out.
+# pg_regress suites: test/regress/sql/<name>.sql against test/regress/expected/<name>.out.
 REGRESS = init names domains products lifecycle grants search ddl security bad_input policies \
 	contract_ddl contract_versions descriptor_apply descriptor_errors descriptor_slo \
 	slo_declare slo_evaluate \
 	history_access history_plans history_encoding lineage_graph lineage_tags hostile_input
-REGRESS_OPTS = --temp-instance=./tmp_check_regress \
+REGRESS_OPTS = --inputdir=$(srcdir)/test/regress --outputdir=test/regress \
+	--temp-instance=./tmp_check_regress \
 	--temp-config=$(srcdir)/test/meshpg.conf \
 	--encoding=UTF8 --no-locale
 
-# Isolation specs: specs/<name>.spec against expected/<name>.out.
+# Isolation specs: test/isolation/specs/<name>.spec against test/isolation/expected/<name>.out.
 ISOLATION = confusable_race grant_invalidation policy_invalidation snapshot_races \
 	contract_apply_race contract_notify \
 	slo_alerts slo_gate \
 	history_flush
-ISOLATION_OPTS = --temp-instance=./tmp_check_iso \
+ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=test/isolation \
+	--temp-instance=./tmp_check_iso \
 	--temp-config=$(srcdir)/test/meshpg.conf \
 	--encoding=UTF8 --no-locale --load-extension=meshpg
 
@@ -55,13 +56,15 @@ TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 
 EXTRA_CLEAN = $(DATA_built) tmp_check_regress tmp_check_iso tmp_check_security tmp_check results output_iso \
-	test/security/results test/security/regression.diffs test/security/regression.out \
+	test/regress/results test/regress/regression.diffs test/regress/regression.out test/regress/log \
+	test/isolation/results test/isolation/regression.diffs test/isolation/regression.out test/isolation/log \
+	test/security/results test/security/regression.diffs test/security/regression.out test/security/log \
 	regression.diffs regression.out
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(OBJS): $(HEADERS)
+$(OBJS): $(wildcard src/include/meshpg/*.h src/include/meshpg/*/*.h)
 
 meshpg--1.0--1.1.sql: $(sort $(wildcard sql/1.1/*.sql))
 	cat $^ > $@

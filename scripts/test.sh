@@ -175,12 +175,12 @@ show_failure() {
     echo "================ $1: details ================"
     case $1 in
     regress)
-        show_file "$TREE/regression.diffs" 3000 head
-        show_file "$TREE/log/postmaster.log" 60 tail
+        show_file "$TREE/test/regress/regression.diffs" 3000 head
+        show_file "$TREE/test/regress/log/postmaster.log" 60 tail
         ;;
     isolation)
-        show_file "$TREE/output_iso/regression.diffs" 3000 head
-        show_file "$TREE/output_iso/log/postmaster.log" 60 tail
+        show_file "$TREE/test/isolation/regression.diffs" 3000 head
+        show_file "$TREE/test/isolation/log/postmaster.log" 60 tail
         ;;
     security)
         show_file "$TREE/test/security/regression.diffs" 3000 head
@@ -216,38 +216,43 @@ mkdir "$TREE" || abort "mkdir $TREE"
 tar -C "$MESHPG_ROOT" \
     --exclude=./.git --exclude='./tmp_check*' --exclude=./results \
     --exclude=./output_iso --exclude=./regression.diffs --exclude=./regression.out \
+    --exclude='./test/*/results' --exclude='./test/*/regression.*' --exclude='./test/*/log' \
     --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
     -cf - . | tar -C "$TREE" -xf - || abort "copying the tree to $TREE"
 # Tests listed in the Makefile.  A test whose input file is missing counts
 # as failed and the others still run (pg_regress would stop at it).  A test
 # without expected output runs, in the copy, against an empty file, so it
 # fails with its whole output in the diffs (results/<test>.out is then the
-# file to review and copy to expected/).
+# file to review and copy to expected/).  Each suite keeps its inputs and
+# expected outputs in its own folder: test/regress/{sql,expected},
+# test/isolation/{specs,expected}.
 make_value() {
     # shellcheck disable=SC2016 # a make rule, not shell
     make -s --no-print-directory -C "$TREE" -f Makefile -f - "print-$1" \
         PG_CONFIG="$MESHPG_PG_CONFIG" <<<'print-%: ; @echo $($*)'
 }
-# select_tests VAR INPUT_DIR INPUT_EXT: sets RUN (tests to run), NMISSING.
+# select_tests VAR SUITE_DIR INPUT_DIR INPUT_EXT: sets RUN (tests to run),
+# NMISSING.  Inputs are SUITE_DIR/INPUT_DIR/<t>.INPUT_EXT, expected outputs
+# SUITE_DIR/expected/<t>.out.
 select_tests() {
-    local t
+    local t dir=$2
     RUN=() NMISSING=0
     for t in $(make_value "$1"); do
-        if [ ! -e "$TREE/$2/$t.$3" ]; then
-            echo "$2/$t.$3 is missing: test $t counted as failed"
+        if [ ! -e "$TREE/$dir/$3/$t.$4" ]; then
+            echo "$dir/$3/$t.$4 is missing: test $t counted as failed"
             NMISSING=$((NMISSING + 1))
             continue
         fi
-        if [ ! -e "$TREE/expected/$t.out" ]; then
-            echo "expected/$t.out is missing: test $t runs against an empty file"
-            mkdir -p "$TREE/expected" && : >"$TREE/expected/$t.out"
+        if [ ! -e "$TREE/$dir/expected/$t.out" ]; then
+            echo "$dir/expected/$t.out is missing: test $t runs against an empty file"
+            mkdir -p "$TREE/$dir/expected" && : >"$TREE/$dir/expected/$t.out"
         fi
         RUN+=("$t")
     done
 }
-select_tests REGRESS sql sql
+select_tests REGRESS test/regress sql sql
 REGRESS_RUN=("${RUN[@]}") REGRESS_MISSING=$NMISSING
-select_tests ISOLATION specs spec
+select_tests ISOLATION test/isolation specs spec
 ISOLATION_RUN=("${RUN[@]}") ISOLATION_MISSING=$NMISSING
 
 if meshpg_is_root; then

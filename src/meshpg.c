@@ -14,10 +14,10 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
-#include "contract/contract.h"
-#include "governance/policy.h"
-#include "history/history.h"
-#include "meshpg.h"
+#include "meshpg/contract/contract.h"
+#include "meshpg/policy/policy.h"
+#include "meshpg/history/history.h"
+#include "meshpg/meshpg.h"
 
 PG_MODULE_MAGIC;
 

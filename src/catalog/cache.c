@@ -34,8 +34,8 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
-#include "catalog/catalog.h"
-#include "meshpg.h"
+#include "meshpg/catalog/catalog.h"
+#include "meshpg/meshpg.h"
 
 typedef enum
 {

@@ -14,7 +14,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
-#include "catalog/catalog.h"
+#include "meshpg/catalog/catalog.h"
 
 void
 mesh_spi_begin(MeshSpiState *state)

@@ -22,10 +22,10 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-#include "contract/contract.h"
-#include "contract/yaml_tree.h"
-#include "governance/policy.h"
-#include "registry/registry.h"
+#include "meshpg/contract/contract.h"
+#include "meshpg/contract/yaml_tree.h"
+#include "meshpg/policy/policy.h"
+#include "meshpg/registry/registry.h"
 
 PG_FUNCTION_INFO_V1(meshpg_descriptor_parse);
 PG_FUNCTION_INFO_V1(meshpg_descriptor_render);

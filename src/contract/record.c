@@ -25,9 +25,9 @@
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 
-#include "catalog/catalog.h"
-#include "contract/contract.h"
-#include "registry/registry.h"
+#include "meshpg/catalog/catalog.h"
+#include "meshpg/contract/contract.h"
+#include "meshpg/registry/registry.h"
 
 #define NEW_MAJOR_HINT \
 	"Publish the change as a new major version: create a new relation and call meshpg.publish_version('%s', relation => ..., sunset => ...)."

@@ -26,10 +26,10 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
-#include "catalog/catalog.h"
-#include "contract/contract.h"
-#include "registry/registry.h"
-#include "text/text.h"
+#include "meshpg/catalog/catalog.h"
+#include "meshpg/contract/contract.h"
+#include "meshpg/registry/registry.h"
+#include "meshpg/text/text.h"
 
 PG_FUNCTION_INFO_V1(meshpg_register_version);
 

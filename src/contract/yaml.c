@@ -16,7 +16,7 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 
-#include "contract/yaml_tree.h"
+#include "meshpg/contract/yaml_tree.h"
 
 static void
 parse_error(yaml_parser_t *parser, const char *msg, int line)

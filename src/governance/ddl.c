@@ -48,12 +48,12 @@
 #include "parser/parse_type.h"
 #include "tcop/cmdtag.h"
 
-#include "catalog/catalog.h"
-#include "contract/contract.h"
-#include "governance/governance.h"
-#include "governance/policy.h"
-#include "meshpg.h"
-#include "registry/registry.h"
+#include "meshpg/catalog/catalog.h"
+#include "meshpg/contract/contract.h"
+#include "meshpg/governance/governance.h"
+#include "meshpg/policy/policy.h"
+#include "meshpg/meshpg.h"
+#include "meshpg/registry/registry.h"
 
 static object_access_hook_type prev_object_access_hook = NULL;
 static ProcessUtility_hook_type prev_utility_hook = NULL;

@@ -22,11 +22,11 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
-#include "catalog/catalog.h"
-#include "contract/contract.h"
-#include "governance/governance.h"
-#include "governance/policy.h"
-#include "meshpg.h"
+#include "meshpg/catalog/catalog.h"
+#include "meshpg/contract/contract.h"
+#include "meshpg/governance/governance.h"
+#include "meshpg/policy/policy.h"
+#include "meshpg/meshpg.h"
 
 static ExecutorCheckPerms_hook_type prev_check_perms_hook = NULL;
 static ExecutorStart_hook_type prev_executor_start_hook = NULL;

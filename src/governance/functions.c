@@ -20,9 +20,9 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
-#include "governance/governance.h"
-#include "governance/policy.h"
-#include "meshpg.h"
+#include "meshpg/governance/governance.h"
+#include "meshpg/policy/policy.h"
+#include "meshpg/meshpg.h"
 
 static needs_fmgr_hook_type prev_needs_fmgr_hook = NULL;
 static fmgr_hook_type prev_fmgr_hook = NULL;

@@ -28,7 +28,7 @@
 #include "rewrite/rowsecurity.h"
 #include "utils/rel.h"
 
-#include "meshpg.h"
+#include "meshpg/meshpg.h"
 
 PG_FUNCTION_INFO_V1(meshpg_guard);
 PG_FUNCTION_INFO_V1(meshpg_guard_support);

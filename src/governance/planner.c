@@ -46,11 +46,11 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "catalog/catalog.h"
-#include "governance/governance.h"
-#include "governance/policy.h"
-#include "registry/registry.h"
-#include "meshpg.h"
+#include "meshpg/catalog/catalog.h"
+#include "meshpg/governance/governance.h"
+#include "meshpg/policy/policy.h"
+#include "meshpg/registry/registry.h"
+#include "meshpg/meshpg.h"
 
 static planner_hook_type prev_planner_hook = NULL;
 

@@ -17,8 +17,8 @@
 #include "nodes/parsenodes.h"
 #include "utils/lsyscache.h"
 
-#include "catalog/catalog.h"
-#include "governance/governance.h"
+#include "meshpg/catalog/catalog.h"
+#include "meshpg/governance/governance.h"
 
 Node *
 mesh_govern_copy(Node *stmt)

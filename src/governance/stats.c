@@ -13,8 +13,8 @@
 #include "utils/lsyscache.h"
 #include "utils/selfuncs.h"
 
-#include "governance/governance.h"
-#include "governance/policy.h"
+#include "meshpg/governance/governance.h"
+#include "meshpg/policy/policy.h"
 
 static get_relation_stats_hook_type prev_relation_stats_hook = NULL;
 static get_index_stats_hook_type prev_index_stats_hook = NULL;

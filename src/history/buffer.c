@@ -58,7 +58,7 @@
 #include "utils/builtins.h"
 #include "utils/syscache.h"
 
-#include "history/history.h"
+#include "meshpg/history/history.h"
 
 #define HISTORY_FILE	"pg_stat/meshpg_history.dat"
 #define HISTORY_MAGIC	0x4d485333	/* "MHS3": batches as the ring holds them */

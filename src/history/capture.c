@@ -38,11 +38,11 @@
 #include "utils/acl.h"
 #include "utils/memutils.h"
 
-#include "catalog/catalog.h"
-#include "governance/governance.h"
-#include "governance/policy.h"
-#include "history/history.h"
-#include "lineage/lineage.h"
+#include "meshpg/catalog/catalog.h"
+#include "meshpg/governance/governance.h"
+#include "meshpg/policy/policy.h"
+#include "meshpg/history/history.h"
+#include "meshpg/lineage/lineage.h"
 
 static planner_hook_type prev_planner = NULL;
 static ExecutorStart_hook_type prev_executor_start = NULL;

@@ -40,9 +40,9 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#include "catalog/catalog.h"
-#include "history/history.h"
-#include "registry/registry.h"
+#include "meshpg/catalog/catalog.h"
+#include "meshpg/history/history.h"
+#include "meshpg/registry/registry.h"
 
 PG_FUNCTION_INFO_V1(meshpg_flush_access_history);
 

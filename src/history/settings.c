@@ -11,9 +11,9 @@
 #include "storage/ipc.h"
 #include "utils/guc.h"
 
-#include "history/history.h"
-#include "lineage/lineage.h"
-#include "meshpg.h"
+#include "meshpg/history/history.h"
+#include "meshpg/lineage/lineage.h"
+#include "meshpg/meshpg.h"
 
 bool		mesh_history_enabled = true;
 int			mesh_history_buffer_size = 16384;

@@ -35,9 +35,9 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "catalog/catalog.h"
-#include "governance/governance.h"
-#include "lineage/lineage.h"
+#include "meshpg/catalog/catalog.h"
+#include "meshpg/governance/governance.h"
+#include "meshpg/lineage/lineage.h"
 
 #define MAX_DERIVE_DEPTH 32
 

@@ -13,7 +13,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
-#include "registry/registry.h"
+#include "meshpg/registry/registry.h"
 
 PG_FUNCTION_INFO_V1(meshpg_product_relid);
 PG_FUNCTION_INFO_V1(meshpg_impact);

@@ -26,10 +26,10 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
-#include "catalog/catalog.h"
-#include "lineage/lineage.h"
-#include "registry/registry.h"
-#include "text/text.h"
+#include "meshpg/catalog/catalog.h"
+#include "meshpg/lineage/lineage.h"
+#include "meshpg/registry/registry.h"
+#include "meshpg/text/text.h"
 
 PG_FUNCTION_INFO_V1(meshpg_propagate_trigger);
 PG_FUNCTION_INFO_V1(meshpg_propagate_event);

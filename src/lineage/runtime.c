@@ -42,9 +42,9 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
-#include "catalog/catalog.h"
-#include "history/history.h"
-#include "lineage/lineage.h"
+#include "meshpg/catalog/catalog.h"
+#include "meshpg/history/history.h"
+#include "meshpg/lineage/lineage.h"
 
 static planner_hook_type prev_planner = NULL;
 static ProcessUtility_hook_type prev_utility = NULL;

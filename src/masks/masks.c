@@ -22,10 +22,10 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "catalog/catalog.h"
-#include "governance/policy.h"
-#include "registry/registry.h"
-#include "text/icu.h"
+#include "meshpg/catalog/catalog.h"
+#include "meshpg/policy/policy.h"
+#include "meshpg/registry/registry.h"
+#include "meshpg/text/icu.h"
 
 PG_FUNCTION_INFO_V1(meshpg_mask_partial);
 PG_FUNCTION_INFO_V1(meshpg_mask_email);

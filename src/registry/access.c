@@ -18,7 +18,7 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
-#include "registry/registry.h"
+#include "meshpg/registry/registry.h"
 
 PG_FUNCTION_INFO_V1(meshpg_grant_access);
 PG_FUNCTION_INFO_V1(meshpg_revoke_access);

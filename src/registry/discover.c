@@ -13,8 +13,8 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
-#include "registry/registry.h"
-#include "text/text.h"
+#include "meshpg/registry/registry.h"
+#include "meshpg/text/text.h"
 
 PG_FUNCTION_INFO_V1(meshpg_describe);
 PG_FUNCTION_INFO_V1(meshpg_search_query);

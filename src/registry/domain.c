@@ -12,9 +12,9 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
-#include "meshpg.h"
-#include "registry/registry.h"
-#include "text/text.h"
+#include "meshpg/meshpg.h"
+#include "meshpg/registry/registry.h"
+#include "meshpg/text/text.h"
 
 PG_FUNCTION_INFO_V1(meshpg_create_domain);
 PG_FUNCTION_INFO_V1(meshpg_alter_domain);

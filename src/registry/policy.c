@@ -30,9 +30,9 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-#include "governance/policy.h"
-#include "registry/registry.h"
-#include "text/text.h"
+#include "meshpg/policy/policy.h"
+#include "meshpg/registry/registry.h"
+#include "meshpg/text/text.h"
 
 PG_FUNCTION_INFO_V1(meshpg_create_tag);
 PG_FUNCTION_INFO_V1(meshpg_drop_tag);

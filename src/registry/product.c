@@ -15,10 +15,10 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
-#include "contract/contract.h"
-#include "meshpg.h"
-#include "registry/registry.h"
-#include "text/text.h"
+#include "meshpg/contract/contract.h"
+#include "meshpg/meshpg.h"
+#include "meshpg/registry/registry.h"
+#include "meshpg/text/text.h"
 
 PG_FUNCTION_INFO_V1(meshpg_register_product);
 PG_FUNCTION_INFO_V1(meshpg_unregister_product);

@@ -38,7 +38,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "slo/slo.h"
+#include "meshpg/slo/slo.h"
 
 PG_FUNCTION_INFO_V1(meshpg_last_change);
 

@@ -17,7 +17,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
-#include "slo/slo.h"
+#include "meshpg/slo/slo.h"
 
 PG_FUNCTION_INFO_V1(meshpg_declare_slo);
 PG_FUNCTION_INFO_V1(meshpg_alter_slo);

@@ -45,8 +45,8 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#include "governance/policy.h"
-#include "slo/slo.h"
+#include "meshpg/policy/policy.h"
+#include "meshpg/slo/slo.h"
 
 PG_FUNCTION_INFO_V1(meshpg_evaluate);
 

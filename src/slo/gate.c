@@ -26,9 +26,9 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
-#include "governance/governance.h"
-#include "meshpg.h"
-#include "slo/slo.h"
+#include "meshpg/governance/governance.h"
+#include "meshpg/meshpg.h"
+#include "meshpg/slo/slo.h"
 
 PG_FUNCTION_INFO_V1(meshpg_slo_changed);
 PG_FUNCTION_INFO_V1(meshpg_may_read_product);

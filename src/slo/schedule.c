@@ -22,7 +22,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
-#include "slo/slo.h"
+#include "meshpg/slo/slo.h"
 
 typedef struct DueProduct
 {

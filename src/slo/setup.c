@@ -7,8 +7,8 @@
 
 #include "utils/guc.h"
 
-#include "meshpg.h"
-#include "slo/slo.h"
+#include "meshpg/meshpg.h"
+#include "meshpg/slo/slo.h"
 
 void
 mesh_slo_init(void)

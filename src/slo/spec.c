@@ -33,8 +33,8 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
-#include "governance/policy.h"
-#include "slo/slo.h"
+#include "meshpg/policy/policy.h"
+#include "meshpg/slo/slo.h"
 
 const char *const mesh_slo_kind_names[] = {
 	"freshness", "completeness", "validity", "uniqueness", "volume", "custom"

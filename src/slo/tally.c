@@ -23,8 +23,8 @@
 #include "fmgr.h"
 #include "utils/array.h"
 
-#include "registry/registry.h"
-#include "slo/slo.h"
+#include "meshpg/registry/registry.h"
+#include "meshpg/slo/slo.h"
 
 PG_FUNCTION_INFO_V1(meshpg_slo_tally_step);
 PG_FUNCTION_INFO_V1(meshpg_slo_tally_combine);

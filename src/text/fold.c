@@ -11,8 +11,8 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "text/icu.h"
-#include "text/text.h"
+#include "meshpg/text/icu.h"
+#include "meshpg/text/text.h"
 
 PG_FUNCTION_INFO_V1(meshpg_fold);
 

@@ -11,7 +11,7 @@
 #include <unicode/ustring.h>
 
 #include "mb/pg_wchar.h"
-#include "text/icu.h"
+#include "meshpg/text/icu.h"
 
 void
 mesh_icu_check(UErrorCode status, const char *what)

@@ -19,9 +19,9 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "meshpg.h"
-#include "text/icu.h"
-#include "text/text.h"
+#include "meshpg/meshpg.h"
+#include "meshpg/text/icu.h"
+#include "meshpg/text/text.h"
 
 PG_FUNCTION_INFO_V1(meshpg_normalize_name);
 

@@ -34,10 +34,10 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
-#include "history/history.h"
-#include "meshpg.h"
-#include "slo/slo.h"
-#include "worker/worker.h"
+#include "meshpg/history/history.h"
+#include "meshpg/meshpg.h"
+#include "meshpg/slo/slo.h"
+#include "meshpg/worker/worker.h"
 
 PGDLLEXPORT void mesh_launcher_main(Datum arg);
 PGDLLEXPORT void mesh_database_worker_main(Datum arg);

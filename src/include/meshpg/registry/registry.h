@@ -9,7 +9,7 @@
 #include "fmgr.h"
 #include "utils/date.h"
 
-#include "catalog/catalog.h"
+#include "meshpg/catalog/catalog.h"
 
 typedef struct MeshDomain
 {

@@ -26,7 +26,7 @@
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
 
-#include "governance/policy.h"
+#include "meshpg/policy/policy.h"
 
 typedef struct ValueRef
 {

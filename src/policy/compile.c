@@ -35,9 +35,9 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
-#include "catalog/catalog.h"
-#include "governance/policy.h"
-#include "text/text.h"
+#include "meshpg/catalog/catalog.h"
+#include "meshpg/policy/policy.h"
+#include "meshpg/text/text.h"
 
 /* OIDs of meshpg's own functions, refreshed when the catalog changes. */
 typedef struct MeshFuncs

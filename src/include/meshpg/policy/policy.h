@@ -11,7 +11,7 @@
 #include "nodes/primnodes.h"
 #include "utils/relcache.h"
 
-#include "catalog/catalog.h"
+#include "meshpg/catalog/catalog.h"
 #include "datatype/timestamp.h"
 
 /*

@@ -18,8 +18,8 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
-#include "governance/policy.h"
-#include "registry/registry.h"
+#include "meshpg/policy/policy.h"
+#include "meshpg/registry/registry.h"
 
 PG_FUNCTION_INFO_V1(meshpg_explain_access);
 PG_FUNCTION_INFO_V1(meshpg_statistics_visible);

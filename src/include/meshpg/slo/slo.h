@@ -14,7 +14,7 @@
 #include "utils/numeric.h"
 #include "utils/relcache.h"
 
-#include "registry/registry.h"
+#include "meshpg/registry/registry.h"
 
 typedef enum SloKind
 {

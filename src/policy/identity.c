@@ -34,10 +34,10 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#include "catalog/catalog.h"
-#include "governance/policy.h"
-#include "registry/registry.h"
-#include "text/text.h"
+#include "meshpg/catalog/catalog.h"
+#include "meshpg/policy/policy.h"
+#include "meshpg/registry/registry.h"
+#include "meshpg/text/text.h"
 
 PG_FUNCTION_INFO_V1(meshpg_attribute);
 PG_FUNCTION_INFO_V1(meshpg_purpose);

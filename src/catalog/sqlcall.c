@@ -14,8 +14,8 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 
-#include "registry/registry.h"
-#include "text/text.h"
+#include "meshpg/registry/registry.h"
+#include "meshpg/text/text.h"
 
 char *
 mesh_arg_text(FunctionCallInfo fcinfo, int argno, const char *argname)
