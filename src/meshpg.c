@@ -1,7 +1,8 @@
 /*
  * meshpg.c
  *		Library entry point: refuse to run unless preloaded, define the
- *		settings, and install every hook.
+ *		settings, register the callbacks, and install the hooks (once, all
+ *		of them, through src/hooks.c).
  *
  * meshpg fails closed.  Governed tables carry a row-security guard that
  * calls into this library (governance/guard.c); when the library was not
@@ -17,6 +18,7 @@
 #include "meshpg/contract/contract.h"
 #include "meshpg/policy/policy.h"
 #include "meshpg/history/history.h"
+#include "meshpg/hooks.h"
 #include "meshpg/meshpg.h"
 
 PG_MODULE_MAGIC;
@@ -50,15 +52,19 @@ _PG_init(void)
 
 	mesh_define_identity_settings();
 	mesh_define_contract_settings();
-	mesh_slo_init();			/* settings, shared memory, hooks */
+	mesh_slo_init();			/* settings, transaction callbacks, read gate */
 	mesh_worker_init();			/* settings, the launcher */
 	mesh_define_history_settings();
 
 	MarkGUCPrefixReserved("meshpg");
 
 	mesh_install_catalog_callbacks();
-	mesh_install_planner_hook();
-	mesh_install_executor_hooks();
-	mesh_install_ddl_hooks();
-	mesh_install_history();		/* last: it sees queries before governance masks them */
+	mesh_install_function_callbacks();
+
+	/*
+	 * Every hook point, in one place: the order of the concerns at each one
+	 * is written down in src/hooks.c (history, for one, sees a query
+	 * before governance masks it).
+	 */
+	mesh_install_hooks();
 }

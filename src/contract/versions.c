@@ -124,8 +124,13 @@ date_text(DateADT d)
 void
 mesh_contract_deprecated_read(const MeshProduct *product, Oid userid)
 {
-	Deprecation *dep = deprecation(product);
+	Deprecation *dep;
 	const char *qualname = product->qualname;
+
+	/* a read check (governance.h): called for every allowed read */
+	if (product->state != MESH_DEPRECATED)
+		return;
+	dep = deprecation(product);
 
 	if (dep->has_sunset && utc_today() > dep->sunset &&
 		!superuser_arg(userid) && !has_privs_of_role(userid, product->domain_owner))

@@ -55,8 +55,6 @@
 #include "meshpg/meshpg.h"
 #include "meshpg/registry/registry.h"
 
-static object_access_hook_type prev_object_access_hook = NULL;
-static ProcessUtility_hook_type prev_utility_hook = NULL;
 
 static bool
 is_served(const MeshProduct *product)
@@ -185,12 +183,11 @@ guard_function_drop(Oid funcid)
 				 errhint("Drop the policy first with meshpg.drop_policy().")));
 }
 
-static void
+void
 mesh_object_access(ObjectAccessType access, Oid classId, Oid objectId,
-				   int subId, void *arg)
+				   int subId, void *arg, MeshHookStep next)
 {
-	if (prev_object_access_hook)
-		prev_object_access_hook(access, classId, objectId, subId, arg);
+	mesh_next_object_access(access, classId, objectId, subId, arg, next);
 
 	if (access != OAT_DROP || mesh_catalog() == NULL)
 		return;
@@ -771,30 +768,18 @@ refuse_hash_dependents(void)
 				 errdetail("It is applied by masking policies only, so that no one can hash values of their choosing.")));
 }
 
-static void
-next_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
-			 ProcessUtilityContext context, ParamListInfo params,
-			 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
-{
-	if (prev_utility_hook)
-		prev_utility_hook(pstmt, queryString, readOnlyTree, context, params,
-						  queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
-}
-
 /* EXPLAIN ANALYZE: the planner hook refuses to plan filtered reads. */
 static void
 next_utility_explaining(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 						ProcessUtilityContext context, ParamListInfo params,
-						QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+						QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc,
+						MeshHookStep next)
 {
 	mesh_explain_analyze_depth++;
 	PG_TRY();
 	{
-		next_utility(pstmt, queryString, readOnlyTree, context, params,
-					 queryEnv, dest, qc);
+		mesh_next_utility(pstmt, queryString, readOnlyTree, context, params,
+						  queryEnv, dest, qc, next);
 	}
 	PG_FINALLY();
 	{
@@ -803,10 +788,11 @@ next_utility_explaining(PlannedStmt *pstmt, const char *queryString, bool readOn
 	PG_END_TRY();
 }
 
-static void
+void
 mesh_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 			 ProcessUtilityContext context, ParamListInfo params,
-			 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+			 QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc,
+			 MeshHookStep next)
 {
 	Node	   *stmt = pstmt->utilityStmt;
 	Oid			renamed = InvalidOid;
@@ -840,10 +826,10 @@ mesh_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 
 	if (explain_analyze)
 		next_utility_explaining(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
+								queryEnv, dest, qc, next);
 	else
-		next_utility(pstmt, queryString, readOnlyTree, context, params,
-					 queryEnv, dest, qc);
+		mesh_next_utility(pstmt, queryString, readOnlyTree, context, params,
+						  queryEnv, dest, qc, next);
 	if (GetCommandLogLevel(stmt) == LOGSTMT_DDL && !creating_extension &&
 		mesh_catalog() != NULL)
 		refuse_hash_dependents();
@@ -853,13 +839,4 @@ mesh_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 		check_contracts(contract_ids, stmt);
 	if (OidIsValid(renamed))
 		apply_column_rename((RenameStmt *) stmt, renamed);
-}
-
-void
-mesh_install_ddl_hooks(void)
-{
-	prev_object_access_hook = object_access_hook;
-	object_access_hook = mesh_object_access;
-	prev_utility_hook = ProcessUtility_hook;
-	ProcessUtility_hook = mesh_utility;
 }

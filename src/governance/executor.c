@@ -23,14 +23,35 @@
 #include "utils/timestamp.h"
 
 #include "meshpg/catalog/catalog.h"
-#include "meshpg/contract/contract.h"
 #include "meshpg/governance/governance.h"
 #include "meshpg/policy/policy.h"
 #include "meshpg/meshpg.h"
 
-static ExecutorCheckPerms_hook_type prev_check_perms_hook = NULL;
-static ExecutorStart_hook_type prev_executor_start_hook = NULL;
-static ExecutorRun_hook_type prev_executor_run_hook = NULL;
+/*
+ * What the concerns above enforcement add to a read (registered once, from
+ * src/hooks.c): checks run on every product read the grant allows, in the
+ * order registered; the lookup of a retired product's successor, for the
+ * hint of the refusal.
+ */
+#define MESH_MAX_READ_CHECKS 8
+static MeshReadCheck read_checks[MESH_MAX_READ_CHECKS];
+static int	nread_checks = 0;
+static MeshSuccessorLookup successor_lookup = NULL;
+
+void
+mesh_register_read_check(MeshReadCheck check)
+{
+	if (nread_checks >= MESH_MAX_READ_CHECKS)
+		elog(ERROR, "too many meshpg read checks");
+	read_checks[nread_checks++] = check;
+}
+
+void
+mesh_register_successor_lookup(MeshSuccessorLookup lookup)
+{
+	successor_lookup = lookup;
+}
+
 
 /*
  * Errors raised while a plan marked MESH_MARK_CONTAIN runs (planner.c): a
@@ -71,7 +92,6 @@ contain_policy_error(void *arg)
  * callback can remove them; the message is recognised here, as it is
  * reported, and sent without them.
  */
-static emit_log_hook_type prev_emit_log_hook = NULL;
 
 static bool
 withheld(ErrorData *edata)
@@ -91,28 +111,17 @@ strip_withheld(ErrorData *edata)
 	edata->cursorpos = 0;
 }
 
-static void
-mesh_emit_log(ErrorData *edata)
+void
+mesh_emit_log(ErrorData *edata, MeshHookStep next)
 {
 	if (withheld(edata))
 		strip_withheld(edata);
-	if (prev_emit_log_hook)
-		prev_emit_log_hook(edata);
+	mesh_next_emit_log(edata, next);
 }
 
-static void
-run_plan(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
-		 bool execute_once)
-{
-	if (prev_executor_run_hook)
-		prev_executor_run_hook(queryDesc, direction, count, execute_once);
-	else
-		standard_ExecutorRun(queryDesc, direction, count, execute_once);
-}
-
-static void
+void
 mesh_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
-				  bool execute_once)
+				  bool execute_once, MeshHookStep next)
 {
 	ErrorContextCallback callback;
 	bool		contain = false;
@@ -123,7 +132,7 @@ mesh_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 		contain |= ((PlanInvalItem *) lfirst(lc))->cacheId == MESH_MARK_CONTAIN;
 	if (!contain)
 	{
-		run_plan(queryDesc, direction, count, execute_once);
+		mesh_next_executor_run(queryDesc, direction, count, execute_once, next);
 		return;
 	}
 
@@ -134,7 +143,7 @@ mesh_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	error_context_stack = &callback;
 	PG_TRY();
 	{
-		run_plan(queryDesc, direction, count, execute_once);
+		mesh_next_executor_run(queryDesc, direction, count, execute_once, next);
 	}
 	PG_CATCH();
 	{
@@ -165,8 +174,8 @@ mesh_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
  * SET LOCAL ROLE) resets the plan cache before cached plans are looked up
  * by the statements this one runs.
  */
-static void
-mesh_executor_start(QueryDesc *queryDesc, int eflags)
+void
+mesh_executor_start(QueryDesc *queryDesc, int eflags, MeshHookStep next)
 {
 	ListCell   *lc;
 	Oid			relid = InvalidOid;
@@ -244,10 +253,7 @@ mesh_executor_start(QueryDesc *queryDesc, int eflags)
 			}
 		}
 	}
-	if (prev_executor_start_hook)
-		prev_executor_start_hook(queryDesc, eflags);
-	else
-		standard_ExecutorStart(queryDesc, eflags);
+	mesh_next_executor_start(queryDesc, eflags, next);
 }
 
 typedef enum
@@ -301,7 +307,7 @@ report_denied(const MeshProduct *product, Oid userid, ReadVerdict verdict,
 			break;
 		case READ_RETIRED:
 			{
-				char	   *successor = mesh_contract_successor(product);
+				char	   *successor = successor_lookup ? successor_lookup(product) : NULL;
 
 				ereport(ERROR,
 						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -336,13 +342,12 @@ mesh_may_read(const MeshProduct *product, Oid userid, bool ereport_on_violation)
 	return false;
 }
 
-static bool
-mesh_check_perms(List *rangeTable, bool ereport_on_violation)
+bool
+mesh_check_perms(List *rangeTable, bool ereport_on_violation, MeshHookStep next)
 {
 	ListCell   *lc;
 
-	if (prev_check_perms_hook &&
-		!prev_check_perms_hook(rangeTable, ereport_on_violation))
+	if (!mesh_next_check_perms(rangeTable, ereport_on_violation, next))
 		return false;
 
 	/* The leader checked; workers run its plan. */
@@ -367,9 +372,8 @@ mesh_check_perms(List *rangeTable, bool ereport_on_violation)
 		verdict = may_read(product, userid, &expired);
 		if (verdict == READ_ALLOWED)
 		{
-			if (product->state == MESH_DEPRECATED)
-				mesh_contract_deprecated_read(product, userid);
-			mesh_slo_gate(product);
+			for (int i = 0; i < nread_checks; i++)
+				read_checks[i] (product, userid);
 			continue;
 		}
 		if (!ereport_on_violation)
@@ -377,17 +381,4 @@ mesh_check_perms(List *rangeTable, bool ereport_on_violation)
 		report_denied(product, userid, verdict, expired);
 	}
 	return true;
-}
-
-void
-mesh_install_executor_hooks(void)
-{
-	prev_check_perms_hook = ExecutorCheckPerms_hook;
-	ExecutorCheckPerms_hook = mesh_check_perms;
-	prev_executor_start_hook = ExecutorStart_hook;
-	ExecutorStart_hook = mesh_executor_start;
-	prev_executor_run_hook = ExecutorRun_hook;
-	ExecutorRun_hook = mesh_executor_run;
-	prev_emit_log_hook = emit_log_hook;
-	emit_log_hook = mesh_emit_log;
 }

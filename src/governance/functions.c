@@ -24,8 +24,6 @@
 #include "meshpg/policy/policy.h"
 #include "meshpg/meshpg.h"
 
-static needs_fmgr_hook_type prev_needs_fmgr_hook = NULL;
-static fmgr_hook_type prev_fmgr_hook = NULL;
 
 /*
  * Set-returning SQL functions that could be inlined: their bodies would be
@@ -169,14 +167,14 @@ func_cache_callback(Datum arg, int cacheid, uint32 hashvalue)
 	}
 }
 
-static bool
-mesh_needs_fmgr(Oid funcid)
+bool
+mesh_needs_fmgr(Oid funcid, MeshHookStep next)
 {
 	FuncEntry  *entry;
 	bool		found;
 	HeapTuple	tup;
 
-	if (prev_needs_fmgr_hook && prev_needs_fmgr_hook(funcid))
+	if (mesh_next_needs_fmgr(funcid, next))
 		return true;
 	/* set_config('role', ...) changes the outer user mid-statement */
 	if (funcid == F_SET_CONFIG)
@@ -225,11 +223,10 @@ function_pinned(Oid funcid)
 	return entry != NULL && entry->pinned;
 }
 
-static void
-mesh_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
+void
+mesh_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private, MeshHookStep next)
 {
-	if (prev_fmgr_hook)
-		prev_fmgr_hook(event, flinfo, private);
+	mesh_next_fmgr(event, flinfo, private, next);
 	mesh_track_outer_user();
 
 	/*
@@ -293,11 +290,7 @@ mesh_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 }
 
 void
-mesh_install_function_hooks(void)
+mesh_install_function_callbacks(void)
 {
-	prev_needs_fmgr_hook = needs_fmgr_hook;
-	needs_fmgr_hook = mesh_needs_fmgr;
-	prev_fmgr_hook = fmgr_hook;
-	fmgr_hook = mesh_fmgr;
 	CacheRegisterSyscacheCallback(PROCOID, func_cache_callback, (Datum) 0);
 }

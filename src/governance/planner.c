@@ -52,7 +52,6 @@
 #include "meshpg/registry/registry.h"
 #include "meshpg/meshpg.h"
 
-static planner_hook_type prev_planner_hook = NULL;
 
 
 int			mesh_explain_analyze_depth = 0;
@@ -522,7 +521,7 @@ govern_query(Query *q, GovernContext *ctx)
 /* Governs the query, then plans it with the hidden statistics in place. */
 static PlannedStmt *
 govern_and_plan(Query *parse, const char *query_string, int cursorOptions,
-				ParamListInfo boundParams, GovernContext *ctx)
+				ParamListInfo boundParams, GovernContext *ctx, MeshHookStep next)
 {
 	mesh_track_outer_user();
 	if (mesh_catalog() != NULL)
@@ -539,14 +538,12 @@ govern_and_plan(Query *parse, const char *query_string, int cursorOptions,
 					 errhint("Use EXPLAIN without ANALYZE.")));
 	}
 
-	if (prev_planner_hook)
-		return prev_planner_hook(parse, query_string, cursorOptions, boundParams);
-	return standard_planner(parse, query_string, cursorOptions, boundParams);
+	return mesh_next_planner(parse, query_string, cursorOptions, boundParams, next);
 }
 
-static PlannedStmt *
+PlannedStmt *
 mesh_planner(Query *parse, const char *query_string, int cursorOptions,
-			 ParamListInfo boundParams)
+			 ParamListInfo boundParams, MeshHookStep next)
 {
 	GovernContext ctx = {false, false, NIL, InvalidOid, false, DT_NOEND, NIL, false};
 	PlannedStmt *volatile result = NULL;
@@ -556,7 +553,8 @@ mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 	/* nested planning (a function run while planning) keeps ours intact */
 	PG_TRY();
 	{
-		result = govern_and_plan(parse, query_string, cursorOptions, boundParams, &ctx);
+		result = govern_and_plan(parse, query_string, cursorOptions, boundParams, &ctx,
+								 next);
 	}
 	PG_FINALLY();
 	{
@@ -596,13 +594,4 @@ mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 		result->invalItems = lappend(result->invalItems, item);
 	}
 	return result;
-}
-
-void
-mesh_install_planner_hook(void)
-{
-	prev_planner_hook = planner_hook;
-	planner_hook = mesh_planner;
-	mesh_install_stats_hooks();
-	mesh_install_function_hooks();
 }

@@ -16,10 +16,6 @@
 #include "meshpg/governance/governance.h"
 #include "meshpg/policy/policy.h"
 
-static get_relation_stats_hook_type prev_relation_stats_hook = NULL;
-static get_index_stats_hook_type prev_index_stats_hook = NULL;
-static get_relation_info_hook_type prev_relation_info_hook = NULL;
-static get_attavgwidth_hook_type prev_attavgwidth_hook = NULL;
 
 /*
  * Relations whose statistics the planner must not use for the query being
@@ -124,9 +120,9 @@ stats_hidden(Oid relid, AttrNumber attnum)
 	return hidden;
 }
 
-static bool
+bool
 mesh_relation_stats(PlannerInfo *root, RangeTblEntry *rte, AttrNumber attnum,
-					VariableStatData *vardata)
+					VariableStatData *vardata, MeshHookStep next)
 {
 	if (rte->rtekind == RTE_RELATION && stats_hidden(rte->relid, attnum))
 	{
@@ -134,15 +130,13 @@ mesh_relation_stats(PlannerInfo *root, RangeTblEntry *rte, AttrNumber attnum,
 		vardata->freefunc = NULL;
 		return true;
 	}
-	if (prev_relation_stats_hook)
-		return prev_relation_stats_hook(root, rte, attnum, vardata);
-	return false;
+	return mesh_next_relation_stats(root, rte, attnum, vardata, next);
 }
 
 /* An expression index's statistics are its table's values too. */
-static bool
+bool
 mesh_index_stats(PlannerInfo *root, Oid indexOid, AttrNumber indexattnum,
-				 VariableStatData *vardata)
+				 VariableStatData *vardata, MeshHookStep next)
 {
 	if (hidden_stats != NIL &&
 		find_hidden_stats(IndexGetRelation(indexOid, false)) != NULL)
@@ -151,18 +145,15 @@ mesh_index_stats(PlannerInfo *root, Oid indexOid, AttrNumber indexattnum,
 		vardata->freefunc = NULL;
 		return true;
 	}
-	if (prev_index_stats_hook)
-		return prev_index_stats_hook(root, indexOid, indexattnum, vardata);
-	return false;
+	return mesh_next_index_stats(root, indexOid, indexattnum, vardata, next);
 }
 
 /* Extended statistics (MCV lists, ndistinct, dependencies) likewise. */
-static void
+void
 mesh_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
-				   RelOptInfo *rel)
+				   RelOptInfo *rel, MeshHookStep next)
 {
-	if (prev_relation_info_hook)
-		prev_relation_info_hook(root, relationObjectId, inhparent, rel);
+	mesh_next_relation_info(root, relationObjectId, inhparent, rel, next);
 	if (find_hidden_stats(relationObjectId) != NULL)
 		rel->statlist = NIL;
 }
@@ -173,8 +164,8 @@ mesh_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
  * analysed.  Core reads pg_statistic when the hook returns 0, so it returns
  * the default itself.
  */
-static int32
-mesh_attavgwidth(Oid relid, AttrNumber attnum)
+int32
+mesh_attavgwidth(Oid relid, AttrNumber attnum, MeshHookStep next)
 {
 	if (hidden_stats != NIL && stats_hidden(relid, attnum))
 	{
@@ -185,9 +176,7 @@ mesh_attavgwidth(Oid relid, AttrNumber attnum)
 		get_atttypetypmodcoll(relid, attnum, &type, &typmod, &collation);
 		return get_typavgwidth(type, typmod);
 	}
-	if (prev_attavgwidth_hook)
-		return prev_attavgwidth_hook(relid, attnum);
-	return 0;
+	return mesh_next_attavgwidth(relid, attnum, next);
 }
 
 /*
@@ -226,17 +215,4 @@ void
 mesh_hidden_stats_leave(List *outer)
 {
 	hidden_stats = outer;
-}
-
-void
-mesh_install_stats_hooks(void)
-{
-	prev_relation_stats_hook = get_relation_stats_hook;
-	get_relation_stats_hook = mesh_relation_stats;
-	prev_index_stats_hook = get_index_stats_hook;
-	get_index_stats_hook = mesh_index_stats;
-	prev_relation_info_hook = get_relation_info_hook;
-	get_relation_info_hook = mesh_relation_info;
-	prev_attavgwidth_hook = get_attavgwidth_hook;
-	get_attavgwidth_hook = mesh_attavgwidth;
 }

@@ -42,12 +42,9 @@
 #include "meshpg/governance/governance.h"
 #include "meshpg/policy/policy.h"
 #include "meshpg/history/history.h"
+#include "meshpg/hooks.h"
 #include "meshpg/lineage/lineage.h"
 
-static planner_hook_type prev_planner = NULL;
-static ExecutorStart_hook_type prev_executor_start = NULL;
-static ExecutorRun_hook_type prev_executor_run = NULL;
-static ExecutorEnd_hook_type prev_executor_end = NULL;
 
 /* A statement whose records are built and not yet appended. */
 typedef struct OpenStatement
@@ -472,18 +469,15 @@ capture_statement(QueryDesc *query)
 }
 
 /* Stamps every plan with a serial of its own (see PlanRecords). */
-static PlannedStmt *
+PlannedStmt *
 history_planner(Query *parse, const char *query_string, int cursorOptions,
-				ParamListInfo boundParams)
+				ParamListInfo boundParams, MeshHookStep next)
 {
 	PlannedStmt *stmt;
 	PlanInvalItem *lo = makeNode(PlanInvalItem);
 	PlanInvalItem *hi = makeNode(PlanInvalItem);
 
-	if (prev_planner)
-		stmt = prev_planner(parse, query_string, cursorOptions, boundParams);
-	else
-		stmt = standard_planner(parse, query_string, cursorOptions, boundParams);
+	stmt = mesh_next_planner(parse, query_string, cursorOptions, boundParams, next);
 
 	plan_serial++;
 	lo->cacheId = MESH_MARK_SERIAL_LO;
@@ -508,21 +502,18 @@ history_applies(int eflags)
 		mesh_catalog() != NULL;
 }
 
-static void
-history_executor_start(QueryDesc *query, int eflags)
+void
+history_executor_start(QueryDesc *query, int eflags, MeshHookStep next)
 {
-	if (prev_executor_start)
-		prev_executor_start(query, eflags);
-	else
-		standard_ExecutorStart(query, eflags);
+	mesh_next_executor_start(query, eflags, next);
 
 	if (mesh_history_ready() && history_applies(eflags))
 		capture_statement(query);
 }
 
-static void
+void
 history_executor_run(QueryDesc *query, ScanDirection direction, uint64 count,
-					 bool execute_once)
+					 bool execute_once, MeshHookStep next)
 {
 	int			i;
 
@@ -538,10 +529,7 @@ history_executor_run(QueryDesc *query, ScanDirection direction, uint64 count,
 		open_stmts[i].run_subid = GetCurrentSubTransactionId();
 	}
 
-	if (prev_executor_run)
-		prev_executor_run(query, direction, count, execute_once);
-	else
-		standard_ExecutorRun(query, direction, count, execute_once);
+	mesh_next_executor_run(query, direction, count, execute_once, next);
 
 	/* es_processed counts this run only: a cursor's FETCHes add up */
 	if (nopen > 0 && (i = find_statement(query)) >= 0)
@@ -577,16 +565,13 @@ may_derive_indirectly(QueryDesc *query)
 	return query->estate != NULL && history_applies(query->estate->es_top_eflags);
 }
 
-static void
-history_executor_end(QueryDesc *query)
+void
+history_executor_end(QueryDesc *query, MeshHookStep next)
 {
 	int			i = nopen > 0 ? find_statement(query) : -1;
 	bool		indirect = i < 0 && may_derive_indirectly(query);
 
-	if (prev_executor_end)
-		prev_executor_end(query);
-	else
-		standard_ExecutorEnd(query);
+	mesh_next_executor_end(query, next);
 
 	if (indirect)
 	{
@@ -623,17 +608,4 @@ history_executor_end(QueryDesc *query)
 		if ((i = find_statement(query)) >= 0)
 			close_statement(i, false);
 	}
-}
-
-void
-mesh_install_history_hooks(void)
-{
-	prev_planner = planner_hook;
-	planner_hook = history_planner;
-	prev_executor_start = ExecutorStart_hook;
-	ExecutorStart_hook = history_executor_start;
-	prev_executor_run = ExecutorRun_hook;
-	ExecutorRun_hook = history_executor_run;
-	prev_executor_end = ExecutorEnd_hook;
-	ExecutorEnd_hook = history_executor_end;
 }

@@ -1,7 +1,7 @@
 /*
  * settings.c
- *		The access history's settings, shared memory requests and hooks,
- *		installed once from _PG_init.
+ *		The access history's settings, defined once from _PG_init (its
+ *		shared memory and hook steps are run by src/hooks.c).
  */
 #include "postgres.h"
 
@@ -12,32 +12,12 @@
 #include "utils/guc.h"
 
 #include "meshpg/history/history.h"
-#include "meshpg/lineage/lineage.h"
 #include "meshpg/meshpg.h"
 
 bool		mesh_history_enabled = true;
 int			mesh_history_buffer_size = 16384;
 int			mesh_history_retention = 90 * 24 * 60;
 static int	mesh_usage_window_days = 30;
-
-static shmem_request_hook_type prev_shmem_request = NULL;
-static shmem_startup_hook_type prev_shmem_startup = NULL;
-
-static void
-history_shmem_request(void)
-{
-	if (prev_shmem_request)
-		prev_shmem_request();
-	mesh_history_shmem_request();
-}
-
-static void
-history_shmem_startup(void)
-{
-	if (prev_shmem_startup)
-		prev_shmem_startup();
-	mesh_history_shmem_startup();
-}
 
 void
 mesh_define_history_settings(void)
@@ -78,14 +58,3 @@ mesh_define_history_settings(void)
 							NULL, NULL, NULL);
 }
 
-void
-mesh_install_history(void)
-{
-	prev_shmem_request = shmem_request_hook;
-	shmem_request_hook = history_shmem_request;
-	prev_shmem_startup = shmem_startup_hook;
-	shmem_startup_hook = history_shmem_startup;
-
-	mesh_install_history_hooks();
-	mesh_install_lineage_hooks();
-}

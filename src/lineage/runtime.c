@@ -44,10 +44,9 @@
 
 #include "meshpg/catalog/catalog.h"
 #include "meshpg/history/history.h"
+#include "meshpg/hooks.h"
 #include "meshpg/lineage/lineage.h"
 
-static planner_hook_type prev_planner = NULL;
-static ProcessUtility_hook_type prev_utility = NULL;
 
 /* The utility statement whose query writes a relation, if any. */
 static char utility_command = 0;
@@ -178,9 +177,9 @@ derive_targets(Query *outer, Query *q, List *tlist, bool positional, List **mark
 	}
 }
 
-static PlannedStmt *
+PlannedStmt *
 lineage_planner(Query *parse, const char *query_string, int cursorOptions,
-				ParamListInfo boundParams)
+				ParamListInfo boundParams, MeshHookStep next)
 {
 	List	   *marks = NIL;
 	PlannedStmt *result;
@@ -252,19 +251,17 @@ lineage_planner(Query *parse, const char *query_string, int cursorOptions,
 		}
 	}
 
-	if (prev_planner)
-		result = prev_planner(parse, query_string, cursorOptions, boundParams);
-	else
-		result = standard_planner(parse, query_string, cursorOptions, boundParams);
+	result = mesh_next_planner(parse, query_string, cursorOptions, boundParams, next);
 	if (marks != NIL)
 		result->invalItems = list_concat(result->invalItems, marks);
 	return result;
 }
 
-static void
+void
 lineage_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 				ProcessUtilityContext context, ParamListInfo params,
-				QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+				QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc,
+				MeshHookStep next)
 {
 	Node	   *stmt = pstmt->utilityStmt;
 	char		saved_command = utility_command;
@@ -297,11 +294,8 @@ lineage_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 		mine = true;
 	}
 
-	if (prev_utility)
-		prev_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
+	mesh_next_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc,
+					  next);
 
 	/*
 	 * A table attached as a partition (or made an inheritance child) brings
@@ -719,13 +713,4 @@ mesh_lineage_record_indirect(PlannedStmt *stmt, Oid target, char command)
 		ctes = holders_of(stmt->invalItems, InvalidOid, &derived);
 	if (derived)
 		record_statement(stmt, own, ctes, target, command, NULL, 0);
-}
-
-void
-mesh_install_lineage_hooks(void)
-{
-	prev_planner = planner_hook;
-	planner_hook = lineage_planner;
-	prev_utility = ProcessUtility_hook;
-	ProcessUtility_hook = lineage_utility;
 }

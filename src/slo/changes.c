@@ -98,10 +98,6 @@ static int	npending = 0;
 static int	maxpending = 0;
 static bool state_dirty = false;
 
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-static ExecutorEnd_hook_type prev_executor_end_hook = NULL;
-static ProcessUtility_hook_type prev_utility_hook = NULL;
 
 MeshSloShared *
 mesh_slo_shared(void)
@@ -135,8 +131,9 @@ note_write(Oid relid)
 	npending++;
 }
 
-static void
-slo_executor_end(QueryDesc *queryDesc)
+/* ExecutorEnd_hook step (src/hooks.c) */
+void
+slo_executor_end(QueryDesc *queryDesc, MeshHookStep next)
 {
 	PlannedStmt *stmt = queryDesc->plannedstmt;
 	EState	   *estate = queryDesc->estate;
@@ -151,10 +148,7 @@ slo_executor_end(QueryDesc *queryDesc)
 		foreach(lc, stmt->resultRelations)
 			note_write(rt_fetch(lfirst_int(lc), stmt->rtable)->relid);
 	}
-	if (prev_executor_end_hook)
-		prev_executor_end_hook(queryDesc);
-	else
-		standard_ExecutorEnd(queryDesc);
+	mesh_next_executor_end(queryDesc, next);
 }
 
 static void
@@ -164,19 +158,17 @@ note_rangevar(RangeVar *rv)
 		note_write(RangeVarGetRelid(rv, NoLock, true));
 }
 
-static void
+/* ProcessUtility_hook step (src/hooks.c) */
+void
 slo_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 			ProcessUtilityContext context, ParamListInfo params,
-			QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+			QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc,
+			MeshHookStep next)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 
-	if (prev_utility_hook)
-		prev_utility_hook(pstmt, queryString, readOnlyTree, context, params,
-						  queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
+	mesh_next_utility(pstmt, queryString, readOnlyTree, context, params,
+					  queryEnv, dest, qc, next);
 
 	/* Only statements that completed get here. */
 	if (IsA(parsetree, CopyStmt))
@@ -323,11 +315,10 @@ changes_shmem_size(void)
 					hash_estimate_size(changes_max, sizeof(ChangeEntry)));
 }
 
-static void
+/* shmem_request_hook step (src/hooks.c) */
+void
 slo_shmem_request(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
 	RequestAddinShmemSpace(changes_shmem_size());
 	RequestNamedLWLockTranche("meshpg_slo", 1);
 }
@@ -419,14 +410,12 @@ load_changes(void)
 	FreeFile(file);
 }
 
-static void
+/* shmem_startup_hook step (src/hooks.c) */
+void
 slo_shmem_startup(void)
 {
 	bool		found;
 	HASHCTL		info;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	shared = ShmemInitStruct("meshpg slo", sizeof(MeshSloShared), &found);
@@ -463,14 +452,6 @@ mesh_changes_init(void)
 							0,
 							NULL, NULL, NULL);
 
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = slo_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = slo_shmem_startup;
-	prev_executor_end_hook = ExecutorEnd_hook;
-	ExecutorEnd_hook = slo_executor_end;
-	prev_utility_hook = ProcessUtility_hook;
-	ProcessUtility_hook = slo_utility;
 	RegisterXactCallback(slo_xact_callback, NULL);
 	RegisterSubXactCallback(slo_subxact_callback, NULL);
 }

@@ -4,8 +4,8 @@
  *		product that currently breaches a freshness or completeness SLO
  *		warns or is refused.  Also: who may see a product's SLO state.
  *
- * The executor's permission hook calls mesh_slo_gate() for every product
- * read it allows.  With the gate off that is one comparison.  With it on,
+ * mesh_slo_gate() is a read check (governance.h): the executor's permission
+ * hook runs it for every product read it allows.  With the gate off that is one comparison.  With it on,
  * the breach state comes from a backend-local cache, rebuilt only when SLO
  * state committed anywhere (a shared generation counter) or the catalog
  * changed.  Freshness by last change is judged live, from the shared change
@@ -193,7 +193,7 @@ load_gate(void)
 }
 
 void
-mesh_slo_gate(const MeshProduct *product)
+mesh_slo_gate(const MeshProduct *product, Oid userid)
 {
 	MeshSloShared *sh;
 	GateEntry  *entry;

@@ -78,25 +78,20 @@ typedef struct WorkerShared
 } WorkerShared;
 
 static WorkerShared *wshared = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
-static void
+/* shmem_request_hook step (src/hooks.c) */
+void
 worker_shmem_request(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(WorkerShared)));
 	RequestNamedLWLockTranche("meshpg_worker", 1);
 }
 
-static void
+/* shmem_startup_hook step (src/hooks.c) */
+void
 worker_shmem_startup(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	wshared = ShmemInitStruct("meshpg worker", sizeof(WorkerShared), &found);
 	if (!found)
@@ -500,10 +495,6 @@ mesh_worker_init(void)
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = worker_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = worker_shmem_startup;
 
 	snprintf(worker.bgw_name, BGW_MAXLEN, "meshpg launcher");
 	snprintf(worker.bgw_type, BGW_MAXLEN, "meshpg launcher");

@@ -11,16 +11,12 @@
 /* settings (src/meshpg.c) */
 extern bool meshpg_confusable_check;
 
-/* hook installers: each saves the previous hook and chains to it */
+/* invalidation callbacks (the hooks themselves: src/hooks.c) */
 extern void mesh_install_catalog_callbacks(void);	/* catalog/cache.c */
-extern void mesh_install_executor_hooks(void);	/* governance/executor.c */
-extern void mesh_install_planner_hook(void);	/* governance/planner.c */
-extern void mesh_install_ddl_hooks(void);	/* governance/ddl.c */
 
 /* SLOs and the background worker (slo/, worker/) */
 struct MeshProduct;
-extern void mesh_slo_init(void);	/* slo/setup.c: settings, hooks, shmem */
+extern void mesh_slo_init(void);	/* slo/setup.c: settings, callbacks */
 extern void mesh_worker_init(void); /* worker/worker.c: the scheduler */
-extern void mesh_slo_gate(const struct MeshProduct *product);	/* slo/gate.c */
 
 #endif							/* MESHPG_H */

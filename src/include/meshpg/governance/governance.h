@@ -8,6 +8,8 @@
 
 #include "nodes/parsenodes.h"
 
+#include "meshpg/hooks.h"
+
 /* > 0 while an EXPLAIN ANALYZE runs (planner.c refuses filtered reads) */
 extern int	mesh_explain_analyze_depth;
 
@@ -53,11 +55,53 @@ struct MeshProduct;
 extern bool mesh_may_read(const struct MeshProduct *product, Oid userid,
 						  bool ereport_on_violation);
 
+/*
+ * executor.c: checks that concerns above enforcement register (from
+ * src/hooks.c) instead of being called from here.  A read check runs on
+ * every read of a product that the reader's grant allows, in the order
+ * registered; it may warn, or refuse the read with an error.  The successor
+ * lookup names what replaces a retired product, for the refusal's hint.
+ */
+typedef void (*MeshReadCheck) (const struct MeshProduct *product, Oid userid);
+typedef char *(*MeshSuccessorLookup) (const struct MeshProduct *product);
+extern void mesh_register_read_check(MeshReadCheck check);
+extern void mesh_register_successor_lookup(MeshSuccessorLookup lookup);
+
 /* planner.c: the view a subquery entry was expanded from, or InvalidOid */
 extern Oid	mesh_expanded_view(RangeTblEntry *rte);
 
 /* reads.c: COPY of a governed relation becomes COPY (SELECT ...) */
 extern Node *mesh_govern_copy(Node *stmt);
 extern bool mesh_is_explain_analyze(Node *stmt);
+
+/*
+ * Hook steps (src/hooks.c runs them, in its order): planner.c, executor.c,
+ * ddl.c, functions.c, stats.c.
+ */
+extern PlannedStmt *mesh_planner(Query *parse, const char *query_string,
+								 int cursorOptions, ParamListInfo boundParams,
+								 MeshHookStep next);
+extern void mesh_executor_start(QueryDesc *queryDesc, int eflags, MeshHookStep next);
+extern void mesh_executor_run(QueryDesc *queryDesc, ScanDirection direction,
+							  uint64 count, bool execute_once, MeshHookStep next);
+extern bool mesh_check_perms(List *rangeTable, bool ereport_on_violation,
+							 MeshHookStep next);
+extern void mesh_emit_log(ErrorData *edata, MeshHookStep next);
+extern void mesh_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+						 ProcessUtilityContext context, ParamListInfo params,
+						 QueryEnvironment *queryEnv, DestReceiver *dest,
+						 QueryCompletion *qc, MeshHookStep next);
+extern void mesh_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+							   int subId, void *arg, MeshHookStep next);
+extern bool mesh_needs_fmgr(Oid funcid, MeshHookStep next);
+extern void mesh_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private,
+					  MeshHookStep next);
+extern bool mesh_relation_stats(PlannerInfo *root, RangeTblEntry *rte, AttrNumber attnum,
+								VariableStatData *vardata, MeshHookStep next);
+extern bool mesh_index_stats(PlannerInfo *root, Oid indexOid, AttrNumber indexattnum,
+							 VariableStatData *vardata, MeshHookStep next);
+extern void mesh_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
+							   RelOptInfo *rel, MeshHookStep next);
+extern int32 mesh_attavgwidth(Oid relid, AttrNumber attnum, MeshHookStep next);
 
 #endif							/* MESHPG_GOVERNANCE_H */

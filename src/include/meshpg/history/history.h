@@ -9,6 +9,8 @@
 #include "access/attnum.h"
 #include "datatype/timestamp.h"
 
+#include "meshpg/hooks.h"
+
 /* Columns are recorded as a bitmap of attribute numbers 1 .. this. */
 #define MESH_HISTORY_MAX_ATTNO	1600
 #define MESH_HISTORY_MAX_POLICIES 16
@@ -105,8 +107,14 @@ extern void mesh_history_set_flusher(Oid dbid, struct Latch *latch);
 extern void mesh_history_release(bool consumed);
 extern bool mesh_history_claimed(void);
 
-/* capture.c */
-extern void mesh_install_history_hooks(void);
+/* capture.c: hook steps (src/hooks.c) */
+extern PlannedStmt *history_planner(Query *parse, const char *query_string,
+									int cursorOptions, ParamListInfo boundParams,
+									MeshHookStep next);
+extern void history_executor_start(QueryDesc *query, int eflags, MeshHookStep next);
+extern void history_executor_run(QueryDesc *query, ScanDirection direction,
+								 uint64 count, bool execute_once, MeshHookStep next);
+extern void history_executor_end(QueryDesc *query, MeshHookStep next);
 
 /* At most this many entries per flush: the rest wait for the next one. */
 #define MESH_HISTORY_FLUSH_BATCH 65536
@@ -121,8 +129,7 @@ extern void mesh_install_history_hooks(void);
  */
 extern bool mesh_history_flush_task(void);
 
-/* meshpg.c calls these from _PG_init: settings before the prefix is reserved */
+/* meshpg.c calls this from _PG_init: settings before the prefix is reserved */
 extern void mesh_define_history_settings(void);
-extern void mesh_install_history(void);
 
 #endif							/* MESHPG_HISTORY_H */

@@ -9,6 +9,8 @@
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
 
+#include "meshpg/hooks.h"
+
 /*
  * Plan items that carry a write's column lineage from the planner to the
  * executor: a source relation, then (source column << 16 | target column).
@@ -39,8 +41,14 @@ typedef struct ColumnSource
  */
 extern List *mesh_expr_sources(Query *outer, Query *q, Node *expr);
 
-/* runtime.c */
-extern void mesh_install_lineage_hooks(void);
+/* runtime.c: hook steps (src/hooks.c) */
+extern PlannedStmt *lineage_planner(Query *parse, const char *query_string,
+									int cursorOptions, ParamListInfo boundParams,
+									MeshHookStep next);
+extern void lineage_utility(PlannedStmt *pstmt, const char *queryString,
+							bool readOnlyTree, ProcessUtilityContext context,
+							ParamListInfo params, QueryEnvironment *queryEnv,
+							DestReceiver *dest, QueryCompletion *qc, MeshHookStep next);
 extern bool mesh_lineage_writing(void);
 extern void mesh_lineage_reset(void);
 extern Oid	mesh_lineage_utility_target(char command);

@@ -108,13 +108,12 @@ extern void mesh_check_expr_sources(Node *expr);
 
 /* functions.c */
 extern void mesh_pin_policy_functions(Node *expr);
-extern void mesh_install_function_hooks(void);
+extern void mesh_install_function_callbacks(void);
 
 /* stats.c */
 extern void mesh_hide_stats(RangeTblEntry *rte, Oid relid, const MeshRules *rules);
 extern List *mesh_hidden_stats_enter(void);
 extern void mesh_hidden_stats_leave(List *outer);
-extern void mesh_install_stats_hooks(void);
 extern char *mesh_deparse_expr(Node *expr, Relation rel);
 
 /* identity.c */

@@ -14,6 +14,7 @@
 #include "utils/numeric.h"
 #include "utils/relcache.h"
 
+#include "meshpg/hooks.h"
 #include "meshpg/registry/registry.h"
 
 typedef enum SloKind
@@ -89,11 +90,20 @@ typedef struct MeshSloShared
 
 extern MeshSloShared *mesh_slo_shared(void);
 extern void mesh_changes_init(void);
+/* hook steps (src/hooks.c) */
+extern void slo_shmem_request(void);
+extern void slo_shmem_startup(void);
+extern void slo_executor_end(QueryDesc *queryDesc, MeshHookStep next);
+extern void slo_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+						ProcessUtilityContext context, ParamListInfo params,
+						QueryEnvironment *queryEnv, DestReceiver *dest,
+						QueryCompletion *qc, MeshHookStep next);
 extern bool mesh_last_change(int64 product_id, TimestampTz *at);
 extern pg_atomic_uint64 *mesh_last_change_slot(int64 product_id);
 extern uint32 mesh_change_entries(void);
 
-/* gate.c (mesh_slo_gate itself is in meshpg.h, for the executor hook) */
+/* gate.c; mesh_slo_gate is a read check (governance.h) */
+extern void mesh_slo_gate(const MeshProduct *product, Oid userid);
 extern int	mesh_slo_gate_suspended;
 extern void mesh_slo_gate_init(void);
 extern void mesh_slo_gate_invalidate(void);

@@ -33,4 +33,8 @@ typedef struct MeshTask
 #define MESH_MAX_DATABASES	64
 #define MESH_TASK_MAX_ROUNDS 100
 
+/* worker.c: shared memory steps (src/hooks.c) */
+extern void worker_shmem_request(void);
+extern void worker_shmem_startup(void);
+
 #endif							/* MESHPG_WORKER_H */
