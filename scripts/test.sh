@@ -11,7 +11,10 @@
 # one failure.
 #
 # Environment: MESHPG_TEST_KEEP=1 keeps the work directory even on success.
-# MESHPG_TEST_SUITES="regress isolation tap" picks suites (all by default).
+# MESHPG_TEST_SUITES="layers regress isolation security tap" picks suites
+# (all by default).  "layers" is scripts/check-layers.sh: includes follow
+# the layers of doc/architecture.md, hooks are installed only in
+# src/hooks.c; one count per check.
 
 set -u -o pipefail
 
@@ -26,7 +29,7 @@ meshpg_clean_pg_env
 TIMEOUT_REGRESS=${MESHPG_TIMEOUT_REGRESS:-240}
 TIMEOUT_ISOLATION=${MESHPG_TIMEOUT_ISOLATION:-120}
 TIMEOUT_TAP=${MESHPG_TIMEOUT_TAP:-300}
-SUITES=${MESHPG_TEST_SUITES:-regress isolation security tap}
+SUITES=${MESHPG_TEST_SUITES:-layers regress isolation security tap}
 
 passed=0
 failed=0
@@ -262,6 +265,15 @@ meshpg_log "suites run as $(meshpg_pg_user) in $TREE"
 
 for suite in $SUITES; do
     case $suite in
+    layers)
+        echo
+        meshpg_log "suite layers"
+        "$MESHPG_ROOT/scripts/check-layers.sh" "$TREE" 2>&1 | tee "$WORK/layers.log"
+        p=$(grep -c '^ok ' "$WORK/layers.log")
+        f=$(grep -c '^not ok ' "$WORK/layers.log")
+        [ $((p + f)) -gt 0 ] || f=1
+        record layers "$p" "$f" "scripts/check-layers.sh"
+        ;;
     regress)
         if [ ${#REGRESS_RUN[@]} -gt 0 ]; then
             run_suite regress "$TIMEOUT_REGRESS" "$REGRESS_MISSING" REGRESS="${REGRESS_RUN[*]}"

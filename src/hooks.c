@@ -27,9 +27,11 @@
 
 #include "meshpg/contract/contract.h"
 #include "meshpg/governance/governance.h"
+#include "meshpg/policy/policy.h"
 #include "meshpg/history/history.h"
 #include "meshpg/hooks.h"
 #include "meshpg/lineage/lineage.h"
+#include "meshpg/registry/registry.h"
 #include "meshpg/slo/slo.h"
 #include "meshpg/worker/worker.h"
 
@@ -486,6 +488,9 @@ mesh_install_hooks(void)
 	mesh_register_read_check(mesh_contract_deprecated_read);
 	mesh_register_read_check(mesh_slo_gate);
 	mesh_register_successor_lookup(mesh_contract_successor);
+
+	/* enforcement pins the functions of every policy expression loaded */
+	mesh_register_policy_expr_observer(mesh_pin_policy_functions);
 
 	prev_shmem_request = shmem_request_hook;
 	shmem_request_hook = meshpg_shmem_request;

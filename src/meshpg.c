@@ -16,6 +16,7 @@
 #include "utils/guc.h"
 
 #include "meshpg/contract/contract.h"
+#include "meshpg/governance/governance.h"
 #include "meshpg/policy/policy.h"
 #include "meshpg/history/history.h"
 #include "meshpg/hooks.h"

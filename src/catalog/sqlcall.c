@@ -1,6 +1,9 @@
 /*
- * common.c
- *		Arguments, rights and name resolution shared by the registry.
+ * sqlcall.c
+ *		What every SQL-callable function needs: arguments, the caller's
+ *		rights, name resolution, and plan invalidation after a catalog
+ *		change (meshpg/catalog/sqlcall.h).  Below every concern that has SQL
+ *		functions, so that none of them reaches up into the registry.
  */
 #include "postgres.h"
 
@@ -14,7 +17,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 
-#include "meshpg/registry/registry.h"
+#include "meshpg/catalog/sqlcall.h"
 #include "meshpg/text/text.h"
 
 char *

@@ -49,7 +49,7 @@
 #include "meshpg/catalog/catalog.h"
 #include "meshpg/governance/governance.h"
 #include "meshpg/policy/policy.h"
-#include "meshpg/registry/registry.h"
+#include "meshpg/catalog/sqlcall.h"
 #include "meshpg/meshpg.h"
 
 

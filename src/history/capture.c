@@ -44,6 +44,7 @@
 #include "meshpg/history/history.h"
 #include "meshpg/hooks.h"
 #include "meshpg/lineage/lineage.h"
+#include "meshpg/meshpg.h"
 
 
 /* A statement whose records are built and not yet appended. */

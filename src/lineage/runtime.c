@@ -43,7 +43,7 @@
 #include "utils/snapmgr.h"
 
 #include "meshpg/catalog/catalog.h"
-#include "meshpg/history/history.h"
+#include "meshpg/meshpg.h"
 #include "meshpg/hooks.h"
 #include "meshpg/lineage/lineage.h"
 

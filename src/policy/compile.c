@@ -39,6 +39,15 @@
 #include "meshpg/policy/policy.h"
 #include "meshpg/text/text.h"
 
+/* enforcement's observer of loaded policy expressions (src/hooks.c) */
+static MeshPolicyExprObserver policy_expr_observer = NULL;
+
+void
+mesh_register_policy_expr_observer(MeshPolicyExprObserver observer)
+{
+	policy_expr_observer = observer;
+}
+
 /* OIDs of meshpg's own functions, refreshed when the catalog changes. */
 typedef struct MeshFuncs
 {
@@ -248,8 +257,13 @@ policy_from_tuple(HeapTuple tup, TupleDesc desc, Relation rel, const char *subje
 		p->expr = mesh_analyze_expr(expression, rel, p->subject, p->is_row,
 									att ? att->atttypid : InvalidOid,
 									att ? att->atttypmod : -1, true);
-		/* the functions it calls resolve names as the policy did */
-		mesh_pin_policy_functions(p->expr);
+		/*
+		 * the functions it calls resolve names as the policy did: pinned by
+		 * enforcement's observer, which must be there (fail closed)
+		 */
+		if (policy_expr_observer == NULL)
+			elog(ERROR, "meshpg: no policy expression observer registered");
+		policy_expr_observer(p->expr);
 	}
 
 	{

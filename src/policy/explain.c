@@ -19,7 +19,7 @@
 #include "utils/timestamp.h"
 
 #include "meshpg/policy/policy.h"
-#include "meshpg/registry/registry.h"
+#include "meshpg/catalog/sqlcall.h"
 
 PG_FUNCTION_INFO_V1(meshpg_explain_access);
 PG_FUNCTION_INFO_V1(meshpg_statistics_visible);

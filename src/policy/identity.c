@@ -36,7 +36,7 @@
 
 #include "meshpg/catalog/catalog.h"
 #include "meshpg/policy/policy.h"
-#include "meshpg/registry/registry.h"
+#include "meshpg/catalog/sqlcall.h"
 #include "meshpg/text/text.h"
 
 PG_FUNCTION_INFO_V1(meshpg_attribute);

@@ -8,8 +8,13 @@
 /* the row-security policy that keeps table products fail-closed */
 #define MESH_GUARD_POLICY "meshpg_guard"
 
-/* settings (src/meshpg.c) */
+/*
+ * Settings that more than one concern reads; any layer may.
+ * meshpg.confusable_check (src/meshpg.c); meshpg.history (history/settings.c):
+ * lineage is recorded with the access history, and only while it is on.
+ */
 extern bool meshpg_confusable_check;
+extern bool mesh_history_enabled;
 
 /* invalidation callbacks (the hooks themselves: src/hooks.c) */
 extern void mesh_install_catalog_callbacks(void);	/* catalog/cache.c */

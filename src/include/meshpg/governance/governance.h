@@ -67,6 +67,10 @@ typedef char *(*MeshSuccessorLookup) (const struct MeshProduct *product);
 extern void mesh_register_read_check(MeshReadCheck check);
 extern void mesh_register_successor_lookup(MeshSuccessorLookup lookup);
 
+/* functions.c: pins a policy expression's functions (a policy observer) */
+extern void mesh_pin_policy_functions(Node *expr);
+extern void mesh_install_function_callbacks(void);
+
 /* planner.c: the view a subquery entry was expanded from, or InvalidOid */
 extern Oid	mesh_expanded_view(RangeTblEntry *rte);
 
@@ -76,7 +80,7 @@ extern bool mesh_is_explain_analyze(Node *stmt);
 
 /*
  * Hook steps (src/hooks.c runs them, in its order): planner.c, executor.c,
- * ddl.c, functions.c, stats.c.
+ * functions.c, stats.c.
  */
 extern PlannedStmt *mesh_planner(Query *parse, const char *query_string,
 								 int cursorOptions, ParamListInfo boundParams,
@@ -87,12 +91,6 @@ extern void mesh_executor_run(QueryDesc *queryDesc, ScanDirection direction,
 extern bool mesh_check_perms(List *rangeTable, bool ereport_on_violation,
 							 MeshHookStep next);
 extern void mesh_emit_log(ErrorData *edata, MeshHookStep next);
-extern void mesh_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
-						 ProcessUtilityContext context, ParamListInfo params,
-						 QueryEnvironment *queryEnv, DestReceiver *dest,
-						 QueryCompletion *qc, MeshHookStep next);
-extern void mesh_object_access(ObjectAccessType access, Oid classId, Oid objectId,
-							   int subId, void *arg, MeshHookStep next);
 extern bool mesh_needs_fmgr(Oid funcid, MeshHookStep next);
 extern void mesh_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private,
 					  MeshHookStep next);

@@ -85,7 +85,7 @@ typedef struct HistoryRead
 #define MESH_MARK_SERIAL_HI		(-1021)
 
 /* settings */
-extern bool mesh_history_enabled;
+/* mesh_history_enabled (meshpg.history) is in meshpg/meshpg.h: lineage reads it */
 extern int	mesh_history_buffer_size;
 extern int	mesh_history_retention;
 

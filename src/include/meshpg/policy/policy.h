@@ -106,9 +106,13 @@ extern Node *mesh_analyze_expr(const char *source, Relation rel, AttrNumber valu
 							   bool stored);
 extern void mesh_check_expr_sources(Node *expr);
 
-/* functions.c */
-extern void mesh_pin_policy_functions(Node *expr);
-extern void mesh_install_function_callbacks(void);
+/*
+ * compile.c: every policy expression loaded is passed to the observer that
+ * enforcement registers (governance/functions.c pins the functions it calls
+ * to the policies' search path), so that this layer never calls up.
+ */
+typedef void (*MeshPolicyExprObserver) (Node *expr);
+extern void mesh_register_policy_expr_observer(MeshPolicyExprObserver observer);
 
 /* stats.c */
 extern void mesh_hide_stats(RangeTblEntry *rte, Oid relid, const MeshRules *rules);
