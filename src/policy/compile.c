@@ -98,23 +98,26 @@ mesh_mask_hash_oid(void)
 	return mesh_funcs()->mask_hash;
 }
 
+/*
+ * The masks' table is below (mesh_masks[]); these read it.  The name of a
+ * mask kind, "none" for none.
+ */
 const char *
 mesh_mask_name(MeshMaskKind kind)
 {
-	static const char *const names[] = {"none", "custom", "round", "bucket", "date",
-	"partial", "email", "hash", "redact", "null"};
+	const MeshMaskInfo *info = mesh_mask_info_of(kind);
 
-	return names[kind];
+	return info ? info->name : "none";
 }
 
 static MeshMaskKind
 parse_mask_kind(const char *name)
 {
-	for (int k = MASK_CUSTOM; k <= MASK_NULL; k++)
-		if (strcmp(name, mesh_mask_name(k)) == 0)
-			return k;
-	elog(ERROR, "unexpected mask \"%s\"", name);
-	pg_unreachable();
+	const MeshMaskInfo *info = mesh_mask_info(name);
+
+	if (info == NULL)
+		elog(ERROR, "unexpected mask \"%s\"", name);
+	return info->kind;
 }
 
 /* A jsonb object's member as text, or NULL. */
@@ -645,104 +648,232 @@ call(Oid funcid, Oid rettype, List *args, Oid collation)
 	return makeFuncExpr(funcid, rettype, args, collation, collation, COERCE_EXPLICIT_CALL);
 }
 
+/*
+ * The mask functions' input: a text mask (hash, email, partial) reads the
+ * column as text, and applies to text columns only.
+ */
+static Expr *
+text_mask_input(const MeshPolicy *policy, Form_pg_attribute att, Var *subject)
+{
+	const char *mask = mesh_mask_name(policy->mask);
+
+	if (TypeCategory(att->atttypid) != TYPCATEGORY_STRING)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("mask \"%s\" applies to text columns, not to column \"%s\" of type %s",
+						mask, NameStr(att->attname), format_type_be(att->atttypid))));
+	return cast_to((Expr *) subject, TEXTOID, -1, mask);
+}
+
+#define SUBJECT_ATT(rel, subject) \
+	TupleDescAttr(RelationGetDescr(rel), (subject)->varattno - 1)
+
+static Expr *
+build_null(const MeshPolicy *policy, Relation rel, Var *subject)
+{
+	Form_pg_attribute att = SUBJECT_ATT(rel, subject);
+
+	return (Expr *) makeNullConst(att->atttypid, att->atttypmod, att->attcollation);
+}
+
+static Expr *
+build_redact(const MeshPolicy *policy, Relation rel, Var *subject)
+{
+	return redact_const(policy, SUBJECT_ATT(rel, subject));
+}
+
+static Expr *
+build_hash(const MeshPolicy *policy, Relation rel, Var *subject)
+{
+	Form_pg_attribute att = SUBJECT_ATT(rel, subject);
+	Expr	   *as_text = text_mask_input(policy, att, subject);
+
+	/* marked as a policy's call: mask_hash refuses any other */
+	FuncExpr   *hash = call(mesh_funcs()->mask_hash, TEXTOID, list_make1(as_text),
+							DEFAULT_COLLATION_OID);
+
+	hash->funcformat = MESH_POLICY_CALL;
+	return cast_to((Expr *) hash, att->atttypid, att->atttypmod, "hash");
+}
+
+static Expr *
+build_email(const MeshPolicy *policy, Relation rel, Var *subject)
+{
+	Form_pg_attribute att = SUBJECT_ATT(rel, subject);
+	Expr	   *as_text = text_mask_input(policy, att, subject);
+	Expr	   *result = (Expr *) call(mesh_funcs()->mask_email, TEXTOID,
+									   list_make1(as_text), DEFAULT_COLLATION_OID);
+
+	return cast_to(result, att->atttypid, att->atttypmod, "email");
+}
+
+static Expr *
+build_partial(const MeshPolicy *policy, Relation rel, Var *subject)
+{
+	Form_pg_attribute att = SUBJECT_ATT(rel, subject);
+	Expr	   *as_text = text_mask_input(policy, att, subject);
+	Expr	   *result;
+
+	result = (Expr *) call(mesh_funcs()->mask_partial, TEXTOID,
+						   list_make4(as_text,
+									  makeConst(INT4OID, -1, InvalidOid, 4,
+												Int32GetDatum(policy->keep_first), false, true),
+									  makeConst(INT4OID, -1, InvalidOid, 4,
+												Int32GetDatum(policy->keep_last), false, true),
+									  makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+												CStringGetTextDatum(policy->fill), false, false)),
+						   DEFAULT_COLLATION_OID);
+	return cast_to(result, att->atttypid, att->atttypmod, "partial");
+}
+
+static Expr *
+build_date(const MeshPolicy *policy, Relation rel, Var *subject)
+{
+	Form_pg_attribute att = SUBJECT_ATT(rel, subject);
+	Oid			argtypes[2] = {att->atttypid, TEXTOID};
+	Oid			fn = LookupFuncName(list_make2(makeString("meshpg"), makeString("mask_date")),
+									2, argtypes, true);
+
+	if (!OidIsValid(fn))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("mask \"date\" applies to date and timestamp columns, not to column \"%s\" of type %s",
+						NameStr(att->attname), format_type_be(att->atttypid))));
+	return (Expr *) call(fn, att->atttypid,
+						 list_make2(subject,
+									makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+											  CStringGetTextDatum(policy->unit ? policy->unit : "year"),
+											  false, false)),
+						 InvalidOid);
+}
+
+/* round and bucket: a numeric column, by a step */
+static Expr *
+numeric_mask(const MeshPolicy *policy, Relation rel, Var *subject, Oid funcid)
+{
+	Form_pg_attribute att = SUBJECT_ATT(rel, subject);
+	const char *mask = mesh_mask_name(policy->mask);
+	Expr	   *as_numeric;
+	Expr	   *result;
+
+	if (TypeCategory(att->atttypid) != TYPCATEGORY_NUMERIC)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("mask \"%s\" applies to numeric columns, not to column \"%s\" of type %s",
+						mask, NameStr(att->attname), format_type_be(att->atttypid))));
+	as_numeric = cast_to((Expr *) subject, NUMERICOID, -1, mask);
+	result = (Expr *) call(funcid, NUMERICOID,
+						   list_make2(as_numeric,
+									  makeConst(NUMERICOID, -1, InvalidOid, -1,
+												DirectFunctionCall3(numeric_in,
+																	CStringGetDatum(policy->step ? policy->step : "1"),
+																	ObjectIdGetDatum(InvalidOid),
+																	Int32GetDatum(-1)),
+												false, false)),
+						   InvalidOid);
+	return cast_to(result, att->atttypid, att->atttypmod, mask);
+}
+
+static Expr *
+build_round(const MeshPolicy *policy, Relation rel, Var *subject)
+{
+	return numeric_mask(policy, rel, subject, mesh_funcs()->mask_round);
+}
+
+static Expr *
+build_bucket(const MeshPolicy *policy, Relation rel, Var *subject)
+{
+	return numeric_mask(policy, rel, subject, mesh_funcs()->mask_bucket);
+}
+
+static Expr *
+build_custom(const MeshPolicy *policy, Relation rel, Var *subject)
+{
+	Node	   *expr = copyObject(policy->expr);
+
+	if (subject->varno != 1)
+		ChangeVarNodes(expr, 1, subject->varno, 0);
+	return (Expr *) expr;
+}
+
+/*
+ * The masks, one row each: the one table that the compiler (build), the
+ * validator (registry/policy.c: the name, the argument keys, whether it
+ * takes an expression), explain_access and descriptors (the name) read.
+ * Listed in the order users see them (the hint for an unknown mask); the
+ * kind orders them by restrictiveness (policy.h).
+ *
+ * Adding a mask: its kind in MeshMaskKind, at its place in the order of
+ * restrictiveness; a row here and its build function; its SQL function, if
+ * it has one; and, in the next upgrade script, the CHECK on the mask column
+ * of meshpg.cat_policy (shipped scripts are frozen).
+ */
+static const MeshMaskInfo mesh_masks[] = {
+	{"null", MASK_NULL, {NULL}, false, build_null},
+	{"redact", MASK_REDACT, {"value", NULL}, false, build_redact},
+	{"hash", MASK_HASH, {NULL}, false, build_hash},
+	{"email", MASK_EMAIL, {NULL}, false, build_email},
+	{"partial", MASK_PARTIAL, {"keep_first", "keep_last", "fill", NULL}, false, build_partial},
+	{"date", MASK_DATE, {"unit", NULL}, false, build_date},
+	{"bucket", MASK_BUCKET, {"width", NULL}, false, build_bucket},
+	{"round", MASK_ROUND, {"step", NULL}, false, build_round},
+	{"custom", MASK_CUSTOM, {NULL}, true, build_custom},
+};
+
+/* The mask named name, or NULL. */
+const MeshMaskInfo *
+mesh_mask_info(const char *name)
+{
+	for (int i = 0; i < (int) lengthof(mesh_masks); i++)
+		if (strcmp(mesh_masks[i].name, name) == 0)
+			return &mesh_masks[i];
+	return NULL;
+}
+
+/* The mask of kind, or NULL (MASK_NONE). */
+const MeshMaskInfo *
+mesh_mask_info_of(MeshMaskKind kind)
+{
+	for (int i = 0; i < (int) lengthof(mesh_masks); i++)
+		if (mesh_masks[i].kind == kind)
+			return &mesh_masks[i];
+	return NULL;
+}
+
+/* The mask named name; an error naming every mask if there is none. */
+const MeshMaskInfo *
+mesh_mask_require(const char *name)
+{
+	const MeshMaskInfo *info = mesh_mask_info(name);
+
+	if (info == NULL)
+	{
+		StringInfoData all;
+
+		initStringInfo(&all);
+		for (int i = 0; i < (int) lengthof(mesh_masks); i++)
+			appendStringInfo(&all, "%s%s",
+							 i == 0 ? "" : i == (int) lengthof(mesh_masks) - 1 ? " and " : ", ",
+							 mesh_masks[i].name);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown mask \"%s\"", name),
+				 errhint("Masks are %s.", all.data)));
+	}
+	return info;
+}
+
 /* The expression that replaces subject for a reader the mask applies to. */
 Expr *
 mesh_mask_expr(const MeshPolicy *policy, Relation rel, Var *subject)
 {
-	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), subject->varattno - 1);
-	const MeshFuncs *f = mesh_funcs();
-	const char *mask = mesh_mask_name(policy->mask);
-	Expr	   *as_text;
-	Expr	   *result;
+	const MeshMaskInfo *info = mesh_mask_info_of(policy->mask);
 
-	switch (policy->mask)
-	{
-		case MASK_NULL:
-			return (Expr *) makeNullConst(att->atttypid, att->atttypmod, att->attcollation);
-		case MASK_REDACT:
-			return redact_const(policy, att);
-		case MASK_HASH:
-		case MASK_EMAIL:
-		case MASK_PARTIAL:
-			if (TypeCategory(att->atttypid) != TYPCATEGORY_STRING)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATATYPE_MISMATCH),
-						 errmsg("mask \"%s\" applies to text columns, not to column \"%s\" of type %s",
-								mask, NameStr(att->attname), format_type_be(att->atttypid))));
-			as_text = cast_to((Expr *) subject, TEXTOID, -1, mask);
-			if (policy->mask == MASK_HASH)
-			{
-				/* marked as a policy's call: mask_hash refuses any other */
-				FuncExpr   *hash = call(f->mask_hash, TEXTOID, list_make1(as_text),
-										DEFAULT_COLLATION_OID);
-
-				hash->funcformat = MESH_POLICY_CALL;
-				result = (Expr *) hash;
-			}
-			else if (policy->mask == MASK_EMAIL)
-				result = (Expr *) call(f->mask_email, TEXTOID, list_make1(as_text),
-									   DEFAULT_COLLATION_OID);
-			else
-				result = (Expr *) call(f->mask_partial, TEXTOID,
-									   list_make4(as_text,
-												  makeConst(INT4OID, -1, InvalidOid, 4,
-															Int32GetDatum(policy->keep_first), false, true),
-												  makeConst(INT4OID, -1, InvalidOid, 4,
-															Int32GetDatum(policy->keep_last), false, true),
-												  makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
-															CStringGetTextDatum(policy->fill), false, false)),
-									   DEFAULT_COLLATION_OID);
-			return cast_to(result, att->atttypid, att->atttypmod, mask);
-		case MASK_DATE:
-			{
-				Oid			argtypes[2] = {att->atttypid, TEXTOID};
-				Oid			fn = LookupFuncName(list_make2(makeString("meshpg"), makeString("mask_date")),
-												2, argtypes, true);
-
-				if (!OidIsValid(fn))
-					ereport(ERROR,
-							(errcode(ERRCODE_DATATYPE_MISMATCH),
-							 errmsg("mask \"date\" applies to date and timestamp columns, not to column \"%s\" of type %s",
-									NameStr(att->attname), format_type_be(att->atttypid))));
-				return (Expr *) call(fn, att->atttypid,
-									 list_make2(subject,
-												makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
-														  CStringGetTextDatum(policy->unit ? policy->unit : "year"),
-														  false, false)),
-									 InvalidOid);
-			}
-		case MASK_ROUND:
-		case MASK_BUCKET:
-			if (TypeCategory(att->atttypid) != TYPCATEGORY_NUMERIC)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATATYPE_MISMATCH),
-						 errmsg("mask \"%s\" applies to numeric columns, not to column \"%s\" of type %s",
-								mask, NameStr(att->attname), format_type_be(att->atttypid))));
-			as_text = cast_to((Expr *) subject, NUMERICOID, -1, mask);
-			result = (Expr *) call(policy->mask == MASK_ROUND ? f->mask_round : f->mask_bucket,
-								   NUMERICOID,
-								   list_make2(as_text,
-											  makeConst(NUMERICOID, -1, InvalidOid, -1,
-														DirectFunctionCall3(numeric_in,
-																			CStringGetDatum(policy->step ? policy->step : "1"),
-																			ObjectIdGetDatum(InvalidOid),
-																			Int32GetDatum(-1)),
-														false, false)),
-								   InvalidOid);
-			return cast_to(result, att->atttypid, att->atttypmod, mask);
-		case MASK_CUSTOM:
-			{
-				Node	   *expr = copyObject(policy->expr);
-
-				if (subject->varno != 1)
-					ChangeVarNodes(expr, 1, subject->varno, 0);
-				return (Expr *) expr;
-			}
-		case MASK_NONE:
-			break;
-	}
-	elog(ERROR, "unexpected mask kind %d", policy->mask);
-	pg_unreachable();
+	if (info == NULL)
+		elog(ERROR, "unexpected mask kind %d", policy->mask);
+	/* meshpg's functions resolved first, whatever the mask (as always) */
+	(void) mesh_funcs();
+	return info->build(policy, rel, subject);
 }
 
 /*

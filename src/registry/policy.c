@@ -494,17 +494,11 @@ check_mask_arg_values(const char *mask, Jsonb *args)
 	}
 }
 
-/* The argument keys each mask accepts. */
+/* The argument keys each mask accepts (the masks' table, policy.h). */
 static void
-check_mask_args(const char *mask, Jsonb *args)
+check_mask_args(const MeshMaskInfo *info, Jsonb *args)
 {
-	static const char *const allowed[][4] = {
-		{"redact", "value"},
-		{"partial", "keep_first", "keep_last", "fill"},
-		{"date", "unit"},
-		{"round", "step"},
-		{"bucket", "width"},
-	};
+	const char *mask = info->name;
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
@@ -527,9 +521,8 @@ check_mask_args(const char *mask, Jsonb *args)
 		if (tok != WJB_KEY || depth != 1)
 			continue;
 		key = pnstrdup(v.val.string.val, v.val.string.len);
-		for (int m = 0; m < (int) lengthof(allowed); m++)
-			for (int k = 1; k < 4 && allowed[m][k]; k++)
-				known |= strcmp(allowed[m][0], mask) == 0 && strcmp(allowed[m][k], key) == 0;
+		for (int k = 0; k < (int) lengthof(info->args) && info->args[k]; k++)
+			known |= strcmp(info->args[k], key) == 0;
 		if (!known)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -753,28 +746,20 @@ Datum
 meshpg_create_masking_policy(PG_FUNCTION_ARGS)
 {
 	PolicyArgs	a = {0};
-	static const char *const masks[] = {"null", "redact", "hash", "email", "partial",
-	"date", "bucket", "round", "custom"};
-	bool		known = false;
+	const MeshMaskInfo *info;
 
 	a.name = mesh_arg_text(fcinfo, 0, "policy name");
 	a.kind = "mask";
 	a.mask = mesh_arg_text(fcinfo, 1, "mask");
-	for (int i = 0; i < (int) lengthof(masks); i++)
-		known |= strcmp(masks[i], a.mask) == 0;
-	if (!known)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown mask \"%s\"", a.mask),
-				 errhint("Masks are null, redact, hash, email, partial, date, bucket, round and custom.")));
+	info = mesh_mask_require(a.mask);
 	a.tag = mesh_arg_text_opt(fcinfo, 2);
 	a.product = mesh_arg_text_opt(fcinfo, 3);
 	a.column = mesh_arg_text_opt(fcinfo, 4);
 	a.args = PG_ARGISNULL(5) ? DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"))
 		: PG_GETARG_DATUM(5);
-	check_mask_args(a.mask, DatumGetJsonbP(a.args));
+	check_mask_args(info, DatumGetJsonbP(a.args));
 	a.expression = mesh_arg_text_opt(fcinfo, 6);
-	if ((strcmp(a.mask, "custom") == 0) != (a.expression != NULL))
+	if (info->expression != (a.expression != NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg(a.expression ? "only the custom mask takes an expression"

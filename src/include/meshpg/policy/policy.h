@@ -93,6 +93,23 @@ extern Node *mesh_instantiate_filter(const MeshProduct *product, const MeshPolic
 extern Expr *mesh_mask_expr(const MeshPolicy *policy, Relation rel, Var *subject);
 extern List *mesh_reader_roles(void);
 extern const char *mesh_mask_name(MeshMaskKind kind);
+
+/*
+ * compile.c: the masks' table, one row per mask (see mesh_masks[] there):
+ * what the compiler, the validator, explain_access and descriptors read.
+ */
+typedef struct MeshMaskInfo
+{
+	const char *name;
+	MeshMaskKind kind;
+	const char *args[4];		/* the argument keys it takes, NULL-terminated */
+	bool		expression;		/* takes an expression of value (custom) */
+	Expr	   *(*build) (const MeshPolicy *policy, Relation rel, Var *subject);
+} MeshMaskInfo;
+
+extern const MeshMaskInfo *mesh_mask_info(const char *name);
+extern const MeshMaskInfo *mesh_mask_info_of(MeshMaskKind kind);
+extern const MeshMaskInfo *mesh_mask_require(const char *name);
 extern Oid	mesh_mask_hash_oid(void);
 
 /* masks.c */
