@@ -9,13 +9,13 @@ use strict;
 use warnings;
 
 use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use MeshPG::TestCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('mesh');
-$node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'meshpg'");
-$node->start;
+my $node = meshpg_node('mesh');
 
 # ---------------------------------------------------------------------------
 # The mesh to dump.

@@ -8,16 +8,16 @@ use strict;
 use warnings;
 
 use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use MeshPG::TestCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run qw(run timeout);
 
 my $queries = $ENV{MESHPG_SQLSMITH_QUERIES} // 2000;
 
-my $node = PostgreSQL::Test::Cluster->new('smith');
-$node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'meshpg'");
-$node->start;
+my $node = meshpg_node('smith');
 
 # The security suite's governed products, policies and consumer.
 my $setup = slurp_file('test/security/sql/setup.sql');

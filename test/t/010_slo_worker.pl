@@ -10,22 +10,20 @@ use strict;
 use warnings;
 
 use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use MeshPG::TestCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
 
-my $node = PostgreSQL::Test::Cluster->new('slo_worker');
-$node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'meshpg'
+my $node = meshpg_node('slo_worker', conf => q{
 meshpg.scheduler = on
 meshpg.databases = 'postgres, other'
 meshpg.worker_naptime = 1
 meshpg.max_workers = 2
 restart_after_crash = on
 });
-$node->start;
 
 $node->safe_psql('postgres', q{
 CREATE DATABASE other;

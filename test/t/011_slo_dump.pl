@@ -7,13 +7,13 @@ use strict;
 use warnings;
 
 use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use MeshPG::TestCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('slo_dump');
-$node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'meshpg'");
-$node->start;
+my $node = meshpg_node('slo_dump');
 
 $node->safe_psql('postgres', q{
 CREATE DATABASE src;

@@ -10,6 +10,9 @@ use warnings;
 
 use File::Basename qw(dirname);
 use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use MeshPG::TestCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
@@ -20,10 +23,7 @@ my $tmp = PostgreSQL::Test::Utils::tempdir;
 sub new_node
 {
 	my ($name) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);
-	$node->append_conf('postgresql.conf', "shared_preload_libraries = 'meshpg'");
-	$node->start;
+	my $node = meshpg_node($name);
 	# What a descriptor does not create: roles, the domain, tags, relations.
 	$node->safe_psql('postgres', q{
 CREATE ROLE crm_team NOLOGIN;

@@ -8,17 +8,16 @@ use strict;
 use warnings;
 
 use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use MeshPG::TestCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('history');
-$node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'meshpg'
+my $node = meshpg_node('history', conf => qq{
 meshpg.history_buffer_size = 20000
 max_connections = 30
 });
-$node->start;
 
 $node->safe_psql('postgres', q{
 CREATE EXTENSION meshpg;

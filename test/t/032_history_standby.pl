@@ -8,13 +8,13 @@ use strict;
 use warnings;
 
 use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use MeshPG::TestCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1, extra => [ '--encoding=UTF8', '--no-locale' ]);
-$primary->append_conf('postgresql.conf', "shared_preload_libraries = 'meshpg'");
-$primary->start;
+my $primary = meshpg_node('primary', init => { allows_streaming => 1 });
 
 $primary->safe_psql('postgres', q{
 CREATE EXTENSION meshpg;

@@ -6,16 +6,15 @@ use strict;
 use warnings;
 
 use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use MeshPG::TestCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('dbs');
-$node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'meshpg'
+my $node = meshpg_node('dbs', conf => qq{
 meshpg.history_buffer_size = 64
 });
-$node->start;
 $node->safe_psql('postgres', 'CREATE ROLE shop_team; CREATE ROLE buyer LOGIN;');
 
 for my $db ('a', 'b')

@@ -16,13 +16,13 @@ use strict;
 use warnings;
 
 use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use MeshPG::TestCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('history_hostile');
-$node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'meshpg'");
-$node->start;
+my $node = meshpg_node('history_hostile');
 
 my $setup = q{
 CREATE EXTENSION meshpg;

@@ -9,16 +9,15 @@ use strict;
 use warnings;
 
 use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use MeshPG::TestCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('history_prepare');
-$node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'meshpg'
+my $node = meshpg_node('history_prepare', conf => qq{
 max_prepared_transactions = 2
 });
-$node->start;
 
 $node->safe_psql('postgres', q{
 CREATE ROLE shop_team;
