@@ -28,8 +28,8 @@ LAYERS=(
     "policy"                     # the policy model, its compiler, the kind tables, explain_access
     "masks"                      # the mask functions
     "governance"                 # enforcement: planner, executor, statistics, functions, COPY
-    "registry contract"          # the SQL surface: domains, products, grants, DDL guards; contracts, descriptors
-    "slo"                        # SLOs: declaration, evaluation, change tracking, the read gate
+    "registry contract slo"      # the SQL surface: domains, products, grants, DDL guards; contracts,
+                                 # descriptors; SLOs (declaration, evaluation, change tracking, the gate)
     "lineage"                    # lineage: derivation, graph, tag propagation
     "history"                    # the access history (records lineage as it captures)
     "worker"                     # the background worker (SLO scheduler, history flush)

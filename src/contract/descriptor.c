@@ -26,6 +26,7 @@
 #include "meshpg/contract/yaml_tree.h"
 #include "meshpg/policy/policy.h"
 #include "meshpg/registry/registry.h"
+#include "meshpg/slo/slo.h"
 
 PG_FUNCTION_INFO_V1(meshpg_descriptor_parse);
 PG_FUNCTION_INFO_V1(meshpg_descriptor_render);
@@ -125,14 +126,12 @@ static const FieldSpec policy_fields[] = {
 	{NULL}
 };
 
-static const char *const slo_kinds[] = {"freshness", "completeness", "validity",
-"uniqueness", "volume", "custom", NULL};
 static const char *const slo_severities[] = {"info", "warning", "critical", NULL};
 
 /* An SLO: the arguments of meshpg.declare_slo (spec is the kind's own) */
 static const FieldSpec slo_fields[] = {
 	{"name", F_STRING, true},
-	{"kind", F_STRING, true, NULL, slo_kinds},
+	{"kind", F_STRING, true, NULL, mesh_slo_kind_names},	/* slo.h */
 	{"spec", F_FREE_OBJECT, true},
 	{"window", F_STRING},
 	{"severity", F_STRING, false, NULL, slo_severities},

@@ -36,18 +36,20 @@
 #include "meshpg/policy/policy.h"
 #include "meshpg/slo/slo.h"
 
+#define SLO_KIND_NAME(kind, name, keys, compile) [kind] = name,
 const char *const mesh_slo_kind_names[] = {
-	"freshness", "completeness", "validity", "uniqueness", "volume", "custom"
+	MESH_SLO_KINDS(SLO_KIND_NAME)
+	[MESH_SLO_NKINDS] = NULL
 };
 
-static const char *const kind_keys[][6] = {
-	{"column", "max_age", "objective", NULL},
-	{"columns", "min_ratio", "objective", NULL},
-	{"expression", "min_ratio", "objective", NULL},
-	{"columns", "max_duplicates", "objective", NULL},
-	{"min_rows", "max_rows", "max_change_pct", "approximate", "objective", NULL},
-	{"query", "op", "threshold", "objective", NULL},
-};
+/* Each kind's spec keys, NULL-terminated (MESH_SLO_KINDS in slo.h). */
+static const char *const freshness_keys[] = {"column", "max_age", "objective", NULL};
+static const char *const completeness_keys[] = {"columns", "min_ratio", "objective", NULL};
+static const char *const validity_keys[] = {"expression", "min_ratio", "objective", NULL};
+static const char *const uniqueness_keys[] = {"columns", "max_duplicates", "objective", NULL};
+static const char *const volume_keys[] = {"min_rows", "max_rows", "max_change_pct",
+"approximate", "objective", NULL};
+static const char *const custom_keys[] = {"query", "op", "threshold", "objective", NULL};
 
 #define MAX_KEYS 8
 
@@ -62,16 +64,42 @@ typedef struct SpecInput
 	const char *current;		/* key being checked, for the error context */
 } SpecInput;
 
+/* The kinds' spec compilers (below), and the table made from MESH_SLO_KINDS. */
+typedef void (*SpecCompile) (SpecInput *in, SloSpec *out, StringInfo buf);
+static void spec_freshness(SpecInput *in, SloSpec *out, StringInfo buf);
+static void spec_completeness_validity(SpecInput *in, SloSpec *out, StringInfo buf);
+static void spec_uniqueness(SpecInput *in, SloSpec *out, StringInfo buf);
+static void spec_volume(SpecInput *in, SloSpec *out, StringInfo buf);
+static void spec_custom(SpecInput *in, SloSpec *out, StringInfo buf);
+
+typedef struct SloKindInfo
+{
+	const char *const *keys;	/* the spec keys it takes, NULL-terminated */
+	SpecCompile compile;		/* checks a spec and compiles it */
+} SloKindInfo;
+
+#define SLO_KIND_ROW(kind, name, keys, compile) [kind] = {keys, compile},
+static const SloKindInfo slo_kinds[] = {
+	MESH_SLO_KINDS(SLO_KIND_ROW)
+};
+
 SloKind
 mesh_slo_parse_kind(const char *kind)
 {
-	for (int i = 0; i <= SLO_CUSTOM; i++)
+	StringInfoData all;
+
+	for (int i = 0; i < MESH_SLO_NKINDS; i++)
 		if (strcmp(kind, mesh_slo_kind_names[i]) == 0)
 			return (SloKind) i;
+	initStringInfo(&all);
+	for (int i = 0; i < MESH_SLO_NKINDS; i++)
+		appendStringInfo(&all, "%s%s",
+						 i == 0 ? "" : i == MESH_SLO_NKINDS - 1 ? " or " : ", ",
+						 mesh_slo_kind_names[i]);
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid SLO kind \"%s\"", kind),
-			 errhint("Use freshness, completeness, validity, uniqueness, volume or custom.")));
+			 errhint("Use %s.", all.data)));
 	pg_unreachable();
 }
 
@@ -113,16 +141,16 @@ read_keys(SpecInput *in, Jsonb *spec)
 		if (tok != WJB_KEY)
 			continue;
 		key = pnstrdup(v.val.string.val, v.val.string.len);
-		for (int i = 0; kind_keys[in->kind][i] != NULL; i++)
-			if (strcmp(kind_keys[in->kind][i], key) == 0)
+		for (int i = 0; slo_kinds[in->kind].keys[i] != NULL; i++)
+			if (strcmp(slo_kinds[in->kind].keys[i], key) == 0)
 				known = true;
 		if (!known)
 		{
 			StringInfoData valid;
 
 			initStringInfo(&valid);
-			for (int i = 0; kind_keys[in->kind][i] != NULL; i++)
-				appendStringInfo(&valid, "%s%s", i > 0 ? ", " : "", kind_keys[in->kind][i]);
+			for (int i = 0; slo_kinds[in->kind].keys[i] != NULL; i++)
+				appendStringInfo(&valid, "%s%s", i > 0 ? ", " : "", slo_kinds[in->kind].keys[i]);
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown key \"%s\" in the spec of a %s SLO",
@@ -510,6 +538,166 @@ num_text(const char *s)
 											   Int32GetDatum(-1)));
 }
 
+/* freshness: max_age, by a column or by the last committed change */
+static void
+spec_freshness(SpecInput *in, SloSpec *out, StringInfo buf)
+{
+	Relation	rel = in->rel;
+	char		relkind = in->rel->rd_rel->relkind;
+	const char *product = in->product;
+	char	   *age = get_string(in, "max_age", true);
+	Interval	zero = {0};
+
+	out->column = get_string(in, "column", false);
+	if (out->column != NULL)
+	{
+		AttrNumber	attno = check_column(in, out->column);
+		Oid			type = getBaseType(TupleDescAttr(RelationGetDescr(rel), attno - 1)->atttypid);
+
+		if (type != TIMESTAMPTZOID && type != TIMESTAMPOID && type != DATEOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" is of type %s, not a date or timestamp",
+							out->column, format_type_be(type)),
+					 errdetail("Freshness by column measures the age of max(column).")));
+	}
+	else if (relkind == RELKIND_VIEW)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("freshness by last change cannot be measured on view \"%s\"",
+						product),
+				 errdetail("A view is never written; its sources are."),
+				 errhint("Name a timestamp column with key \"column\".")));
+	in->current = "max_age";
+	out->max_age = parse_interval(in, "max_age", age);
+	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(out->max_age),
+										  IntervalPGetDatum(&zero))) <= 0)
+		bad_key(in, "max_age", "a positive interval");
+	out->max_age_seconds =
+		DatumGetNumeric(DirectFunctionCall1(numeric_trim_scale,
+											DirectFunctionCall2(extract_interval,
+																CStringGetTextDatum("epoch"),
+																IntervalPGetDatum(out->max_age))));
+	append_string(buf, "column", out->column);
+	append_string(buf, "max_age",
+				  DatumGetCString(DirectFunctionCall1(interval_out,
+													  IntervalPGetDatum(out->max_age))));
+}
+
+/* completeness (columns) and validity (expression): min_ratio */
+static void
+spec_completeness_validity(SpecInput *in, SloSpec *out, StringInfo buf)
+{
+	SloKind		kind = in->kind;
+
+	if (kind == SLO_COMPLETENESS)
+	{
+		out->columns = get_columns(in, "columns");
+		append_columns(buf, "columns", out->columns);
+	}
+	else
+	{
+		compile_expression(in, out, get_string(in, "expression", true));
+		append_string(buf, "expression", out->expr_text);
+	}
+	out->min_ratio = get_number(in, "min_ratio", true, num_int(0), false, num_int(1),
+								false, "a number between 0 and 1");
+	append_number(buf, "min_ratio", out->min_ratio);
+}
+
+/* uniqueness: columns, max_duplicates */
+static void
+spec_uniqueness(SpecInput *in, SloSpec *out, StringInfo buf)
+{
+	Relation	rel = in->rel;
+	ListCell   *lc;
+
+	out->columns = get_columns(in, "columns");
+	foreach(lc, out->columns)
+	{
+		AttrNumber	attno = get_attnum(RelationGetRelid(rel), lfirst(lc));
+		Oid			type = TupleDescAttr(RelationGetDescr(rel), attno - 1)->atttypid;
+		TypeCacheEntry *tc = lookup_type_cache(type, TYPECACHE_LT_OPR | TYPECACHE_EQ_OPR);
+
+		in->current = "columns";
+		if (!OidIsValid(tc->lt_opr) || !OidIsValid(tc->eq_opr))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FUNCTION),
+					 errmsg("column \"%s\" of type %s cannot be checked for duplicates",
+							(char *) lfirst(lc), format_type_be(type)),
+					 errdetail("The type has no ordering operator.")));
+	}
+	out->max_duplicates = get_number(in, "max_duplicates", false, num_int(0), false,
+									 NULL, true, "a non-negative integer");
+	if (out->max_duplicates == NULL)
+		out->max_duplicates = num_int(0);
+	append_columns(buf, "columns", out->columns);
+	append_number(buf, "max_duplicates", out->max_duplicates);
+}
+
+/* volume: min_rows, max_rows, max_change_pct, approximate */
+static void
+spec_volume(SpecInput *in, SloSpec *out, StringInfo buf)
+{
+	char		relkind = in->rel->rd_rel->relkind;
+	const char *product = in->product;
+	JsonbValue *approx;
+
+	out->min_rows = get_number(in, "min_rows", false, num_int(0), false, NULL, true,
+							   "a non-negative integer");
+	out->max_rows = get_number(in, "max_rows", false, num_int(0), false, NULL, true,
+							   "a non-negative integer");
+	out->max_change_pct = get_number(in, "max_change_pct", false, num_int(0), true,
+									 NULL, false, "a positive number");
+	approx = get_value(in, "approximate");
+	if (approx != NULL && approx->type != jbvBool)
+		bad_key(in, "approximate", "a boolean");
+	out->approximate = approx != NULL && approx->val.boolean;
+	in->current = NULL;
+	if (out->min_rows == NULL && out->max_rows == NULL && out->max_change_pct == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a volume SLO needs min_rows, max_rows or max_change_pct")));
+	if (out->min_rows != NULL && out->max_rows != NULL &&
+		num_cmp(out->min_rows, out->max_rows) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("min_rows must not exceed max_rows")));
+	if (out->approximate && relkind == RELKIND_VIEW)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("approximate volume cannot be measured on view \"%s\"", product),
+				 errdetail("A view has no statistics of its own."),
+				 errhint("Leave \"approximate\" false to count the rows.")));
+	append_number(buf, "min_rows", out->min_rows);
+	append_number(buf, "max_rows", out->max_rows);
+	append_number(buf, "max_change_pct", out->max_change_pct);
+	append_key(buf, "approximate");
+	appendStringInfoString(buf, out->approximate ? "true" : "false");
+}
+
+/* custom: a query, an operator, a threshold */
+static void
+spec_custom(SpecInput *in, SloSpec *out, StringInfo buf)
+{
+	static const char *const ops[] = {"<", "<=", "=", ">=", ">", "<>"};
+	bool		ok = false;
+
+	out->op = get_string(in, "op", false);
+	if (out->op == NULL)
+		out->op = ">=";
+	for (size_t i = 0; i < lengthof(ops); i++)
+		ok |= strcmp(out->op, ops[i]) == 0;
+	if (!ok)
+		bad_key(in, "op", "one of <, <=, =, >=, >, <>");
+	out->threshold = get_number(in, "threshold", true, NULL, false, NULL, false,
+								"a number");
+	compile_query(out, get_string(in, "query", true));
+	append_string(buf, "query", out->query);
+	append_string(buf, "op", out->op);
+	append_number(buf, "threshold", out->threshold);
+}
+
 SloSpec *
 mesh_slo_compile(SloKind kind, Jsonb *spec, Relation rel, const char *product,
 				 Jsonb **canonical)
@@ -519,7 +707,6 @@ mesh_slo_compile(SloKind kind, Jsonb *spec, Relation rel, const char *product,
 	ErrorContextCallback errctx;
 	StringInfoData buf;
 	int			nestlevel;
-	char		relkind = rel->rd_rel->relkind;
 
 	in.kind = kind;
 	in.product = product;
@@ -542,150 +729,7 @@ mesh_slo_compile(SloKind kind, Jsonb *spec, Relation rel, const char *product,
 		out->objective = num_text("0.99");
 	append_number(&buf, "objective", out->objective);
 
-	switch (kind)
-	{
-		case SLO_FRESHNESS:
-			{
-				char	   *age = get_string(&in, "max_age", true);
-				Interval	zero = {0};
-
-				out->column = get_string(&in, "column", false);
-				if (out->column != NULL)
-				{
-					AttrNumber	attno = check_column(&in, out->column);
-					Oid			type = getBaseType(TupleDescAttr(RelationGetDescr(rel), attno - 1)->atttypid);
-
-					if (type != TIMESTAMPTZOID && type != TIMESTAMPOID && type != DATEOID)
-						ereport(ERROR,
-								(errcode(ERRCODE_DATATYPE_MISMATCH),
-								 errmsg("column \"%s\" is of type %s, not a date or timestamp",
-										out->column, format_type_be(type)),
-								 errdetail("Freshness by column measures the age of max(column).")));
-				}
-				else if (relkind == RELKIND_VIEW)
-					ereport(ERROR,
-							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-							 errmsg("freshness by last change cannot be measured on view \"%s\"",
-									product),
-							 errdetail("A view is never written; its sources are."),
-							 errhint("Name a timestamp column with key \"column\".")));
-				in.current = "max_age";
-				out->max_age = parse_interval(&in, "max_age", age);
-				if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(out->max_age),
-													  IntervalPGetDatum(&zero))) <= 0)
-					bad_key(&in, "max_age", "a positive interval");
-				out->max_age_seconds =
-					DatumGetNumeric(DirectFunctionCall1(numeric_trim_scale,
-														DirectFunctionCall2(extract_interval,
-																			CStringGetTextDatum("epoch"),
-																			IntervalPGetDatum(out->max_age))));
-				append_string(&buf, "column", out->column);
-				append_string(&buf, "max_age",
-							  DatumGetCString(DirectFunctionCall1(interval_out,
-																  IntervalPGetDatum(out->max_age))));
-				break;
-			}
-		case SLO_COMPLETENESS:
-		case SLO_VALIDITY:
-			if (kind == SLO_COMPLETENESS)
-			{
-				out->columns = get_columns(&in, "columns");
-				append_columns(&buf, "columns", out->columns);
-			}
-			else
-			{
-				compile_expression(&in, out, get_string(&in, "expression", true));
-				append_string(&buf, "expression", out->expr_text);
-			}
-			out->min_ratio = get_number(&in, "min_ratio", true, num_int(0), false, num_int(1),
-										false, "a number between 0 and 1");
-			append_number(&buf, "min_ratio", out->min_ratio);
-			break;
-		case SLO_UNIQUENESS:
-			{
-				ListCell   *lc;
-
-				out->columns = get_columns(&in, "columns");
-				foreach(lc, out->columns)
-				{
-					AttrNumber	attno = get_attnum(RelationGetRelid(rel), lfirst(lc));
-					Oid			type = TupleDescAttr(RelationGetDescr(rel), attno - 1)->atttypid;
-					TypeCacheEntry *tc = lookup_type_cache(type, TYPECACHE_LT_OPR | TYPECACHE_EQ_OPR);
-
-					in.current = "columns";
-					if (!OidIsValid(tc->lt_opr) || !OidIsValid(tc->eq_opr))
-						ereport(ERROR,
-								(errcode(ERRCODE_UNDEFINED_FUNCTION),
-								 errmsg("column \"%s\" of type %s cannot be checked for duplicates",
-										(char *) lfirst(lc), format_type_be(type)),
-								 errdetail("The type has no ordering operator.")));
-				}
-				out->max_duplicates = get_number(&in, "max_duplicates", false, num_int(0), false,
-												 NULL, true, "a non-negative integer");
-				if (out->max_duplicates == NULL)
-					out->max_duplicates = num_int(0);
-				append_columns(&buf, "columns", out->columns);
-				append_number(&buf, "max_duplicates", out->max_duplicates);
-				break;
-			}
-		case SLO_VOLUME:
-			{
-				JsonbValue *approx;
-
-				out->min_rows = get_number(&in, "min_rows", false, num_int(0), false, NULL, true,
-										   "a non-negative integer");
-				out->max_rows = get_number(&in, "max_rows", false, num_int(0), false, NULL, true,
-										   "a non-negative integer");
-				out->max_change_pct = get_number(&in, "max_change_pct", false, num_int(0), true,
-												 NULL, false, "a positive number");
-				approx = get_value(&in, "approximate");
-				if (approx != NULL && approx->type != jbvBool)
-					bad_key(&in, "approximate", "a boolean");
-				out->approximate = approx != NULL && approx->val.boolean;
-				in.current = NULL;
-				if (out->min_rows == NULL && out->max_rows == NULL && out->max_change_pct == NULL)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("a volume SLO needs min_rows, max_rows or max_change_pct")));
-				if (out->min_rows != NULL && out->max_rows != NULL &&
-					num_cmp(out->min_rows, out->max_rows) > 0)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("min_rows must not exceed max_rows")));
-				if (out->approximate && relkind == RELKIND_VIEW)
-					ereport(ERROR,
-							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-							 errmsg("approximate volume cannot be measured on view \"%s\"", product),
-							 errdetail("A view has no statistics of its own."),
-							 errhint("Leave \"approximate\" false to count the rows.")));
-				append_number(&buf, "min_rows", out->min_rows);
-				append_number(&buf, "max_rows", out->max_rows);
-				append_number(&buf, "max_change_pct", out->max_change_pct);
-				append_key(&buf, "approximate");
-				appendStringInfoString(&buf, out->approximate ? "true" : "false");
-				break;
-			}
-		case SLO_CUSTOM:
-			{
-				static const char *const ops[] = {"<", "<=", "=", ">=", ">", "<>"};
-				bool		ok = false;
-
-				out->op = get_string(&in, "op", false);
-				if (out->op == NULL)
-					out->op = ">=";
-				for (size_t i = 0; i < lengthof(ops); i++)
-					ok |= strcmp(out->op, ops[i]) == 0;
-				if (!ok)
-					bad_key(&in, "op", "one of <, <=, =, >=, >, <>");
-				out->threshold = get_number(&in, "threshold", true, NULL, false, NULL, false,
-											"a number");
-				compile_query(out, get_string(&in, "query", true));
-				append_string(&buf, "query", out->query);
-				append_string(&buf, "op", out->op);
-				append_number(&buf, "threshold", out->threshold);
-				break;
-			}
-	}
+	slo_kinds[kind].compile(&in, out, &buf);
 	appendStringInfoChar(&buf, '}');
 
 	AtEOXact_GUC(true, nestlevel);

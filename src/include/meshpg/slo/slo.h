@@ -17,15 +17,31 @@
 #include "meshpg/hooks.h"
 #include "meshpg/registry/registry.h"
 
+/*
+ * The SLO kinds: the one list of them.  X(kind, name, spec keys, spec
+ * compiler): the keys and the compiler are in spec.c.  The enum, the names
+ * (declare_slo, evaluation, the SLO views, descriptors) and spec.c's table
+ * are all made from this list.  Adding a kind: a line here, its keys and
+ * its compiler in spec.c, its measurement in evaluate.c, and the CHECK on
+ * meshpg.cat_slo.kind in the next upgrade script (shipped ones are frozen).
+ */
+#define MESH_SLO_KINDS(X) \
+	X(SLO_FRESHNESS, "freshness", freshness_keys, spec_freshness) \
+	X(SLO_COMPLETENESS, "completeness", completeness_keys, spec_completeness_validity) \
+	X(SLO_VALIDITY, "validity", validity_keys, spec_completeness_validity) \
+	X(SLO_UNIQUENESS, "uniqueness", uniqueness_keys, spec_uniqueness) \
+	X(SLO_VOLUME, "volume", volume_keys, spec_volume) \
+	X(SLO_CUSTOM, "custom", custom_keys, spec_custom)
+
+#define MESH_SLO_KIND_ENUM(kind, name, keys, compile) kind,
 typedef enum SloKind
 {
-	SLO_FRESHNESS,
-	SLO_COMPLETENESS,
-	SLO_VALIDITY,
-	SLO_UNIQUENESS,
-	SLO_VOLUME,
-	SLO_CUSTOM
+	MESH_SLO_KINDS(MESH_SLO_KIND_ENUM)
 } SloKind;
+
+/* how many kinds; not in the enum, so -Wswitch names every switch to extend */
+#define MESH_SLO_KIND_ONE(kind, name, keys, compile) + 1
+#define MESH_SLO_NKINDS (0 MESH_SLO_KINDS(MESH_SLO_KIND_ONE))
 
 /* A spec checked against the relation; built by mesh_slo_compile. */
 typedef struct SloSpec
@@ -55,6 +71,7 @@ typedef struct SloSpec
 	Numeric		threshold;
 } SloSpec;
 
+/* spec.c: the kinds' names, indexed by SloKind, NULL-terminated */
 extern const char *const mesh_slo_kind_names[];
 extern SloKind mesh_slo_parse_kind(const char *kind);
 
