@@ -126,6 +126,7 @@ static const FieldSpec policy_fields[] = {
 	{NULL}
 };
 
+/* an SLO's kind is one of mesh_slo_kind_names (MESH_SLO_KINDS in slo.h) */
 static const char *const slo_severities[] = {"info", "warning", "critical", NULL};
 
 /* An SLO: the arguments of meshpg.declare_slo (spec is the kind's own) */
