@@ -12,6 +12,8 @@ HEADERS = $(wildcard src/*.h src/*/*.h)
 # from one part per concern (sql/<version>/NN-concern.sql, in name order).
 DATA = $(wildcard sql/meshpg--*.sql)
 DATA_built = meshpg--1.0--1.1.sql meshpg--1.1--1.2.sql
+# meshctl (descriptors from CI) goes to PostgreSQL's bindir, beside psql.
+SCRIPTS = bin/meshctl
 
 PG_CONFIG ?= pg_config
 ICU_CFLAGS := $(shell pkg-config --cflags icu-uc icu-i18n)
@@ -28,7 +30,7 @@ SHLIB_LINK = $(ICU_LIBS) $(YAML_LIBS)
 REGRESS = init names domains products lifecycle grants search ddl security bad_input policies \
 	contract_ddl contract_versions descriptor_apply descriptor_errors descriptor_slo \
 	slo_declare slo_evaluate \
-	history_access history_plans history_encoding lineage_graph lineage_tags hostile_input
+	history_access history_plans history_encoding lineage_graph lineage_tags hostile_input newcomer
 REGRESS_OPTS = --temp-instance=./tmp_check_regress \
 	--temp-config=$(srcdir)/test/meshpg.conf \
 	--encoding=UTF8 --no-locale

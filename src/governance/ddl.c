@@ -54,6 +54,7 @@
 #include "governance/policy.h"
 #include "meshpg.h"
 #include "registry/registry.h"
+#include "text/icu.h"
 
 static object_access_hook_type prev_object_access_hook = NULL;
 static ProcessUtility_hook_type prev_utility_hook = NULL;
@@ -812,6 +813,11 @@ mesh_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	Oid			renamed = InvalidOid;
 	List	   *contract_ids = NIL;
 	bool		explain_analyze = mesh_is_explain_analyze(stmt);
+
+	/* before the script's own check, which can't say what to do instead */
+	if (IsA(stmt, CreateExtensionStmt) &&
+		strcmp(((CreateExtensionStmt *) stmt)->extname, "meshpg") == 0)
+		mesh_require_utf8();
 
 	/*
 	 * Only the statements the guard cares about look at the catalog; some
