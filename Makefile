@@ -58,7 +58,7 @@ PROVE_TESTS = test/t/*.pl
 
 EXTRA_CLEAN = $(DATA_built) tmp_check_regress tmp_check_iso tmp_check_security tmp_check results output_iso \
 	test/security/results test/security/regression.diffs test/security/regression.out \
-	regression.diffs regression.out
+	regression.diffs regression.out test/docs/docs.diffs
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -72,7 +72,7 @@ meshpg--1.1--1.2.sql: $(sort $(wildcard sql/1.2/*.sql))
 
 # Each suite on its own, so scripts/test.sh can count them all even when
 # one fails (installcheck stops at the first failing suite).
-.PHONY: check-regress check-isolation check-security check-tap
+.PHONY: check-regress check-isolation check-security check-tap check-docs
 check-regress:
 	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
 check-isolation:
@@ -83,3 +83,6 @@ check-security:
 		echo 'security: a hidden value reached the attacker (lines above)'; exit 1; fi
 check-tap:
 	$(prove_installcheck)
+# Every ```sql example of README.md and doc/*.md (test/docs/run.pl).
+check-docs:
+	MESHPG_PG_BIN='$(bindir)' bash $(srcdir)/test/docs/run.sh

@@ -5,13 +5,15 @@
 # "N passed, N failed"; the exit code is non-zero if anything failed or a
 # suite could not run.
 #
-# Counting: pg_regress and isolation count one per test; TAP counts one per
+# Counting: pg_regress and isolation count one per test, docs one per
+# example block of README.md and doc/*.md; TAP counts one per
 # assertion, and a test script that dies or exits badly without a failing
 # assertion counts as one more failure.  A suite that runs no test counts as
 # one failure.
 #
 # Environment: MESHPG_TEST_KEEP=1 keeps the work directory even on success.
-# MESHPG_TEST_SUITES="regress isolation tap" picks suites (all by default).
+# MESHPG_TEST_SUITES="regress isolation tap" picks suites (all by default:
+# regress isolation security tap docs).
 
 set -u -o pipefail
 
@@ -26,7 +28,8 @@ meshpg_clean_pg_env
 TIMEOUT_REGRESS=${MESHPG_TIMEOUT_REGRESS:-240}
 TIMEOUT_ISOLATION=${MESHPG_TIMEOUT_ISOLATION:-120}
 TIMEOUT_TAP=${MESHPG_TIMEOUT_TAP:-300}
-SUITES=${MESHPG_TEST_SUITES:-regress isolation security tap}
+TIMEOUT_DOCS=${MESHPG_TIMEOUT_DOCS:-240}
+SUITES=${MESHPG_TEST_SUITES:-regress isolation security tap docs}
 
 passed=0
 failed=0
@@ -197,6 +200,9 @@ show_failure() {
         done
         echo "----- all TAP logs: $TREE/tmp_check/log/"
         ;;
+    docs)
+        show_file "$TREE/test/docs/docs.diffs" 3000 head
+        ;;
     esac
     echo "================ end of $1 details ================"
 }
@@ -276,6 +282,9 @@ for suite in $SUITES; do
         ;;
     tap)
         run_suite tap "$TIMEOUT_TAP" 0 PROVE_FLAGS=-v
+        ;;
+    docs)
+        run_suite docs "$TIMEOUT_DOCS" 0
         ;;
     *)
         abort "unknown suite '$suite'"
