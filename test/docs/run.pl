@@ -24,7 +24,8 @@
 # assume) unless the file says <!-- docs: fresh --> (a database with
 # nothing in it, for a file that shows the install), then
 # test/docs/<file name without .md>.sql if it exists (a setup the file
-# describes in words but does not show).  The blocks run in order in one
+# describes in words but does not show; it may \ir test/docs/sample-mesh.sql,
+# the sample mesh several pages share).  The blocks run in order in one
 # psql session, as a superuser, the way a reader types them into psql; each
 # example that needs another role says SET ROLE itself.  Afterwards the
 # database and every role it made are dropped, so the next file starts
@@ -247,6 +248,9 @@ for my $file (@ARGV)
 	my $setup = '';
 	$setup .= slurp("$here/prelude.sql") unless $text =~ /<!--\s*docs:\s*fresh\s*-->/;
 	$setup .= slurp("$here/$base.sql") if -f "$here/$base.sql";
+	# \ir FILE in a setup: a file of test/docs (psql reads the setup on
+	# standard input, where \ir would look in the current directory)
+	$setup =~ s{^\\ir\s+(\S+)\s*$}{slurp("$here/$1")}mge;
 	if ($setup ne '')
 	{
 		($o, $rc) = run_psql($db, $setup, '-v', 'ON_ERROR_STOP=1');

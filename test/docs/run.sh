@@ -32,7 +32,7 @@ else
 fi
 
 trap 'meshpg_cluster_stop' EXIT
-# shellcheck disable=SC2119 # no extra settings
-meshpg_cluster_start >/dev/null || { echo "docs: could not start a cluster"; exit 2; }
+# the times and dates the pages show are in UTC, in ISO style
+meshpg_cluster_start "timezone = 'UTC'" "datestyle = 'iso, mdy'" >/dev/null || { echo "docs: could not start a cluster"; exit 2; }
 perl test/docs/run.pl --psql "$MESHPG_PG_BIN/psql" \
     --connect "-h $MESHPG_TMP -p $MESHPG_PGPORT" --out test/docs "${files[@]}"
