@@ -58,7 +58,7 @@ PROVE_TESTS = test/t/*.pl
 
 EXTRA_CLEAN = $(DATA_built) tmp_check_regress tmp_check_iso tmp_check_security tmp_check results output_iso \
 	test/security/results test/security/regression.diffs test/security/regression.out \
-	regression.diffs regression.out test/docs/docs.diffs
+	regression.diffs regression.out test/docs/docs.diffs test/docs/actual
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

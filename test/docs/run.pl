@@ -297,6 +297,14 @@ for my $file (@ARGV)
 			}
 			else
 			{
+				# psql's output, to review and paste into the page
+				mkdir "$outdir/actual";
+				my $af = "$outdir/actual/" . ($name =~ s{[/:]}{_}gr) . '.out';
+				if (open(my $afh, '>', $af))
+				{
+					print $afh map { "$_\n" } @actual;
+					close $afh;
+				}
 				report($name, 0,
 					"$where: psql's output differs from the output shown at line $run[$i]{shown}{line}\n$sql\n"
 					  . unified_diff(\@shown, \@actual));
