@@ -250,7 +250,10 @@ for my $file (@ARGV)
 	$setup .= slurp("$here/$base.sql") if -f "$here/$base.sql";
 	# \ir FILE in a setup: a file of test/docs (psql reads the setup on
 	# standard input, where \ir would look in the current directory)
-	$setup =~ s{^\\ir\s+(\S+)\s*$}{slurp("$here/$1")}mge;
+	for (1 .. 5)
+	{
+		last unless $setup =~ s{^\\ir\s+(\S+)\s*$}{slurp("$here/$1")}mge;
+	}
 	if ($setup ne '')
 	{
 		($o, $rc) = run_psql($db, $setup, '-v', 'ON_ERROR_STOP=1');

@@ -1,18 +1,9 @@
 -- test/docs/sample-mesh.sql: the sample mesh of the consumer guide and the
--- reference (doc/guide-consumer.md, doc/reference.md): domain payments,
--- owned by payments_team, with two published products; the governance
--- team's tags and policies; consumers analyst_eu (region EU) and analyst2
--- (a member of the group analysts).
-CREATE ROLE payments_team NOLOGIN;
-CREATE ROLE gov LOGIN IN ROLE meshpg_admin;     -- the governance team
-CREATE ROLE analyst_eu LOGIN;
-CREATE ROLE analysts NOLOGIN;
-CREATE ROLE analyst2 LOGIN IN ROLE analysts;
-CREATE ROLE someone LOGIN;
-
-SELECT meshpg.create_domain('payments', 'payments_team',
-       description => 'Payments and payouts', contacts => '{payments-data@example.com}');
-
+-- reference (doc/guide-consumer.md, doc/reference.md): sample-base.sql,
+-- plus the governance team's tags, policies and attributes: e-mail
+-- addresses masked, each reader shown the rows of its region (analyst_eu:
+-- EU; the group analysts: US) unless its purpose is churn analysis.
+\ir sample-base.sql
 -- the governance team's vocabulary, policies and attributes
 SET ROLE gov;
 SELECT meshpg.create_tag('pii.email', 'An e-mail address');
@@ -24,45 +15,8 @@ SELECT meshpg.set_attribute('analyst_eu', 'region', '{EU}');
 SELECT meshpg.set_attribute('analysts', 'region', '{US}');
 RESET ROLE;
 
--- the payments team's products
 SET ROLE payments_team;
-CREATE TABLE payments.transactions (
-    id bigint PRIMARY KEY,
-    customer_email text NOT NULL,
-    amount numeric(12,2),
-    region text,
-    settled_at timestamptz
-);
-INSERT INTO payments.transactions VALUES
-    (1, 'ann@example.com', 12.00, 'EU', '2026-03-14 09:30:00+00'),
-    (2, 'bo@example.com',  24.00, 'US', '2026-04-02 17:05:00+00'),
-    (3, 'cy@example.com',  31.00, 'EU', '2026-05-20 11:45:00+00');
-CREATE TABLE payments.payouts (
-    id bigint PRIMARY KEY,
-    tasker_email text NOT NULL,
-    amount numeric(12,2) NOT NULL,
-    paid_on date NOT NULL
-);
-INSERT INTO payments.payouts VALUES
-    (1, 'dee@example.com', 80.00, '2026-03-31'),
-    (2, 'eli@example.com', 45.50, '2026-04-30');
-SELECT meshpg.register_product('payments', 'transactions', 'payments.transactions',
-       description => 'Settled card transactions, one row per charge', version => '1.0.0');
-SELECT meshpg.document_column('payments.transactions', 'amount', 'Charge amount in EUR');
 SELECT meshpg.tag_column('payments.transactions', 'customer_email', 'pii.email');
 SELECT meshpg.tag_column('payments.transactions', 'region', 'geo.region', value => 'region');
-SELECT meshpg.register_product('payments', 'payouts', 'payments.payouts',
-       description => 'Payouts to Taskers, one row per transfer', version => '1.0.0');
 SELECT meshpg.tag_column('payments.payouts', 'tasker_email', 'pii.email');
-SELECT meshpg.publish('payments.transactions');
-SELECT meshpg.publish('payments.transactions');          -- 1.1.0, after a compatible change
-SELECT meshpg.publish('payments.payouts');
-SELECT meshpg.create_masking_policy('amount_round', 'round', product => 'payments.transactions',
-       column_name => 'amount', args => '{"step": 10}');
-SELECT meshpg.create_masking_policy('settled_month', 'date', product => 'payments.transactions',
-       column_name => 'settled_at', args => '{"unit": "month"}');
-SELECT meshpg.create_row_policy('big_only', 'amount >= 10', product => 'payments.transactions',
-       exempt_roles => '{analysts}');
-SELECT meshpg.grant_access('payments.transactions', 'analyst_eu', purpose => 'churn analysis');
-SELECT meshpg.grant_access('payments.payouts', 'analyst_eu', purpose => 'payout audit');
 RESET ROLE;
