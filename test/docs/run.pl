@@ -29,7 +29,7 @@
 # psql session, as a superuser, the way a reader types them into psql; each
 # example that needs another role says SET ROLE itself.  Afterwards the
 # database and every role it made are dropped, so the next file starts
-# afresh.
+# afresh (settings made with ALTER SYSTEM are reset too).
 #
 # Output: one line per block, in pg_regress's format ("test FILE:LINE ...
 # ok" or "... FAILED"), counted by scripts/test.sh; each failure's file, the
@@ -324,7 +324,7 @@ for my $file (@ARGV)
 	}
 
 	# drop the database and the roles it made, for the next file
-	run_psql('postgres', "DROP DATABASE $db WITH (FORCE);\n");
+	run_psql('postgres', "DROP DATABASE $db WITH (FORCE);\nALTER SYSTEM RESET ALL;\nSELECT pg_reload_conf();\n");
 	my ($roles) = run_psql('postgres',
 		"SELECT string_agg(format('DROP ROLE %I;', rolname), E'\\n') FROM pg_roles WHERE oid >= 16384;\n",
 		'-At');
