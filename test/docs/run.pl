@@ -26,7 +26,8 @@
 # test/docs/<file name without .md>.sql if it exists (a setup the file
 # describes in words but does not show; it may \ir test/docs/sample-mesh.sql,
 # the sample mesh several pages share).  The blocks run in order in one
-# psql session, as a superuser, the way a reader types them into psql; each
+# psql session, as a superuser, the way a reader types them into psql
+# (with psql's default settings); each
 # example that needs another role says SET ROLE itself.  Afterwards the
 # database and every role it made are dropped, so the next file starts
 # afresh (settings made with ALTER SYSTEM are reset too).
@@ -265,7 +266,7 @@ for my $file (@ARGV)
 	}
 
 	# one session: a marker before each block splits the output
-	my $script = "\\set SHOW_CONTEXT never\n";
+	my $script = "";
 	for my $i (0 .. $#run)
 	{
 		my $body = $run[$i]{block}{text};
