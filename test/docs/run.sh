@@ -36,3 +36,33 @@ trap 'meshpg_cluster_stop' EXIT
 meshpg_cluster_start "timezone = 'UTC'" "datestyle = 'iso, mdy'" >/dev/null || { echo "docs: could not start a cluster"; exit 2; }
 perl test/docs/run.pl --psql "$MESHPG_PG_BIN/psql" \
     --connect "-h $MESHPG_TMP -p $MESHPG_PGPORT" --out test/docs "${files[@]}"
+rc=$?
+
+# doc/reference.md names every function, view and setting an installation
+# has (one more test line).
+if [ $# -eq 0 ]; then
+    psql_c=("$MESHPG_PG_BIN/psql" -X -q -At -h "$MESHPG_TMP" -p "$MESHPG_PGPORT")
+    "${psql_c[@]}" -d postgres -c 'CREATE DATABASE docs_coverage' &&
+        objects=$("${psql_c[@]}" -d docs_coverage -c 'CREATE EXTENSION meshpg' -c "
+            SELECT 'meshpg.' || proname FROM pg_proc WHERE pronamespace = 'meshpg'::regnamespace
+            UNION SELECT 'meshpg.' || relname FROM pg_class
+                   WHERE relnamespace = 'meshpg'::regnamespace AND relkind = 'v'
+            UNION SELECT name FROM pg_settings WHERE name LIKE 'meshpg.%' ORDER BY 1") || objects=
+    missing=()
+    for o in $objects; do
+        grep -qwF "$o" doc/reference.md || missing+=("$o")
+    done
+    if [ -n "$objects" ] && [ ${#missing[@]} -eq 0 ]; then
+        printf 'test %-40s ... ok\n' "doc/reference.md:coverage"
+    else
+        printf 'test %-40s ... FAILED\n' "doc/reference.md:coverage"
+        {
+            echo "======== doc/reference.md:coverage"
+            [ -n "$objects" ] || echo "could not list the objects of an installation"
+            echo "doc/reference.md does not name these:"
+            printf '    %s\n' "${missing[@]}"
+        } >>test/docs/docs.diffs
+        rc=1
+    fi
+fi
+exit "$rc"
