@@ -114,6 +114,33 @@ SELECT count(*), count(DISTINCT region) FROM fed.orders;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM fed.orders WHERE note::int = 1;
 RESET ROLE;
 
+-- A partitioned product with a foreign partition: read through the
+-- parent, the same protection applies to the partition's remote scan.
+CREATE TABLE fdw_src.sales_remote (id int, region text, note text);
+INSERT INTO fdw_src.sales_remote
+SELECT g, CASE WHEN g % 2 = 0 THEN 'EU' ELSE 'US' END,
+       CASE WHEN g % 2 = 0 THEN 'visible ' || g ELSE 'hidden ' || g END
+  FROM generate_series(6, 10) g;
+GRANT SELECT ON fdw_src.sales_remote TO regress_fdw_source;
+SET ROLE regress_fed_dev;
+CREATE TABLE fed.sales (id int, region text, note text) PARTITION BY RANGE (id);
+CREATE TABLE fed.sales_local PARTITION OF fed.sales FOR VALUES FROM (1) TO (6);
+INSERT INTO fed.sales_local VALUES (2, 'EU', 'visible 2'), (3, 'US', 'hidden 3');
+CREATE FOREIGN TABLE fed.sales_remote PARTITION OF fed.sales FOR VALUES FROM (6) TO (11)
+       SERVER fdw_loop OPTIONS (schema_name 'fdw_src', table_name 'sales_remote');
+SELECT meshpg.register_product('fed', 'sales', 'fed.sales', description => 'Sales, partly remote');
+SELECT meshpg.create_row_policy('fed_sales_region',
+       'region = ANY (meshpg.attribute(''fed_region''))', product => 'fed.sales');
+SELECT meshpg.publish('fed.sales', '1.0.0');
+SELECT meshpg.grant_access('fed.sales', 'regress_analyst');
+RESET ROLE;
+SET ROLE regress_analyst;
+SELECT * FROM fed.sales ORDER BY id;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM fed.sales WHERE note::int = 1;
+SELECT expect_error($$ SELECT id FROM fed.sales WHERE id > 5 AND note::int = 1 $$);
+SELECT expect_error($$ SELECT count(*) FROM fed.sales_remote $$);
+RESET ROLE;
+
 -- Statistics: ANALYZE samples the remote rows; what the reader may not see,
 -- its estimates do not use either, and remote estimates are refused.
 INSERT INTO fdw_src.orders

@@ -26,6 +26,7 @@
 
 #include "access/relation.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_statistic.h"
 #include "catalog/pg_type.h"
@@ -462,17 +463,41 @@ uses_remote_estimate(Oid relid)
 }
 
 /*
- * A foreign-table product whose rows are filtered for the reader.  Its row
- * filter, as a security qual of the foreign table, would reach the remote
- * server in one WHERE clause with the reader's own quals: a foreign data
- * wrapper ships every qual it can deparse and the remote planner orders
- * them as it likes, so a reader's "note::int = 1" could run on hidden rows
- * there, and the remote error would carry the hidden value.  The entry is
- * turned into a security_barrier subquery over the foreign table, as
- * PostgreSQL would expand a security_barrier view: the filter (added when
- * the subquery is governed) and the reader's leakproof quals may still be
- * sent to the remote server; any other qual, join or aggregate of the
- * reader's runs here, above the filtered rows.
+ * The foreign tables an entry scans: the relation itself, or its partitions
+ * and inheritance children when the entry expands to them.
+ */
+static List *
+foreign_tables_scanned(RangeTblEntry *rte)
+{
+	List	   *result = NIL;
+	List	   *children;
+	ListCell   *lc;
+
+	if (rte->relkind == RELKIND_FOREIGN_TABLE && !rte->inh)
+		return list_make1_oid(rte->relid);
+	if (!rte->inh || !has_subclass(rte->relid))
+		return rte->relkind == RELKIND_FOREIGN_TABLE ? list_make1_oid(rte->relid) : NIL;
+	children = find_all_inheritors(rte->relid, NoLock, NULL);
+	foreach(lc, children)
+		if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_FOREIGN_TABLE)
+			result = lappend_oid(result, lfirst_oid(lc));
+	list_free(children);
+	return result;
+}
+
+/*
+ * A product read through foreign tables (a foreign-table product, or a
+ * partitioned table with foreign partitions) whose rows are filtered for
+ * the reader.  Its row filter, as a security qual of the foreign scan,
+ * would reach the remote server in one WHERE clause with the reader's own
+ * quals: a foreign data wrapper ships every qual it can deparse and the
+ * remote planner orders them as it likes, so a reader's "note::int = 1"
+ * could run on hidden rows there, and the remote error would carry the
+ * hidden value.  The entry is turned into a security_barrier subquery over
+ * the relation, as PostgreSQL would expand a security_barrier view: the
+ * filter (added when the subquery is governed) and the reader's leakproof
+ * quals may still be sent to the remote server; any other qual, join or
+ * aggregate of the reader's runs here, above the filtered rows.
  */
 static bool
 wrap_filtered_foreign_entry(Query *q, RangeTblEntry *rte, int rti, Oid via)
@@ -485,8 +510,13 @@ wrap_filtered_foreign_entry(Query *q, RangeTblEntry *rte, int rti, Oid via)
 	RangeTblEntry *inner;
 	RangeTblRef *ref;
 	SystemColumnContext syscols = {rti, 0};
+	List	   *foreign;
+	ListCell   *lc;
 
 	if (product == NULL)
+		return false;
+	foreign = foreign_tables_scanned(rte);
+	if (foreign == NIL)
 		return false;
 	rel = relation_open(rte->relid, NoLock);
 	desc = RelationGetDescr(rel);
@@ -501,30 +531,34 @@ wrap_filtered_foreign_entry(Query *q, RangeTblEntry *rte, int rti, Oid via)
 	if (rti == q->resultRelation)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("cannot update or delete rows of foreign-table data product \"%s\": its rows are filtered for you",
+				 errmsg("cannot update or delete rows of data product \"%s\" through a foreign table: its rows are filtered for you",
 						product->qualname),
 				 errdetail("The statement's conditions would be sent to the remote server together with the row filter, and could run on hidden rows there."),
 				 errhint("Have the owning domain team make the change.")));
 	if (get_parse_rowmark(q, rti) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("SELECT FOR UPDATE/SHARE is not allowed on foreign-table data product \"%s\" whose rows are filtered for you",
+				 errmsg("SELECT FOR UPDATE/SHARE is not allowed on data product \"%s\" read through a foreign table, whose rows are filtered for you",
 						product->qualname),
 				 errhint("Read it without a locking clause.")));
 	if (query_tree_walker(q, system_column_walker, &syscols, 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("system columns of foreign-table data product \"%s\" cannot be read when its rows are filtered for you",
+				 errmsg("system columns of data product \"%s\" cannot be read through a foreign table when its rows are filtered for you",
 						product->qualname),
 				 errhint("Read its columns only.")));
-	if (uses_remote_estimate(rte->relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("foreign-table data product \"%s\" asks its remote server for estimates, and its rows are filtered for you",
-						product->qualname),
-				 errdetail("The remote server estimates from statistics of every row, and EXPLAIN would show what the row filter hides."),
-				 errhint("The owning domain team can turn the option off: ALTER FOREIGN TABLE %s OPTIONS (ADD use_remote_estimate 'false').",
-						 mesh_relation_name(rte->relid))));
+	foreach(lc, foreign)
+	{
+		if (uses_remote_estimate(lfirst_oid(lc)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("data product \"%s\" asks a remote server for estimates, and its rows are filtered for you",
+							product->qualname),
+					 errdetail("The remote server estimates from statistics of every row, and EXPLAIN would show what the row filter hides."),
+					 errhint("The owning domain team can turn the option off: ALTER FOREIGN TABLE %s OPTIONS (ADD use_remote_estimate 'false').",
+							 mesh_relation_name(lfirst_oid(lc)))));
+	}
+	list_free(foreign);
 
 	/* the foreign table, alone in a query that selects every column */
 	inner = copyObject(rte);
@@ -650,7 +684,7 @@ govern_query(Query *q, GovernContext *ctx)
 				ctx->governed = true;
 			}
 			/* a view's placeholder entry is never scanned */
-			else if (rte->relkind == RELKIND_FOREIGN_TABLE &&
+			else if ((rte->relkind == RELKIND_FOREIGN_TABLE || rte->inh) &&
 					 !list_member_ptr(ctx->wrapped, q) &&
 					 wrap_filtered_foreign_entry(q, rte, rti, via))
 			{
