@@ -188,6 +188,13 @@ SELECT version FROM meshpg.products WHERE product = 'fed.orders';
 SELECT column_name, type, published_type FROM meshpg.product_columns
  WHERE product = 'fed.orders' ORDER BY position;
 
+-- SLOs are measured on the rows the domain team's mapping reads, and the
+-- descriptor names the kind, as plan() reads it back.
+SELECT meshpg.declare_slo('fed.orders', 'fed_volume', 'volume', '{"min_rows": 3}');
+SELECT slo, value, met FROM meshpg.evaluate('fed.orders');
+SELECT meshpg.export('fed.orders') LIKE '%physicalType: foreign table%' AS exported_kind;
+SELECT count(*) AS changes FROM meshpg.plan(meshpg.export('fed.orders'));
+
 -- IMPORT FOREIGN SCHEMA into the domain schema: internal relations,
 -- readable by no consumer, until one is registered.  Dropping a draft
 -- product's foreign table unregisters it.
