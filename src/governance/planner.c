@@ -683,7 +683,6 @@ govern_query(Query *q, GovernContext *ctx)
 				entries = lappend_int(entries, -rti);
 				ctx->governed = true;
 			}
-			/* a view's placeholder entry is never scanned */
 			else if ((rte->relkind == RELKIND_FOREIGN_TABLE || rte->inh) &&
 					 !list_member_ptr(ctx->wrapped, q) &&
 					 wrap_filtered_foreign_entry(q, rte, rti, via))
@@ -692,6 +691,7 @@ govern_query(Query *q, GovernContext *ctx)
 				ctx->wrapped = lappend(ctx->wrapped, rte->subquery);
 				ctx->governed = true;
 			}
+			/* a view's placeholder entry is never scanned */
 			else if (rte->relkind != RELKIND_VIEW)
 			{
 				relid = rte->relid;

@@ -1,9 +1,11 @@
 --
 -- adversary_fdw: a foreign-table product, attacked.  vault.people_remote is
--- a postgres_fdw foreign table over vault.people (a loopback server to this
--- database), read through a user mapping to a member of the vault team, so
--- the remote server returns every row raw: what the reader gets is what
--- meshpg enforces here.  The remote server must never be handed the
+-- a postgres_fdw foreign table over vault.fdw_people (a loopback server to
+-- this database; the same people as vault.people, in a table of its own so
+-- that the remote scan's order does not depend on the files run before),
+-- read through a user mapping to a member of the vault team, so the
+-- remote server returns every row raw: what the reader gets is what meshpg
+-- enforces here.  The remote server must never be handed the
 -- reader's own non-leakproof expressions ahead of the row filter (its errors
 -- would carry hidden values), and nothing of the hidden rows or masked
 -- values may come back through notices, errors, estimates or EXPLAIN.
@@ -28,9 +30,16 @@ CREATE USER MAPPING FOR PUBLIC SERVER vault_loop
 GRANT USAGE ON FOREIGN SERVER vault_loop TO vault_team;
 
 SET ROLE vault_team;
+-- the hidden values are spelt in two halves, so this file never writes them
+CREATE TABLE vault.fdw_people (id int, name text, ssn text, email text, region text, note text);
+INSERT INTO vault.fdw_people
+SELECT id, CASE WHEN region = 'US' THEN 'CAN' || 'ARY-ROW-' || name ELSE name END,
+       'CAN' || 'ARY-SSN-' || repeat(id::text, 4), 'CAN' || 'ARY-MAIL-' || lower(name) || '@example.com',
+       region, 'CAN' || 'ARY-NOTE-' || id
+  FROM (VALUES (1, 'Ana', 'EU'), (2, 'Bo', 'EU'), (3, 'Cy', 'US')) AS p(id, name, region);
 CREATE FOREIGN TABLE vault.people_remote (id int, name text, ssn text, email text,
                                           region text, note text)
-       SERVER vault_loop OPTIONS (schema_name 'vault', table_name 'people');
+       SERVER vault_loop OPTIONS (schema_name 'vault', table_name 'fdw_people');
 SELECT meshpg.register_product('vault', 'people_remote', 'vault.people_remote',
                                description => 'People, from the vault server');
 SELECT meshpg.tag_column('vault.people_remote', 'ssn', 'pii.ssn');
@@ -119,7 +128,7 @@ RESET ROLE;
 -- 8. Going around the product: the server, the mapping, the table.
 SET ROLE reader;
 CREATE FOREIGN TABLE attack.mine (id int, name text) SERVER vault_loop
-       OPTIONS (schema_name 'vault', table_name 'people');
+       OPTIONS (schema_name 'vault', table_name 'fdw_people');
 CREATE USER MAPPING FOR reader SERVER vault_loop OPTIONS (user 'vault_fdw_login');
 ALTER FOREIGN TABLE vault.people_remote OPTIONS (SET table_name 'people');
 ANALYZE vault.people_remote;
