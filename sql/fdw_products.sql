@@ -108,6 +108,23 @@ SELECT expect_error($$ UPDATE fed.orders SET note = 'x' WHERE note::int = 1 $$);
 RESET ROLE;
 REVOKE UPDATE ON fed.orders FROM regress_analyst;
 
+-- A grant that expires: a plan cached while it held is stopped after.
+SET ROLE regress_fed_dev;
+SELECT meshpg.grant_access('fed.orders', 'regress_analyst2', expires => now() + interval '1 second');
+RESET ROLE;
+SET ROLE regress_analyst2;
+PREPARE fed_count AS SELECT count(*) FROM fed.orders;
+EXECUTE fed_count;
+SELECT pg_sleep(1.2);
+SELECT split_part(expect_error($$ EXECUTE fed_count $$), E'\n', 1) AS cached_plan;
+SELECT split_part(expect_error($$ SELECT count(*) FROM fed.orders $$), E'\n', 2) LIKE
+       'DETAIL: The access grant of role "regress_analyst2" expired at %' AS expired;
+DEALLOCATE fed_count;
+RESET ROLE;
+SET ROLE regress_fed_dev;
+SELECT meshpg.revoke_access('fed.orders', 'regress_analyst2');
+RESET ROLE;
+
 -- The domain team reads raw, and everything is pushed down as usual.
 SET ROLE regress_fed_dev;
 SELECT count(*), count(DISTINCT region) FROM fed.orders;
