@@ -11,7 +11,7 @@ HEADERS = $(wildcard src/*.h src/*/*.h)
 # Shipped scripts are frozen; the next version's upgrade script is built
 # from one part per concern (sql/<version>/NN-concern.sql, in name order).
 DATA = $(wildcard sql/meshpg--*.sql)
-DATA_built = meshpg--1.0--1.1.sql meshpg--1.1--1.2.sql
+DATA_built = meshpg--1.0--1.1.sql meshpg--1.1--1.2.sql meshpg--1.2--1.3.sql
 # meshctl (descriptors from CI) goes to PostgreSQL's bindir, beside psql.
 SCRIPTS = bin/meshctl
 
@@ -30,7 +30,8 @@ SHLIB_LINK = $(ICU_LIBS) $(YAML_LIBS)
 REGRESS = init names domains products lifecycle grants search ddl security bad_input policies \
 	contract_ddl contract_versions descriptor_apply descriptor_errors descriptor_slo \
 	slo_declare slo_evaluate \
-	history_access history_plans history_encoding lineage_graph lineage_tags hostile_input newcomer
+	history_access history_plans history_encoding lineage_graph lineage_tags hostile_input newcomer \
+	fdw_products
 REGRESS_OPTS = --temp-instance=./tmp_check_regress \
 	--temp-config=$(srcdir)/test/meshpg.conf \
 	--encoding=UTF8 --no-locale
@@ -46,7 +47,8 @@ ISOLATION_OPTS = --temp-instance=./tmp_check_iso \
 
 # Security suite: test/security/sql/<name>.sql against expected/.  Beyond the
 # comparison, the attack output must never contain a hidden value (CANARY).
-SECURITY = setup vectors rowsecurity adversary adversary2 adversary3 adversary4 adversary6 adversary7 adversary8
+SECURITY = setup vectors rowsecurity adversary adversary2 adversary3 adversary4 adversary6 adversary7 adversary8 \
+	adversary_fdw
 SECURITY_OPTS = --inputdir=$(srcdir)/test/security --outputdir=test/security \
 	--temp-instance=./tmp_check_security \
 	--temp-config=$(srcdir)/test/meshpg.conf \
@@ -69,6 +71,8 @@ meshpg--1.0--1.1.sql: $(sort $(wildcard sql/1.1/*.sql))
 	cat $^ > $@
 meshpg--1.1--1.2.sql: $(sort $(wildcard sql/1.2/*.sql))
 	cat $^ > $@
+meshpg--1.2--1.3.sql: $(sort $(wildcard sql/1.3/*.sql))
+	cat $^ > $@
 
 # Each suite on its own, so scripts/test.sh can count them all even when
 # one fails (installcheck stops at the first failing suite).
@@ -79,7 +83,8 @@ check-isolation:
 	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
 check-security:
 	$(pg_regress_installcheck) $(SECURITY_OPTS) $(SECURITY)
-	@if grep -n 'CANARY' test/security/results/vectors.out test/security/results/adversary.out test/security/results/adversary2.out test/security/results/adversary3.out test/security/results/adversary4.out test/security/results/adversary6.out test/security/results/adversary7.out test/security/results/adversary8.out; then \
+	@if grep -n 'CANARY' test/security/results/vectors.out test/security/results/adversary.out test/security/results/adversary2.out test/security/results/adversary3.out test/security/results/adversary4.out test/security/results/adversary6.out test/security/results/adversary7.out test/security/results/adversary8.out \
+		test/security/results/adversary_fdw.out; then \
 		echo 'security: a hidden value reached the attacker (lines above)'; exit 1; fi
 check-tap:
 	$(prove_installcheck)

@@ -15,6 +15,7 @@
 
 #include "access/parallel.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "executor/executor.h"
 #include "nodes/plannodes.h"
 #include "miscadmin.h"
@@ -218,7 +219,21 @@ mesh_executor_start(QueryDesc *queryDesc, int eflags)
 				const MeshProduct *product = mesh_product_by_relid(relid);
 
 				if (product != NULL)
+				{
 					(void) mesh_may_read(product, (Oid) item->hashValue, true);
+
+					/*
+					 * A foreign-table product's entry keeps the reader and
+					 * needs no SQL privilege (planner.c), so mesh_check_perms
+					 * does not see it: what it does for a read, here.
+					 */
+					if (product->relkind == RELKIND_FOREIGN_TABLE)
+					{
+						if (product->state == MESH_DEPRECATED)
+							mesh_contract_deprecated_read(product, (Oid) item->hashValue);
+						mesh_slo_gate(product);
+					}
+				}
 				relid = InvalidOid;
 			}
 			else if (item->cacheId == MESH_MARK_UNTIL_HI)

@@ -29,6 +29,7 @@
 #include "access/parallel.h"
 #include "access/sysattr.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "executor/executor.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -299,6 +300,30 @@ copy_clipped(char *dst, const char *src, int size)
 }
 
 /*
+ * A foreign-table product read on a meshpg grant: the planner left its
+ * entry with no SQL privilege to check (the reader's own user mapping must
+ * connect) and marked the plan with its relid instead (planner.c).  Other
+ * entries without SELECT to check are not reads of their own: a
+ * partition's, which its parent's entry records.
+ */
+static bool
+read_by_grant(PlannedStmt *stmt, RangeTblEntry *rte)
+{
+	ListCell   *lc;
+
+	if (rte->relkind != RELKIND_FOREIGN_TABLE || rte->requiredPerms != 0)
+		return false;
+	foreach(lc, stmt->invalItems)
+	{
+		PlanInvalItem *item = lfirst(lc);
+
+		if (item->cacheId == MESH_MARK_RELID && (Oid) item->hashValue == rte->relid)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Encodes a record for every product the statement reads at the end of
  * staged; returns how many.  Their time and statement are set later.
  */
@@ -316,7 +341,8 @@ encode_reads(QueryDesc *query, char command, Oid *target)
 		const MeshProduct *product;
 		int			x = -1;
 
-		if (rte->rtekind != RTE_RELATION || (rte->requiredPerms & ACL_SELECT) == 0)
+		if (rte->rtekind != RTE_RELATION ||
+			((rte->requiredPerms & ACL_SELECT) == 0 && !read_by_grant(stmt, rte)))
 			continue;
 		product = mesh_product_by_relid(rte->relid);
 		if (product == NULL)
