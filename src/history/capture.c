@@ -23,6 +23,22 @@
  * Statements are found by their QueryDesc rather than by nesting level:
  * cursors end out of order, and ExecutorFinish needs no hook because rows
  * are counted at ExecutorRun and entries appended at ExecutorEnd.
+ *
+ * No read of a product escapes: the only statements left out are meshpg's
+ * own catalog writes, the plan a parallel worker runs for its leader (the
+ * leader records it), and PostgreSQL's referential-integrity query itself.
+ * That query is told apart by where it starts, not by the mode it runs in:
+ * ri_triggers.c plans and runs it with row security in its no-force mode,
+ * and everything it sets off inherits that mode (a consumer's BEFORE
+ * trigger on the table a cascade deletes from, a default or a constraint
+ * its UPDATE evaluates, a function the planner folds while planning it).
+ * So every executor open in this backend is tracked (open_execs), and so is
+ * planning in that mode: a statement that starts in the no-force mode while
+ * no executor or planning in that mode encloses it is the RI query; one
+ * that starts inside such an executor or planning was set off by it, and is
+ * recorded like any other.  (A referential-integrity query that a statement
+ * of that kind sets off is recorded too: an honest record of a read, as
+ * whoever the engine ran it as.)
  */
 #include "postgres.h"
 
@@ -101,6 +117,72 @@ typedef struct PlanRecords
 
 static PlanRecords plan_records[PLAN_RECORDS];
 static uint64 plan_serial = 0;
+
+/*
+ * Every executor open in this backend, in the order they started (cursors
+ * end out of order), with whether it began in row security's no-force mode
+ * and whether it is the referential-integrity query itself; and how many
+ * plannings in that mode are under way.  See the head comment.
+ */
+typedef struct OpenExecutor
+{
+	QueryDesc  *query;
+	SubTransactionId subid;
+	bool		noforce;
+	bool		ri_query;
+} OpenExecutor;
+
+static OpenExecutor *open_execs = NULL;
+static int	nexecs = 0;
+static int	maxexecs = 0;
+static int	noforce_execs = 0;	/* open_execs entries with noforce */
+static int	noforce_planning = 0;
+
+/* Starts tracking query; returns its entry's index. */
+static int
+push_executor(QueryDesc *query)
+{
+	OpenExecutor *e;
+
+	if (nexecs == maxexecs)
+	{
+		int			n = maxexecs == 0 ? 16 : maxexecs * 2;
+
+		if (open_execs == NULL)
+			open_execs = MemoryContextAlloc(TopMemoryContext, sizeof(OpenExecutor) * n);
+		else
+			open_execs = repalloc(open_execs, sizeof(OpenExecutor) * n);
+		maxexecs = n;
+	}
+	e = &open_execs[nexecs];
+	e->query = query;
+	e->subid = GetCurrentSubTransactionId();
+	e->noforce = InNoForceRLSOperation();
+	/* in that mode, with nothing in it around: the RI trigger's own query */
+	e->ri_query = e->noforce && noforce_execs == 0 && noforce_planning == 0;
+	if (e->noforce)
+		noforce_execs++;
+	return nexecs++;
+}
+
+static int
+find_executor(QueryDesc *query)
+{
+	for (int i = nexecs - 1; i >= 0; i--)
+		if (open_execs[i].query == query)
+			return i;
+	return -1;
+}
+
+static void
+remove_executor(int i)
+{
+	if (open_execs[i].noforce)
+		noforce_execs--;
+	if (i + 1 < nexecs)
+		memmove(&open_execs[i], &open_execs[i + 1], sizeof(OpenExecutor) * (nexecs - i - 1));
+	nexecs--;
+}
 
 static void
 ensure_room(int stmts, int bytes)
@@ -181,12 +263,16 @@ history_xact_callback(XactEvent event, void *arg)
 {
 	bool		abort = event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT;
 
-	if (abort || event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE)
+	if (abort || event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE ||
+		event == XACT_EVENT_PARALLEL_COMMIT)
 	{
 		while (nopen > 0)
 			close_statement(nopen - 1, abort);
 		/* what a statement that failed while being captured left */
 		staged_len = 0;
+		nexecs = 0;
+		noforce_execs = 0;
+		noforce_planning = 0;
 	}
 	if (abort)
 		mesh_lineage_reset();
@@ -210,6 +296,11 @@ history_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		if (open_stmts[i].subid >= mySubid ||
 			(open_stmts[i].running && open_stmts[i].run_subid >= mySubid))
 			close_statement(i, true);
+	/* executors started in it never reach ExecutorEnd */
+	for (int i = nexecs - 1; i >= 0; i--)
+		if (open_execs[i].subid >= mySubid)
+			remove_executor(i);
+	/* planning in it ended with the error (history_planner's PG_FINALLY) */
 }
 
 static char
@@ -480,7 +571,28 @@ history_planner(Query *parse, const char *query_string, int cursorOptions,
 	PlanInvalItem *lo = makeNode(PlanInvalItem);
 	PlanInvalItem *hi = makeNode(PlanInvalItem);
 
-	if (prev_planner)
+	/*
+	 * Planning in the no-force mode (the RI query's, or a statement's it set
+	 * off) may run a consumer's function (constant folding): a statement
+	 * that function runs is not the RI query.
+	 */
+	if (InNoForceRLSOperation())
+	{
+		noforce_planning++;
+		PG_TRY();
+		{
+			if (prev_planner)
+				stmt = prev_planner(parse, query_string, cursorOptions, boundParams);
+			else
+				stmt = standard_planner(parse, query_string, cursorOptions, boundParams);
+		}
+		PG_FINALLY();
+		{
+			noforce_planning--;
+		}
+		PG_END_TRY();
+	}
+	else if (prev_planner)
 		stmt = prev_planner(parse, query_string, cursorOptions, boundParams);
 	else
 		stmt = standard_planner(parse, query_string, cursorOptions, boundParams);
@@ -495,28 +607,38 @@ history_planner(Query *parse, const char *query_string, int cursorOptions,
 }
 
 /*
- * Whether a statement executed with eflags is recorded: not EXPLAIN without
- * ANALYZE (nothing is read), not in parallel workers (the leader records),
- * not referential-integrity checks (the engine's own reads, as the table
- * owner), not meshpg's own lineage writes.
+ * Whether the statement of open executor i, executed with eflags, is
+ * recorded: not EXPLAIN without ANALYZE (nothing is read), not the plan a
+ * parallel worker runs for its leader (the leader records it; a statement
+ * a function runs inside the worker is recorded by the worker), not the
+ * referential-integrity query itself (the engine's own read, as the table
+ * owner; see the head comment), not meshpg's own lineage writes.
  */
 static bool
-history_applies(int eflags)
+history_applies(int i, int eflags)
 {
 	return mesh_history_enabled && !(eflags & EXEC_FLAG_EXPLAIN_ONLY) &&
-		!IsParallelWorker() && !InNoForceRLSOperation() && !mesh_lineage_writing() &&
-		mesh_catalog() != NULL;
+		!(IsParallelWorker() && i == 0) && !open_execs[i].ri_query &&
+		!mesh_lineage_writing() && mesh_catalog() != NULL;
 }
 
 static void
 history_executor_start(QueryDesc *query, int eflags)
 {
+	/*
+	 * Tracked before it starts: a consumer's code may run while it does
+	 * (partition pruning, initial plans).  Left behind by an error, the
+	 * entry goes with its subtransaction.
+	 */
+	int			i = push_executor(query);
+
 	if (prev_executor_start)
 		prev_executor_start(query, eflags);
 	else
 		standard_ExecutorStart(query, eflags);
 
-	if (mesh_history_ready() && history_applies(eflags))
+	if (mesh_history_ready() && (i = find_executor(query)) >= 0 &&
+		history_applies(i, eflags))
 		capture_statement(query);
 }
 
@@ -569,19 +691,25 @@ history_executor_run(QueryDesc *query, ScanDirection direction, uint64 count,
  * state is freed; a plain SELECT costs one test.
  */
 static bool
-may_derive_indirectly(QueryDesc *query)
+may_derive_indirectly(QueryDesc *query, int exec)
 {
 	if (query->operation == CMD_SELECT && !query->plannedstmt->hasModifyingCTE &&
 		query->dest->mydest != DestIntoRel && query->dest->mydest != DestTransientRel)
 		return false;
-	return query->estate != NULL && history_applies(query->estate->es_top_eflags);
+	return query->estate != NULL && exec >= 0 &&
+		history_applies(exec, query->estate->es_top_eflags);
 }
 
 static void
 history_executor_end(QueryDesc *query)
 {
+	int			exec = find_executor(query);
 	int			i = nopen > 0 ? find_statement(query) : -1;
-	bool		indirect = i < 0 && may_derive_indirectly(query);
+	bool		indirect = i < 0 && may_derive_indirectly(query, exec);
+
+	/* ended: what runs from here on is not inside it */
+	if (exec >= 0)
+		remove_executor(exec);
 
 	if (prev_executor_end)
 		prev_executor_end(query);
