@@ -37,7 +37,7 @@ REGRESS_OPTS = --temp-instance=./tmp_check_regress \
 ISOLATION = confusable_race grant_invalidation policy_invalidation snapshot_races \
 	contract_apply_race contract_notify \
 	slo_alerts slo_gate \
-	history_flush
+	history_flush governance_locks
 ISOLATION_OPTS = --temp-instance=./tmp_check_iso \
 	--temp-config=$(srcdir)/test/meshpg.conf \
 	--encoding=UTF8 --no-locale --load-extension=meshpg
