@@ -630,7 +630,14 @@ history_executor_start(QueryDesc *query, int eflags)
 	 * (partition pruning, initial plans).  Left behind by an error, the
 	 * entry goes with its subtransaction.
 	 */
-	int			i = push_executor(query);
+	int			i;
+
+	/*
+	 * Backpressure: reads this backend captured that the full ring had no
+	 * room for are waited for here, before the statement reads more.
+	 */
+	mesh_history_backpressure();
+	i = push_executor(query);
 
 	if (prev_executor_start)
 		prev_executor_start(query, eflags);
@@ -751,6 +758,9 @@ history_executor_end(QueryDesc *query)
 		if ((i = find_statement(query)) >= 0)
 			close_statement(i, false);
 	}
+
+	/* what the ring had no room for: waited for now, before the next read */
+	mesh_history_backpressure();
 }
 
 void
