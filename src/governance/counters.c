@@ -1,0 +1,368 @@
+/*
+ * counters.c
+ *		Keeps a filtered product's activity counters from the readers its row
+ *		policies apply to.
+ *
+ * PostgreSQL counts, per relation, the tuples every scan reads and fetches
+ * and the blocks it touches (pg_stat_user_tables, pg_stat_user_indexes and
+ * their pg_stat_xact_* forms, and the pg_stat_get_* functions behind them).
+ * A scan under a row policy reads the hidden rows too, before the policy
+ * drops them: a consumer comparing seq_tup_read or idx_tup_fetch before and
+ * after a probe by key learns whether a hidden row with that key exists.
+ *
+ * Reading the counters cannot be governed where they are read: the
+ * pg_stat_get_* functions are built in, and the fmgr hook never sees a
+ * built-in function, and a call can hide in places no planner hook sees (a
+ * CHECK constraint, a domain's check, a trigger's WHEN).  So they are kept
+ * where they are written instead.  When a statement whose plan applies a
+ * row policy to its reader starts (the planner's MESH_MARK_POLICY_* marks
+ * say so), every relation it scans that is that product, a partition or
+ * inheritance child of it, or in the same schema as it (the tables behind a
+ * view product), and the indexes it scans them through, count into a
+ * scratch struct of this backend for as long as the statement runs: their
+ * counts never reach the per-backend pending entries (what the pg_stat_xact
+ * views read) nor, at the next report, the shared statistics.  The scratch
+ * struct hangs off the relcache entry's pgstat_info, which PostgreSQL leaves
+ * alone when the relation is opened again, so a nested open cannot restore
+ * counting half way through a scan.  When the statement ends, counting
+ * resumes; a relation hidden by a statement still running stays hidden.
+ *
+ * The rows a consumer is shown are not affected: only counters move.  What
+ * the owner and the exempt readers do is counted as always, and so is a
+ * write (its result relations are left alone).  meshpg.hide_filtered_activity
+ * turns this off.  What remains visible (reltuples and relpages in pg_class,
+ * pg_relation_size, n_live_tup, gaps in ctid) is documented in
+ * doc/enforcement.md.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/executor.h"
+#include "nodes/nodeFuncs.h"
+#include "nodes/pathnodes.h"
+#include "nodes/plannodes.h"
+#include "parser/parsetree.h"
+#include "pgstat.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "governance/governance.h"
+
+bool		mesh_hide_filtered_activity = true;
+
+static ExecutorEnd_hook_type prev_executor_end = NULL;
+
+/* A relation whose counting a running statement stopped. */
+typedef struct Hidden
+{
+	PgStat_TableStatus *scratch;	/* what rel->pgstat_info points to */
+	Oid			relid;
+	QueryDesc  *query;			/* the statement that hid it */
+} Hidden;
+
+static List *hidden = NIL;		/* of Hidden *, in TopMemoryContext */
+static List *retired = NIL;		/* scratch structs of this transaction */
+static List *retired_before = NIL;	/* of the transaction before */
+static bool callbacks_registered = false;
+
+/*
+ * Scratch structs a transaction counted writes into may still be linked
+ * from its pgstat transaction stack until AtEOXact_PgStat, which runs after
+ * the transaction callbacks: they are freed one transaction later.
+ */
+static void
+rotate_retired(void)
+{
+	ListCell   *lc;
+	MemoryContext old;
+
+	foreach(lc, retired_before)
+		pfree(lfirst(lc));
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	list_free(retired_before);
+	retired_before = retired;
+	retired = NIL;
+	MemoryContextSwitchTo(old);
+}
+
+/* Whether an entry other than h still hides h's relation. */
+static bool
+still_hidden(Hidden *h)
+{
+	ListCell   *lc;
+
+	foreach(lc, hidden)
+		if (lfirst(lc) != h && ((Hidden *) lfirst(lc))->scratch == h->scratch)
+			return true;
+	return false;
+}
+
+/* h is over: counting resumes on its relation unless another hides it. */
+static void
+release(Hidden *h)
+{
+	Relation	rel = h->scratch->relation;
+	MemoryContext old;
+
+	if (!still_hidden(h))
+	{
+		/* closed and rebuilt, or unlinked by PostgreSQL: nothing points here */
+		if (rel != NULL && rel->pgstat_info == h->scratch)
+			rel->pgstat_info = NULL;	/* the pending entry is linked again lazily */
+		h->scratch->relation = NULL;
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		retired = lappend(retired, h->scratch);
+		MemoryContextSwitchTo(old);
+	}
+	pfree(h);
+}
+
+/* Releases the entries of query, or all of them (query NULL). */
+static void
+release_entries(QueryDesc *query)
+{
+	while (hidden != NIL)
+	{
+		Hidden	   *h = NULL;
+		ListCell   *lc;
+		MemoryContext old;
+
+		foreach(lc, hidden)
+			if (query == NULL || ((Hidden *) lfirst(lc))->query == query)
+			{
+				h = lfirst(lc);
+				break;
+			}
+		if (h == NULL)
+			break;
+		/* out of the list first: release asks who else hides the relation */
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		hidden = list_delete_ptr(hidden, h);
+		MemoryContextSwitchTo(old);
+		release(h);
+	}
+}
+
+/* The transaction ended: every hiding ends (statements left unended too). */
+static void
+counters_xact_callback(XactEvent event, void *arg)
+{
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PREPARE && event != XACT_EVENT_PARALLEL_COMMIT &&
+		event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	release_entries(NULL);
+	rotate_retired();
+}
+
+/* Stops counting rel for query. */
+static void
+hide(Relation rel, QueryDesc *query)
+{
+	Hidden	   *h;
+	PgStat_TableStatus *scratch = NULL;
+	ListCell   *lc;
+	MemoryContext old;
+
+	if (rel == NULL)
+		return;
+	foreach(lc, hidden)
+	{
+		h = lfirst(lc);
+		if (h->relid == RelationGetRelid(rel) && h->scratch->relation == rel &&
+			rel->pgstat_info == h->scratch)
+		{
+			if (h->query == query)
+				return;
+			scratch = h->scratch;	/* hidden by another statement too */
+		}
+	}
+	/* a relation without storage counts nothing */
+	if (scratch == NULL && !rel->pgstat_enabled && rel->pgstat_info == NULL)
+		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	h = palloc0(sizeof(Hidden));
+	if (scratch == NULL)
+	{
+		if (rel->pgstat_info != NULL)
+			pgstat_unlink_relation(rel);
+		scratch = palloc0(sizeof(PgStat_TableStatus));
+		scratch->t_id = RelationGetRelid(rel);
+		scratch->t_shared = rel->rd_rel->relisshared;
+		scratch->relation = rel;
+		rel->pgstat_info = scratch;
+	}
+	h->scratch = scratch;
+	h->relid = RelationGetRelid(rel);
+	h->query = query;
+	hidden = lappend(hidden, h);
+	MemoryContextSwitchTo(old);
+}
+
+typedef struct HideContext
+{
+	QueryDesc  *query;
+	List	   *heaps;			/* relids hidden by this statement */
+} HideContext;
+
+/* The indexes a plan scans its hidden relations through. */
+static bool
+hide_indexes_walker(PlanState *ps, void *arg)
+{
+	HideContext *ctx = arg;
+	Relation	index = NULL;
+
+	if (ps == NULL)
+		return false;
+	if (IsA(ps, IndexScanState))
+		index = ((IndexScanState *) ps)->iss_RelationDesc;
+	else if (IsA(ps, IndexOnlyScanState))
+		index = ((IndexOnlyScanState *) ps)->ioss_RelationDesc;
+	else if (IsA(ps, BitmapIndexScanState))
+		index = ((BitmapIndexScanState *) ps)->biss_RelationDesc;
+	if (index != NULL && index->rd_index != NULL &&
+		list_member_oid(ctx->heaps, index->rd_index->indrelid))
+		hide(index, ctx->query);
+	return planstate_tree_walker(ps, hide_indexes_walker, arg);
+}
+
+/* The range table index rti's topmost inheritance parent in the plan. */
+static Index
+top_parent(PlannedStmt *stmt, Index rti)
+{
+	bool		moved = true;
+
+	/* bounded: each step goes one level up a finite tree */
+	for (int guard = 0; moved && guard < list_length(stmt->rtable); guard++)
+	{
+		ListCell   *lc;
+
+		moved = false;
+		foreach(lc, stmt->appendRelations)
+		{
+			AppendRelInfo *ai = lfirst(lc);
+
+			if (ai->child_relid == rti)
+			{
+				rti = ai->parent_relid;
+				moved = true;
+				break;
+			}
+		}
+	}
+	return rti;
+}
+
+/*
+ * Called once the executor has opened what the statement scans: hides the
+ * relations of the products it filters for its reader (see the head
+ * comment).  A statement that applies no row policy costs a pass over its
+ * plan's marks.
+ */
+void
+mesh_hide_activity(QueryDesc *query)
+{
+	PlannedStmt *stmt = query->plannedstmt;
+	EState	   *estate = query->estate;
+	List	   *filtered = NIL;
+	List	   *schemas = NIL;
+	ListCell   *lc;
+	Oid			relid = InvalidOid;
+	HideContext ctx;
+	int			rti = 0;
+
+	if (!mesh_hide_filtered_activity || !pgstat_track_counts || estate == NULL ||
+		estate->es_relations == NULL)
+		return;
+	foreach(lc, stmt->invalItems)
+	{
+		PlanInvalItem *item = lfirst(lc);
+
+		if (item->cacheId == MESH_MARK_POLICY_REL)
+			relid = (Oid) item->hashValue;
+		/* attribute 0: a row policy */
+		else if (item->cacheId == MESH_MARK_POLICY_HI && OidIsValid(relid) &&
+				 (item->hashValue & 0xffff) == 0)
+			filtered = list_append_unique_oid(filtered, relid);
+	}
+	if (filtered == NIL)
+		return;
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(counters_xact_callback, NULL);
+		callbacks_registered = true;
+	}
+
+	foreach(lc, filtered)
+	{
+		Oid			nsp = get_rel_namespace(lfirst_oid(lc));
+
+		if (OidIsValid(nsp))
+			schemas = list_append_unique_oid(schemas, nsp);
+	}
+
+	ctx.query = query;
+	ctx.heaps = NIL;
+	foreach(lc, stmt->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+		Relation	rel;
+		RangeTblEntry *top;
+
+		rti++;
+		if (rte->rtekind != RTE_RELATION || (Index) rti > estate->es_range_table_size)
+			continue;
+		rel = estate->es_relations[rti - 1];
+		if (rel == NULL)
+			continue;			/* not opened: pruned, or not scanned */
+		top = rt_fetch(top_parent(stmt, rti), stmt->rtable);
+		/* a write's target counts as ever, unless it is the product itself */
+		if (list_member_int(stmt->resultRelations, rti) &&
+			!list_member_oid(filtered, top->relid))
+			continue;
+		if (list_member_oid(filtered, top->relid) ||
+			list_member_oid(schemas, RelationGetNamespace(rel)))
+		{
+			hide(rel, query);
+			ctx.heaps = lappend_oid(ctx.heaps, RelationGetRelid(rel));
+		}
+	}
+	if (ctx.heaps != NIL && query->planstate != NULL)
+		(void) hide_indexes_walker(query->planstate, &ctx);
+}
+
+/* The statement ended: what it hid counts again. */
+static void
+counters_executor_end(QueryDesc *query)
+{
+	if (prev_executor_end)
+		prev_executor_end(query);
+	else
+		standard_ExecutorEnd(query);
+
+	if (hidden != NIL)
+		release_entries(query);
+}
+
+void
+mesh_define_counter_settings(void)
+{
+	DefineCustomBoolVariable("meshpg.hide_filtered_activity",
+							 "Keeps the activity counters of data products filtered by a row policy from the readers the policy applies to.",
+							 "Their scans count nothing in pg_stat_user_tables, pg_stat_user_indexes and the pg_stat_xact views, "
+							 "which would otherwise tell how many hidden rows a probe touched.",
+							 &mesh_hide_filtered_activity,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+}
+
+void
+mesh_install_counter_hooks(void)
+{
+	prev_executor_end = ExecutorEnd_hook;
+	ExecutorEnd_hook = counters_executor_end;
+}
