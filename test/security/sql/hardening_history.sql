@@ -11,6 +11,8 @@
 -- in its no-force mode; they used to be left out of the history.  Only the
 -- RI query itself is; whatever it sets off is recorded, with its lineage.
 SELECT meshpg.flush_access_history() >= 0 AS flushed_earlier_reads;
+-- the reads of this file are those after this
+SELECT clock_timestamp() AS hh_start \gset
 SET ROLE reader;
 CREATE TABLE attack.hh_parent (id int PRIMARY KEY);
 CREATE TABLE attack.hh_child (id int REFERENCES attack.hh_parent ON DELETE CASCADE, note text);
@@ -101,12 +103,13 @@ RESET ROLE;
 SELECT meshpg.flush_access_history() > 0 AS flushed;
 -- one recorded read for each way the product was read, none missing
 SELECT command, target, count(*) AS reads FROM meshpg.access_history
- WHERE role = 'reader' AND product = 'vault.people'
+ WHERE role = 'reader' AND product = 'vault.people' AND read_at >= :'hh_start'
  GROUP BY 1, 2 ORDER BY 1, 2;
 SELECT count(*) AS loot_rows FROM attack.hh_loot;
 
 -- A function that runs inside a parallel worker reads on its own: the
 -- worker records it (the leader records only the plan it hands out).
+SELECT clock_timestamp() AS hh_par_start \gset
 SET ROLE reader;
 CREATE FUNCTION attack.hh_par(int) RETURNS bigint STABLE PARALLEL SAFE LANGUAGE plpgsql AS $$
 BEGIN RETURN (SELECT count(*) FROM vault.people WHERE id >= $1); END $$;
@@ -121,5 +124,87 @@ RESET parallel_tuple_cost;
 RESET ROLE;
 SELECT meshpg.flush_access_history() > 0 AS flushed;
 SELECT command, count(*) AS reads, sum(rows) AS rows FROM meshpg.access_history
- WHERE role = 'reader' AND product = 'vault.people' AND command = 'SELECT'
+ WHERE role = 'reader' AND product = 'vault.people' AND read_at >= :'hh_par_start'
  GROUP BY 1;
+
+-- 2. A flood cannot make the history lose reads: a full ring makes the
+-- reader wait (meshpg.history_overflow = wait), and only the site can
+-- choose to drop (test/t/038_history_backpressure.pl floods a small ring).
+SHOW meshpg.history_overflow;
+SET ROLE reader;
+SET meshpg.history_overflow = drop;
+RESET ROLE;
+SELECT meshpg.flush_access_history() >= 0 AS flushed;
+SELECT dropped AS dropped_before FROM meshpg.access_history_stats \gset
+SET ROLE reader;
+SET meshpg.purpose = 'audit';
+DO $$ DECLARE n bigint; BEGIN
+  FOR i IN 1..2000 LOOP SELECT count(*) INTO n FROM vault.people WHERE id = 1; END LOOP;
+END $$;
+RESET meshpg.purpose;
+RESET ROLE;
+SELECT meshpg.flush_access_history() > 0 AS flushed;
+SELECT dropped = :dropped_before AS none_dropped FROM meshpg.access_history_stats;
+SELECT count(*) AS flood_reads FROM meshpg.access_history
+ WHERE role = 'reader' AND product = 'vault.people' AND purpose = 'audit'
+   AND read_at >= :'hh_start';
+
+-- 3. Governance bookkeeping does not wait on a consumer's lock: tag
+-- propagation reads the definitions of the consumer's views from the
+-- catalog without locking them (specs/governance_locks.spec holds such a
+-- lock in another session).  Propagation through a consumer's materialized
+-- view still reaches a product built on it.
+SET ROLE reader;
+CREATE MATERIALIZED VIEW attack.hh_people_mv AS SELECT id, ssn FROM vault.people;
+GRANT USAGE ON SCHEMA attack TO vault_team;
+GRANT SELECT ON attack.hh_people_mv TO vault_team;
+RESET ROLE;
+SET ROLE vault_team;
+CREATE VIEW vault.hh_from_mv AS SELECT id, ssn FROM attack.hh_people_mv;
+SELECT meshpg.register_product('vault', 'hh_from_mv', 'vault.hh_from_mv',
+       description => 'Built on a consumer view') IS NOT NULL AS registered;
+RESET ROLE;
+SELECT product, column_name, tag FROM meshpg.column_tags
+ WHERE product = 'vault.hh_from_mv' ORDER BY 2, 3;
+
+-- 4. The activity counters of a filtered product do not move for the reader
+-- its row policy filters: a probe by the hidden row's key (id 3), by a
+-- sequential or an index scan, through the table, its partitions or a
+-- function reopening it mid-scan, leaves pg_stat_xact_user_tables and the
+-- pg_stat_get_* functions at zero; the setting is the superuser's.
+SET ROLE reader;
+SET meshpg.hide_filtered_activity = off;
+BEGIN;
+SELECT id FROM vault.people WHERE id = 3;
+SET LOCAL enable_seqscan = off;
+SELECT id FROM vault.people WHERE id = 3;
+SELECT id FROM vault.people WHERE ssn = 'x';
+SELECT seq_scan, seq_tup_read, idx_scan, idx_tup_fetch, n_tup_ins
+  FROM pg_stat_xact_user_tables WHERE relid = 'vault.people'::regclass;
+SELECT c.relname, pg_stat_get_xact_numscans(c.oid) AS scans,
+       pg_stat_get_xact_tuples_returned(c.oid) AS returned,
+       pg_stat_get_xact_tuples_fetched(c.oid) AS fetched
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE i.indrelid = 'vault.people'::regclass ORDER BY 1;
+SELECT count(*) FROM vault.events WHERE id = 2;
+SELECT relname, seq_scan, seq_tup_read FROM pg_stat_xact_user_tables
+ WHERE relname LIKE 'events%' ORDER BY 1;
+SELECT id, pg_relation_size('vault.people') > 0 AS sized,
+       pg_stat_get_xact_tuples_returned('vault.people'::regclass) AS returned
+  FROM vault.people ORDER BY id;
+COMMIT;
+-- the consumer's own tables are counted as ever
+BEGIN;
+SELECT count(*) FROM attack.hh_many;
+SELECT seq_scan, seq_tup_read FROM pg_stat_xact_user_tables WHERE relid = 'attack.hh_many'::regclass;
+COMMIT;
+RESET ROLE;
+-- turned off by a superuser, the hidden row is counted again: what it hides
+SET meshpg.hide_filtered_activity = off;
+SET ROLE reader;
+BEGIN;
+SELECT id FROM vault.people WHERE id = 3;
+SELECT seq_scan, seq_tup_read FROM pg_stat_xact_user_tables WHERE relid = 'vault.people'::regclass;
+COMMIT;
+RESET ROLE;
+RESET meshpg.hide_filtered_activity;
