@@ -62,87 +62,95 @@ typedef struct Hidden
 	QueryDesc  *query;			/* the statement that hid it */
 } Hidden;
 
-static List *hidden = NIL;		/* of Hidden *, in TopMemoryContext */
-static List *retired = NIL;		/* scratch structs of this transaction */
-static List *retired_before = NIL;	/* of the transaction before */
+/*
+ * Arrays in TopMemoryContext, grown by doubling and never shrunk: a
+ * statement that applies a row policy allocates nothing once warm.
+ */
+typedef struct PtrArray
+{
+	void	  **items;
+	int			n;
+	int			max;
+} PtrArray;
+
+static Hidden *hidden = NULL;	/* the running statements' hidings */
+static int	nhidden = 0;
+static int	maxhidden = 0;
+static PtrArray pool;			/* scratch structs free for use */
+static PtrArray retired;		/* released in this transaction */
+static PtrArray retired_before; /* released in the transaction before */
 static bool callbacks_registered = false;
+
+static void
+push(PtrArray *a, void *p)
+{
+	if (a->n == a->max)
+	{
+		int			max = a->max == 0 ? 16 : a->max * 2;
+
+		if (a->items == NULL)
+			a->items = MemoryContextAlloc(TopMemoryContext, sizeof(void *) * max);
+		else
+			a->items = repalloc(a->items, sizeof(void *) * max);
+		a->max = max;
+	}
+	a->items[a->n++] = p;
+}
 
 /*
  * Scratch structs a transaction counted writes into may still be linked
  * from its pgstat transaction stack until AtEOXact_PgStat, which runs after
- * the transaction callbacks: they are freed one transaction later.
+ * the transaction callbacks: they are reused one transaction later.
  */
 static void
 rotate_retired(void)
 {
-	ListCell   *lc;
-	MemoryContext old;
+	PtrArray	t;
 
-	foreach(lc, retired_before)
-		pfree(lfirst(lc));
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	list_free(retired_before);
+	for (int i = 0; i < retired_before.n; i++)
+		push(&pool, retired_before.items[i]);
+	retired_before.n = 0;
+	t = retired_before;
 	retired_before = retired;
-	retired = NIL;
-	MemoryContextSwitchTo(old);
+	retired = t;
 }
 
-/* Whether an entry other than h still hides h's relation. */
+/* Whether an entry other than hidden[i] still hides its relation. */
 static bool
-still_hidden(Hidden *h)
+still_hidden(int i)
 {
-	ListCell   *lc;
-
-	foreach(lc, hidden)
-		if (lfirst(lc) != h && ((Hidden *) lfirst(lc))->scratch == h->scratch)
+	for (int j = 0; j < nhidden; j++)
+		if (j != i && hidden[j].scratch == hidden[i].scratch)
 			return true;
 	return false;
 }
 
-/* h is over: counting resumes on its relation unless another hides it. */
+/* hidden[i] is over: counting resumes unless another entry hides it. */
 static void
-release(Hidden *h)
+release(int i)
 {
-	Relation	rel = h->scratch->relation;
-	MemoryContext old;
+	PgStat_TableStatus *scratch = hidden[i].scratch;
 
-	if (!still_hidden(h))
+	if (!still_hidden(i))
 	{
+		Relation	rel = scratch->relation;
+
 		/* closed and rebuilt, or unlinked by PostgreSQL: nothing points here */
-		if (rel != NULL && rel->pgstat_info == h->scratch)
+		if (rel != NULL && rel->pgstat_info == scratch)
 			rel->pgstat_info = NULL;	/* the pending entry is linked again lazily */
-		h->scratch->relation = NULL;
-		old = MemoryContextSwitchTo(TopMemoryContext);
-		retired = lappend(retired, h->scratch);
-		MemoryContextSwitchTo(old);
+		scratch->relation = NULL;
+		push(&retired, scratch);
 	}
-	pfree(h);
+	hidden[i] = hidden[--nhidden];
 }
 
 /* Releases the entries of query, or all of them (query NULL). */
 static void
 release_entries(QueryDesc *query)
 {
-	while (hidden != NIL)
-	{
-		Hidden	   *h = NULL;
-		ListCell   *lc;
-		MemoryContext old;
-
-		foreach(lc, hidden)
-			if (query == NULL || ((Hidden *) lfirst(lc))->query == query)
-			{
-				h = lfirst(lc);
-				break;
-			}
-		if (h == NULL)
-			break;
-		/* out of the list first: release asks who else hides the relation */
-		old = MemoryContextSwitchTo(TopMemoryContext);
-		hidden = list_delete_ptr(hidden, h);
-		MemoryContextSwitchTo(old);
-		release(h);
-	}
+	for (int i = nhidden - 1; i >= 0; i--)
+		if (query == NULL || hidden[i].query == query)
+			release(i);
 }
 
 /* The transaction ended: every hiding ends (statements left unended too). */
@@ -161,44 +169,49 @@ counters_xact_callback(XactEvent event, void *arg)
 static void
 hide(Relation rel, QueryDesc *query)
 {
-	Hidden	   *h;
 	PgStat_TableStatus *scratch = NULL;
-	ListCell   *lc;
-	MemoryContext old;
 
 	if (rel == NULL)
 		return;
-	foreach(lc, hidden)
-	{
-		h = lfirst(lc);
-		if (h->relid == RelationGetRelid(rel) && h->scratch->relation == rel &&
-			rel->pgstat_info == h->scratch)
+	for (int i = 0; i < nhidden; i++)
+		if (hidden[i].relid == RelationGetRelid(rel) &&
+			hidden[i].scratch->relation == rel && rel->pgstat_info == hidden[i].scratch)
 		{
-			if (h->query == query)
+			if (hidden[i].query == query)
 				return;
-			scratch = h->scratch;	/* hidden by another statement too */
+			scratch = hidden[i].scratch;	/* hidden by another statement too */
 		}
-	}
 	/* a relation without storage counts nothing */
 	if (scratch == NULL && !rel->pgstat_enabled && rel->pgstat_info == NULL)
 		return;
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	h = palloc0(sizeof(Hidden));
+	if (nhidden == maxhidden)
+	{
+		int			max = maxhidden == 0 ? 16 : maxhidden * 2;
+
+		if (hidden == NULL)
+			hidden = MemoryContextAlloc(TopMemoryContext, sizeof(Hidden) * max);
+		else
+			hidden = repalloc(hidden, sizeof(Hidden) * max);
+		maxhidden = max;
+	}
 	if (scratch == NULL)
 	{
+		if (pool.n > 0)
+			scratch = pool.items[--pool.n];
+		else
+			scratch = MemoryContextAlloc(TopMemoryContext, sizeof(PgStat_TableStatus));
+		memset(scratch, 0, sizeof(PgStat_TableStatus));
 		if (rel->pgstat_info != NULL)
 			pgstat_unlink_relation(rel);
-		scratch = palloc0(sizeof(PgStat_TableStatus));
 		scratch->t_id = RelationGetRelid(rel);
 		scratch->t_shared = rel->rd_rel->relisshared;
 		scratch->relation = rel;
 		rel->pgstat_info = scratch;
 	}
-	h->scratch = scratch;
-	h->relid = RelationGetRelid(rel);
-	h->query = query;
-	hidden = lappend(hidden, h);
-	MemoryContextSwitchTo(old);
+	hidden[nhidden].scratch = scratch;
+	hidden[nhidden].relid = RelationGetRelid(rel);
+	hidden[nhidden].query = query;
+	nhidden++;
 }
 
 typedef struct HideContext
@@ -342,7 +355,7 @@ counters_executor_end(QueryDesc *query)
 	else
 		standard_ExecutorEnd(query);
 
-	if (hidden != NIL)
+	if (nhidden > 0)
 		release_entries(query);
 }
 
