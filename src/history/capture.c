@@ -48,6 +48,7 @@
 #include "executor/executor.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "nodes/pathnodes.h"
 #include "nodes/plannodes.h"
 #include "optimizer/planner.h"
 #include "parser/parsetree.h"
@@ -390,6 +391,45 @@ copy_clipped(char *dst, const char *src, int size)
 }
 
 /*
+ * Whether range table entry rti is an inheritance child or partition that
+ * the planner expanded from a parent the statement reads, no relation on
+ * the way up being a product: a product that is a partition of a table
+ * that is not one (its domain's internal table) is read through it with
+ * no privileges of its own to check.
+ */
+static bool
+read_through_parent(PlannedStmt *stmt, Index rti)
+{
+	bool		moved = true;
+
+	for (int guard = 0; moved && guard < list_length(stmt->rtable); guard++)
+	{
+		ListCell   *lc;
+
+		moved = false;
+		foreach(lc, stmt->appendRelations)
+		{
+			AppendRelInfo *ai = lfirst(lc);
+			RangeTblEntry *parent;
+
+			if (ai->child_relid != rti)
+				continue;
+			parent = rt_fetch(ai->parent_relid, stmt->rtable);
+			/* a product above records the read itself */
+			if (parent->rtekind != RTE_RELATION ||
+				mesh_product_by_relid(parent->relid) != NULL)
+				return false;
+			if (parent->requiredPerms & ACL_SELECT)
+				return true;
+			rti = ai->parent_relid;
+			moved = true;
+			break;
+		}
+	}
+	return false;
+}
+
+/*
  * Encodes a record for every product the statement reads at the end of
  * staged; returns how many.  Their time and statement are set later.
  */
@@ -400,6 +440,7 @@ encode_reads(QueryDesc *query, char command, Oid *target)
 	ListCell   *lc;
 	int			n = 0;
 	HistoryEntry e;
+	Index		rti = 0;
 
 	foreach(lc, stmt->rtable)
 	{
@@ -407,10 +448,17 @@ encode_reads(QueryDesc *query, char command, Oid *target)
 		const MeshProduct *product;
 		int			x = -1;
 
-		if (rte->rtekind != RTE_RELATION || (rte->requiredPerms & ACL_SELECT) == 0)
+		rti++;
+		if (rte->rtekind != RTE_RELATION)
+			continue;
+		/* expanded children carry no privileges: read if their parent is */
+		if ((rte->requiredPerms & ACL_SELECT) == 0 &&
+			(rte->requiredPerms != 0 || stmt->appendRelations == NIL))
 			continue;
 		product = mesh_product_by_relid(rte->relid);
 		if (product == NULL)
+			continue;
+		if ((rte->requiredPerms & ACL_SELECT) == 0 && !read_through_parent(stmt, rti))
 			continue;
 		if (n == 0)
 			*target = target_of(query, command);

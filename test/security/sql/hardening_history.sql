@@ -208,3 +208,21 @@ SELECT seq_scan, seq_tup_read FROM pg_stat_xact_user_tables WHERE relid = 'vault
 COMMIT;
 RESET ROLE;
 RESET meshpg.hide_filtered_activity;
+
+-- 5. A product that is an inheritance child of its domain's internal table
+-- is read through that table with no privilege check of its own: the read
+-- is recorded for the product all the same (here by its own domain team).
+SET ROLE vault_team;
+CREATE TABLE vault.hh_base (id int, kind text);
+CREATE TABLE vault.hh_kid (extra int) INHERITS (vault.hh_base);
+INSERT INTO vault.hh_base VALUES (1, 'base');
+INSERT INTO vault.hh_kid VALUES (2, 'kid', 7);
+SELECT meshpg.register_product('vault', 'hh_kid', 'vault.hh_kid',
+       description => 'A child table') IS NOT NULL AS registered;
+SELECT clock_timestamp() AS hh_kid_start \gset
+SELECT id FROM vault.hh_base ORDER BY id;
+SELECT count(*) FROM ONLY vault.hh_base;
+RESET ROLE;
+SELECT meshpg.flush_access_history() > 0 AS flushed;
+SELECT product, relation, role, columns, rows FROM meshpg.access_history
+ WHERE read_at >= :'hh_kid_start' ORDER BY statement;
