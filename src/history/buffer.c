@@ -847,51 +847,87 @@ start_helper(Oid dbid)
 }
 
 /*
- * Wakes dbid's flusher (the scheduler's worker, or a helper); starts a
- * helper if there is none, or if nothing freed room since since.
+ * Wakes the flusher of the database whose batch is oldest in the ring (its
+ * flush is the one that frees room: a flush passes other databases' batches
+ * over), or of dbid if that cannot be told: the scheduler's worker, or a
+ * helper.  Starts a helper if that database has no flusher known, or if
+ * nothing freed room since since.
  */
 static void
 wake_flusher(Oid dbid, uint64 tail_then, TimestampTz since)
 {
 	Latch	   *wake = NULL;
 	uint64		tail;
+	uint64		head_pos;
+	BatchHead	head;
+	Oid			target = dbid;
 
 	SpinLockAcquire(&shared->mutex);
 	tail = shared->tail;
+	head_pos = shared->head;
+	SpinLockRelease(&shared->mutex);
+	if (batch_complete(tail, head_pos, &head) && OidIsValid(head.dbid))
+		target = head.dbid;
+	/* a database that is gone is discarded by any flush: ours, then */
+	if (target != dbid &&
+		(!IsTransactionState() ||
+		 !SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(target))))
+		target = dbid;
+	SpinLockAcquire(&shared->mutex);
 	for (int i = 0; i < WAKE_SLOTS && wake == NULL; i++)
-		if (shared->wake_db[i] == dbid)
+		if (shared->wake_db[i] == target)
 			wake = shared->wake_latch[i];
 	SpinLockRelease(&shared->mutex);
 	if (wake != NULL)
 		SetLatch(wake);
 	if (wake == NULL ||
 		(tail == tail_then && TimestampDifferenceExceeds(since, GetCurrentTimestamp(), 1000)))
-		start_helper(dbid);
+		start_helper(target);
 }
 
 /*
  * Whether this backend holds a lock that a flush of its database would wait
  * for: waiting for that flush would never end.  The flush writes
- * meshpg.cat_access_batch.
+ * meshpg.cat_access_batch (and purges meshpg.cat_access_history), which a
+ * SHARE lock or stronger blocks, and reads the names of policies, products
+ * and domains, which only ACCESS EXCLUSIVE blocks.  Only the catalog's
+ * owner and superusers can take such locks.
  */
 static bool
 holds_flush_lock(void)
 {
+	static const struct
+	{
+		const char *table;
+		bool		written;
+	}			tables[] = {
+		{"cat_access_batch", true},
+		{"cat_access_history", true},
+		{"cat_policy", false},
+		{"cat_product", false},
+		{"cat_domain", false},
+	};
+	static const LOCKMODE blocking_writes[] = {ShareLock, ShareRowExclusiveLock,
+	ExclusiveLock, AccessExclusiveLock};
 	const MeshCatalog *cat = mesh_catalog();
-	Oid			relid;
-	LOCKTAG		tag;
-	static const LOCKMODE modes[] = {ShareLock, ShareRowExclusiveLock, ExclusiveLock,
-	AccessExclusiveLock};
 
 	if (cat == NULL)
 		return false;
-	relid = get_relname_relid("cat_access_batch", cat->nsp);
-	if (!OidIsValid(relid))
-		return false;
-	SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
-	for (int i = 0; i < (int) lengthof(modes); i++)
-		if (LockHeldByMe(&tag, modes[i]))
+	for (int t = 0; t < (int) lengthof(tables); t++)
+	{
+		Oid			relid = get_relname_relid(tables[t].table, cat->nsp);
+		LOCKTAG		tag;
+
+		if (!OidIsValid(relid))
+			continue;
+		SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+		if (LockHeldByMe(&tag, AccessExclusiveLock))
 			return true;
+		if (tables[t].written)
+			for (int i = 0; i < (int) lengthof(blocking_writes); i++)
+				if (LockHeldByMe(&tag, blocking_writes[i]))
+					return true;
+	}
 	return false;
 }
 

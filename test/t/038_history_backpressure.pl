@@ -71,6 +71,29 @@ is($node->safe_psql('postgres', 'SELECT dropped FROM meshpg.access_history_stats
 cmp_ok($node->safe_psql('postgres', q{SELECT count(*) FROM meshpg.access_history WHERE role = 'buyer'}),
 	'>', 3000, 'the reads before the timeout are recorded');
 
+# 2b. The ring is shared by all databases, and a flush passes over the
+# others' batches: a reader waiting behind another database's reads gets
+# that database flushed.
+$node->safe_psql('postgres', 'CREATE DATABASE other');
+$node->safe_psql('other', q{
+CREATE EXTENSION meshpg;
+SELECT meshpg.create_domain('shop', 'shop_team');
+SET ROLE shop_team;
+CREATE TABLE shop.orders (id int PRIMARY KEY, amount numeric);
+INSERT INTO shop.orders VALUES (1, 10);
+SELECT meshpg.register_product('shop', 'orders', 'shop.orders', description => 'Orders');
+SELECT meshpg.publish('shop.orders', '1.0.0');
+SELECT meshpg.grant_access('shop.orders', 'buyer');
+});
+$node->safe_psql('other', sprintf($flood, 200));
+$node->safe_psql('postgres', "SET statement_timeout = '60s';" . sprintf($flood, 3000));
+$node->safe_psql('postgres', 'SELECT meshpg.flush_access_history()');
+$node->safe_psql('other', 'SELECT meshpg.flush_access_history()');
+is($node->safe_psql('other', q{SELECT count(*) FROM meshpg.access_history WHERE role = 'buyer'}),
+	200, 'the reads of the other database are all recorded');
+is($node->safe_psql('postgres', 'SELECT dropped FROM meshpg.access_history_stats'), 0,
+	'nothing dropped across databases');
+
 # 3. Only the site chooses to drop.
 ($rc, $out, $err) = $node->psql('postgres', q{SET ROLE buyer; SET meshpg.history_overflow = drop;});
 like($err, qr/cannot be changed now/, 'a consumer cannot choose to drop');
