@@ -25,9 +25,10 @@
  * When the ring is full, a reader never drops a read (meshpg.history_overflow
  * = wait, the default): the batch that does not fit is held back in the
  * backend's own memory, and before its next statement starts (or as its
- * statement ends) the reader waits for room, waking the database's worker
- * and, if no flush frees room within a second (the worker is off, or busy
- * elsewhere), starting a one-shot background worker that flushes.  Waiting
+ * statement ends) the reader waits for room, waking the worker of the
+ * database whose batch is oldest and, if there is none or no flush frees
+ * room within a second (the scheduler is off, or its worker is busy),
+ * starting a background worker that flushes while the ring fills.  Waiting
  * happens only where it is safe (mesh_history_backpressure): never while
  * interrupts are held (commit, abort), never in the flusher's own
  * transaction, whose commit is what frees room, nor while the reader holds
@@ -162,7 +163,6 @@ typedef struct HistoryShared
 	/* readers waiting for room sleep here; a flush that frees room wakes them */
 	ConditionVariable room;
 	TimestampTz helper_started; /* when a waiting reader last started a flush */
-	uint64		waits;			/* times a reader waited for room */
 } HistoryShared;
 
 /*
@@ -945,7 +945,6 @@ mesh_history_backpressure(void)
 {
 	TimestampTz since;
 	uint64		tail_then;
-	bool		counted = false;
 
 	if (held_head == NULL || shared == NULL)
 		return;
@@ -963,13 +962,6 @@ mesh_history_backpressure(void)
 	pgstat_report_wait_start(PG_WAIT_EXTENSION);
 	for (;;)
 	{
-		if (!counted)
-		{
-			SpinLockAcquire(&shared->mutex);
-			shared->waits++;
-			SpinLockRelease(&shared->mutex);
-			counted = true;
-		}
 		wake_flusher(MyDatabaseId, tail_then, since);
 		(void) ConditionVariableTimedSleep(&shared->room, 100, PG_WAIT_EXTENSION);
 		if (append_held())
