@@ -139,6 +139,10 @@ static int	maxexecs = 0;
 static int	noforce_execs = 0;	/* open_execs entries with noforce */
 static int	noforce_planning = 0;
 
+static void history_xact_callback(XactEvent event, void *arg);
+static void history_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+									 SubTransactionId parentSubid, void *arg);
+
 /* Starts tracking query; returns its entry's index. */
 static int
 push_executor(QueryDesc *query)
@@ -154,6 +158,13 @@ push_executor(QueryDesc *query)
 		else
 			open_execs = repalloc(open_execs, sizeof(OpenExecutor) * n);
 		maxexecs = n;
+	}
+	/* an executor that fails to start is forgotten at the abort */
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(history_xact_callback, NULL);
+		RegisterSubXactCallback(history_subxact_callback, NULL);
+		callbacks_registered = true;
 	}
 	e = &open_execs[nexecs];
 	e->query = query;
