@@ -16,7 +16,8 @@
  * CHECK constraint, a domain's check, a trigger's WHEN).  So they are kept
  * where they are written instead.  When a statement whose plan applies a
  * row policy to its reader starts (the planner's MESH_MARK_POLICY_* marks
- * say so), every relation it scans that is that product, a partition or
+ * say so; a parallel worker, whose copy of the plan has no marks, asks the
+ * policies), every relation it scans that is that product, a partition or
  * inheritance child of it, or in the same schema as it (the tables behind a
  * view product), and the indexes it scans them through, count into a
  * scratch struct of this backend for as long as the statement runs: their
@@ -36,6 +37,7 @@
  */
 #include "postgres.h"
 
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "executor/executor.h"
 #include "nodes/nodeFuncs.h"
@@ -48,7 +50,9 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "catalog/catalog.h"
 #include "governance/governance.h"
+#include "governance/policy.h"
 
 bool		mesh_hide_filtered_activity = true;
 
@@ -269,6 +273,43 @@ top_parent(PlannedStmt *stmt, Index rti)
 }
 
 /*
+ * A parallel worker runs a copy of the plan without its marks (and without
+ * its append relations): it asks the policies themselves which relations of
+ * the plan a row policy filters for the reader.
+ */
+static List *
+filtered_in_worker(PlannedStmt *stmt)
+{
+	List	   *filtered = NIL;
+	ListCell   *lc;
+
+	if (mesh_catalog() == NULL)
+		return NIL;
+	foreach(lc, stmt->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+		const MeshProduct *product;
+		ListCell   *pc;
+
+		if (rte->rtekind != RTE_RELATION ||
+			(product = mesh_product_by_relid(rte->relid)) == NULL)
+			continue;
+		foreach(pc, mesh_load_policies(product, rte->relid))
+		{
+			MeshPolicy *policy = lfirst(pc);
+			const char *why;
+
+			if (policy->is_row && !mesh_policy_exempt(product, policy, GetUserId(), &why))
+			{
+				filtered = list_append_unique_oid(filtered, rte->relid);
+				break;
+			}
+		}
+	}
+	return filtered;
+}
+
+/*
  * Called once the executor has opened what the statement scans: hides the
  * relations of the products it filters for its reader (see the head
  * comment).  A statement that applies no row policy costs a pass over its
@@ -289,6 +330,8 @@ mesh_hide_activity(QueryDesc *query)
 	if (!mesh_hide_filtered_activity || !pgstat_track_counts || estate == NULL ||
 		estate->es_relations == NULL)
 		return;
+	if (IsParallelWorker())
+		filtered = filtered_in_worker(stmt);
 	foreach(lc, stmt->invalItems)
 	{
 		PlanInvalItem *item = lfirst(lc);

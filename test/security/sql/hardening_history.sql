@@ -209,6 +209,39 @@ COMMIT;
 RESET ROLE;
 RESET meshpg.hide_filtered_activity;
 
+-- The shared counters too, when parallel workers scan for the reader: a
+-- worker's copy of the plan has no policy marks, it asks the policies.
+SET stats_fetch_consistency = none;
+SELECT pg_stat_force_next_flush();    -- what this session counted so far
+SELECT seq_tup_read AS hh_seq_before FROM pg_stat_user_tables
+ WHERE relid = 'vault.people'::regclass \gset
+SET ROLE reader;
+SET force_parallel_mode = on;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SELECT id FROM vault.people WHERE id = 3;
+SELECT id FROM vault.people WHERE name = 'nobody';
+RESET ROLE;
+SELECT pg_stat_force_next_flush();
+SELECT seq_tup_read - :hh_seq_before AS hidden_reads_counted FROM pg_stat_user_tables
+ WHERE relid = 'vault.people'::regclass;
+-- and what they would count with the setting off (a superuser's choice)
+SET meshpg.hide_filtered_activity = off;
+SET ROLE reader;
+SELECT id FROM vault.people WHERE id = 3;
+SELECT id FROM vault.people WHERE name = 'nobody';
+RESET ROLE;
+RESET meshpg.hide_filtered_activity;
+SELECT pg_stat_force_next_flush();
+SELECT seq_tup_read - :hh_seq_before AS reads_counted_when_off FROM pg_stat_user_tables
+ WHERE relid = 'vault.people'::regclass;
+RESET force_parallel_mode;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET stats_fetch_consistency;
+
 -- 5. A product that is an inheritance child of its domain's internal table
 -- is read through that table with no privilege check of its own: the read
 -- is recorded for the product all the same (here by its own domain team).
