@@ -18,8 +18,8 @@
  * row policy to its reader starts (the planner's MESH_MARK_POLICY_* marks
  * say so; a parallel worker, whose copy of the plan has no marks, asks the
  * policies), every relation it scans that is that product, a partition or
- * inheritance child of it, or in the same schema as it (the tables behind a
- * view product), and the indexes it scans them through, count into a
+ * inheritance child of it, or in its domain's schema when it is a view (the
+ * tables behind it), and the indexes it scans them through, count into a
  * scratch struct of this backend for as long as the statement runs: their
  * counts never reach the per-backend pending entries (what the pg_stat_xact
  * views read) nor, at the next report, the shared statistics.  The scratch
@@ -40,6 +40,7 @@
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "executor/executor.h"
+#include "catalog/pg_class.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/pathnodes.h"
 #include "nodes/plannodes.h"
@@ -351,12 +352,14 @@ mesh_hide_activity(QueryDesc *query)
 		callbacks_registered = true;
 	}
 
+	/* a view product's rows come from the tables of its domain's schema */
 	foreach(lc, filtered)
 	{
-		Oid			nsp = get_rel_namespace(lfirst_oid(lc));
+		const MeshProduct *product = mesh_product_by_relid(lfirst_oid(lc));
 
-		if (OidIsValid(nsp))
-			schemas = list_append_unique_oid(schemas, nsp);
+		if (product != NULL && product->relkind == RELKIND_VIEW &&
+			OidIsValid(product->domain_nsp))
+			schemas = list_append_unique_oid(schemas, product->domain_nsp);
 	}
 
 	ctx.query = query;

@@ -192,6 +192,10 @@ SELECT relname, seq_scan, seq_tup_read FROM pg_stat_xact_user_tables
 SELECT id, pg_relation_size('vault.people') > 0 AS sized,
        pg_stat_get_xact_tuples_returned('vault.people'::regclass) AS returned
   FROM vault.people ORDER BY id;
+-- through the view product: the table behind it keeps its counters too
+SELECT id FROM vault.people_view WHERE id = 3;
+SELECT seq_scan, seq_tup_read, idx_scan, idx_tup_fetch
+  FROM pg_stat_xact_user_tables WHERE relid = 'vault.people'::regclass;
 COMMIT;
 -- the consumer's own tables are counted as ever
 BEGIN;
