@@ -263,6 +263,9 @@ mesh_executor_start(QueryDesc *queryDesc, int eflags)
 		prev_executor_start_hook(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
+
+	/* the relations are open: keep a filtered product's counters (counters.c) */
+	mesh_hide_activity(queryDesc);
 }
 
 typedef enum
@@ -405,4 +408,5 @@ mesh_install_executor_hooks(void)
 	ExecutorRun_hook = mesh_executor_run;
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = mesh_emit_log;
+	mesh_install_counter_hooks();
 }

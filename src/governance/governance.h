@@ -60,4 +60,12 @@ extern Oid	mesh_expanded_view(RangeTblEntry *rte);
 extern Node *mesh_govern_copy(Node *stmt);
 extern bool mesh_is_explain_analyze(Node *stmt);
 
+struct QueryDesc;
+
+/* counters.c: a filtered product's activity counters */
+extern bool mesh_hide_filtered_activity;
+extern void mesh_hide_activity(struct QueryDesc *query);
+extern void mesh_define_counter_settings(void);
+extern void mesh_install_counter_hooks(void);
+
 #endif							/* MESHPG_GOVERNANCE_H */

@@ -35,6 +35,7 @@
 #include "utils/timestamp.h"
 
 #include "catalog/catalog.h"
+#include "governance/governance.h"
 #include "governance/policy.h"
 #include "registry/registry.h"
 #include "text/text.h"
@@ -334,6 +335,7 @@ mesh_define_identity_settings(void)
 							   check_purpose, assign_purpose, NULL);
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, membership_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHOID, membership_callback, (Datum) 0);
+	mesh_define_counter_settings();
 }
 
 /* meshpg.attribute(key): the current user's values of an attribute. */
