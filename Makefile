@@ -10,7 +10,9 @@ OBJS = $(SRCS:.c=.o)
 # Shipped scripts are frozen; the next version's upgrade script is built
 # from one part per concern (sql/<version>/NN-concern.sql, in name order).
 DATA = $(wildcard sql/meshpg--*.sql)
-DATA_built = meshpg--1.0--1.1.sql meshpg--1.1--1.2.sql
+DATA_built = meshpg--1.0--1.1.sql meshpg--1.1--1.2.sql meshpg--1.2--1.3.sql
+# meshctl (descriptors from CI) goes to PostgreSQL's bindir, beside psql.
+SCRIPTS = bin/meshctl
 
 PG_CONFIG ?= pg_config
 ICU_CFLAGS := $(shell pkg-config --cflags icu-uc icu-i18n)
@@ -27,7 +29,8 @@ SHLIB_LINK = $(ICU_LIBS) $(YAML_LIBS)
 REGRESS = init names domains products lifecycle grants search ddl security bad_input policies \
 	contract_ddl contract_versions descriptor_apply descriptor_errors descriptor_slo \
 	slo_declare slo_evaluate \
-	history_access history_plans history_encoding lineage_graph lineage_tags hostile_input
+	history_access history_plans history_encoding lineage_graph lineage_tags hostile_input newcomer \
+	fdw_products
 REGRESS_OPTS = --inputdir=$(srcdir)/test/regress --outputdir=test/regress \
 	--temp-instance=./tmp_check_regress \
 	--temp-config=$(srcdir)/test/meshpg.conf \
@@ -37,7 +40,7 @@ REGRESS_OPTS = --inputdir=$(srcdir)/test/regress --outputdir=test/regress \
 ISOLATION = confusable_race grant_invalidation policy_invalidation snapshot_races \
 	contract_apply_race contract_notify \
 	slo_alerts slo_gate \
-	history_flush
+	history_flush governance_locks
 ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=test/isolation \
 	--temp-instance=./tmp_check_iso \
 	--temp-config=$(srcdir)/test/meshpg.conf \
@@ -45,7 +48,8 @@ ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=test/isolation 
 
 # Security suite: test/security/sql/<name>.sql against expected/.  Beyond the
 # comparison, the attack output must never contain a hidden value (CANARY).
-SECURITY = setup vectors rowsecurity adversary adversary2 adversary3 adversary4 adversary6 adversary7 adversary8
+SECURITY = setup vectors rowsecurity adversary adversary2 adversary3 adversary4 adversary6 adversary7 adversary8 \
+	adversary_fdw hardening_history
 SECURITY_OPTS = --inputdir=$(srcdir)/test/security --outputdir=test/security \
 	--temp-instance=./tmp_check_security \
 	--temp-config=$(srcdir)/test/meshpg.conf \
@@ -58,8 +62,8 @@ PROVE_TESTS = test/t/*.pl
 EXTRA_CLEAN = $(DATA_built) tmp_check_regress tmp_check_iso tmp_check_security tmp_check results output_iso \
 	test/regress/results test/regress/regression.diffs test/regress/regression.out test/regress/log \
 	test/isolation/results test/isolation/regression.diffs test/isolation/regression.out test/isolation/log \
-	test/security/results test/security/regression.diffs test/security/regression.out test/security/log \
-	regression.diffs regression.out
+	test/security/results test/security/regression.diffs test/security/regression.out \
+	regression.diffs regression.out test/docs/docs.diffs test/docs/actual
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -70,17 +74,23 @@ meshpg--1.0--1.1.sql: $(sort $(wildcard sql/1.1/*.sql))
 	cat $^ > $@
 meshpg--1.1--1.2.sql: $(sort $(wildcard sql/1.2/*.sql))
 	cat $^ > $@
+meshpg--1.2--1.3.sql: $(sort $(wildcard sql/1.3/*.sql))
+	cat $^ > $@
 
 # Each suite on its own, so scripts/test.sh can count them all even when
 # one fails (installcheck stops at the first failing suite).
-.PHONY: check-regress check-isolation check-security check-tap
+.PHONY: check-regress check-isolation check-security check-tap check-docs
 check-regress:
 	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
 check-isolation:
 	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
 check-security:
 	$(pg_regress_installcheck) $(SECURITY_OPTS) $(SECURITY)
-	@if grep -n 'CANARY' test/security/results/vectors.out test/security/results/adversary.out test/security/results/adversary2.out test/security/results/adversary3.out test/security/results/adversary4.out test/security/results/adversary6.out test/security/results/adversary7.out test/security/results/adversary8.out; then \
+	@if grep -n 'CANARY' test/security/results/vectors.out test/security/results/adversary.out test/security/results/adversary2.out test/security/results/adversary3.out test/security/results/adversary4.out test/security/results/adversary6.out test/security/results/adversary7.out test/security/results/adversary8.out \
+		test/security/results/adversary_fdw.out test/security/results/hardening_history.out; then \
 		echo 'security: a hidden value reached the attacker (lines above)'; exit 1; fi
 check-tap:
 	$(prove_installcheck)
+# Every ```sql example of README.md and doc/*.md (test/docs/run.pl).
+check-docs:
+	MESHPG_PG_BIN='$(bindir)' bash $(srcdir)/test/docs/run.sh

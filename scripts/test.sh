@@ -5,15 +5,16 @@
 # "N passed, N failed"; the exit code is non-zero if anything failed or a
 # suite could not run.
 #
-# Counting: pg_regress and isolation count one per test; TAP counts one per
+# Counting: pg_regress and isolation count one per test, docs one per
+# example block of README.md and doc/*.md; TAP counts one per
 # assertion, and a test script that dies or exits badly without a failing
 # assertion counts as one more failure.  A suite that runs no test counts as
 # one failure.
 #
 # Environment: MESHPG_TEST_KEEP=1 keeps the work directory even on success.
-# MESHPG_TEST_SUITES="layers regress isolation security tap" picks suites
-# (all by default).  "layers" is scripts/check-layers.sh: includes follow
-# the layers of doc/architecture.md, hooks are installed only in
+# MESHPG_TEST_SUITES="layers regress isolation security tap docs" picks
+# suites (all by default).  "layers" is scripts/check-layers.sh: includes
+# follow the layers of doc/architecture.md, hooks are installed only in
 # src/hooks.c; one count per check.
 
 set -u -o pipefail
@@ -23,13 +24,14 @@ MESHPG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$MESHPG_ROOT/scripts/lib.sh"
 meshpg_clean_pg_env
 
-# Per-suite time limits (seconds): a normal run of all three takes well under
+# Per-suite time limits (seconds): a normal run of each takes well under
 # a minute; together the limits keep a hung run, build included, far below
 # 20 minutes.
 TIMEOUT_REGRESS=${MESHPG_TIMEOUT_REGRESS:-240}
 TIMEOUT_ISOLATION=${MESHPG_TIMEOUT_ISOLATION:-120}
-TIMEOUT_TAP=${MESHPG_TIMEOUT_TAP:-300}
-SUITES=${MESHPG_TEST_SUITES:-layers regress isolation security tap}
+TIMEOUT_TAP=${MESHPG_TIMEOUT_TAP:-420}
+TIMEOUT_DOCS=${MESHPG_TIMEOUT_DOCS:-120}
+SUITES=${MESHPG_TEST_SUITES:-layers regress isolation security tap docs}
 
 passed=0
 failed=0
@@ -129,6 +131,8 @@ count_tap() {
         }' "$log")
     IFS='|' read -r out TAP_BAD TAP_DIED <<<"$out"
     read -r TAP_PASS TAP_FAIL <<<"$out"
+    # no log at all (the work directory went away): nothing passed
+    TAP_PASS=${TAP_PASS:-0} TAP_FAIL=${TAP_FAIL:-0}
 }
 
 # run_suite SUITE LIMIT MISSING [make arguments]: MISSING tests of the suite
@@ -199,6 +203,9 @@ show_failure() {
             done
         done
         echo "----- all TAP logs: $TREE/tmp_check/log/"
+        ;;
+    docs)
+        show_file "$TREE/test/docs/docs.diffs" 3000 head
         ;;
     esac
     echo "================ end of $1 details ================"
@@ -293,6 +300,9 @@ for suite in $SUITES; do
         ;;
     tap)
         run_suite tap "$TIMEOUT_TAP" 0 PROVE_FLAGS=-v
+        ;;
+    docs)
+        run_suite docs "$TIMEOUT_DOCS" 0
         ;;
     *)
         abort "unknown suite '$suite'"

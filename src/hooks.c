@@ -97,7 +97,8 @@ const MeshExecutorStartStep mesh_executor_start_steps[] = {
 	history_executor_start,
 	/*
 	 * governance: refuses a cached plan whose rules expired or were made
-	 * for another reader, before the executor starts
+	 * for another reader, before the executor starts; once it has, keeps
+	 * a filtered product's activity counters (counters.c)
 	 */
 	mesh_executor_start,
 };
@@ -143,6 +144,11 @@ const MeshExecutorEndStep mesh_executor_end_steps[] = {
 	 * after every inner step has finished with it
 	 */
 	history_executor_end,
+	/*
+	 * governance: what a filtered product's scans hid from the activity
+	 * counters counts again, once the statement has ended (counters.c)
+	 */
+	counters_executor_end,
 	/* slo: notes the relations a statement changed, for freshness */
 	slo_executor_end,
 };

@@ -16,6 +16,7 @@
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/varlena.h"
 
 #include "meshpg/catalog/sqlcall.h"
 #include "meshpg/text/text.h"
@@ -272,6 +273,64 @@ mesh_version_name(const char *input)
 	return psprintf("%s%s", base, at);
 }
 
+/*
+ * A hint for a name that does not exist: up to three existing names nearest
+ * to it by edit distance (the catalog's names are readable by everyone, so
+ * naming them reveals nothing), or else "otherwise", which says where to
+ * look.  sql returns the candidate names as its first column.  An error
+ * path only: one pass over the names, cheap for any catalog a person reads.
+ */
+char *
+mesh_nearest_names_hint(const char *sql, const char *input, const char *otherwise)
+{
+	const char *best[3] = {NULL, NULL, NULL};
+	int			bestd[3] = {0, 0, 0};
+	int			nbest = 0;
+	int			ilen = strlen(input);
+	int			limit = Max(2, ilen / 3);
+	StringInfoData hint;
+
+	/* varstr_levenshtein refuses strings over 255 bytes: no guess then */
+	if (ilen > 0 && ilen <= 255)
+	{
+		mesh_spi_exec(sql, 0, NULL, NULL, NULL);
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+			int			d;
+			int			pos;
+
+			if (name == NULL || strlen(name) > 255)
+				continue;
+			d = varstr_levenshtein(input, ilen, name, strlen(name), 1, 1, 1, true);
+			if (d > limit)
+				continue;
+			/* insert by (distance, name); the query returns names sorted */
+			for (pos = nbest; pos > 0 && bestd[pos - 1] > d; pos--)
+				;
+			if (pos >= 3)
+				continue;
+			for (int j = Min(nbest, 2); j > pos; j--)
+			{
+				best[j] = best[j - 1];
+				bestd[j] = bestd[j - 1];
+			}
+			best[pos] = name;
+			bestd[pos] = d;
+			nbest = Min(nbest + 1, 3);
+		}
+	}
+	if (nbest == 0)
+		return pstrdup(otherwise);
+	initStringInfo(&hint);
+	appendStringInfoString(&hint, "Did you mean ");
+	for (int i = 0; i < nbest; i++)
+		appendStringInfo(&hint, "%s\"%s\"",
+						 i == 0 ? "" : (i == nbest - 1 ? " or " : ", "), best[i]);
+	appendStringInfoString(&hint, "?");
+	return hint.data;
+}
+
 void
 mesh_resolve_product(const char *ref, bool for_update, MeshProductRow *out)
 {
@@ -309,9 +368,18 @@ mesh_resolve_product(const char *ref, bool for_update, MeshProductRow *out)
 					  2, argtypes, args, NULL);
 	}
 	if (domain == NULL || name == NULL || SPI_processed == 0)
+	{
+		/* the hint runs a query: before ereport, never inside it */
+		char	   *hint = mesh_nearest_names_hint("SELECT d.name || '.' || p.name FROM meshpg.cat_product p"
+												   "  JOIN meshpg.cat_domain d ON d.id = p.domain_id ORDER BY 1",
+												   ref,
+												   "List the data products with SELECT product FROM meshpg.products, or find one with meshpg.search('some words').");
+
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("data product \"%s\" does not exist", ref)));
+				 errmsg("data product \"%s\" does not exist", ref),
+				 errhint("%s", hint)));
+	}
 
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;

@@ -68,7 +68,7 @@ typedef struct FieldSpec
 static const char *const logical_types[] = {"string", "date", "timestamp", "time", "number",
 "integer", "object", "array", "boolean", NULL};
 static const char *const relation_types[] = {"table", "view", "materialized view",
-"partitioned table", NULL};
+"partitioned table", "foreign table", NULL};
 static const char *const access_kinds[] = {"read", NULL};
 static const char *const policy_kinds[] = {"mask", "row", NULL};
 static const char *const contract_kinds[] = {"DataContract", NULL};

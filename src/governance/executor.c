@@ -15,6 +15,7 @@
 
 #include "access/parallel.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "executor/executor.h"
 #include "nodes/plannodes.h"
 #include "miscadmin.h"
@@ -50,6 +51,14 @@ void
 mesh_register_successor_lookup(MeshSuccessorLookup lookup)
 {
 	successor_lookup = lookup;
+}
+
+/* A read the grant allows: the registered checks, in order. */
+static void
+run_read_checks(const MeshProduct *product, Oid userid)
+{
+	for (int i = 0; i < nread_checks; i++)
+		read_checks[i] (product, userid);
 }
 
 
@@ -227,7 +236,17 @@ mesh_executor_start(QueryDesc *queryDesc, int eflags, MeshHookStep next)
 				const MeshProduct *product = mesh_product_by_relid(relid);
 
 				if (product != NULL)
+				{
 					(void) mesh_may_read(product, (Oid) item->hashValue, true);
+
+					/*
+					 * A foreign-table product's entry keeps the reader and
+					 * needs no SQL privilege (planner.c), so mesh_check_perms
+					 * does not see it: what it does for a read, here.
+					 */
+					if (product->relkind == RELKIND_FOREIGN_TABLE)
+						run_read_checks(product, (Oid) item->hashValue);
+				}
 				relid = InvalidOid;
 			}
 			else if (item->cacheId == MESH_MARK_UNTIL_HI)
@@ -254,6 +273,9 @@ mesh_executor_start(QueryDesc *queryDesc, int eflags, MeshHookStep next)
 		}
 	}
 	mesh_next_executor_start(queryDesc, eflags, next);
+
+	/* the relations are open: keep a filtered product's counters (counters.c) */
+	mesh_hide_activity(queryDesc);
 }
 
 typedef enum
@@ -372,8 +394,7 @@ mesh_check_perms(List *rangeTable, bool ereport_on_violation, MeshHookStep next)
 		verdict = may_read(product, userid, &expired);
 		if (verdict == READ_ALLOWED)
 		{
-			for (int i = 0; i < nread_checks; i++)
-				read_checks[i] (product, userid);
+			run_read_checks(product, userid);
 			continue;
 		}
 		if (!ereport_on_violation)

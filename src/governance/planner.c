@@ -26,9 +26,12 @@
 
 #include "access/relation.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_statistic.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -66,6 +69,7 @@ typedef struct GovernContext
 	TimestampTz valid_until;	/* the earliest of the rules' */
 	List	   *applied;		/* MESH_MARK_POLICY_* items */
 	bool		contain;		/* a policy may raise errors with raw values */
+	List	   *wrapped;		/* subqueries made of foreign-table entries */
 } GovernContext;
 
 typedef struct MaskArgs
@@ -364,7 +368,8 @@ access_by_grant(RangeTblEntry *permrte, Oid relid, GovernContext *ctx)
 	HeapTuple	tup;
 
 	if (product == NULL || product->inherited ||
-		(product->relkind != RELKIND_VIEW && product->relkind != RELKIND_MATVIEW))
+		(product->relkind != RELKIND_VIEW && product->relkind != RELKIND_MATVIEW &&
+		 product->relkind != RELKIND_FOREIGN_TABLE))
 		return;
 	/* only a plain read: anything else is for SQL privileges to decide */
 	if (permrte->requiredPerms != ACL_SELECT)
@@ -374,12 +379,233 @@ access_by_grant(RangeTblEntry *permrte, Oid relid, GovernContext *ctx)
 		return;
 	(void) mesh_may_read(product, user, true);
 
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	permrte->checkAsUser = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
+	if (product->relkind == RELKIND_FOREIGN_TABLE)
+	{
+		/*
+		 * A foreign scan connects with the user mapping of the entry's
+		 * checkAsUser (or the current user): the reader's own, as for any
+		 * foreign table, so that the source governs it as its mapped role.
+		 * Putting the owner there would read with the domain team's
+		 * mapping.  The entry keeps its user and needs no SQL privilege
+		 * instead; the grant is checked again at every execution (the
+		 * marks below, executor.c).
+		 */
+		permrte->requiredPerms = 0;
+	}
+	else
+	{
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for relation %u", relid);
+		permrte->checkAsUser = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		ReleaseSysCache(tup);
+	}
 	ctx->marks = lappend_oid(lappend_oid(ctx->marks, relid), user);
+}
+
+/* Whether q or a query nested in it reads a system column of entry rti. */
+typedef struct SystemColumnContext
+{
+	int			rti;
+	int			sublevels_up;
+} SystemColumnContext;
+
+static bool
+system_column_walker(Node *node, SystemColumnContext *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+	{
+		Var		   *var = (Var *) node;
+
+		return (int) var->varno == context->rti && var->varattno < 0 &&
+			(int) var->varlevelsup == context->sublevels_up;
+	}
+	if (IsA(node, Query))
+	{
+		bool		found;
+
+		context->sublevels_up++;
+		found = query_tree_walker((Query *) node, system_column_walker, context, 0);
+		context->sublevels_up--;
+		return found;
+	}
+	return expression_tree_walker(node, system_column_walker, context);
+}
+
+/*
+ * Whether the foreign data wrapper would ask the remote server for row
+ * estimates (postgres_fdw's use_remote_estimate; the table's option wins
+ * over its server's).
+ */
+static bool
+uses_remote_estimate(Oid relid)
+{
+	ForeignTable *table = GetForeignTable(relid);
+	ForeignServer *server = GetForeignServer(table->serverid);
+	List	   *lists[2] = {table->options, server->options};
+
+	for (int i = 0; i < 2; i++)
+	{
+		ListCell   *lc;
+
+		foreach(lc, lists[i])
+		{
+			DefElem    *opt = lfirst(lc);
+
+			if (strcmp(opt->defname, "use_remote_estimate") == 0)
+				return defGetBoolean(opt);
+		}
+	}
+	return false;
+}
+
+/*
+ * The foreign tables an entry scans: the relation itself, or its partitions
+ * and inheritance children when the entry expands to them.
+ */
+static List *
+foreign_tables_scanned(RangeTblEntry *rte)
+{
+	List	   *result = NIL;
+	List	   *children;
+	ListCell   *lc;
+
+	if (rte->relkind == RELKIND_FOREIGN_TABLE && !rte->inh)
+		return list_make1_oid(rte->relid);
+	if (!rte->inh || !has_subclass(rte->relid))
+		return rte->relkind == RELKIND_FOREIGN_TABLE ? list_make1_oid(rte->relid) : NIL;
+	children = find_all_inheritors(rte->relid, NoLock, NULL);
+	foreach(lc, children)
+		if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_FOREIGN_TABLE)
+			result = lappend_oid(result, lfirst_oid(lc));
+	list_free(children);
+	return result;
+}
+
+/*
+ * A product read through foreign tables (a foreign-table product, or a
+ * partitioned table with foreign partitions) whose rows are filtered for
+ * the reader.  Its row filter, as a security qual of the foreign scan,
+ * would reach the remote server in one WHERE clause with the reader's own
+ * quals: a foreign data wrapper ships every qual it can deparse and the
+ * remote planner orders them as it likes, so a reader's "note::int = 1"
+ * could run on hidden rows there, and the remote error would carry the
+ * hidden value.  The entry is turned into a security_barrier subquery over
+ * the relation, as PostgreSQL would expand a security_barrier view: the
+ * filter (added when the subquery is governed) and the reader's leakproof
+ * quals may still be sent to the remote server; any other qual, join or
+ * aggregate of the reader's runs here, above the filtered rows.
+ */
+static bool
+wrap_filtered_foreign_entry(Query *q, RangeTblEntry *rte, int rti, Oid via)
+{
+	const MeshProduct *product = mesh_product_by_relid(rte->relid);
+	Relation	rel;
+	TupleDesc	desc;
+	MeshRules	rules;
+	Query	   *sub;
+	RangeTblEntry *inner;
+	RangeTblRef *ref;
+	SystemColumnContext syscols = {rti, 0};
+	List	   *foreign;
+	ListCell   *lc;
+
+	if (product == NULL)
+		return false;
+	foreign = foreign_tables_scanned(rte);
+	if (foreign == NIL)
+		return false;
+	rel = relation_open(rte->relid, NoLock);
+	desc = RelationGetDescr(rel);
+	(void) mesh_compile_rules(product, rte->relid, rti, desc->natts, via, &rules);
+	if (rules.quals == NIL ||
+		(q->commandType == CMD_INSERT && rti == q->resultRelation))
+	{
+		relation_close(rel, NoLock);
+		return false;
+	}
+
+	if (rti == q->resultRelation)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot update or delete rows of data product \"%s\" through a foreign table: its rows are filtered for you",
+						product->qualname),
+				 errdetail("The statement's conditions would be sent to the remote server together with the row filter, and could run on hidden rows there."),
+				 errhint("Have the owning domain team make the change.")));
+	if (get_parse_rowmark(q, rti) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("SELECT FOR UPDATE/SHARE is not allowed on data product \"%s\" read through a foreign table, whose rows are filtered for you",
+						product->qualname),
+				 errhint("Read it without a locking clause.")));
+	if (query_tree_walker(q, system_column_walker, &syscols, 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("system columns of data product \"%s\" cannot be read through a foreign table when its rows are filtered for you",
+						product->qualname),
+				 errhint("Read its columns only.")));
+	foreach(lc, foreign)
+	{
+		if (uses_remote_estimate(lfirst_oid(lc)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("data product \"%s\" asks a remote server for estimates, and its rows are filtered for you",
+							product->qualname),
+					 errdetail("The remote server estimates from statistics of every row, and EXPLAIN would show what the row filter hides."),
+					 errhint("The owning domain team can turn the option off: ALTER FOREIGN TABLE %s OPTIONS (ADD use_remote_estimate 'false').",
+							 mesh_relation_name(lfirst_oid(lc)))));
+	}
+	list_free(foreign);
+
+	/* the foreign table, alone in a query that selects every column */
+	inner = copyObject(rte);
+	sub = makeNode(Query);
+	sub->commandType = CMD_SELECT;
+	sub->querySource = QSRC_ORIGINAL;
+	sub->canSetTag = true;
+	sub->rtable = list_make1(inner);
+	ref = makeNode(RangeTblRef);
+	ref->rtindex = 1;
+	sub->jointree = makeFromExpr(list_make1(ref), NULL);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Expr	   *col;
+
+		/* keep the attribute numbers: a dropped column reads as null */
+		if (att->attisdropped)
+			col = (Expr *) makeNullConst(INT4OID, -1, InvalidOid);
+		else
+			col = (Expr *) makeVar(1, i + 1, att->atttypid, att->atttypmod,
+								   att->attcollation, 0);
+		sub->targetList = lappend(sub->targetList,
+								  makeTargetEntry(col, i + 1,
+												  pstrdup(NameStr(att->attname)), false));
+	}
+	if (inner->securityQuals != NIL)
+		ChangeVarNodes((Node *) inner->securityQuals, rti, 1, 0);
+	sub->hasSubLinks = checkExprHasSubLink((Node *) inner->securityQuals);
+	relation_close(rel, NoLock);
+
+	/* the entry becomes the subquery, as a view's does in the rewriter */
+	rte->rtekind = RTE_SUBQUERY;
+	rte->subquery = sub;
+	rte->security_barrier = true;
+	rte->relid = InvalidOid;
+	rte->relkind = 0;
+	rte->rellockmode = 0;
+	rte->tablesample = NULL;
+	rte->inh = false;
+	rte->requiredPerms = 0;
+	rte->checkAsUser = InvalidOid;
+	rte->selectedCols = NULL;
+	rte->insertedCols = NULL;
+	rte->updatedCols = NULL;
+	rte->extraUpdatedCols = NULL;
+	rte->securityQuals = NIL;
+	return true;
 }
 
 /* pg_stats reads pg_statistic: hide what a reader may not see. */
@@ -456,11 +682,19 @@ govern_query(Query *q, GovernContext *ctx)
 				entries = lappend_int(entries, -rti);
 				ctx->governed = true;
 			}
+			else if ((rte->relkind == RELKIND_FOREIGN_TABLE || rte->inh) &&
+					 !list_member_ptr(ctx->wrapped, q) &&
+					 wrap_filtered_foreign_entry(q, rte, rti, via))
+			{
+				/* governed when the walk below reaches the subquery */
+				ctx->wrapped = lappend(ctx->wrapped, rte->subquery);
+				ctx->governed = true;
+			}
 			/* a view's placeholder entry is never scanned */
 			else if (rte->relkind != RELKIND_VIEW)
 			{
 				relid = rte->relid;
-				if (rte->relkind == RELKIND_MATVIEW)
+				if (rte->relkind == RELKIND_MATVIEW || rte->relkind == RELKIND_FOREIGN_TABLE)
 					access_by_grant(rte, relid, ctx);
 			}
 			else if (mesh_product_by_relid(rte->relid) != NULL)
@@ -545,7 +779,7 @@ PlannedStmt *
 mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 			 ParamListInfo boundParams, MeshHookStep next)
 {
-	GovernContext ctx = {false, false, NIL, InvalidOid, false, DT_NOEND, NIL, false};
+	GovernContext ctx = {false, false, NIL, InvalidOid, false, DT_NOEND, NIL, false, NIL};
 	PlannedStmt *volatile result = NULL;
 	ListCell   *lc;
 	List	   *outer_hidden_stats = mesh_hidden_stats_enter();

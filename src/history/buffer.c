@@ -22,8 +22,23 @@
  * flusher's largest cost.  A flush first moves every backend's stage into
  * the ring, so a read is never held back longer than until the next flush,
  * and a backend that has gone leaves its staged reads behind for it.
- * Readers never wait for a flush: when the ring is full the reads that do
- * not fit are dropped and counted.  One flusher at a time claims the
+ * When the ring is full, a reader never drops a read (meshpg.history_overflow
+ * = wait, the default): the batch that does not fit is held back in the
+ * backend's own memory, and before its next statement starts (or as its
+ * statement ends) the reader waits for room, waking the worker of the
+ * database whose batch is oldest and, if there is none or no flush frees
+ * room within a second (the scheduler is off, or its worker is busy),
+ * starting a background worker that flushes while the ring fills.  Waiting
+ * happens only where it is safe (mesh_history_backpressure): never while
+ * interrupts are held (commit, abort), never in the flusher's own
+ * transaction, whose commit is what frees room, nor while the reader holds
+ * a lock the flush would wait for; it is interrupted by a cancel or a
+ * statement timeout like any wait, and the held-back reads stay for the next
+ * statement.  A backend that exits while the ring is still full waits a few
+ * seconds, then drops and counts what it held back, with a LOG message.
+ * With meshpg.history_overflow = drop, and on a standby (which cannot flush
+ * until it is promoted), what does not fit is dropped and counted.  One
+ * flusher at a time claims the
  * complete batches of its database from the tail; the tail moves past them
  * only when its transaction commits (mesh_history_release), so a flush
  * that fails or is killed loses nothing and a committed one is never
@@ -48,7 +63,11 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "port/atomics.h"
+#include "postmaster/bgworker.h"
 #include "storage/backendid.h"
+#include "storage/condition_variable.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -56,8 +75,12 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
+#include "meshpg/catalog/catalog.h"
 #include "meshpg/history/history.h"
 
 #define HISTORY_FILE	"pg_stat/meshpg_history.dat"
@@ -137,6 +160,9 @@ typedef struct HistoryShared
 	/* the latch of each database's worker: set when the ring is half full */
 	Oid			wake_db[WAKE_SLOTS];
 	Latch	   *wake_latch[WAKE_SLOTS];
+	/* readers waiting for room sleep here; a flush that frees room wakes them */
+	ConditionVariable room;
+	TimestampTz helper_started; /* when a waiting reader last started a flush */
 } HistoryShared;
 
 /*
@@ -181,6 +207,40 @@ static uint64 passed_reads = 0;
 static uint64 discarded_reads = 0;	/* of databases that are gone */
 static bool claiming = false;
 static bool skipped_recorded = false;	/* batches recorded before a restart */
+
+/*
+ * Batches this backend captured that the ring had no room for, oldest
+ * first, held back until there is room (meshpg.history_overflow = wait).
+ */
+typedef struct HeldBatch
+{
+	struct HeldBatch *next;
+	uint8		data[FLEXIBLE_ARRAY_MEMBER];
+} HeldBatch;
+
+static HeldBatch *held_head = NULL;
+static HeldBatch *held_tail = NULL;
+static bool exit_callback_registered = false;
+
+/* How append_batches treats batches it has no room for. */
+typedef enum AppendKind
+{
+	APPEND_NEW,					/* just captured: held back, or dropped */
+	APPEND_HELD,				/* held back before: left to the caller */
+	APPEND_BACK,				/* passed over by a flush: room is certain */
+	APPEND_LOAD					/* from the shutdown file: dropped */
+} AppendKind;
+
+/* A flush's release, applied in the same critical section as its re-append. */
+typedef struct Release
+{
+	uint64		tail;
+	uint64		consumed;		/* reads leaving the ring's pending count */
+	uint64		flushed;
+	uint64		discarded;
+} Release;
+
+static void hold_batches(const uint8 *buf, int n);
 
 static Size
 ring_size(void)
@@ -560,12 +620,25 @@ batch_bytes(const uint8 *batch)
 }
 
 /*
- * Appends n batches, one after another in buf.  Batches that do not fit are
- * dropped; count says whether their reads are new (or ones going back in
- * after a flush passed over them).
+ * Whether a batch the ring has no room for is held back for later rather
+ * than dropped: meshpg.history_overflow = wait, and a server that can flush
+ * (a standby cannot until it is promoted).
  */
-static void
-append_batches(const uint8 *buf, int n, bool count)
+static bool
+holds_back(void)
+{
+	return mesh_history_overflow == MESH_HISTORY_OVERFLOW_WAIT && !RecoveryInProgress();
+}
+
+/*
+ * Appends n batches, one after another in buf, as many as fit in order;
+ * returns how many.  What happens to the rest depends on kind (AppendKind).
+ * A flush's release (rel) moves the tail in the same critical section, so
+ * that the batches it passed over go back in before any reader can take the
+ * room they leave.
+ */
+static int
+append_batches(const uint8 *buf, int n, AppendKind kind, const Release *rel)
 {
 	uint64		first;
 	uint64		room;
@@ -576,6 +649,7 @@ append_batches(const uint8 *buf, int n, bool count)
 	Latch	   *wake = NULL;
 	Oid			dbid;
 	const uint8 *p = buf;
+	bool		hold = kind == APPEND_NEW && holds_back();
 
 	memcpy(&dbid, buf, sizeof(Oid));
 	for (int i = 0; i < n; i++)
@@ -588,6 +662,15 @@ append_batches(const uint8 *buf, int n, bool count)
 	}
 
 	SpinLockAcquire(&shared->mutex);
+	if (rel != NULL)
+	{
+		shared->tail = rel->tail;
+		shared->pending -= rel->consumed;
+		shared->flushed += rel->flushed;
+		shared->dropped += rel->discarded;
+		shared->flusher = 0;
+		shared->claim_xid = InvalidTransactionId;
+	}
 	room = shared->capacity - (shared->head - shared->tail);
 	p = buf;
 	while (reserved < n)
@@ -602,18 +685,21 @@ append_batches(const uint8 *buf, int n, bool count)
 		p += sizeof(BatchHead) + head.len;
 		reserved++;
 	}
-	if (count)
+	if (kind == APPEND_NEW)
 		shared->captured += reads;
-	shared->dropped += reads - kept;
+	/* held back, or left with the caller: not dropped */
+	if (!hold && kind != APPEND_HELD)
+		shared->dropped += reads - kept;
 	shared->pending += kept;
 	first = shared->head;
 	shared->head += nslots;
 
 	/*
 	 * Half full: wake this database's worker now rather than at its next
-	 * tick, so that a burst of reads is flushed before the ring drops any.
+	 * tick, so that a burst of reads is flushed before readers have to wait.
 	 */
-	if (count && 2 * (shared->head - shared->tail) >= (uint64) shared->capacity)
+	if ((kind == APPEND_NEW || kind == APPEND_HELD) &&
+		2 * (shared->head - shared->tail) >= (uint64) shared->capacity)
 		for (int i = 0; i < WAKE_SLOTS && wake == NULL; i++)
 			if (shared->wake_db[i] == dbid)
 				wake = shared->wake_latch[i];
@@ -636,6 +722,303 @@ append_batches(const uint8 *buf, int n, bool count)
 		}
 		first += k;
 		buf += len;
+	}
+	if (hold && reserved < n)
+		hold_batches(buf, n - reserved);
+	return reserved;
+}
+
+/* Counts reads as dropped. */
+static void
+count_dropped(uint64 reads)
+{
+	SpinLockAcquire(&shared->mutex);
+	shared->dropped += reads;
+	SpinLockRelease(&shared->mutex);
+}
+
+static void history_exit_callback(int code, Datum arg);
+
+/*
+ * Keeps n batches (one after another in buf) in this backend's memory until
+ * the ring has room.  Memory that cannot be had (this may run in an abort)
+ * drops them, counted.
+ */
+static void
+hold_batches(const uint8 *buf, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		int			len = batch_bytes(buf);
+		HeldBatch  *b = MemoryContextAllocExtended(TopMemoryContext,
+												   offsetof(HeldBatch, data) + len,
+												   MCXT_ALLOC_NO_OOM);
+
+		if (b == NULL)
+		{
+			BatchHead	head;
+
+			memcpy(&head, buf, sizeof(head));
+			count_dropped(head.nreads);
+		}
+		else
+		{
+			memcpy(b->data, buf, len);
+			b->next = NULL;
+			if (held_tail != NULL)
+				held_tail->next = b;
+			else
+				held_head = b;
+			held_tail = b;
+		}
+		buf += len;
+	}
+	if (held_head != NULL && !exit_callback_registered && IsUnderPostmaster)
+	{
+		before_shmem_exit(history_exit_callback, (Datum) 0);
+		exit_callback_registered = true;
+	}
+}
+
+/*
+ * Appends the batches this backend held back, oldest first, as far as the
+ * ring has room; true if none is left.  With meshpg.history_overflow now
+ * drop (or on a standby) they are dropped and counted instead.
+ */
+static bool
+append_held(void)
+{
+	while (held_head != NULL)
+	{
+		HeldBatch  *b = held_head;
+
+		if (holds_back() && append_batches(b->data, 1, APPEND_HELD, NULL) == 0)
+			return false;
+		if (!holds_back())
+		{
+			BatchHead	head;
+
+			memcpy(&head, b->data, sizeof(head));
+			count_dropped(head.nreads);
+		}
+		held_head = b->next;
+		if (held_head == NULL)
+			held_tail = NULL;
+		pfree(b);
+	}
+	return true;
+}
+
+/*
+ * Starts a background worker that flushes dbid's reads while readers fill
+ * the ring (mesh_history_helper_main): readers are waiting and no flusher
+ * is known for the database, or none freed room for a second (the
+ * scheduler is off, or its worker is busy or gone).  At most one a second
+ * across the server, and none while a flush is under way.
+ */
+static void
+start_helper(Oid dbid)
+{
+	BackgroundWorker worker = {0};
+	BackgroundWorkerHandle *handle;
+	TimestampTz now = GetCurrentTimestamp();
+	bool		due;
+
+	SpinLockAcquire(&shared->mutex);
+	due = shared->flusher == 0 &&
+		TimestampDifferenceExceeds(shared->helper_started, now, 1000);
+	if (due)
+		shared->helper_started = now;
+	SpinLockRelease(&shared->mutex);
+	if (!due)
+		return;
+
+	snprintf(worker.bgw_name, BGW_MAXLEN, "meshpg history flush");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "meshpg history flush");
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "meshpg");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "mesh_history_helper_main");
+	worker.bgw_main_arg = ObjectIdGetDatum(dbid);
+	worker.bgw_notify_pid = 0;
+	/* no free slot: the next second's waiter tries again */
+	(void) RegisterDynamicBackgroundWorker(&worker, &handle);
+}
+
+/*
+ * Wakes the flusher of the database whose batch is oldest in the ring (its
+ * flush is the one that frees room: a flush passes other databases' batches
+ * over), or of dbid if that cannot be told: the scheduler's worker, or a
+ * helper.  Starts a helper if that database has no flusher known, or if
+ * nothing freed room since since.
+ */
+static void
+wake_flusher(Oid dbid, uint64 tail_then, TimestampTz since)
+{
+	Latch	   *wake = NULL;
+	uint64		tail;
+	uint64		head_pos;
+	BatchHead	head;
+	Oid			target = dbid;
+
+	SpinLockAcquire(&shared->mutex);
+	tail = shared->tail;
+	head_pos = shared->head;
+	SpinLockRelease(&shared->mutex);
+	if (batch_complete(tail, head_pos, &head) && OidIsValid(head.dbid))
+		target = head.dbid;
+	/* a database that is gone is discarded by any flush: ours, then */
+	if (target != dbid &&
+		(!IsTransactionState() ||
+		 !SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(target))))
+		target = dbid;
+	SpinLockAcquire(&shared->mutex);
+	for (int i = 0; i < WAKE_SLOTS && wake == NULL; i++)
+		if (shared->wake_db[i] == target)
+			wake = shared->wake_latch[i];
+	SpinLockRelease(&shared->mutex);
+	if (wake != NULL)
+		SetLatch(wake);
+	if (wake == NULL ||
+		(tail == tail_then && TimestampDifferenceExceeds(since, GetCurrentTimestamp(), 1000)))
+		start_helper(target);
+}
+
+/*
+ * Whether this backend holds a lock that a flush of its database would wait
+ * for: waiting for that flush would never end.  The flush writes
+ * meshpg.cat_access_batch (and purges meshpg.cat_access_history), which a
+ * SHARE lock or stronger blocks, and reads the names of policies, products
+ * and domains, which only ACCESS EXCLUSIVE blocks.  Only the catalog's
+ * owner and superusers can take such locks.
+ */
+static bool
+holds_flush_lock(void)
+{
+	static const struct
+	{
+		const char *table;
+		bool		written;
+	}			tables[] = {
+		{"cat_access_batch", true},
+		{"cat_access_history", true},
+		{"cat_policy", false},
+		{"cat_product", false},
+		{"cat_domain", false},
+	};
+	static const LOCKMODE blocking_writes[] = {ShareLock, ShareRowExclusiveLock,
+	ExclusiveLock, AccessExclusiveLock};
+	const MeshCatalog *cat = mesh_catalog();
+
+	if (cat == NULL)
+		return false;
+	for (int t = 0; t < (int) lengthof(tables); t++)
+	{
+		Oid			relid = get_relname_relid(tables[t].table, cat->nsp);
+		LOCKTAG		tag;
+
+		if (!OidIsValid(relid))
+			continue;
+		SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+		if (LockHeldByMe(&tag, AccessExclusiveLock))
+			return true;
+		if (tables[t].written)
+			for (int i = 0; i < (int) lengthof(blocking_writes); i++)
+				if (LockHeldByMe(&tag, blocking_writes[i]))
+					return true;
+	}
+	return false;
+}
+
+/*
+ * Backpressure: if this backend holds back reads the ring had no room for,
+ * waits until they are in, where waiting is safe; elsewhere it leaves them
+ * for the next time.  Called by the capture before a statement starts and
+ * after one ends.  The wait sleeps on a condition variable that every flush
+ * that frees room broadcasts, wakes the database's worker, and starts a
+ * one-shot flush if no room comes within a second.  A cancel or statement
+ * timeout ends it with an error; the reads stay held.
+ */
+void
+mesh_history_backpressure(void)
+{
+	TimestampTz since;
+	uint64		tail_then;
+
+	if (held_head == NULL || shared == NULL)
+		return;
+	if (append_held())
+		return;
+	/* interrupts held (commit, abort), or the flush that frees room is ours */
+	if (!INTERRUPTS_CAN_BE_PROCESSED() || claiming || !IsUnderPostmaster ||
+		!IsTransactionState() || holds_flush_lock())
+		return;
+
+	since = GetCurrentTimestamp();
+	SpinLockAcquire(&shared->mutex);
+	tail_then = shared->tail;
+	SpinLockRelease(&shared->mutex);
+	pgstat_report_wait_start(PG_WAIT_EXTENSION);
+	for (;;)
+	{
+		wake_flusher(MyDatabaseId, tail_then, since);
+		(void) ConditionVariableTimedSleep(&shared->room, 100, PG_WAIT_EXTENSION);
+		if (append_held())
+			break;
+		/* room came and went: a helper is due only after a second of none */
+		SpinLockAcquire(&shared->mutex);
+		if (shared->tail != tail_then)
+		{
+			tail_then = shared->tail;
+			since = GetCurrentTimestamp();
+		}
+		SpinLockRelease(&shared->mutex);
+	}
+	ConditionVariableCancelSleep();
+	pgstat_report_wait_end();
+}
+
+/*
+ * A backend exiting with reads held back: waits up to five seconds for
+ * room (interrupts are held by now, so a helper flush is started at once),
+ * then drops and counts what is left, saying so.
+ */
+static void
+history_exit_callback(int code, Datum arg)
+{
+	uint64		lost = 0;
+
+	if (shared == NULL || held_head == NULL)
+		return;
+	for (int i = 0; i < 50 && !append_held(); i++)
+	{
+		uint64		tail;
+
+		SpinLockAcquire(&shared->mutex);
+		tail = shared->tail;
+		SpinLockRelease(&shared->mutex);
+		wake_flusher(MyDatabaseId, tail, 0);
+		pg_usleep(100 * 1000L);
+	}
+	while (held_head != NULL)
+	{
+		BatchHead	head;
+		HeldBatch  *b = held_head;
+
+		memcpy(&head, b->data, sizeof(head));
+		lost += head.nreads;
+		held_head = b->next;
+		pfree(b);
+	}
+	held_tail = NULL;
+	if (lost > 0)
+	{
+		count_dropped(lost);
+		ereport(LOG,
+				(errmsg("meshpg dropped %llu access history reads at backend exit: the buffer stayed full",
+						(unsigned long long) lost),
+				 errhint("Check that meshpg's worker flushes the access history, or raise meshpg.history_buffer_size.")));
 	}
 }
 
@@ -939,7 +1322,7 @@ history_load(void)
 		/* a smaller ring now: keep the oldest, count the rest as dropped */
 		memcpy(&head, batch, sizeof(head));
 		if (head.nreads > 0 && OidIsValid(head.dbid))
-			append_batches(batch, 1, false);
+			append_batches(batch, 1, APPEND_LOAD, NULL);
 		if (!whole)
 		{
 			ereport(LOG,
@@ -980,6 +1363,7 @@ mesh_history_shmem_startup(void)
 	{
 		memset(shared, 0, sizeof(HistoryShared));
 		SpinLockInit(&shared->mutex);
+		ConditionVariableInit(&shared->room);
 		shared->capacity = mesh_history_buffer_size;
 		for (int i = 0; i < shared->capacity; i++)
 			slots[i].seq = 0;
@@ -1060,17 +1444,39 @@ move_stage(HistoryStage *stage)
 	if (nreads == 0)
 		return;
 	seal_batch(batch, dbid, len, nreads);
-	append_batches(batch, 1, true);
+	append_batches(batch, 1, APPEND_NEW, NULL);
 }
 
 /* Every stage into the ring: a flush sees every read captured before it. */
 static void
 move_stages(void)
 {
+	bool		hold = holds_back();
+
 	pg_memory_barrier();
 	for (int i = 0; i < nstages; i++)
-		if (STAGE(i)->nreads > 0)
-			move_stage(STAGE(i));
+	{
+		HistoryStage *stage = STAGE(i);
+		uint64		room;
+
+		if (stage->nreads == 0)
+			continue;
+
+		/*
+		 * Readers wait rather than drop: a stage the ring has no room for
+		 * stays where it is, for the next flush (its backend waits when it
+		 * next fills it), rather than being held back by the flusher.
+		 */
+		if (hold)
+		{
+			SpinLockAcquire(&shared->mutex);
+			room = shared->capacity - (shared->head - shared->tail);
+			SpinLockRelease(&shared->mutex);
+			if (room < (uint64) RECORD_SLOTS(sizeof(BatchHead) + stage->used))
+				continue;
+		}
+		move_stage(stage);
+	}
 }
 
 /* This backend's stage, or NULL (an auxiliary process, or no room). */
@@ -1120,8 +1526,9 @@ stage_entry(HistoryStage *stage, const uint8 *entry, int len)
 
 /*
  * Appends n entries, len bytes in all, as mesh_history_encode wrote them.
- * Never waits for a flush and never fails (it allocates nothing): a full
- * ring drops and counts.  The entries go into this backend's stage, as many
+ * Never waits for a flush and never fails: a batch a full ring has no room
+ * for is held back (mesh_history_backpressure waits for room later) or,
+ * with meshpg.history_overflow = drop, dropped and counted.  The entries go into this backend's stage, as many
  * at a time as fit, or straight into the ring, a batch each, from a process
  * that has no stage.
  */
@@ -1153,7 +1560,7 @@ mesh_history_append(const uint8 *records, int len, int n)
 			bytes = mesh_history_record_len(records);
 			memcpy(batch + sizeof(BatchHead), records, bytes);
 			seal_batch(batch, MyDatabaseId, bytes, 1);
-			append_batches(batch, 1, true);
+			append_batches(batch, 1, APPEND_NEW, NULL);
 			fit = 1;
 		}
 		else
@@ -1227,6 +1634,8 @@ mesh_history_claim(Oid dbid, int *n)
 	*n = 0;
 	if (shared == NULL || claiming)
 		return NULL;
+	/* what this process held back first: it cannot wait for its own flush */
+	(void) append_held();
 	move_stages();
 	SpinLockAcquire(&shared->mutex);
 	if (shared->flusher != 0)
@@ -1382,28 +1791,48 @@ mesh_history_claimed(void)
 	return claiming && nclaimed > 0;
 }
 
-/* End of the flush's transaction: consumed only if it committed. */
+/*
+ * End of the flush's transaction: consumed only if it committed.  The room
+ * it frees wakes the readers waiting for it.
+ */
 void
 mesh_history_release(bool consumed)
 {
 	if (!claiming)
 		return;
 	consumed = consumed && (nclaimed > 0 || discarded_reads > 0 || skipped_recorded);
-	SpinLockAcquire(&shared->mutex);
 	if (consumed)
 	{
 		/* every batch before claim_end was claimed, passed over or discarded */
-		shared->tail = claim_end;
-		shared->pending -= nclaimed + passed_reads + discarded_reads;
-		shared->flushed += nclaimed;
-		shared->dropped += discarded_reads;
+		Release		rel;
+
+		rel.tail = claim_end;
+		rel.consumed = nclaimed + passed_reads + discarded_reads;
+		rel.flushed = nclaimed;
+		rel.discarded = discarded_reads;
+		/* the other databases' batches go back in, behind the new ones */
+		if (npassed > 0)
+			(void) append_batches((uint8 *) passed, npassed, APPEND_BACK, &rel);
+		else
+		{
+			SpinLockAcquire(&shared->mutex);
+			shared->tail = rel.tail;
+			shared->pending -= rel.consumed;
+			shared->flushed += rel.flushed;
+			shared->dropped += rel.discarded;
+			shared->flusher = 0;
+			shared->claim_xid = InvalidTransactionId;
+			SpinLockRelease(&shared->mutex);
+		}
+		ConditionVariableBroadcast(&shared->room);
 	}
-	shared->flusher = 0;
-	shared->claim_xid = InvalidTransactionId;
-	SpinLockRelease(&shared->mutex);
-	/* the other databases' batches go back in, behind the new ones */
-	if (consumed && npassed > 0)
-		append_batches((uint8 *) passed, npassed, false);
+	else
+	{
+		SpinLockAcquire(&shared->mutex);
+		shared->flusher = 0;
+		shared->claim_xid = InvalidTransactionId;
+		SpinLockRelease(&shared->mutex);
+	}
 	nclaimed = 0;
 	npassed = 0;
 	passed_reads = 0;

@@ -23,15 +23,33 @@
  * Statements are found by their QueryDesc rather than by nesting level:
  * cursors end out of order, and ExecutorFinish needs no hook because rows
  * are counted at ExecutorRun and entries appended at ExecutorEnd.
+ *
+ * No read of a product escapes: the only statements left out are meshpg's
+ * own catalog writes, the plan a parallel worker runs for its leader (the
+ * leader records it), and PostgreSQL's referential-integrity query itself.
+ * That query is told apart by where it starts, not by the mode it runs in:
+ * ri_triggers.c plans and runs it with row security in its no-force mode,
+ * and everything it sets off inherits that mode (a consumer's BEFORE
+ * trigger on the table a cascade deletes from, a default or a constraint
+ * its UPDATE evaluates, a function the planner folds while planning it).
+ * So every executor open in this backend is tracked (open_execs), and so is
+ * planning in that mode: a statement that starts in the no-force mode while
+ * no executor or planning in that mode encloses it is the RI query; one
+ * that starts inside such an executor or planning was set off by it, and is
+ * recorded like any other.  (A referential-integrity query that a statement
+ * of that kind sets off is recorded too: an honest record of a read, as
+ * whoever the engine ran it as.)
  */
 #include "postgres.h"
 
 #include "access/parallel.h"
 #include "access/sysattr.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "executor/executor.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "nodes/pathnodes.h"
 #include "nodes/plannodes.h"
 #include "optimizer/planner.h"
 #include "parser/parsetree.h"
@@ -99,6 +117,83 @@ typedef struct PlanRecords
 
 static PlanRecords plan_records[PLAN_RECORDS];
 static uint64 plan_serial = 0;
+
+/*
+ * Every executor open in this backend, in the order they started (cursors
+ * end out of order), with whether it began in row security's no-force mode
+ * and whether it is the referential-integrity query itself; and how many
+ * plannings in that mode are under way.  See the head comment.
+ */
+typedef struct OpenExecutor
+{
+	QueryDesc  *query;
+	SubTransactionId subid;
+	bool		noforce;
+	bool		ri_query;
+} OpenExecutor;
+
+static OpenExecutor *open_execs = NULL;
+static int	nexecs = 0;
+static int	maxexecs = 0;
+static int	noforce_execs = 0;	/* open_execs entries with noforce */
+static int	noforce_planning = 0;
+
+static void history_xact_callback(XactEvent event, void *arg);
+static void history_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+									 SubTransactionId parentSubid, void *arg);
+
+/* Starts tracking query; returns its entry's index. */
+static int
+push_executor(QueryDesc *query)
+{
+	OpenExecutor *e;
+
+	if (nexecs == maxexecs)
+	{
+		int			n = maxexecs == 0 ? 16 : maxexecs * 2;
+
+		if (open_execs == NULL)
+			open_execs = MemoryContextAlloc(TopMemoryContext, sizeof(OpenExecutor) * n);
+		else
+			open_execs = repalloc(open_execs, sizeof(OpenExecutor) * n);
+		maxexecs = n;
+	}
+	/* an executor that fails to start is forgotten at the abort */
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(history_xact_callback, NULL);
+		RegisterSubXactCallback(history_subxact_callback, NULL);
+		callbacks_registered = true;
+	}
+	e = &open_execs[nexecs];
+	e->query = query;
+	e->subid = GetCurrentSubTransactionId();
+	e->noforce = InNoForceRLSOperation();
+	/* in that mode, with nothing in it around: the RI trigger's own query */
+	e->ri_query = e->noforce && noforce_execs == 0 && noforce_planning == 0;
+	if (e->noforce)
+		noforce_execs++;
+	return nexecs++;
+}
+
+static int
+find_executor(QueryDesc *query)
+{
+	for (int i = nexecs - 1; i >= 0; i--)
+		if (open_execs[i].query == query)
+			return i;
+	return -1;
+}
+
+static void
+remove_executor(int i)
+{
+	if (open_execs[i].noforce)
+		noforce_execs--;
+	if (i + 1 < nexecs)
+		memmove(&open_execs[i], &open_execs[i + 1], sizeof(OpenExecutor) * (nexecs - i - 1));
+	nexecs--;
+}
 
 static void
 ensure_room(int stmts, int bytes)
@@ -179,12 +274,16 @@ history_xact_callback(XactEvent event, void *arg)
 {
 	bool		abort = event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT;
 
-	if (abort || event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE)
+	if (abort || event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE ||
+		event == XACT_EVENT_PARALLEL_COMMIT)
 	{
 		while (nopen > 0)
 			close_statement(nopen - 1, abort);
 		/* what a statement that failed while being captured left */
 		staged_len = 0;
+		nexecs = 0;
+		noforce_execs = 0;
+		noforce_planning = 0;
 	}
 	if (abort)
 		mesh_lineage_reset();
@@ -208,6 +307,11 @@ history_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		if (open_stmts[i].subid >= mySubid ||
 			(open_stmts[i].running && open_stmts[i].run_subid >= mySubid))
 			close_statement(i, true);
+	/* executors started in it never reach ExecutorEnd */
+	for (int i = nexecs - 1; i >= 0; i--)
+		if (open_execs[i].subid >= mySubid)
+			remove_executor(i);
+	/* planning in it ended with the error (history_planner's PG_FINALLY) */
 }
 
 static char
@@ -297,6 +401,67 @@ copy_clipped(char *dst, const char *src, int size)
 }
 
 /*
+ * A foreign-table product read on a meshpg grant: the planner left its
+ * entry with no SQL privilege to check (the reader's own user mapping must
+ * connect) and marked the plan with its relid instead (planner.c).
+ */
+static bool
+read_by_grant(PlannedStmt *stmt, RangeTblEntry *rte)
+{
+	ListCell   *lc;
+
+	if (rte->relkind != RELKIND_FOREIGN_TABLE || rte->requiredPerms != 0)
+		return false;
+	foreach(lc, stmt->invalItems)
+	{
+		PlanInvalItem *item = lfirst(lc);
+
+		if (item->cacheId == MESH_MARK_RELID && (Oid) item->hashValue == rte->relid)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether range table entry rti is an inheritance child or partition that
+ * the planner expanded from a parent the statement reads, no relation on
+ * the way up being a product: a product that is a partition of a table
+ * that is not one (its domain's internal table) is read through it with
+ * no privileges of its own to check.
+ */
+static bool
+read_through_parent(PlannedStmt *stmt, Index rti)
+{
+	bool		moved = true;
+
+	for (int guard = 0; moved && guard < list_length(stmt->rtable); guard++)
+	{
+		ListCell   *lc;
+
+		moved = false;
+		foreach(lc, stmt->appendRelations)
+		{
+			AppendRelInfo *ai = lfirst(lc);
+			RangeTblEntry *parent;
+
+			if (ai->child_relid != rti)
+				continue;
+			parent = rt_fetch(ai->parent_relid, stmt->rtable);
+			/* a product above records the read itself */
+			if (parent->rtekind != RTE_RELATION ||
+				mesh_product_by_relid(parent->relid) != NULL)
+				return false;
+			if (parent->requiredPerms & ACL_SELECT)
+				return true;
+			rti = ai->parent_relid;
+			moved = true;
+			break;
+		}
+	}
+	return false;
+}
+
+/*
  * Encodes a record for every product the statement reads at the end of
  * staged; returns how many.  Their time and statement are set later.
  */
@@ -307,17 +472,28 @@ encode_reads(QueryDesc *query, char command, Oid *target)
 	ListCell   *lc;
 	int			n = 0;
 	HistoryEntry e;
+	Index		rti = 0;
 
 	foreach(lc, stmt->rtable)
 	{
 		RangeTblEntry *rte = lfirst(lc);
 		const MeshProduct *product;
 		int			x = -1;
+		bool		by_grant;
 
-		if (rte->rtekind != RTE_RELATION || (rte->requiredPerms & ACL_SELECT) == 0)
+		rti++;
+		if (rte->rtekind != RTE_RELATION)
+			continue;
+		by_grant = read_by_grant(stmt, rte);
+		/* expanded children carry no privileges: read if their parent is */
+		if ((rte->requiredPerms & ACL_SELECT) == 0 && !by_grant &&
+			(rte->requiredPerms != 0 || stmt->appendRelations == NIL))
 			continue;
 		product = mesh_product_by_relid(rte->relid);
 		if (product == NULL)
+			continue;
+		if ((rte->requiredPerms & ACL_SELECT) == 0 && !by_grant &&
+			!read_through_parent(stmt, rti))
 			continue;
 		if (n == 0)
 			*target = target_of(query, command);
@@ -478,7 +654,26 @@ history_planner(Query *parse, const char *query_string, int cursorOptions,
 	PlanInvalItem *lo = makeNode(PlanInvalItem);
 	PlanInvalItem *hi = makeNode(PlanInvalItem);
 
-	stmt = mesh_next_planner(parse, query_string, cursorOptions, boundParams, next);
+	/*
+	 * Planning in the no-force mode (the RI query's, or a statement's it set
+	 * off) may run a consumer's function (constant folding): a statement
+	 * that function runs is not the RI query.
+	 */
+	if (InNoForceRLSOperation())
+	{
+		noforce_planning++;
+		PG_TRY();
+		{
+			stmt = mesh_next_planner(parse, query_string, cursorOptions, boundParams, next);
+		}
+		PG_FINALLY();
+		{
+			noforce_planning--;
+		}
+		PG_END_TRY();
+	}
+	else
+		stmt = mesh_next_planner(parse, query_string, cursorOptions, boundParams, next);
 
 	plan_serial++;
 	lo->cacheId = MESH_MARK_SERIAL_LO;
@@ -490,25 +685,42 @@ history_planner(Query *parse, const char *query_string, int cursorOptions,
 }
 
 /*
- * Whether a statement executed with eflags is recorded: not EXPLAIN without
- * ANALYZE (nothing is read), not in parallel workers (the leader records),
- * not referential-integrity checks (the engine's own reads, as the table
- * owner), not meshpg's own lineage writes.
+ * Whether the statement of open executor i, executed with eflags, is
+ * recorded: not EXPLAIN without ANALYZE (nothing is read), not the plan a
+ * parallel worker runs for its leader (the leader records it; a statement
+ * a function runs inside the worker is recorded by the worker), not the
+ * referential-integrity query itself (the engine's own read, as the table
+ * owner; see the head comment), not meshpg's own lineage writes.
  */
 static bool
-history_applies(int eflags)
+history_applies(int i, int eflags)
 {
 	return mesh_history_enabled && !(eflags & EXEC_FLAG_EXPLAIN_ONLY) &&
-		!IsParallelWorker() && !InNoForceRLSOperation() && !mesh_lineage_writing() &&
-		mesh_catalog() != NULL;
+		!(IsParallelWorker() && i == 0) && !open_execs[i].ri_query &&
+		!mesh_lineage_writing() && mesh_catalog() != NULL;
 }
 
 void
 history_executor_start(QueryDesc *query, int eflags, MeshHookStep next)
 {
+	/*
+	 * Tracked before it starts: a consumer's code may run while it does
+	 * (partition pruning, initial plans).  Left behind by an error, the
+	 * entry goes with its subtransaction.
+	 */
+	int			i;
+
+	/*
+	 * Backpressure: reads this backend captured that the full ring had no
+	 * room for are waited for here, before the statement reads more.
+	 */
+	mesh_history_backpressure();
+	i = push_executor(query);
+
 	mesh_next_executor_start(query, eflags, next);
 
-	if (mesh_history_ready() && history_applies(eflags))
+	if (mesh_history_ready() && (i = find_executor(query)) >= 0 &&
+		history_applies(i, eflags))
 		capture_statement(query);
 }
 
@@ -558,19 +770,25 @@ history_executor_run(QueryDesc *query, ScanDirection direction, uint64 count,
  * state is freed; a plain SELECT costs one test.
  */
 static bool
-may_derive_indirectly(QueryDesc *query)
+may_derive_indirectly(QueryDesc *query, int exec)
 {
 	if (query->operation == CMD_SELECT && !query->plannedstmt->hasModifyingCTE &&
 		query->dest->mydest != DestIntoRel && query->dest->mydest != DestTransientRel)
 		return false;
-	return query->estate != NULL && history_applies(query->estate->es_top_eflags);
+	return query->estate != NULL && exec >= 0 &&
+		history_applies(exec, query->estate->es_top_eflags);
 }
 
 void
 history_executor_end(QueryDesc *query, MeshHookStep next)
 {
+	int			exec = find_executor(query);
 	int			i = nopen > 0 ? find_statement(query) : -1;
-	bool		indirect = i < 0 && may_derive_indirectly(query);
+	bool		indirect = i < 0 && may_derive_indirectly(query, exec);
+
+	/* ended: what runs from here on is not inside it */
+	if (exec >= 0)
+		remove_executor(exec);
 
 	mesh_next_executor_end(query, next);
 
@@ -609,4 +827,7 @@ history_executor_end(QueryDesc *query, MeshHookStep next)
 		if ((i = find_statement(query)) >= 0)
 			close_statement(i, false);
 	}
+
+	/* what the ring had no room for: waited for now, before the next read */
+	mesh_history_backpressure();
 }

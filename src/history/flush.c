@@ -29,6 +29,11 @@
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "postmaster/interrupt.h"
+#include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -39,6 +44,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "storage/latch.h"
 
 #include "meshpg/catalog/catalog.h"
 #include "meshpg/history/history.h"
@@ -686,6 +692,51 @@ mesh_history_flush_task(void)
 {
 	mesh_history_set_flusher(MyDatabaseId, MyLatch);
 	return flush_history(false) >= MESH_HISTORY_FLUSH_BATCH;
+}
+
+/*
+ * The background worker a reader starts when it has to wait for room in
+ * the ring and no flush is coming (the scheduler is off, or its worker has
+ * not freed room for a second): flushes its database as the ring fills,
+ * woken by the ring like the scheduler's worker, and exits after five
+ * seconds without reads to flush.  Runs as the bootstrap superuser, in
+ * transactions of its own, holding none of the reader's locks.
+ */
+void
+mesh_history_helper_main(Datum arg)
+{
+	Oid			dbid = DatumGetObjectId(arg);
+	TimestampTz last_work;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
+	pgstat_report_appname("meshpg history flush");
+	last_work = GetCurrentTimestamp();
+	while (!TimestampDifferenceExceeds(last_work, GetCurrentTimestamp(), 5000))
+	{
+		int64		n;
+
+		CHECK_FOR_INTERRUPTS();
+		mesh_history_set_flusher(dbid, MyLatch);
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "meshpg history flush");
+		n = flush_history(false);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		if (n > 0)
+			last_work = GetCurrentTimestamp();
+		if (n < MESH_HISTORY_FLUSH_BATCH)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 1000L, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+	}
+	proc_exit(0);
 }
 
 /* meshpg.flush_access_history(): what the worker does, on demand */

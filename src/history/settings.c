@@ -15,6 +15,13 @@
 #include "meshpg/meshpg.h"
 
 bool		mesh_history_enabled = true;
+int			mesh_history_overflow = MESH_HISTORY_OVERFLOW_WAIT;
+
+static const struct config_enum_entry overflow_options[] = {
+	{"wait", MESH_HISTORY_OVERFLOW_WAIT, false},
+	{"drop", MESH_HISTORY_OVERFLOW_DROP, false},
+	{NULL, 0, false}
+};
 int			mesh_history_buffer_size = 16384;
 int			mesh_history_retention = 90 * 24 * 60;
 static int	mesh_usage_window_days = 30;
@@ -31,10 +38,25 @@ mesh_define_history_settings(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	/*
+	 * Losing reads is the site's choice, never a consumer's: a reader that
+	 * floods the buffer must not be able to choose to drop others' reads.
+	 */
+	DefineCustomEnumVariable("meshpg.history_overflow",
+							 "What a reader does when the access-history buffer is full.",
+							 "wait: it waits for a flush to make room, and no read is lost. "
+							 "drop: the reads that do not fit are dropped and counted.",
+							 &mesh_history_overflow,
+							 MESH_HISTORY_OVERFLOW_WAIT,
+							 overflow_options,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
 	DefineCustomIntVariable("meshpg.history_buffer_size",
 							"Slots of 128 bytes in the shared access-history buffer, which holds reads until a flush.",
 							"Reads come in batches of one backend's reads: a read of the same shape as the one before it takes 26 bytes. "
-							"When the buffer is full, further reads are counted as dropped.",
+							"When the buffer is full, readers wait for a flush (meshpg.history_overflow).",
 							&mesh_history_buffer_size,
 							16384, 64, 1048576,
 							PGC_POSTMASTER,

@@ -29,6 +29,7 @@
 #include "nodes/nodeFuncs.h"
 #include "parser/parsetree.h"
 #include "rewrite/prs2lock.h"
+#include "rewrite/rewriteSupport.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -368,20 +369,48 @@ dependent_views(Oid relid)
 	return result;
 }
 
-/* The stored query of a view or materialized view (its ON SELECT rule). */
+/*
+ * The stored query of a view or materialized view (its ON SELECT rule),
+ * read from pg_rewrite under the catalog snapshot rather than through the
+ * relation: opening the relation would take a lock on it, and a view
+ * downstream of a product may belong to a consumer, who can hold an
+ * ACCESS EXCLUSIVE lock on it (LOCK TABLE, REFRESH MATERIALIZED VIEW) for as
+ * long as it likes.  Tag propagation runs inside the domain team's CREATE
+ * VIEW and register_product, and must not wait for that.  A definition
+ * being replaced concurrently is read as last committed; the replacement
+ * propagates again when it commits (ddl_command_end).  NULL if the view is
+ * gone.
+ */
 static Query *
-stored_query(Relation rel)
+stored_query(Oid view)
 {
-	if (rel->rd_rules == NULL)
-		return NULL;
-	for (int i = 0; i < rel->rd_rules->numLocks; i++)
-	{
-		RewriteRule *rule = rel->rd_rules->rules[i];
+	Relation	rewrite = table_open(RewriteRelationId, AccessShareLock);
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Query	   *result = NULL;
 
-		if (rule->event == CMD_SELECT && list_length(rule->actions) == 1)
-			return copyObject(linitial(rule->actions));
+	ScanKeyInit(&key[0], Anum_pg_rewrite_ev_class, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(view));
+	ScanKeyInit(&key[1], Anum_pg_rewrite_rulename, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum(ViewSelectRuleName));
+	scan = systable_beginscan(rewrite, RewriteRelRulenameIndexId, true, NULL, 2, key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup) &&
+		((Form_pg_rewrite) GETSTRUCT(tup))->ev_type == '0' + CMD_SELECT)
+	{
+		bool		isnull;
+		Datum		action = heap_getattr(tup, Anum_pg_rewrite_ev_action,
+										  RelationGetDescr(rewrite), &isnull);
+		List	   *actions = isnull ? NIL :
+			(List *) stringToNode(TextDatumGetCString(action));
+
+		if (list_length(actions) == 1 && IsA(linitial(actions), Query))
+			result = linitial_node(Query, actions);
 	}
-	return NULL;
+	systable_endscan(scan);
+	table_close(rewrite, AccessShareLock);
+	return result;
 }
 
 static char *
@@ -448,7 +477,6 @@ describe_view(ReturnSetInfo *rsinfo, Oid view)
 	const char *kind = get_rel_relkind(view) == RELKIND_MATVIEW ? "materialized view" : "view";
 	List	   *sources = view_sources(view);
 	ListCell   *lc;
-	Relation	rel;
 	Query	   *q;
 	Datum		values[5];
 
@@ -462,11 +490,8 @@ describe_view(ReturnSetInfo *rsinfo, Oid view)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 
-	/* column level: the view's query, derived per output column */
-	rel = try_relation_open(view, AccessShareLock);
-	if (rel == NULL)
-		return;
-	q = stored_query(rel);
+	/* column level: the view's query, derived per output column (no lock) */
+	q = stored_query(view);
 	if (q != NULL)
 	{
 		foreach(lc, q->targetList)
@@ -495,7 +520,6 @@ describe_view(ReturnSetInfo *rsinfo, Oid view)
 			}
 		}
 	}
-	relation_close(rel, AccessShareLock);
 }
 
 /*

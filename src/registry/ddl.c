@@ -54,6 +54,7 @@
 #include "meshpg/policy/policy.h"
 #include "meshpg/meshpg.h"
 #include "meshpg/registry/registry.h"
+#include "meshpg/text/icu.h"
 
 
 static bool
@@ -798,6 +799,11 @@ mesh_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	Oid			renamed = InvalidOid;
 	List	   *contract_ids = NIL;
 	bool		explain_analyze = mesh_is_explain_analyze(stmt);
+
+	/* before the script's own check, which can't say what to do instead */
+	if (IsA(stmt, CreateExtensionStmt) &&
+		strcmp(((CreateExtensionStmt *) stmt)->extname, "meshpg") == 0)
+		mesh_require_utf8();
 
 	/*
 	 * Only the statements the guard cares about look at the catalog; some

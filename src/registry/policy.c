@@ -88,9 +88,16 @@ mesh_resolve_tag(const char *input, char **name)
 	mesh_spi_exec("SELECT id FROM meshpg.cat_tag WHERE name = $1", 1,
 				  (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(norm)}, NULL);
 	if (SPI_processed == 0)
+	{
+		/* the hint runs a query: before ereport, never inside it */
+		char	   *hint = mesh_nearest_names_hint("SELECT name FROM meshpg.cat_tag ORDER BY 1", norm,
+												   "Create it with meshpg.create_tag(name, description), or list the tags with SELECT name FROM meshpg.tags.");
+
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("tag \"%s\" does not exist", input)));
+				 errmsg("tag \"%s\" does not exist", input),
+				 errhint("%s", hint)));
+	}
 	if (name)
 		*name = norm;
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -524,9 +531,30 @@ check_mask_args(const MeshMaskInfo *info, Jsonb *args)
 		for (int k = 0; k < (int) lengthof(info->args) && info->args[k]; k++)
 			known |= strcmp(info->args[k], key) == 0;
 		if (!known)
+		{
+			StringInfoData hint;
+			int			n = 0;
+
+			initStringInfo(&hint);
+			for (int k = 0; k < (int) lengthof(info->args) && info->args[k]; k++)
+				n++;
+			if (n == 0)
+				appendStringInfo(&hint, "Mask \"%s\" takes no arguments: leave args out.", mask);
+			else
+			{
+				int			i = 0;
+
+				appendStringInfo(&hint, "Mask \"%s\" takes ", mask);
+				for (int k = 0; k < (int) lengthof(info->args) && info->args[k]; k++, i++)
+					appendStringInfo(&hint, "%s%s", i == 0 ? "" : (i == n - 1 ? " and " : ", "),
+									 info->args[k]);
+				appendStringInfoString(&hint, ".");
+			}
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("mask \"%s\" takes no argument \"%s\"", mask, key)));
+					 errmsg("mask \"%s\" takes no argument \"%s\"", mask, key),
+					 errhint("%s", hint.data)));
+		}
 	}
 	check_mask_arg_values(mask, args);
 }

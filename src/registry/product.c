@@ -54,10 +54,11 @@ mesh_check_product_relation(Oid relid, const MeshDomain *domain)
 	form = (Form_pg_class) GETSTRUCT(tup);
 
 	if (form->relkind != RELKIND_RELATION && form->relkind != RELKIND_PARTITIONED_TABLE &&
-		form->relkind != RELKIND_VIEW && form->relkind != RELKIND_MATVIEW)
+		form->relkind != RELKIND_VIEW && form->relkind != RELKIND_MATVIEW &&
+		form->relkind != RELKIND_FOREIGN_TABLE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a table, partitioned table, view or materialized view",
+				 errmsg("\"%s\" is not a table, partitioned table, view, materialized view or foreign table",
 						NameStr(form->relname)),
 				 errdetail("Only those can be a data product's output port.")));
 	if (form->relispartition)

@@ -22,6 +22,21 @@ mesh_icu_check(UErrorCode status, const char *what)
 				 errmsg("ICU %s failed: %s", what, u_errorName(status))));
 }
 
+/*
+ * Names, search text and masks go through ICU, which works on UTF-8.  Also
+ * called when CREATE EXTENSION meshpg runs, so that the first thing a user
+ * of a SQL_ASCII database sees says how to get a UTF8 one.
+ */
+void
+mesh_require_utf8(void)
+{
+	if (GetDatabaseEncoding() != PG_UTF8)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("meshpg requires a UTF8 database, not %s", GetDatabaseEncodingName()),
+				 errhint("Create a UTF8 database, for example CREATE DATABASE mesh TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C.UTF-8' (or createdb -T template0 -E UTF8 mesh), and use meshpg there.")));
+}
+
 UChar *
 mesh_utf8_to_uchar(const char *input, int len, int32_t *ulen)
 {
@@ -29,10 +44,7 @@ mesh_utf8_to_uchar(const char *input, int len, int32_t *ulen)
 	UChar	   *buf;
 	int32_t		cap = len + 1;
 
-	if (GetDatabaseEncoding() != PG_UTF8)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("meshpg requires a UTF8 database")));
+	mesh_require_utf8();
 
 	/* UTF-16 never needs more code units than UTF-8 has bytes. */
 	buf = palloc(sizeof(UChar) * cap);

@@ -4,7 +4,7 @@
 #   - the new library flushes into a database still at 1.1, into 1.1's
 #     table, so that its reads neither wait in the ring nor crowd out other
 #     databases';
-#   - ALTER EXTENSION meshpg UPDATE moves every recorded read over, and
+#   - ALTER EXTENSION meshpg UPDATE TO '1.2' moves every recorded read over, and
 #     meshpg.access_history shows the same reads before and after;
 #   - reads a 1.1 server kept in its shutdown file (fixed-size entries), and
 #     reads a 1.2.0 server kept (a record per read), come back when the new
@@ -57,7 +57,7 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM meshpg.cat_access_history'
 my $before = $node->safe_psql('postgres', $trail);
 reads(2);    # waiting in the ring across the update
 
-$node->safe_psql('postgres', 'ALTER EXTENSION meshpg UPDATE');
+$node->safe_psql('postgres', q{ALTER EXTENSION meshpg UPDATE TO '1.2'});
 is($node->safe_psql('postgres',
 		q{SELECT extversion, to_regclass('meshpg.cat_access_history') IS NULL
 		    FROM pg_extension WHERE extname = 'meshpg'}),

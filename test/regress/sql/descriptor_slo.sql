@@ -80,20 +80,30 @@ SELECT meshpg.publish('books.entries', '1.0.0');
 SELECT contract->'slos' FROM meshpg.contracts WHERE product = 'books.entries';
 
 -- Bad input: the error points at the path, and nothing changes.
-\set VERBOSITY verbose
+-- (default verbosity: a LOCATION line would carry source line numbers;
+-- the SQLSTATE is printed after each statement instead)
 \set SHOW_CONTEXT never
 SELECT * FROM meshpg.plan(replace(meshpg.export('books.entries'), 'max_age: "01:00:00"', 'max_age: soon'));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM meshpg.plan(replace(meshpg.export('books.entries'), 'column: booked_at', 'column: nope'));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM meshpg.plan(replace(meshpg.export('books.entries'), 'window: "30 days"', 'window: someday'));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM meshpg.plan(replace(meshpg.export('books.entries'), 'schedule: "00:05:00"', 'schedule: [1]'));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM meshpg.plan(replace(meshpg.export('books.entries'), 'severity: warning', 'severity: loud'));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM meshpg.plan(replace(meshpg.export('books.entries'), 'kind: freshness', 'kind: latency'));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM meshpg.plan(replace(meshpg.export('books.entries'), '    kind: freshness', '    kind: freshness' || E'\n' || '    owner: me'));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM meshpg.plan(replace(meshpg.export('books.entries'), '    kind: freshness' || E'\n', ''));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM meshpg.plan(replace(meshpg.export('books.entries'), 'slaProperties:', 'quality:' || E'\n' || '  - {name: fresh, kind: volume, spec: {min_rows: 1}}' || E'\n' || 'slaProperties:'));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 -- a schedule under a minute is refused by declare_slo, at apply
 SELECT * FROM meshpg.apply(replace(meshpg.export('books.entries'), 'schedule: "00:05:00"', 'schedule: 10 seconds'));
-\set VERBOSITY default
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 -- lenient: an unknown field is a warning, and the rest applies
 SELECT * FROM meshpg.plan(replace(meshpg.export('books.entries'), '    kind: freshness', '    kind: freshness' || E'\n' || '    owner: me'), strict => false);
 SELECT name, kind, spec, compliance_window, severity, schedule FROM meshpg.slos ORDER BY name;

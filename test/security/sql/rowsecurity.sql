@@ -561,10 +561,10 @@ SET ROLE regress_rls_carol;
 COPY (SELECT * FROM copy_t ORDER BY a ASC) TO STDOUT WITH DELIMITER ',';
 COPY copy_t TO STDOUT WITH DELIMITER ',';
 -- COPY FROM: refused by row security to consumers
+-- (\copy from /dev/null, not inline data: how psql skips inline COPY data
+-- after a failure changed within 15.x)
 SET ROLE regress_rls_bob;
-COPY copy_t FROM STDIN;
-7	abc
-\.
+\copy copy_t FROM '/dev/null'
 SET ROLE regress_rls_exempt_user;
 COPY copy_t FROM STDIN;
 7	abc

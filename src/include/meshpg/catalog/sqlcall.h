@@ -56,6 +56,8 @@ extern void mesh_require_domain_member(Oid caller, const MeshDomain *domain);
 
 /* resolution; call inside mesh_spi_begin/end */
 extern void mesh_resolve_domain(const char *name, bool for_update, MeshDomain *out);
+extern char *mesh_nearest_names_hint(const char *sql, const char *input,
+									 const char *otherwise);
 extern void mesh_resolve_product(const char *ref, bool for_update, MeshProductRow *out);
 
 /* queries for mesh_invalidate_products: the products whose plans to redo */

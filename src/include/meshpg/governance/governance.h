@@ -102,4 +102,10 @@ extern void mesh_relation_info(PlannerInfo *root, Oid relationObjectId, bool inh
 							   RelOptInfo *rel, MeshHookStep next);
 extern int32 mesh_attavgwidth(Oid relid, AttrNumber attnum, MeshHookStep next);
 
+/* counters.c: a filtered product's activity counters */
+extern bool mesh_hide_filtered_activity;
+extern void mesh_hide_activity(QueryDesc *query);
+extern void mesh_define_counter_settings(void);
+extern void counters_executor_end(QueryDesc *query, MeshHookStep next);
+
 #endif							/* MESHPG_GOVERNANCE_H */

@@ -85,7 +85,14 @@ typedef struct HistoryRead
 #define MESH_MARK_SERIAL_HI		(-1021)
 
 /* settings */
+typedef enum MeshHistoryOverflow
+{
+	MESH_HISTORY_OVERFLOW_WAIT,	/* a reader waits for room: nothing is lost */
+	MESH_HISTORY_OVERFLOW_DROP	/* what does not fit is dropped and counted */
+} MeshHistoryOverflow;
+
 /* mesh_history_enabled (meshpg.history) is in meshpg/meshpg.h: lineage reads it */
+extern int	mesh_history_overflow;
 extern int	mesh_history_buffer_size;
 extern int	mesh_history_retention;
 
@@ -106,6 +113,7 @@ extern void mesh_history_decode_shape(const HistoryRead *read, HistoryShape *sha
 extern void mesh_history_set_flusher(Oid dbid, struct Latch *latch);
 extern void mesh_history_release(bool consumed);
 extern bool mesh_history_claimed(void);
+extern void mesh_history_backpressure(void);
 
 /* capture.c: hook steps (src/hooks.c) */
 extern PlannedStmt *history_planner(Query *parse, const char *query_string,
@@ -128,6 +136,9 @@ extern void history_executor_end(QueryDesc *query, MeshHookStep next);
  * worker's latch with the ring, which sets it when the ring is half full.
  */
 extern bool mesh_history_flush_task(void);
+
+/* flush.c: the one-shot flush a waiting reader starts (buffer.c) */
+extern PGDLLEXPORT void mesh_history_helper_main(Datum arg);
 
 /* meshpg.c calls this from _PG_init: settings before the prefix is reserved */
 extern void mesh_define_history_settings(void);

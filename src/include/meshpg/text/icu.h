@@ -7,6 +7,7 @@
 
 #include <unicode/utypes.h>
 
+extern void mesh_require_utf8(void);
 extern UChar *mesh_utf8_to_uchar(const char *input, int len, int32_t *ulen);
 extern char *mesh_uchar_to_utf8(const UChar *input, int32_t ulen);
 extern UChar *mesh_normalize(const UChar *input, int32_t len, int32_t *outlen,

@@ -1,0 +1,1 @@
+\ir sample-base.sql
