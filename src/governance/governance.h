@@ -56,6 +56,11 @@ extern bool mesh_may_read(const struct MeshProduct *product, Oid userid,
 /* planner.c: the view a subquery entry was expanded from, or InvalidOid */
 extern Oid	mesh_expanded_view(RangeTblEntry *rte);
 
+/* guard.c: the fail-closed guard of table products */
+extern Oid	mesh_guard_oid(void);
+extern bool mesh_guard_value(Oid relid);
+extern void mesh_refuse_unknown_product(Oid relid) pg_attribute_noreturn();
+
 /* reads.c: COPY of a governed relation becomes COPY (SELECT ...) */
 extern Node *mesh_govern_copy(Node *stmt);
 extern bool mesh_is_explain_analyze(Node *stmt);

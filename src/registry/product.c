@@ -17,6 +17,7 @@
 
 #include "contract/contract.h"
 #include "meshpg.h"
+#include "governance/governance.h"
 #include "registry/registry.h"
 #include "text/text.h"
 
@@ -141,10 +142,20 @@ install_guard(Oid relid)
 	if (enabled_rls)
 		mesh_spi_exec(psprintf("ALTER TABLE %s ENABLE ROW LEVEL SECURITY", rel),
 					  0, NULL, NULL, NULL);
-	mesh_spi_exec(psprintf("CREATE POLICY %s ON %s AS PERMISSIVE FOR ALL TO PUBLIC "
-						   "USING (meshpg.guard(%s::regclass)) WITH CHECK (meshpg.guard(%s::regclass))",
-						   MESH_GUARD_POLICY, rel, quote_literal_cstr(rel), quote_literal_cstr(rel)),
-				  0, NULL, NULL, NULL);
+	/*
+	 * No relation name in the text (1.3): Citus copies the policy onto the
+	 * table's shards, on nodes where the table may not exist yet.
+	 */
+	if (OidIsValid(mesh_guard_oid()))
+		mesh_spi_exec(psprintf("CREATE POLICY %s ON %s AS PERMISSIVE FOR ALL TO PUBLIC "
+							   "USING (meshpg.guard()) WITH CHECK (meshpg.guard())",
+							   MESH_GUARD_POLICY, rel),
+					  0, NULL, NULL, NULL);
+	else
+		mesh_spi_exec(psprintf("CREATE POLICY %s ON %s AS PERMISSIVE FOR ALL TO PUBLIC "
+							   "USING (meshpg.guard(%s::regclass)) WITH CHECK (meshpg.guard(%s::regclass))",
+							   MESH_GUARD_POLICY, rel, quote_literal_cstr(rel), quote_literal_cstr(rel)),
+					  0, NULL, NULL, NULL);
 	return enabled_rls;
 }
 

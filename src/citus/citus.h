@@ -1,0 +1,28 @@
+/*
+ * citus.h
+ *		meshpg on a Citus cluster: which relations are Citus tables or their
+ *		shards, whether this backend serves the coordinator's shard queries,
+ *		and the catalog sent to the other nodes.
+ */
+#ifndef MESHPG_CITUS_H
+#define MESHPG_CITUS_H
+
+/* Citus is preloaded and created in this database. */
+extern bool mesh_citus_active(void);
+
+/* The Citus table whose shard (or placement) relid is, or InvalidOid. */
+extern Oid	mesh_citus_shard_of(Oid relid);
+
+/* Whether relid is a Citus table (distributed, reference, Citus local). */
+extern bool mesh_citus_is_table(Oid relid);
+
+/* Whether this backend runs queries Citus sent from another node. */
+extern bool mesh_citus_internal_backend(void);
+
+/* Whether relid's name could name a shard (ends in _<digits>). */
+extern bool mesh_citus_shard_like_name(Oid relid);
+
+/* A catalog table changed: send the catalog to the nodes with metadata. */
+extern void mesh_citus_catalog_changed(Oid relid);
+
+#endif							/* MESHPG_CITUS_H */
