@@ -33,8 +33,11 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 
+#include "executor/executor.h"
+
 #include "catalog/catalog.h"
 #include "citus/citus.h"
+#include "governance/governance.h"
 
 typedef bool (*bool_void_fn) (void);
 typedef bool (*bool_oid_fn) (Oid);
@@ -196,4 +199,37 @@ meshpg_citus_sync(PG_FUNCTION_ARGS)
 				 errhint("The coordinator's catalog is the one the workers receive.")));
 	mesh_citus_catalog_changed(mesh_catalog()->product_rel);
 	PG_RETURN_VOID();
+}
+
+static ExecutorEnd_hook_type prev_executor_end = NULL;
+
+/*
+ * After create_distributed_table, create_reference_table, citus_add_node
+ * and the like, the nodes may hold relations (or be nodes) the catalog they
+ * have does not cover: send it again.  Rows whose relation is not visible
+ * to the receiving connection yet (created in this transaction on another
+ * connection) are left out there, and meshpg.citus_sync() after commit
+ * completes them; until then those shards refuse reads.
+ */
+static void
+citus_executor_end(QueryDesc *query)
+{
+	bool		sync = false;
+	ListCell   *lc;
+
+	foreach(lc, query->plannedstmt->invalItems)
+		sync |= ((PlanInvalItem *) lfirst(lc))->cacheId == MESH_MARK_CITUS_SYNC;
+	if (prev_executor_end)
+		prev_executor_end(query);
+	else
+		standard_ExecutorEnd(query);
+	if (sync && mesh_catalog() != NULL && mesh_citus_active() && citus.local_group() == 0)
+		mesh_citus_catalog_changed(mesh_catalog()->product_rel);
+}
+
+void
+mesh_install_citus_hooks(void)
+{
+	prev_executor_end = ExecutorEnd_hook;
+	ExecutorEnd_hook = citus_executor_end;
 }

@@ -25,4 +25,7 @@ extern bool mesh_citus_shard_like_name(Oid relid);
 /* A catalog table changed: send the catalog to the nodes with metadata. */
 extern void mesh_citus_catalog_changed(Oid relid);
 
+/* ExecutorEnd: send the catalog after Citus topology changes */
+extern void mesh_install_citus_hooks(void);
+
 #endif							/* MESHPG_CITUS_H */

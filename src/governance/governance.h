@@ -42,6 +42,9 @@ extern int	mesh_explain_analyze_depth;
  */
 #define MESH_MARK_CONTAIN	(-1007)
 
+/* The plan calls a Citus function after which the catalog is sent (citus.c). */
+#define MESH_MARK_CITUS_SYNC	(-1008)
+
 /* The messages that replace a withheld one (executor.c, planner.c). */
 #define MESH_WITHHELD_QUERY_MSG \
 	"error while reading a data product whose policies apply to you, message withheld"

@@ -27,6 +27,8 @@
 #include "access/relation.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
+#include "access/transam.h"
 #include "catalog/pg_statistic.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
@@ -65,6 +67,8 @@ typedef struct GovernContext
 	List	   *marks;			/* reads let through on a grant: relid, user */
 	Oid			hash;			/* meshpg.mask_hash */
 	bool		calls_hash;		/* and the query calls it outside a policy */
+	bool		citus_topology;	/* calls a Citus function after which the
+								 * nodes need the catalog again */
 	TimestampTz valid_until;	/* the earliest of the rules' */
 	List	   *applied;		/* MESH_MARK_POLICY_* items */
 	bool		contain;		/* a policy may raise errors with raw values */
@@ -556,6 +560,61 @@ govern_statistics(Query *q, int rti)
 	rte->securityQuals = lcons(visible, rte->securityQuals);
 }
 
+/*
+ * Citus functions that touch a product's table as a whole.  Converting a
+ * table (alter_distributed_table, undistribute_table, ...) creates a new
+ * one, moves the rows and drops the old: the product would lose its
+ * relation, so the conversion is refused for any product, draft or not,
+ * with what to do instead.  Distributing a table or adding a node is
+ * followed by sending the catalog (ExecutorEnd, citus.c).
+ */
+static void
+check_citus_call(FuncExpr *call, GovernContext *ctx)
+{
+	char	   *name;
+
+	if (get_func_namespace(call->funcid) != PG_CATALOG_NAMESPACE)
+		return;
+	name = get_func_name(call->funcid);
+	if (name == NULL)
+		return;
+	if (strcmp(name, "alter_distributed_table") == 0 ||
+		strcmp(name, "undistribute_table") == 0 ||
+		strcmp(name, "alter_table_set_access_method") == 0 ||
+		strcmp(name, "alter_old_partitions_set_access_method") == 0)
+	{
+		Node	   *arg = call->args != NIL ? linitial(call->args) : NULL;
+		const MeshProduct *product = NULL;
+
+		if (arg != NULL && IsA(arg, Const) && !((Const *) arg)->constisnull &&
+			((Const *) arg)->consttype == REGCLASSOID)
+			product = mesh_product_by_relid(DatumGetObjectId(((Const *) arg)->constvalue));
+		else if (arg != NULL && !IsA(arg, Const))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("%s() must name its table with a constant while meshpg is loaded", name),
+					 errdetail("meshpg refuses to convert the table of a data product and must know which table it is."),
+					 errhint("Pass the table as a literal, for example '%s'::regclass.", "schema.table")));
+		if (product != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot run %s() on the table of data product \"%s\"", name,
+							product->qualname),
+					 errdetail("Citus converts a table by creating a new one and dropping the old, which would leave the product without its relation."),
+					 errhint("Unregister the product (meshpg.unregister_product), convert the table, and register it again; for a published product, publish a new major version on a new table with meshpg.publish_version().")));
+	}
+	else if (strcmp(name, "create_distributed_table") == 0 ||
+			 strcmp(name, "create_distributed_table_concurrently") == 0 ||
+			 strcmp(name, "create_reference_table") == 0 ||
+			 strcmp(name, "citus_add_local_table_to_metadata") == 0 ||
+			 strcmp(name, "citus_add_node") == 0 ||
+			 strcmp(name, "master_add_node") == 0 ||
+			 strcmp(name, "citus_activate_node") == 0 ||
+			 strcmp(name, "start_metadata_sync_to_node") == 0 ||
+			 strcmp(name, "citus_set_coordinator_host") == 0)
+		ctx->citus_topology = true;
+}
+
 static bool
 govern_walker(Node *node, GovernContext *ctx)
 {
@@ -576,6 +635,9 @@ govern_walker(Node *node, GovernContext *ctx)
 	if (IsA(node, FuncExpr) && ((FuncExpr *) node)->funcid == ctx->hash &&
 		((FuncExpr *) node)->funcformat != MESH_POLICY_CALL)
 		ctx->calls_hash = true;
+	if (IsA(node, FuncExpr) && ((FuncExpr *) node)->funcid >= FirstNormalObjectId &&
+		mesh_citus_active())
+		check_citus_call((FuncExpr *) node, ctx);
 	return expression_tree_walker(node, govern_walker, ctx);
 }
 
@@ -796,7 +858,7 @@ static PlannedStmt *
 mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 			 ParamListInfo boundParams)
 {
-	GovernContext ctx = {false, false, NIL, InvalidOid, false, DT_NOEND, NIL, false, NIL};
+	GovernContext ctx = {false, false, NIL, InvalidOid, false, false, DT_NOEND, NIL, false, NIL};
 	PlannedStmt *volatile result = NULL;
 	ListCell   *lc;
 	List	   *outer_hidden_stats = mesh_hidden_stats_enter();
@@ -814,6 +876,14 @@ mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 
 	if (ctx.delegated != NIL)
 		check_routed(result, ctx.delegated);
+	if (ctx.citus_topology)
+	{
+		PlanInvalItem *item = makeNode(PlanInvalItem);
+
+		item->cacheId = MESH_MARK_CITUS_SYNC;
+		item->hashValue = 0;
+		result->invalItems = lappend(result->invalItems, item);
+	}
 
 	/* Also when the reader was exempt: the next reader may not be. */
 	if (ctx.governed)
