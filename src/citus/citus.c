@@ -32,6 +32,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 
 #include "executor/executor.h"
 
@@ -224,7 +225,16 @@ citus_executor_end(QueryDesc *query)
 	else
 		standard_ExecutorEnd(query);
 	if (sync && mesh_catalog() != NULL && mesh_citus_active() && citus.local_group() == 0)
+	{
+		bool		pushed = !ActiveSnapshotSet();
+
+		/* the statement's own snapshot may be gone by now */
+		if (pushed)
+			PushActiveSnapshot(GetTransactionSnapshot());
 		mesh_citus_catalog_changed(mesh_catalog()->product_rel);
+		if (pushed)
+			PopActiveSnapshot();
+	}
 }
 
 void
