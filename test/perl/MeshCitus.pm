@@ -40,6 +40,8 @@ max_prepared_transactions = 20
 citus.node_conninfo = 'sslmode=disable'
 max_worker_processes = 16
 });
+	# Citus connects to itself (shard copies, reference tables): by socket
+	$node->append_conf('postgresql.conf', "citus.local_hostname = '" . $node->host . "'");
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION citus');
 	return $node;
