@@ -34,7 +34,11 @@
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 
+#include "access/xact.h"
 #include "executor/executor.h"
+#include "storage/proc.h"
+#include "tcop/utility.h"
+#include "governance/policy.h"
 
 #include "catalog/catalog.h"
 #include "citus/citus.h"
@@ -203,6 +207,59 @@ meshpg_citus_sync(PG_FUNCTION_ARGS)
 }
 
 static ExecutorEnd_hook_type prev_executor_end = NULL;
+static ProcessUtility_hook_type prev_utility = NULL;
+
+/*
+ * meshpg.purpose as the workers have it.  Citus carries SET LOCAL commands
+ * to every worker connection of the transaction when
+ * citus.propagate_set_commands is 'local', and nothing else: a purpose set
+ * that way, in this very transaction, is the one the workers govern with.
+ */
+static char *local_purpose = NULL;	/* in TopTransactionContext */
+static LocalTransactionId local_purpose_lxid = InvalidLocalTransactionId;
+
+static void
+citus_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+			  ProcessUtilityContext context, ParamListInfo params,
+			  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+	bool		propagated = false;
+
+	if (IsA(stmt, VariableSetStmt) && ((VariableSetStmt *) stmt)->name != NULL &&
+		strcmp(((VariableSetStmt *) stmt)->name, "meshpg.purpose") == 0 &&
+		mesh_citus_active())
+	{
+		const char *mode = GetConfigOption("citus.propagate_set_commands", true, false);
+
+		propagated = ((VariableSetStmt *) stmt)->is_local && IsTransactionBlock() &&
+			mode != NULL && strcmp(mode, "local") == 0;
+	}
+	if (prev_utility)
+		prev_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+	if (IsA(stmt, VariableSetStmt) && ((VariableSetStmt *) stmt)->name != NULL &&
+		strcmp(((VariableSetStmt *) stmt)->name, "meshpg.purpose") == 0)
+	{
+		if (propagated)
+		{
+			local_purpose = MemoryContextStrdup(TopTransactionContext,
+												mesh_session_purpose != NULL ? mesh_session_purpose : "");
+			local_purpose_lxid = MyProc->lxid;
+		}
+		else
+			local_purpose_lxid = InvalidLocalTransactionId;
+	}
+}
+
+bool
+mesh_citus_workers_have_purpose(const char *purpose)
+{
+	return local_purpose_lxid == MyProc->lxid && local_purpose != NULL &&
+		purpose != NULL && strcmp(local_purpose, purpose) == 0;
+}
 
 /*
  * After create_distributed_table, create_reference_table, citus_add_node
@@ -242,4 +299,6 @@ mesh_install_citus_hooks(void)
 {
 	prev_executor_end = ExecutorEnd_hook;
 	ExecutorEnd_hook = citus_executor_end;
+	prev_utility = ProcessUtility_hook;
+	ProcessUtility_hook = citus_utility;
 }

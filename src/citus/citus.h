@@ -25,6 +25,12 @@ extern bool mesh_citus_shard_like_name(Oid relid);
 /* A catalog table changed: send the catalog to the nodes with metadata. */
 extern void mesh_citus_catalog_changed(Oid relid);
 
+/*
+ * Whether the Citus workers of this transaction govern with meshpg.purpose
+ * = purpose (SET LOCAL, carried by citus.propagate_set_commands = 'local').
+ */
+extern bool mesh_citus_workers_have_purpose(const char *purpose);
+
 /* ExecutorEnd: send the catalog after Citus topology changes */
 extern void mesh_install_citus_hooks(void);
 

@@ -273,7 +273,8 @@ same_rules(const MeshRules *a, const MeshRules *b)
  * masks once, row filters as security quals of the shard scan.  This node
  * only routes, and must not mask again.  What the shard's node cannot know
  * is refused here instead: the session's purpose (Citus does not carry
- * meshpg.purpose to its connections), the outer user of a SECURITY
+ * meshpg.purpose to its connections, only SET LOCAL with
+ * citus.propagate_set_commands = 'local'), the outer user of a SECURITY
  * DEFINER function, and the owner of a view the read goes through.  A
  * read is let through only if what the shard's node will apply, for the
  * current user alone and no purpose, is what this node would apply.
@@ -295,7 +296,9 @@ check_delegable(const MeshProduct *product, Oid relid, int rti, int natts, Oid v
 	{
 		PG_TRY();
 		{
-			mesh_session_purpose = "";
+			/* the purpose the shards' nodes have: SET LOCAL that Citus carried */
+			if (purpose == NULL || !mesh_citus_workers_have_purpose(purpose))
+				mesh_session_purpose = "";
 			(void) mesh_compile_rules(product, relid, rti, natts, InvalidOid, &plain);
 		}
 		PG_FINALLY();
@@ -312,8 +315,8 @@ check_delegable(const MeshProduct *product, Oid relid, int rti, int natts, Oid v
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot read distributed data product \"%s\" here: %s changes its policies",
 						product->qualname, what),
-				 errdetail("The nodes holding its shards govern the read for the current user alone, without a purpose, and would apply other policies than this query needs."),
-				 errhint("Read the product directly as the role and without meshpg.purpose, or ask the domain team to read it for you.")));
+				 errdetail("The nodes holding its shards govern the read for the current user alone, with only a purpose Citus carried to them, and would apply other policies than this query needs."),
+				 errhint("Declare a purpose with SET LOCAL meshpg.purpose inside a transaction block while citus.propagate_set_commands is 'local'; read as the role itself, not through a SECURITY DEFINER function or another role's view.")));
 }
 
 /*

@@ -111,6 +111,28 @@ SELECT count(*) FROM payments.transactions});
 like($err, qr/session's purpose changes its policies/,
 	'coordinator: a purpose the workers cannot see is refused, not ignored');
 
+# ... but a SET LOCAL that Citus carries to its connections is the workers' purpose too
+($ret, $out, $err) = as($coord, 'analyst_eu', q{
+SET citus.propagate_set_commands = 'local';
+BEGIN;
+SET LOCAL meshpg.purpose = 'fraud-investigation';
+SELECT count(*) FROM payments.transactions;
+COMMIT;});
+is($out, '3000', 'coordinator: a purpose set with SET LOCAL and carried by Citus lifts the row policy');
+($ret, $out, $err) = as($coord, 'analyst_eu', q{
+SET citus.propagate_set_commands = 'local';
+BEGIN;
+SELECT set_config('meshpg.purpose', 'fraud-investigation', true);
+SELECT count(*) FROM payments.transactions;
+COMMIT;});
+like($err, qr/session's purpose changes its policies/, 'coordinator: set_config() is not carried: refused');
+($ret, $out) = as($w1, 'analyst_eu', qq{
+SET meshpg.purpose = 'fraud-investigation';
+SELECT count(*) > 0, count(*) FILTER (WHERE region <> 'EU') > 0 FROM $w1_shard});
+is($out, "t|t", 'worker: a purpose declared on the worker lifts the row policy there');
+($ret, $out, $err) = as($w1, 'analyst_none', q{SET meshpg.purpose = 'fraud-investigation'});
+like($err, qr/purpose "fraud-investigation" is not allowed/, 'worker: a purpose the role has no grant for is refused');
+
 # a SECURITY DEFINER function of the domain team: the workers would see its owner
 $coord->safe_psql('postgres', q{
 SET ROLE payments_team;
