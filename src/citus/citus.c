@@ -36,6 +36,7 @@
 
 #include "access/xact.h"
 #include "executor/executor.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "tcop/utility.h"
 #include "governance/policy.h"
@@ -173,6 +174,23 @@ mesh_citus_catalog_changed(Oid relid)
 	/* only the coordinator (group 0) is the catalog's source */
 	if (citus.local_group() != 0)
 		return;
+
+	/*
+	 * Each send replaces the workers' catalog whole, so two transactions
+	 * changing the catalog at once must not each send a catalog without
+	 * the other's change: the sends are serialised (the lock is held to
+	 * commit), and the payload is read after the lock, with a snapshot
+	 * that sees what the transaction before committed.  A transaction
+	 * snapshot (REPEATABLE READ, SERIALIZABLE) could not.
+	 */
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot change the meshpg catalog of a Citus cluster in a %s transaction",
+						IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
+				 errdetail("The catalog sent to the workers must include every change committed before it."),
+				 errhint("Change the catalog in a READ COMMITTED transaction.")));
+	LockRelationOid(mesh_catalog()->domain_rel, ShareUpdateExclusiveLock);
 
 	/*
 	 * The payload carries the hash key, which the writer may not read:

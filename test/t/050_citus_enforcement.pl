@@ -232,6 +232,16 @@ ROLLBACK;});
 is($out, '2000', 'a rolled-back change does not reach the workers');
 $coord->safe_psql('postgres', q{SELECT meshpg.set_attribute('analyst_eu', 'region', '{EU}')});
 
+# the sends are serialised and read the committed catalog: not from a transaction snapshot
+($ret, $out, $err) = $coord->psql('postgres', q{
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT meshpg.set_attribute('analyst_eu', 'region', '{EU,US,APAC}');
+COMMIT;});
+like($err, qr/cannot change the meshpg catalog of a Citus cluster in a REPEATABLE READ transaction/,
+	'a catalog change in a REPEATABLE READ transaction is refused');
+($ret, $out) = as($w1, 'analyst_eu', 'SELECT count(*) FROM payments.transactions');
+is($out, '1000', 'and reached no node');
+
 # --- fail closed: a node that does not know the product refuses ---
 $w2->safe_psql('postgres', q{
 DELETE FROM meshpg.cat_policy; DELETE FROM meshpg.cat_column_tag; DELETE FROM meshpg.cat_grant;
