@@ -86,6 +86,45 @@ ok(!leaks($out) && $out =~ /EU\*\*\*\*\*\@example\.com/, 'run_command_on_shards 
 	'EXPLAIN ANALYZE SELECT * FROM payments.transactions');
 like($err, qr/EXPLAIN ANALYZE is not allowed/, 'coordinator: EXPLAIN ANALYZE of filtered rows refused');
 
+# vectors of the single-server security suite, on the distributed product
+# (Citus propagates the function to the workers)
+$coord->safe_psql('postgres', q{
+CREATE FUNCTION public.leak(text) RETURNS boolean LANGUAGE plpgsql COST 0.0000001 AS
+$$BEGIN RAISE NOTICE 'leak: %', $1; RETURN true; END$$;});
+($ret, $out, $err) = as($coord, 'analyst_eu', q{
+SELECT count(*) FROM payments.transactions WHERE public.leak(customer_email || '/' || region || '/' || card)});
+is($out, '1000', 'leaky function in WHERE: the query still counts the EU rows');
+ok($err =~ /leak: / && !leaks($err), 'leaky function in WHERE: it sees only EU rows and masked values (notices relayed from the workers)');
+($ret, $out, $err) = as($w1, 'analyst_eu', qq{
+SELECT count(*) > 0 FROM $w1_shard WHERE public.leak(customer_email || '/' || region)});
+ok($err =~ /leak: / && !leaks($err), 'worker: a leaky function on the shard sees only EU rows, masked');
+($ret, $out) = as($coord, 'analyst_eu', q{
+SELECT string_agg(DISTINCT row_to_json(t)::text, '') FROM (SELECT * FROM payments.transactions WHERE id = 3) t});
+ok($out =~ /"customer_email":"\*{5}\@example\.com"/ && !leaks($out), 'whole-row reference is masked');
+($ret, $out) = as($coord, 'analyst_eu', q{
+SELECT count(*) FROM payments.transactions TABLESAMPLE SYSTEM (100) WHERE region <> 'EU'});
+is($out, '0', 'TABLESAMPLE: no hidden row');
+($ret, $out) = as($coord, 'analyst_eu', q{
+SELECT count(*) FROM (SELECT id FROM payments.transactions ORDER BY customer_email LIMIT 10) s});
+is($out, '10', 'ORDER BY a masked column runs on masked values');
+($ret, $out, $err) = $coord->psql('postgres', q{
+SET ROLE analyst_eu;
+PREPARE q AS SELECT count(*) FROM payments.transactions WHERE id < $1;
+EXECUTE q(100); EXECUTE q(100); EXECUTE q(100); EXECUTE q(100); EXECUTE q(100); EXECUTE q(100);
+RESET ROLE;
+EXECUTE q(100);
+SET ROLE payments_team;
+EXECUTE q(100);});
+is($out, join("\n", ('33') x 6, '99', '99'),
+	'a prepared statement is planned again for each role (33 EU rows, then 99 for exempt roles)');
+($ret, $out) = as($coord, 'analyst_eu', q{
+SELECT count(*) FROM payments.transactions t JOIN payments.transactions u USING (id) WHERE u.region <> 'EU'});
+is($out, '0', 'a self-join is filtered on both sides');
+($ret, $out, $err) = as($coord, 'analyst_eu', q{
+DECLARE c CURSOR WITH HOLD FOR SELECT customer_email, region FROM payments.transactions ORDER BY id;
+FETCH 5 FROM c;});
+ok($out =~ /\*{5}\@example\.com\|EU/ && !leaks($out), 'a cursor returns masked EU rows');
+
 # a custom mask that fails: the message is withheld, and no node logs it
 $coord->safe_psql('postgres', q{
 SET ROLE payments_team;
@@ -163,17 +202,17 @@ like($out, qr/customer_email=masked.*rows=filtered/, 'explain_access: masked and
 
 $coord->safe_psql('postgres', 'SELECT meshpg.flush_access_history()');
 $w1->safe_psql('postgres', 'SELECT meshpg.flush_access_history()');
-as($coord, 'analyst_eu', 'SELECT id, customer_email FROM payments.transactions WHERE id < 31');
+as($coord, 'analyst_eu', 'SELECT id, customer_email, amount FROM payments.transactions WHERE id < 31');
 sleep 1;
 $coord->safe_psql('postgres', 'SELECT meshpg.flush_access_history()');
 $w1->safe_psql('postgres', 'SELECT meshpg.flush_access_history()');
 is($coord->safe_psql('postgres', q{
 SELECT count(*) || ':' || max(rows) || ':' || max(row_policies::text) || ':' || max(masks::text)
-  FROM meshpg.access_history WHERE role = 'analyst_eu' AND columns = '{id,customer_email}'}),
+  FROM meshpg.access_history WHERE role = 'analyst_eu' AND columns = '{id,customer_email,amount}'}),
 	'1:10:{own_region}:{"customer_email": "mask_email"}',
 	'access history: one read recorded once, with the 10 rows the reader got');
 is($w1->safe_psql('postgres', q{
-SELECT count(*) FROM meshpg.access_history WHERE role = 'analyst_eu' AND columns = '{id,customer_email}'}),
+SELECT count(*) FROM meshpg.access_history WHERE role = 'analyst_eu' AND columns = '{id,customer_email,amount}'}),
 	'0', 'access history: the shard reads of that query are not recorded again on the worker');
 
 # --- as the consumer, directly on a worker ---
