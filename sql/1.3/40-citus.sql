@@ -87,6 +87,16 @@ BEGIN
                   HINT = 'meshpg._citus_receive_catalog() runs on Citus workers only.';
     END IF;
 
+    /*
+     * The rows are the coordinator's, already checked and propagated there:
+     * none of the catalog's triggers may run here.  Some open the product's
+     * relation, which the same distributed transaction may hold locked on
+     * another connection (ALTER TABLE ... ADD COLUMN sends the catalog while
+     * Citus alters the shards): a deadlock.  The caches are invalidated at
+     * the end, by one statement with the triggers back.
+     */
+    SET LOCAL session_replication_role = replica;
+
     DELETE FROM meshpg.cat_policy;
     DELETE FROM meshpg.cat_column_tag;
     DELETE FROM meshpg.cat_grant;
@@ -155,6 +165,10 @@ BEGIN
            FROM jsonb_array_elements(payload->'cat_policy') e
           WHERE e->>'product_id' IS NULL
              OR EXISTS (SELECT 1 FROM meshpg.cat_product p WHERE p.id = (e->>'product_id')::bigint)));
+
+    -- every backend of this node reloads the catalog (the statement trigger fires on no rows)
+    SET LOCAL session_replication_role = origin;
+    UPDATE meshpg.cat_domain SET id = id WHERE false;
 END
 $$;
 REVOKE ALL ON FUNCTION meshpg._citus_receive_catalog(jsonb) FROM PUBLIC;

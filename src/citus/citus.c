@@ -144,6 +144,16 @@ mesh_citus_is_table(Oid relid)
 	return mesh_citus_active() && citus.is_citus_table(relid);
 }
 
+/*
+ * A node of a Citus cluster other than the coordinator: its governance
+ * catalog is the coordinator's copy, which only the coordinator changes.
+ */
+bool
+mesh_citus_is_worker(void)
+{
+	return mesh_citus_active() && citus.local_group() != 0;
+}
+
 bool
 mesh_citus_internal_backend(void)
 {

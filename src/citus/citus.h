@@ -16,6 +16,9 @@ extern Oid	mesh_citus_shard_of(Oid relid);
 /* Whether relid is a Citus table (distributed, reference, Citus local). */
 extern bool mesh_citus_is_table(Oid relid);
 
+/* A Citus node other than the coordinator (its catalog is a copy). */
+extern bool mesh_citus_is_worker(void);
+
 /* Whether this backend runs queries Citus sent from another node. */
 extern bool mesh_citus_internal_backend(void);
 

@@ -45,6 +45,14 @@ extern int	mesh_explain_analyze_depth;
 /* The plan calls a Citus function after which the catalog is sent (citus.c). */
 #define MESH_MARK_CITUS_SYNC	(-1008)
 
+/*
+ * A product meshpg governed in this plan (its id's low and high 32 bits):
+ * the executor refuses a plan that reads a product's rows without it, a
+ * plan some code made without this planner hook (Citus's local fast path).
+ */
+#define MESH_MARK_GOVERNED_LO	(-1009)
+#define MESH_MARK_GOVERNED_HI	(-1010)
+
 /* The messages that replace a withheld one (executor.c, planner.c). */
 #define MESH_WITHHELD_QUERY_MSG \
 	"error while reading a data product whose policies apply to you, message withheld"

@@ -43,6 +43,7 @@
 #include "rewrite/rowsecurity.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -73,6 +74,7 @@ typedef struct GovernContext
 	List	   *applied;		/* MESH_MARK_POLICY_* items */
 	bool		contain;		/* a policy may raise errors with raw values */
 	List	   *delegated;		/* Citus tables whose shards govern the read */
+	List	   *governed_ids;	/* MESH_MARK_GOVERNED_* items */
 } GovernContext;
 
 typedef struct MaskArgs
@@ -387,6 +389,13 @@ govern_entry(Query *q, int rti, Oid relid, Oid via, GovernContext *ctx)
 		return;
 	}
 	ctx->governed = true;
+	if (!product->citus_table)
+	{
+		ctx->governed_ids = lappend(ctx->governed_ids,
+									mark(MESH_MARK_GOVERNED_LO, (uint32) product->id));
+		ctx->governed_ids = lappend(ctx->governed_ids,
+									mark(MESH_MARK_GOVERNED_HI, (uint32) ((uint64) product->id >> 32)));
+	}
 
 	rel = relation_open(relid, NoLock);
 	any = mesh_compile_rules(product, relid, rti, RelationGetNumberOfAttributes(rel),
@@ -852,6 +861,28 @@ govern_and_plan(Query *parse, const char *query_string, int cursorOptions,
 					 errhint("Use EXPLAIN without ANALYZE.")));
 	}
 
+	/*
+	 * Citus plans a router query whose shard is on this node by swapping
+	 * the shard into the query and calling standard_planner itself
+	 * (citus.enable_local_fast_path_query_optimization): that plan of the
+	 * shard would never pass through this hook, and the routed read would
+	 * be ungoverned.  Off while Citus plans a read left to the shards, so
+	 * that it plans the shard query through planner() like any other.
+	 */
+	if (ctx->delegated != NIL &&
+		GetConfigOption("citus.enable_local_fast_path_query_optimization", true, false) != NULL)
+	{
+		PlannedStmt *result;
+		int			nest = NewGUCNestLevel();
+
+		(void) set_config_option("citus.enable_local_fast_path_query_optimization", "off",
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		result = prev_planner_hook ?
+			prev_planner_hook(parse, query_string, cursorOptions, boundParams) :
+			standard_planner(parse, query_string, cursorOptions, boundParams);
+		AtEOXact_GUC(true, nest);
+		return result;
+	}
 	if (prev_planner_hook)
 		return prev_planner_hook(parse, query_string, cursorOptions, boundParams);
 	return standard_planner(parse, query_string, cursorOptions, boundParams);
@@ -861,7 +892,7 @@ static PlannedStmt *
 mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 			 ParamListInfo boundParams)
 {
-	GovernContext ctx = {false, false, NIL, InvalidOid, false, false, DT_NOEND, NIL, false, NIL};
+	GovernContext ctx = {false, false, NIL, InvalidOid, false, false, DT_NOEND, NIL, false, NIL, NIL};
 	PlannedStmt *volatile result = NULL;
 	ListCell   *lc;
 	List	   *outer_hidden_stats = mesh_hidden_stats_enter();
@@ -911,6 +942,7 @@ mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 		result->invalItems = lappend(lappend(result->invalItems, hi), lo);
 	}
 	result->invalItems = list_concat(result->invalItems, ctx.applied);
+	result->invalItems = list_concat(result->invalItems, ctx.governed_ids);
 	if (ctx.contain)
 	{
 		PlanInvalItem *item = makeNode(PlanInvalItem);

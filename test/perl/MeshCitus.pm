@@ -83,7 +83,9 @@ SELECT meshpg.create_tag('pii.email');
 SELECT meshpg.create_tag('pii.card');
 SELECT meshpg.create_tag('ops.code');
 SELECT meshpg.create_tag('geo.region');
+SELECT meshpg.create_tag('pii.ssn');
 SELECT meshpg.create_masking_policy('mask_email', 'email', tag => 'pii.email');
+SELECT meshpg.create_masking_policy('mask_ssn', 'hash', tag => 'pii.ssn');
 SELECT meshpg.create_masking_policy('mask_card', 'partial', tag => 'pii.card', args => '{"keep_last": 4}');
 SELECT meshpg.create_masking_policy('mask_code', 'custom', tag => 'ops.code',
        expression => '(value::int / 100 * 100)::text');
@@ -95,10 +97,10 @@ SELECT meshpg.set_attribute('analyst_late', 'region', '{EU}');
 	$coord->safe_psql('postgres', q{
 SET ROLE payments_team;
 CREATE TABLE payments.transactions (id bigint PRIMARY KEY, region text, customer_email text,
-                                    card text, code text, amount numeric);
+                                    card text, code text, amount numeric, ssn text);
 INSERT INTO payments.transactions
 SELECT g, (ARRAY['EU','US','APAC'])[g % 3 + 1], 'user' || g || '@example.com',
-       '4111-0000-0000-' || lpad(g::text, 4, '0'), (g * 7)::text, g
+       '4111-0000-0000-' || lpad(g::text, 4, '0'), (g * 7)::text, g, 'ssn-' || g
   FROM generate_series(1, 3000) g;
 SELECT create_distributed_table('payments.transactions', 'id', shard_count => 8);
 SELECT meshpg.register_product('payments', 'transactions', 'payments.transactions',
@@ -107,6 +109,7 @@ SELECT meshpg.tag_column('payments.transactions', 'customer_email', 'pii.email')
 SELECT meshpg.tag_column('payments.transactions', 'card', 'pii.card');
 SELECT meshpg.tag_column('payments.transactions', 'code', 'ops.code');
 SELECT meshpg.tag_column('payments.transactions', 'region', 'geo.region');
+SELECT meshpg.tag_column('payments.transactions', 'ssn', 'pii.ssn');
 SELECT meshpg.publish('payments.transactions');
 SELECT meshpg.grant_access('payments.transactions', 'analyst_eu', purpose => 'fraud-investigation');
 });

@@ -46,7 +46,7 @@ ok($w1_shard && $w2_shard, "each worker holds a shard ($w1_shard, $w2_shard)");
 is($w1->safe_psql('postgres', 'SELECT relid FROM meshpg.cat_product'),
 	'payments.transactions', 'worker 1 knows the product');
 is($w2->safe_psql('postgres', q{SELECT string_agg(name, ',' ORDER BY name) FROM meshpg.cat_policy}),
-	'mask_card,mask_code,mask_email,own_region', 'worker 2 knows every policy');
+	'mask_card,mask_code,mask_email,mask_ssn,own_region', 'worker 2 knows every policy');
 
 # --- as the consumer, on the coordinator ---
 my ($ret, $out, $err);
@@ -58,6 +58,36 @@ is($out, 'EU|1000', 'coordinator: multi-shard aggregate sees only EU rows');
 	'SELECT id, customer_email, card FROM payments.transactions WHERE id IN (1, 3)');
 is($out, '3|*****@example.com|***************0003',
 	'coordinator: router lookup of a US row returns nothing, an EU row masked once');
+
+# the keyed hash: applied once (a hash of the hash would differ), with the
+# coordinator's key on every node (the workers received it)
+my $expected_ssn = $coord->safe_psql('postgres', q{SELECT meshpg.mask_hash('ssn-3')});
+($ret, $out) = as($coord, 'analyst_eu', 'SELECT ssn FROM payments.transactions WHERE id = 3');
+is($out, $expected_ssn, 'coordinator: the hash mask is applied exactly once, with the coordinator\'s key');
+for my $w ($w1, $w2)
+{
+	($ret, $out) = as($w, 'analyst_eu', 'SELECT ssn FROM payments.transactions WHERE id = 3');
+	is($out, $expected_ssn, $w->name . ': the same pseudonym on the worker');
+}
+# router reads on the node that holds the shard: Citus plans those itself
+# (local fast path); meshpg turns that off for governed reads, and refuses
+# any plan of a product it did not govern
+for my $w ($w1, $w2)
+{
+	my $sql = "SET citus.enable_local_fast_path_query_optimization = on;\n"
+	  . join('', map { "SELECT id, customer_email, ssn FROM payments.transactions WHERE id = $_;\n" } map { 3 * $_ } 1 .. 12)
+	  . "PREPARE r(bigint) AS SELECT id, customer_email, ssn FROM payments.transactions WHERE id = \$1;\n"
+	  . join('', map { "EXECUTE r($_);\n" } (3, 6, 9, 12, 15, 18, 21, 24, 27));
+	($ret, $out, $err) = as($w, 'analyst_eu', $sql);
+	my @rows = grep { /\|/ } split /\n/, $out;
+	is(scalar(@rows), 21, $w->name . ': router reads of the distributed table, local and remote shards, plain and prepared');
+	ok(!leaks($out) && $out !~ /\|ssn-\d/ && $err eq '', $w->name . ': every one masked') or diag "$out\n$err";
+}
+
+($ret, $out, $err) = as($coord, 'analyst_eu', q{SELECT meshpg.mask_hash('ssn-3')});
+like($err, qr/cannot be called directly/, 'the consumer cannot hash guesses');
+($ret, $out, $err) = as($w1, 'analyst_eu', q{SELECT meshpg.mask_hash('ssn-3')});
+like($err, qr/cannot be called directly/, 'nor on a worker');
 
 ($ret, $out) = as($coord, 'analyst_eu', q{
 WITH c AS MATERIALIZED (SELECT * FROM payments.transactions)
