@@ -83,6 +83,24 @@ is($out, 'EU|1000|*****@example.com', 'published after distributing: governed');
 ($ret, $out, $err) = as($coord, 'payments_team', q{SELECT undistribute_table('payments.transactions')});
 like($err, qr/cannot run undistribute_table/, 'undistribute_table refused on a published product');
 
+# DDL on the published distributed product: compatible changes propagate,
+# breaking ones are refused on the coordinator before they reach a worker
+($ret, $out, $err) = as($coord, 'payments_team', q{
+ALTER TABLE payments.transactions ADD COLUMN note text;
+CREATE INDEX ON payments.transactions (region);});
+is($ret, 0, 'ADD COLUMN and CREATE INDEX on a published distributed product') or diag $err;
+is($w1->safe_psql('postgres', q{
+SELECT count(*) FROM pg_attribute WHERE attrelid = 'payments.transactions'::regclass AND attname = 'note'}),
+	'1', 'the new column reached the worker');
+($ret, $out, $err) = as($coord, 'payments_team', 'ALTER TABLE payments.transactions DROP COLUMN amount');
+isnt($ret, 0, 'a breaking change (DROP COLUMN) is refused');
+is($w1->safe_psql('postgres', q{
+SELECT count(*) FROM pg_attribute WHERE attrelid = 'payments.transactions'::regclass AND attname = 'amount' AND NOT attisdropped}),
+	'1', 'and never reached the worker');
+($ret, $out) = as($w1, 'analyst_eu',
+	'SELECT count(*), min(customer_email) FROM payments.transactions');
+is($out, '1000|*****@example.com', 'after the DDL: governed on the worker');
+
 # --- registered after distributing, as a reference table ---
 $coord->safe_psql('postgres', q{
 SET ROLE payments_team;
