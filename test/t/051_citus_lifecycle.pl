@@ -177,6 +177,29 @@ SELECT string_agg(slo || '=' || coalesce(value::text, error), ',' ORDER BY slo)
   FROM meshpg.evaluate('payments.transactions')}),
 	'amounts=1,emails=1', 'SLO evaluation of a distributed product');
 
+# --- distributed and registered in one transaction ---
+($ret, $out, $err) = as($coord, 'payments_team', q{
+BEGIN;
+CREATE TABLE payments.refunds (id bigint PRIMARY KEY, region text, customer_email text);
+INSERT INTO payments.refunds SELECT g, (ARRAY['EU','US','APAC'])[g % 3 + 1], 'r' || g || '@example.com'
+  FROM generate_series(1, 300) g;
+SELECT create_distributed_table('payments.refunds', 'id');
+SELECT meshpg.register_product('payments', 'refunds', 'payments.refunds', description => 'Refunds');
+SELECT meshpg.tag_column('payments.refunds', 'customer_email', 'pii.email');
+SELECT meshpg.tag_column('payments.refunds', 'region', 'geo.region');
+SELECT meshpg.publish('payments.refunds');
+SELECT meshpg.grant_access('payments.refunds', 'analyst_eu');
+COMMIT;});
+is($ret, 0, 'distributed and registered in one transaction') or diag $err;
+# the workers could not see the new table from the catalog's connection:
+# they refuse its shards until the catalog is sent again
+($ret, $out, $err) = as($coord, 'analyst_eu', 'SELECT count(*) FROM payments.refunds');
+ok($ret != 0 ? $err =~ /not known on this node/ : $out eq '100',
+	'until then, a read is refused or governed, never raw') or diag "$out $err";
+$coord->safe_psql('postgres', 'SELECT meshpg.citus_sync()');
+($ret, $out) = as($coord, 'analyst_eu', 'SELECT count(*), min(customer_email) FROM payments.refunds');
+is($out, '100|*****@example.com', 'after meshpg.citus_sync(): governed');
+
 # --- owner roles: Citus connects as the current user ---
 $coord->safe_psql('postgres', q{
 CREATE ROLE ledger_team NOLOGIN;
