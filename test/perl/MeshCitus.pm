@@ -21,7 +21,10 @@ sub require_citus
 	my $script = $ENV{MESHPG_CITUS_BUILD_SCRIPT} // '';
 	if ($script ne '' && -f $script)
 	{
-		BAIL_OUT("citus.so is not in $libdir although $script is at hand: the Citus build failed");
+		# this script fails; the other TAP scripts still run
+		plan tests => 1;
+		fail("citus.so is not in $libdir although $script is at hand: the Citus build failed");
+		exit 0;
 	}
 	plan skip_all =>
 	  "Citus is not installed ($libdir/citus.so is missing) and ../shared/vendor/build-citus.sh is not at hand";
