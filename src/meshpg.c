@@ -14,6 +14,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "citus/citus.h"
 #include "contract/contract.h"
 #include "governance/policy.h"
 #include "history/history.h"
@@ -60,5 +61,6 @@ _PG_init(void)
 	mesh_install_planner_hook();
 	mesh_install_executor_hooks();
 	mesh_install_ddl_hooks();
+	mesh_install_citus_hooks();	/* citus/citus.c */
 	mesh_install_history();		/* last: it sees queries before governance masks them */
 }

@@ -105,6 +105,8 @@ typedef struct MeshProduct
 	MeshGrant  *grants;
 	char		relkind;
 	bool		inherited;		/* relid is a partition or child of the product */
+	bool		citus_shard;	/* relid is a shard or placement of it (Citus) */
+	bool		citus_table;	/* relid is a Citus table: its rows are in shards */
 	bool		policies_loaded;	/* policies: loaded on first use */
 	List	   *policies;		/* of MeshPolicy, analysed for relid */
 	List	   *compiled;		/* rules per reader identity (compile.c) */

@@ -24,6 +24,7 @@
 #include "utils/timestamp.h"
 
 #include "catalog/catalog.h"
+#include "citus/citus.h"
 #include "contract/contract.h"
 #include "governance/governance.h"
 #include "governance/policy.h"
@@ -166,6 +167,60 @@ mesh_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
  * SET LOCAL ROLE) resets the plan cache before cached plans are looked up
  * by the statements this one runs.
  */
+/* Whether the plan's marks say meshpg governed product id. */
+static bool
+plan_governed(PlannedStmt *stmt, int64 id)
+{
+	ListCell   *lc;
+	uint32		lo = 0;
+	bool		have_lo = false;
+
+	foreach(lc, stmt->invalItems)
+	{
+		PlanInvalItem *item = lfirst(lc);
+
+		if (item->cacheId == MESH_MARK_GOVERNED_LO)
+		{
+			lo = item->hashValue;
+			have_lo = true;
+		}
+		else if (item->cacheId == MESH_MARK_GOVERNED_HI && have_lo)
+		{
+			if ((int64) (((uint64) item->hashValue << 32) | lo) == id)
+				return true;
+			have_lo = false;
+		}
+	}
+	return false;
+}
+
+static void
+check_plan_governed(PlannedStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (stmt->commandType == CMD_UTILITY)
+		return;
+	foreach(lc, stmt->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+		const MeshProduct *product;
+
+		if (rte->rtekind != RTE_RELATION || rte->relkind == RELKIND_VIEW)
+			continue;
+		product = mesh_product_by_relid(rte->relid);
+		if (product == NULL || product->citus_table || plan_governed(stmt, product->id))
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot read data product \"%s\" through a plan meshpg did not govern",
+						product->qualname),
+				 errdetail("The plan for relation \"%s\" was made without meshpg's planner hook.",
+						   get_rel_name(rte->relid)),
+				 errhint("If Citus made it, check that citus is listed before meshpg in shared_preload_libraries.")));
+	}
+}
+
 static void
 mesh_executor_start(QueryDesc *queryDesc, int eflags)
 {
@@ -200,6 +255,17 @@ mesh_executor_start(QueryDesc *queryDesc, int eflags)
 				mesh_ensure_policies(product, rte->relid);
 		}
 	}
+
+	/*
+	 * Every product this plan reads must have been governed by meshpg's
+	 * planner hook.  A plan made without it (code that calls
+	 * standard_planner itself, such as Citus's local fast path for a shard
+	 * on this node) would read the rows raw: refused.  A Citus table's own
+	 * entry is routed, not read (planner.c checks the plan); a view's entry
+	 * is never scanned.
+	 */
+	if (!IsParallelWorker() && mesh_catalog() != NULL)
+		check_plan_governed(queryDesc->plannedstmt);
 
 	/*
 	 * Reads of view and materialized-view products that the planner let
@@ -385,6 +451,9 @@ mesh_check_perms(List *rangeTable, bool ereport_on_violation)
 		verdict = may_read(product, userid, &expired);
 		if (verdict == READ_ALLOWED)
 		{
+			/* the node Citus sent this shard read from told its reader */
+			if (product->citus_shard && mesh_citus_internal_backend())
+				continue;
 			if (product->state == MESH_DEPRECATED)
 				mesh_contract_deprecated_read(product, userid);
 			mesh_slo_gate(product);

@@ -57,6 +57,7 @@
 #include "utils/memutils.h"
 
 #include "catalog/catalog.h"
+#include "citus/citus.h"
 #include "governance/governance.h"
 #include "governance/policy.h"
 #include "history/history.h"
@@ -496,6 +497,13 @@ encode_reads(QueryDesc *query, char command, Oid *target)
 			continue;
 		if ((rte->requiredPerms & ACL_SELECT) == 0 && !by_grant &&
 			!read_through_parent(stmt, rti))
+			continue;
+
+		/*
+		 * A shard read Citus sent from another node is part of a read that
+		 * node records once, with the rows its reader got.
+		 */
+		if (product->citus_shard && mesh_citus_internal_backend())
 			continue;
 		if (n == 0)
 			*target = target_of(query, command);

@@ -44,6 +44,7 @@
 
 #include "catalog/catalog.h"
 #include "history/history.h"
+#include "citus/citus.h"
 #include "lineage/lineage.h"
 
 static planner_hook_type prev_planner = NULL;
@@ -560,6 +561,9 @@ mesh_lineage_record(PlannedStmt *stmt, Oid target, char command,
 					const Oid *sources, int n)
 {
 	if (writing || RecoveryInProgress() || mesh_catalog() == NULL || !IsTransactionState())
+		return;
+	/* a Citus worker's catalog is the coordinator's copy: lineage is recorded there */
+	if (mesh_citus_is_worker())
 		return;
 	record_statement(stmt, main_items(stmt, command), stmt->invalItems, target, command,
 					 sources, n);

@@ -79,4 +79,7 @@ extern int64 mesh_register_relation(const MeshDomain *domain, const char *name,
 									const char *description, Datum contacts,
 									bool contacts_null);
 
+/* common.c: run what follows as the relation's owner, or back */
+extern void mesh_as_relation_owner(Oid relid, bool on);
+
 #endif							/* MESHPG_REGISTRY_H */
