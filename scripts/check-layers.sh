@@ -27,6 +27,8 @@ LAYERS=(
     "catalog"                    # meshpg's tables, the backend cache, SQL-call helpers
     "policy"                     # the policy model, its compiler, the kind tables, explain_access
     "masks"                      # the mask functions
+    "citus"                      # the cluster: Citus tables and shards, the catalog sent to the
+                                 # other nodes (the catalog reaches it through a registration)
     "governance"                 # enforcement: planner, executor, statistics, functions, COPY
     "registry contract slo"      # the SQL surface: domains, products, grants, DDL guards; contracts,
                                  # descriptors; SLOs (declaration, evaluation, change tracking, the gate)

@@ -13,6 +13,8 @@
 #                            MESHPG_PGPORT
 #   meshpg_cluster_stop      stop it and remove its directory
 #   meshpg_psql ARGS...      psql against that cluster
+#   meshpg_ensure_citus      build and install Citus for the multi-node tests
+#                            when it is missing and ../shared/vendor has it
 
 : "${MESHPG_ROOT:?set MESHPG_ROOT to the repo root before sourcing lib.sh}"
 
@@ -167,4 +169,32 @@ meshpg_clean_pg_env() {
     for v in $(compgen -e); do
         case $v in PG*) unset "$v" ;; esac
     done
+}
+
+# The Citus build script beside the work tree (the test command's multi-node
+# suite and bench/citus.sh need Citus, which Debian does not package).
+meshpg_citus_script() {
+    local script=${MESHPG_CITUS_BUILD_SCRIPT:-$MESHPG_ROOT/../shared/vendor/build-citus.sh}
+    [ -f "$script" ] && (cd "$(dirname "$script")" && echo "$PWD/$(basename "$script")")
+}
+
+# Citus installed in our PostgreSQL: 0 when it is (or was just built), 1 when
+# the build failed, 2 when it is missing and there is no script to build it.
+meshpg_ensure_citus() {
+    local libdir script
+    libdir=$("$MESHPG_PG_CONFIG" --pkglibdir) || return 1
+    [ -f "$libdir/citus.so" ] && return 0
+    script=$(meshpg_citus_script) || return 2
+    [ -n "$script" ] || return 2
+    # gssapi headers: postgresql-server-dev-15 does not pull them in
+    # without recommends, and Citus includes them
+    if [ "$(dpkg-query -W -f='${db:Status-Status}' libkrb5-dev 2>/dev/null)" != installed ]; then
+        meshpg_log "installing libkrb5-dev (Citus build)"
+        meshpg_as_root apt-get update -q >/dev/null || return 1
+        meshpg_as_root env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -q --no-install-recommends libkrb5-dev || return 1
+    fi
+    meshpg_log "building Citus with $script (a few minutes)"
+    meshpg_as_root env PG_CONFIG="$MESHPG_PG_CONFIG" timeout 900 bash "$script" || return 1
+    [ -f "$libdir/citus.so" ]
 }

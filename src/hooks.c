@@ -26,6 +26,7 @@
 #include "storage/ipc.h"
 #include "utils/lsyscache.h"
 
+#include "meshpg/citus/citus.h"
 #include "meshpg/contract/contract.h"
 #include "meshpg/governance/governance.h"
 #include "meshpg/policy/policy.h"
@@ -145,6 +146,13 @@ const MeshExecutorEndStep mesh_executor_end_steps[] = {
 	 */
 	history_executor_end,
 	/*
+	 * citus: after a Citus function that changes the cluster's tables or
+	 * nodes (create_distributed_table, citus_add_node, ...) has run, sends
+	 * the catalog to the nodes again; around the inner steps, so that it
+	 * sends once everything below has finished with the statement
+	 */
+	mesh_citus_executor_end,
+	/*
 	 * governance: what a filtered product's scans hid from the activity
 	 * counters counts again, once the statement has ended (counters.c)
 	 */
@@ -192,6 +200,12 @@ const MeshUtilityStep mesh_utility_steps[] = {
 	 * derives from, around everything else (its plan is made inside)
 	 */
 	lineage_utility,
+	/*
+	 * citus: notes a SET LOCAL meshpg.purpose that Citus carries to the
+	 * workers (citus.propagate_set_commands = 'local'), once the inner
+	 * steps have set it, so that the planner lets such reads through
+	 */
+	mesh_citus_utility,
 	/*
 	 * governance: DDL guards (products, contracts), COPY of a product
 	 * rewritten to a governed query, EXPLAIN ANALYZE noted
@@ -344,6 +358,12 @@ mesh_install_hooks(void)
 	mesh_register_read_check(mesh_contract_deprecated_read);
 	mesh_register_read_check(mesh_slo_gate);
 	mesh_register_successor_lookup(mesh_contract_successor);
+
+	/*
+	 * The catalog asks the cluster (Citus) whether a relation is a shard of
+	 * a product's table, and tells it when the catalog changes.
+	 */
+	mesh_register_cluster(&mesh_citus_cluster_ops);
 
 	/* enforcement pins the functions of every policy expression loaded */
 	mesh_register_policy_expr_observer(mesh_pin_policy_functions);

@@ -21,6 +21,7 @@
 #include "meshpg/history/history.h"
 #include "meshpg/hooks.h"
 #include "meshpg/meshpg.h"
+#include "meshpg/citus/citus.h"
 
 PG_MODULE_MAGIC;
 

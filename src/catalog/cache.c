@@ -301,6 +301,24 @@ mesh_relation_parents(Oid relid)
 	return parents;
 }
 
+/* The cluster's operations, registered by citus/ (catalog.h). */
+static const MeshClusterOps *cluster_ops = NULL;
+
+void
+mesh_register_cluster(const MeshClusterOps *ops)
+{
+	cluster_ops = ops;
+}
+
+static inline const MeshClusterOps *
+cluster(void)
+{
+	/* without them a shard would pass for an ungoverned table */
+	if (cluster_ops == NULL)
+		elog(ERROR, "meshpg's cluster operations are not registered");
+	return cluster_ops;
+}
+
 /*
  * Fills entry from the catalog; false if relid is no product.  A partition
  * or inheritance child of a product is governed as that product, so that
@@ -313,7 +331,28 @@ load_product(Oid relid, MeshProduct *entry)
 	ListCell   *lc;
 
 	if (load_product_row(relid, entry))
+	{
+		entry->citus_table = cluster()->is_table(relid);
 		return true;
+	}
+
+	/*
+	 * A Citus shard, on any node: its rows are the product's rows.  (The
+	 * product's own entry may be the shard's table's parent: a partition
+	 * of a distributed partitioned table is a Citus table too.)
+	 */
+	{
+		Oid			logical = cluster()->shard_of(relid);
+
+		if (OidIsValid(logical) && load_product(logical, entry))
+		{
+			entry->inherited = true;
+			entry->citus_shard = true;
+			entry->citus_table = false;
+			entry->relkind = get_rel_relkind(relid);
+			return true;
+		}
+	}
 	parents = mesh_relation_parents(relid);
 	foreach(lc, parents)
 	{
@@ -416,6 +455,13 @@ mesh_product_by_relid(Oid relid)
 	 */
 	if (product_cache_stale)
 		reset_product_cache();
+	/*
+	 * A relation named like a shard may become one (Citus creates the table
+	 * before its metadata row, and shard moves create new ones): never
+	 * remember that it is not one.
+	 */
+	if (!loaded.is_product && cluster()->shard_like_name(relid))
+		return NULL;
 	entry = hash_search(product_cache, &relid, HASH_ENTER, &found);
 	memcpy(entry, &loaded, sizeof(MeshProduct));
 	return entry->is_product ? entry : NULL;
@@ -468,5 +514,7 @@ meshpg_catalog_changed(PG_FUNCTION_ARGS)
 				 errmsg("meshpg._catalog_changed() must be called as a trigger")));
 
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	/* on a Citus coordinator, the other nodes learn it in this transaction */
+	cluster()->catalog_changed(RelationGetRelid(trigdata->tg_relation));
 	PG_RETURN_POINTER(NULL);
 }

@@ -6,6 +6,9 @@
  *		functions, so that none of them reaches up into the registry.
  */
 #include "postgres.h"
+#include "utils/syscache.h"
+#include "catalog/pg_class.h"
+#include "access/htup_details.h"
 
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
@@ -467,4 +470,33 @@ mesh_int64_array(const int64 *values, int n, Oid elemtype)
 	if (values != NULL)
 		memcpy((char *) array + ARR_OVERHEAD_NONULLS(1), values, sizeof(int64) * n);
 	return array;
+}
+
+/*
+ * Runs what follows as relid's owner (on), or back as before (off).  An
+ * error in between is undone by the transaction's abort.  For the DDL
+ * meshpg runs on a product's relation (its guard, its grants): Citus
+ * propagates DDL on a connection of the current user, and only the
+ * owner's connection sees a table it distributed in the same transaction.
+ */
+void
+mesh_as_relation_owner(Oid relid, bool on)
+{
+	static Oid	saved_user = InvalidOid;
+	static int	saved_sec = 0;
+
+	if (on)
+	{
+		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+		Oid			owner;
+
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for relation %u", relid);
+		owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		ReleaseSysCache(tup);
+		GetUserIdAndSecContext(&saved_user, &saved_sec);
+		SetUserIdAndSecContext(owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+	}
+	else
+		SetUserIdAndSecContext(saved_user, saved_sec);
 }

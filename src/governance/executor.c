@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "access/parallel.h"
+#include "access/relation.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "executor/executor.h"
@@ -24,6 +25,7 @@
 #include "utils/timestamp.h"
 
 #include "meshpg/catalog/catalog.h"
+#include "meshpg/citus/citus.h"
 #include "meshpg/governance/governance.h"
 #include "meshpg/policy/policy.h"
 #include "meshpg/meshpg.h"
@@ -183,6 +185,87 @@ mesh_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
  * SET LOCAL ROLE) resets the plan cache before cached plans are looked up
  * by the statements this one runs.
  */
+/* Whether the plan's marks say meshpg governed product id. */
+static bool
+plan_governed(PlannedStmt *stmt, int64 id)
+{
+	ListCell   *lc;
+	uint32		lo = 0;
+	bool		have_lo = false;
+
+	foreach(lc, stmt->invalItems)
+	{
+		PlanInvalItem *item = lfirst(lc);
+
+		if (item->cacheId == MESH_MARK_GOVERNED_LO)
+		{
+			lo = item->hashValue;
+			have_lo = true;
+		}
+		else if (item->cacheId == MESH_MARK_GOVERNED_HI && have_lo)
+		{
+			if ((int64) (((uint64) item->hashValue << 32) | lo) == id)
+				return true;
+			have_lo = false;
+		}
+	}
+	return false;
+}
+
+/*
+ * Every product the plan reads must have been governed by meshpg's planner.
+ * Two kinds of plan escape it: one that Citus made for a shard itself, and
+ * one that reaches a product only as an inheritance child or partition the
+ * planner expanded from a parent that is not a product (its domain's
+ * internal table), after meshpg saw the query.  A reader exempt from every
+ * policy of the product loses nothing by the second; anyone else is refused
+ * rather than read the product ungoverned.
+ */
+static void
+check_plan_governed(PlannedStmt *stmt)
+{
+	ListCell   *lc;
+	int			rti = 0;
+
+	if (stmt->commandType == CMD_UTILITY)
+		return;
+	foreach(lc, stmt->rtable)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+		const MeshProduct *product;
+		MeshRules	rules;
+
+		rti++;
+		if (rte->rtekind != RTE_RELATION || rte->relkind == RELKIND_VIEW)
+			continue;
+		product = mesh_product_by_relid(rte->relid);
+		if (product == NULL || product->citus_table || plan_governed(stmt, product->id))
+			continue;
+		if (rte->requiredPerms == 0)
+		{
+			/* the plan holds its locks */
+			Relation	rel = relation_open(rte->relid, NoLock);
+			int			natts = RelationGetNumberOfAttributes(rel);
+
+			relation_close(rel, NoLock);
+			if (!mesh_compile_rules(product, rte->relid, rti, natts, InvalidOid, &rules))
+				continue;
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot read data product \"%s\" through a plan meshpg did not govern",
+						product->qualname),
+				 rte->requiredPerms == 0 ?
+				 errdetail("Relation \"%s\" is reached as a child of a table that is not a data product, so its policies were not applied.",
+						   get_rel_name(rte->relid)) :
+				 errdetail("The plan for relation \"%s\" was made without meshpg's planner hook.",
+						   get_rel_name(rte->relid)),
+				 rte->requiredPerms == 0 ?
+				 errhint("Read the data product itself, or read the parent with ONLY.") :
+				 errhint("If Citus made it, check that citus is listed before meshpg in shared_preload_libraries.")));
+	}
+}
+
 void
 mesh_executor_start(QueryDesc *queryDesc, int eflags, MeshHookStep next)
 {
@@ -217,6 +300,17 @@ mesh_executor_start(QueryDesc *queryDesc, int eflags, MeshHookStep next)
 				mesh_ensure_policies(product, rte->relid);
 		}
 	}
+
+	/*
+	 * Every product this plan reads must have been governed by meshpg's
+	 * planner hook.  A plan made without it (code that calls
+	 * standard_planner itself, such as Citus's local fast path for a shard
+	 * on this node) would read the rows raw: refused.  A Citus table's own
+	 * entry is routed, not read (planner.c checks the plan); a view's entry
+	 * is never scanned.
+	 */
+	if (!IsParallelWorker() && mesh_catalog() != NULL)
+		check_plan_governed(queryDesc->plannedstmt);
 
 	/*
 	 * Reads of view and materialized-view products that the planner let
@@ -394,6 +488,9 @@ mesh_check_perms(List *rangeTable, bool ereport_on_violation, MeshHookStep next)
 		verdict = may_read(product, userid, &expired);
 		if (verdict == READ_ALLOWED)
 		{
+			/* the node Citus sent this shard read from told its reader */
+			if (product->citus_shard && mesh_citus_internal_backend())
+				continue;
 			run_read_checks(product, userid);
 			continue;
 		}

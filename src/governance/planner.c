@@ -28,6 +28,8 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
+#include "access/transam.h"
 #include "catalog/pg_statistic.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
@@ -44,6 +46,7 @@
 #include "rewrite/rowsecurity.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -54,8 +57,7 @@
 #include "meshpg/policy/policy.h"
 #include "meshpg/catalog/sqlcall.h"
 #include "meshpg/meshpg.h"
-
-
+#include "meshpg/citus/citus.h"
 
 int			mesh_explain_analyze_depth = 0;
 
@@ -66,10 +68,14 @@ typedef struct GovernContext
 	List	   *marks;			/* reads let through on a grant: relid, user */
 	Oid			hash;			/* meshpg.mask_hash */
 	bool		calls_hash;		/* and the query calls it outside a policy */
+	bool		citus_topology;	/* calls a Citus function after which the
+								 * nodes need the catalog again */
 	TimestampTz valid_until;	/* the earliest of the rules' */
 	List	   *applied;		/* MESH_MARK_POLICY_* items */
 	bool		contain;		/* a policy may raise errors with raw values */
 	List	   *wrapped;		/* subqueries made of foreign-table entries */
+	List	   *delegated;		/* Citus tables whose shards govern the read */
+	List	   *governed_ids;	/* MESH_MARK_GOVERNED_* items */
 } GovernContext;
 
 typedef struct MaskArgs
@@ -80,6 +86,7 @@ typedef struct MaskArgs
 } MaskArgs;
 
 static void govern_query(Query *q, GovernContext *ctx);
+static bool reads_citus_walker(Node *node, void *context);
 
 /* Replaces one reference to the governed entry: masked, or as it was. */
 static Node *
@@ -249,6 +256,123 @@ refuse_view_write(RangeTblEntry *rte, int rti)
 				 errhint("Write to the base table, or have the domain team do it.")));
 }
 
+/* Whether two compilations apply the same policies to the same columns. */
+static bool
+same_rules(const MeshRules *a, const MeshRules *b)
+{
+	if (a->any != b->any || a->npolicies != b->npolicies)
+		return false;
+	for (int i = 0; i < a->npolicies; i++)
+		if (a->policies[i] != b->policies[i] ||
+			a->policy_attnos[i] != b->policy_attnos[i])
+			return false;
+	return true;
+}
+
+/*
+ * A read of a Citus table's rows is a read of its shards, which Citus
+ * sends to the nodes that hold them as the current user, and there (or
+ * here, for local placements) meshpg governs each shard as the product:
+ * masks once, row filters as security quals of the shard scan.  This node
+ * only routes, and must not mask again.  What the shard's node cannot know
+ * is refused here instead: the session's purpose (Citus does not carry
+ * meshpg.purpose to its connections, only SET LOCAL with
+ * citus.propagate_set_commands = 'local'), the outer user of a SECURITY
+ * DEFINER function, and the owner of a view the read goes through.  A
+ * read is let through only if what the shard's node will apply, for the
+ * current user alone and no purpose, is what this node would apply.
+ */
+static void
+check_delegable(const MeshProduct *product, Oid relid, int rti, int natts, Oid via,
+				const MeshRules *full)
+{
+	MeshRules	plain;
+	char	   *purpose = mesh_session_purpose;
+	const char *volatile what = NULL;
+
+	if (GetOuterUserId() != GetUserId())
+	{
+		if (full->any)
+			what = "a SECURITY DEFINER function's reader";
+	}
+	else
+	{
+		PG_TRY();
+		{
+			/* the purpose the shards' nodes have: SET LOCAL that Citus carried */
+			if (purpose == NULL || !mesh_citus_workers_have_purpose(purpose))
+				mesh_session_purpose = "";
+			(void) mesh_compile_rules(product, relid, rti, natts, InvalidOid, &plain);
+		}
+		PG_FINALLY();
+		{
+			mesh_session_purpose = purpose;
+		}
+		PG_END_TRY();
+		if (!same_rules(full, &plain))
+			what = (purpose != NULL && purpose[0] != '\0') ?
+				"the session's purpose" : "the owner of the view the read goes through";
+	}
+	if (what != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot read distributed data product \"%s\" here: %s changes its policies",
+						product->qualname, what),
+				 errdetail("The nodes holding its shards govern the read for the current user alone, with only a purpose Citus carried to them, and would apply other policies than this query needs."),
+				 errhint("Declare a purpose with SET LOCAL meshpg.purpose inside a transaction block while citus.propagate_set_commands is 'local'; read as the role itself, not through a SECURITY DEFINER function or another role's view.")));
+}
+
+/*
+ * The guard's text names no relation (meshpg.guard()), so that Citus can
+ * copy it onto shards before their table exists there: its value for this
+ * entry is decided here, from the relation the policy sits on.
+ */
+static Node *
+replace_guard_mutator(Node *node, Oid *relid)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, FuncExpr) && ((FuncExpr *) node)->funcid == mesh_guard_oid())
+		return (Node *) makeBoolConst(mesh_guard_value(*relid), false);
+	return expression_tree_mutator(node, replace_guard_mutator, relid);
+}
+
+static void
+replace_guards(Query *q, int rti, RangeTblEntry *rte)
+{
+	Oid			relid = rte->relid;
+
+	if (!OidIsValid(mesh_guard_oid()))
+		return;
+	if (rte->securityQuals != NIL)
+		rte->securityQuals = (List *) replace_guard_mutator((Node *) rte->securityQuals, &relid);
+	if (rti == q->resultRelation && q->withCheckOptions != NIL)
+		q->withCheckOptions = (List *) replace_guard_mutator((Node *) q->withCheckOptions,
+															  &relid);
+}
+
+/*
+ * A relation that carries meshpg's guard but is no product this node
+ * knows: a Citus shard whose policies never reached this node, or a
+ * product's table copied without its catalog.  Refused: it would be read
+ * raw.
+ */
+static void
+refuse_unknown_guarded(Oid relid)
+{
+	Relation	rel = relation_open(relid, NoLock);
+	bool		guarded = false;
+	ListCell   *lc;
+
+	if (rel->rd_rel->relrowsecurity && rel->rd_rsdesc != NULL)
+		foreach(lc, rel->rd_rsdesc->policies)
+			guarded |= strcmp(((RowSecurityPolicy *) lfirst(lc))->policy_name,
+							  MESH_GUARD_POLICY) == 0;
+	relation_close(rel, NoLock);
+	if (guarded)
+		mesh_refuse_unknown_product(relid);
+}
+
 /* Applies the rules of a governed entry: masks, then row filters. */
 static void
 govern_entry(Query *q, int rti, Oid relid, Oid via, GovernContext *ctx)
@@ -260,13 +384,57 @@ govern_entry(Query *q, int rti, Oid relid, Oid via, GovernContext *ctx)
 	bool		any;
 
 	if (product == NULL)
+	{
+		if (rt_fetch(rti, q->rtable)->rtekind == RTE_RELATION)
+			refuse_unknown_guarded(relid);
 		return;
+	}
 	ctx->governed = true;
+	if (!product->citus_table)
+	{
+		ctx->governed_ids = lappend(ctx->governed_ids,
+									mark(MESH_MARK_GOVERNED_LO, (uint32) product->id));
+		ctx->governed_ids = lappend(ctx->governed_ids,
+									mark(MESH_MARK_GOVERNED_HI, (uint32) ((uint64) product->id >> 32)));
+	}
 
 	rel = relation_open(relid, NoLock);
 	any = mesh_compile_rules(product, relid, rti, RelationGetNumberOfAttributes(rel),
 							 via, &rules);
 	ctx->valid_until = Min(ctx->valid_until, rules.valid_until);
+	if (product->citus_table && rt_fetch(rti, q->rtable)->rtekind == RTE_RELATION)
+	{
+		check_delegable(product, relid, rti, RelationGetNumberOfAttributes(rel), via, &rules);
+		ctx->delegated = list_append_unique_oid(ctx->delegated, relid);
+		if (any)
+		{
+			/* reported as applied: the shards' nodes apply exactly these */
+			ctx->applied = lappend(ctx->applied, mark(MESH_MARK_POLICY_REL, (uint32) relid));
+			for (int i = 0; i < rules.npolicies; i++)
+			{
+				uint64		id = (uint64) rules.policies[i];
+
+				ctx->applied = lappend(ctx->applied, mark(MESH_MARK_POLICY_LO, (uint32) id));
+				ctx->applied = lappend(ctx->applied,
+									   mark(MESH_MARK_POLICY_HI,
+											(uint32) (((id >> 32) & 0xffff) << 16) |
+											(uint16) rules.policy_attnos[i]));
+			}
+			mesh_hide_stats(rt_fetch(rti, q->rtable), relid, &rules);
+			if (rules.quals != NIL && !(q->commandType == CMD_INSERT && rti == q->resultRelation))
+				ctx->filtered = true;
+		}
+		relation_close(rel, NoLock);
+		return;
+	}
+	if (any && rt_fetch(rti, q->rtable)->rtekind == RTE_SUBQUERY &&
+		reads_citus_walker((Node *) rt_fetch(rti, q->rtable)->subquery, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot read view data product \"%s\": it reads a Citus table and its own policies apply to you",
+						product->qualname),
+				 errdetail("Citus sends the view's query to the shards without the view's row filters and keyed masks."),
+				 errhint("Register the distributed table itself as the product, or read the view as an exempt role.")));
 	if (any)
 	{
 		bool		masked = false;
@@ -627,6 +795,61 @@ govern_statistics(Query *q, int rti)
 	rte->securityQuals = lcons(visible, rte->securityQuals);
 }
 
+/*
+ * Citus functions that touch a product's table as a whole.  Converting a
+ * table (alter_distributed_table, undistribute_table, ...) creates a new
+ * one, moves the rows and drops the old: the product would lose its
+ * relation, so the conversion is refused for any product, draft or not,
+ * with what to do instead.  Distributing a table or adding a node is
+ * followed by sending the catalog (ExecutorEnd, citus.c).
+ */
+static void
+check_citus_call(FuncExpr *call, GovernContext *ctx)
+{
+	char	   *name;
+
+	if (get_func_namespace(call->funcid) != PG_CATALOG_NAMESPACE)
+		return;
+	name = get_func_name(call->funcid);
+	if (name == NULL)
+		return;
+	if (strcmp(name, "alter_distributed_table") == 0 ||
+		strcmp(name, "undistribute_table") == 0 ||
+		strcmp(name, "alter_table_set_access_method") == 0 ||
+		strcmp(name, "alter_old_partitions_set_access_method") == 0)
+	{
+		Node	   *arg = call->args != NIL ? linitial(call->args) : NULL;
+		const MeshProduct *product = NULL;
+
+		if (arg != NULL && IsA(arg, Const) && !((Const *) arg)->constisnull &&
+			((Const *) arg)->consttype == REGCLASSOID)
+			product = mesh_product_by_relid(DatumGetObjectId(((Const *) arg)->constvalue));
+		else if (arg != NULL && !IsA(arg, Const))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("%s() must name its table with a constant while meshpg is loaded", name),
+					 errdetail("meshpg refuses to convert the table of a data product and must know which table it is."),
+					 errhint("Pass the table as a literal, for example '%s'::regclass.", "schema.table")));
+		if (product != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot run %s() on the table of data product \"%s\"", name,
+							product->qualname),
+					 errdetail("Citus converts a table by creating a new one and dropping the old, which would leave the product without its relation."),
+					 errhint("Unregister the product (meshpg.unregister_product), convert the table, and register it again; for a published product, publish a new major version on a new table with meshpg.publish_version().")));
+	}
+	else if (strcmp(name, "create_distributed_table") == 0 ||
+			 strcmp(name, "create_distributed_table_concurrently") == 0 ||
+			 strcmp(name, "create_reference_table") == 0 ||
+			 strcmp(name, "citus_add_local_table_to_metadata") == 0 ||
+			 strcmp(name, "citus_add_node") == 0 ||
+			 strcmp(name, "master_add_node") == 0 ||
+			 strcmp(name, "citus_activate_node") == 0 ||
+			 strcmp(name, "start_metadata_sync_to_node") == 0 ||
+			 strcmp(name, "citus_set_coordinator_host") == 0)
+		ctx->citus_topology = true;
+}
+
 static bool
 govern_walker(Node *node, GovernContext *ctx)
 {
@@ -647,6 +870,9 @@ govern_walker(Node *node, GovernContext *ctx)
 	if (IsA(node, FuncExpr) && ((FuncExpr *) node)->funcid == ctx->hash &&
 		((FuncExpr *) node)->funcformat != MESH_POLICY_CALL)
 		ctx->calls_hash = true;
+	if (IsA(node, FuncExpr) && ((FuncExpr *) node)->funcid >= FirstNormalObjectId &&
+		mesh_citus_active())
+		check_citus_call((FuncExpr *) node, ctx);
 	return expression_tree_walker(node, govern_walker, ctx);
 }
 
@@ -693,6 +919,7 @@ govern_query(Query *q, GovernContext *ctx)
 			/* a view's placeholder entry is never scanned */
 			else if (rte->relkind != RELKIND_VIEW)
 			{
+				replace_guards(q, rti, rte);
 				relid = rte->relid;
 				if (rte->relkind == RELKIND_MATVIEW || rte->relkind == RELKIND_FOREIGN_TABLE)
 					access_by_grant(rte, relid, ctx);
@@ -752,6 +979,99 @@ govern_query(Query *q, GovernContext *ctx)
 	query_tree_walker(q, govern_walker, ctx, 0);
 }
 
+/* Whether plan, or a plan below it, scans one of relids itself. */
+static bool
+scans_relation(Plan *plan, PlannedStmt *stmt, List *relids)
+{
+	ListCell   *lc;
+	List	   *children = NIL;
+
+	if (plan == NULL)
+		return false;
+	switch (nodeTag(plan))
+	{
+		case T_SeqScan:
+		case T_SampleScan:
+		case T_IndexScan:
+		case T_IndexOnlyScan:
+		case T_BitmapHeapScan:
+		case T_TidScan:
+		case T_TidRangeScan:
+			{
+				Index		scanrelid = ((Scan *) plan)->scanrelid;
+
+				if (scanrelid > 0 &&
+					list_member_oid(relids, rt_fetch(scanrelid, stmt->rtable)->relid))
+					return true;
+				break;
+			}
+		case T_Append:
+			children = ((Append *) plan)->appendplans;
+			break;
+		case T_MergeAppend:
+			children = ((MergeAppend *) plan)->mergeplans;
+			break;
+		case T_BitmapAnd:
+			children = ((BitmapAnd *) plan)->bitmapplans;
+			break;
+		case T_BitmapOr:
+			children = ((BitmapOr *) plan)->bitmapplans;
+			break;
+		case T_SubqueryScan:
+			children = list_make1(((SubqueryScan *) plan)->subplan);
+			break;
+		case T_CustomScan:
+			children = ((CustomScan *) plan)->custom_plans;
+			break;
+		default:
+			break;
+	}
+	foreach(lc, children)
+		if (scans_relation(lfirst(lc), stmt, relids))
+			return true;
+	return scans_relation(plan->lefttree, stmt, relids) ||
+		scans_relation(plan->righttree, stmt, relids);
+}
+
+/*
+ * The reads left to the shards' nodes must really go there: a plan that
+ * scans a Citus table here (Citus declined the query, or its table still
+ * holds rows here) would read it ungoverned.
+ */
+static void
+check_routed(PlannedStmt *stmt, List *relids)
+{
+	ListCell   *lc;
+	bool		scans = scans_relation(stmt->planTree, stmt, relids);
+
+	foreach(lc, stmt->subplans)
+		scans |= scans_relation(lfirst(lc), stmt, relids);
+	if (scans)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot read a distributed data product through a plan Citus does not route to its shards"),
+				 errdetail("meshpg governs a Citus table's rows where its shards are read; this plan reads the table on this node."),
+				 errhint("Write the query so that Citus can distribute it, or read the product on a single server.")));
+}
+
+/* Whether q or a query below it reads a Citus table. */
+static bool
+reads_citus_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, reads_citus_walker, context,
+								 QTW_EXAMINE_RTES_BEFORE);
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		return rte->rtekind == RTE_RELATION && mesh_citus_is_table(rte->relid);
+	}
+	return expression_tree_walker(node, reads_citus_walker, context);
+}
+
 /* Governs the query, then plans it with the hidden statistics in place. */
 static PlannedStmt *
 govern_and_plan(Query *parse, const char *query_string, int cursorOptions,
@@ -772,6 +1092,26 @@ govern_and_plan(Query *parse, const char *query_string, int cursorOptions,
 					 errhint("Use EXPLAIN without ANALYZE.")));
 	}
 
+	/*
+	 * Citus plans a router query whose shard is on this node by swapping
+	 * the shard into the query and calling standard_planner itself
+	 * (citus.enable_local_fast_path_query_optimization): that plan of the
+	 * shard would never pass through this hook, and the routed read would
+	 * be ungoverned.  Off while Citus plans a read left to the shards, so
+	 * that it plans the shard query through planner() like any other.
+	 */
+	if (ctx->delegated != NIL &&
+		GetConfigOption("citus.enable_local_fast_path_query_optimization", true, false) != NULL)
+	{
+		PlannedStmt *result;
+		int			nest = NewGUCNestLevel();
+
+		(void) set_config_option("citus.enable_local_fast_path_query_optimization", "off",
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		result = mesh_next_planner(parse, query_string, cursorOptions, boundParams, next);
+		AtEOXact_GUC(true, nest);
+		return result;
+	}
 	return mesh_next_planner(parse, query_string, cursorOptions, boundParams, next);
 }
 
@@ -779,7 +1119,7 @@ PlannedStmt *
 mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 			 ParamListInfo boundParams, MeshHookStep next)
 {
-	GovernContext ctx = {false, false, NIL, InvalidOid, false, DT_NOEND, NIL, false, NIL};
+	GovernContext ctx = {false, false, NIL, InvalidOid, false, false, DT_NOEND, NIL, false, NIL, NIL, NIL};
 	PlannedStmt *volatile result = NULL;
 	ListCell   *lc;
 	List	   *outer_hidden_stats = mesh_hidden_stats_enter();
@@ -795,6 +1135,17 @@ mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 		mesh_hidden_stats_leave(outer_hidden_stats);
 	}
 	PG_END_TRY();
+
+	if (ctx.delegated != NIL)
+		check_routed(result, ctx.delegated);
+	if (ctx.citus_topology)
+	{
+		PlanInvalItem *item = makeNode(PlanInvalItem);
+
+		item->cacheId = MESH_MARK_CITUS_SYNC;
+		item->hashValue = 0;
+		result->invalItems = lappend(result->invalItems, item);
+	}
 
 	/* Also when the reader was exempt: the next reader may not be. */
 	if (ctx.governed)
@@ -819,6 +1170,7 @@ mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 		result->invalItems = lappend(lappend(result->invalItems, hi), lo);
 	}
 	result->invalItems = list_concat(result->invalItems, ctx.applied);
+	result->invalItems = list_concat(result->invalItems, ctx.governed_ids);
 	if (ctx.contain)
 	{
 		PlanInvalItem *item = makeNode(PlanInvalItem);

@@ -63,6 +63,7 @@
 #include "meshpg/hooks.h"
 #include "meshpg/lineage/lineage.h"
 #include "meshpg/meshpg.h"
+#include "meshpg/citus/citus.h"
 
 
 /* A statement whose records are built and not yet appended. */
@@ -494,6 +495,13 @@ encode_reads(QueryDesc *query, char command, Oid *target)
 			continue;
 		if ((rte->requiredPerms & ACL_SELECT) == 0 && !by_grant &&
 			!read_through_parent(stmt, rti))
+			continue;
+
+		/*
+		 * A shard read Citus sent from another node is part of a read that
+		 * node records once, with the rows its reader got.
+		 */
+		if (product->citus_shard && mesh_citus_internal_backend())
 			continue;
 		if (n == 0)
 			*target = target_of(query, command);

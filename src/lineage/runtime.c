@@ -46,6 +46,7 @@
 #include "meshpg/meshpg.h"
 #include "meshpg/hooks.h"
 #include "meshpg/lineage/lineage.h"
+#include "meshpg/citus/citus.h"
 
 
 /* The utility statement whose query writes a relation, if any. */
@@ -554,6 +555,9 @@ mesh_lineage_record(PlannedStmt *stmt, Oid target, char command,
 					const Oid *sources, int n)
 {
 	if (writing || RecoveryInProgress() || mesh_catalog() == NULL || !IsTransactionState())
+		return;
+	/* a Citus worker's catalog is the coordinator's copy: lineage is recorded there */
+	if (mesh_citus_is_worker())
 		return;
 	record_statement(stmt, main_items(stmt, command), stmt->invalItems, target, command,
 					 sources, n);

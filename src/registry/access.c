@@ -48,9 +48,13 @@ revoke_privileges(const MeshProductRow *product, Oid grantee)
 	const char *role = quote_identifier(GetUserNameFromId(grantee, false));
 
 	if (grants_sql_select(product->relid))
+	{
+		mesh_as_relation_owner(product->relid, true);
 		mesh_spi_exec(psprintf("REVOKE SELECT ON %s FROM %s",
 							   mesh_relation_name(product->relid), role),
 					  0, NULL, NULL, NULL);
+		mesh_as_relation_owner(product->relid, false);
+	}
 	mesh_spi_exec("SELECT 1 FROM meshpg.cat_grant g JOIN meshpg.cat_product p ON p.id = g.product_id "
 				  " WHERE p.domain_id = $1 AND g.grantee::oid = $2",
 				  2, (Oid[]) {INT8OID, OIDOID},
@@ -129,8 +133,12 @@ meshpg_grant_access(PG_FUNCTION_ARGS)
 						   quote_identifier(product.domain.name), role),
 				  0, NULL, NULL, NULL);
 	if (grants_sql_select(product.relid))
+	{
+		mesh_as_relation_owner(product.relid, true);
 		mesh_spi_exec(psprintf("GRANT SELECT ON %s TO %s", mesh_relation_name(product.relid), role),
 					  0, NULL, NULL, NULL);
+		mesh_as_relation_owner(product.relid, false);
+	}
 
 	args[0] = Int64GetDatum(product.id);
 	args[1] = ObjectIdGetDatum(grantee);

@@ -49,6 +49,7 @@
 #include "tcop/cmdtag.h"
 
 #include "meshpg/catalog/catalog.h"
+#include "meshpg/citus/citus.h"
 #include "meshpg/contract/contract.h"
 #include "meshpg/governance/governance.h"
 #include "meshpg/policy/policy.h"
@@ -56,6 +57,25 @@
 #include "meshpg/registry/registry.h"
 #include "meshpg/text/icu.h"
 
+/*
+ * The product whose DDL this guard checks.  On a Citus worker, none: DDL
+ * there is Citus applying what the coordinator's guard already checked
+ * (Citus refuses DDL on distributed tables from anywhere else), and the
+ * guard's bookkeeping would write the worker's copy of the catalog, which
+ * only the coordinator's sends may change (a send in the same distributed
+ * transaction would wait on those rows: a deadlock).  A shard is not a
+ * product's relation for DDL either.
+ */
+static const MeshProduct *
+ddl_product_by_relid(Oid relid)
+{
+	const MeshProduct *product;
+
+	if (mesh_citus_is_worker())
+		return NULL;
+	product = mesh_product_by_relid(relid);
+	return product != NULL && product->citus_shard ? NULL : product;
+}
 
 static bool
 is_served(const MeshProduct *product)
@@ -116,7 +136,7 @@ forget_dropped_role(Oid roleid)
 static void
 guard_relation_drop(Oid relid, int attnum)
 {
-	const MeshProduct *product = mesh_product_by_relid(relid);
+	const MeshProduct *product = ddl_product_by_relid(relid);
 	char	   *column;
 
 	/* Partitions and children of a product come and go with the data. */
@@ -215,7 +235,7 @@ product_relid(RangeVar *rv)
 	relid = RangeVarGetRelid(rv, NoLock, true);
 	if (!OidIsValid(relid))
 		return InvalidOid;
-	product = mesh_product_by_relid(relid);
+	product = ddl_product_by_relid(relid);
 	if (product == NULL || product->inherited)
 		return InvalidOid;
 	return relid;
@@ -224,8 +244,12 @@ product_relid(RangeVar *rv)
 static void
 refuse_guard_change(RangeVar *rv, const char *policy)
 {
-	Oid			relid = product_relid(rv);
+	Oid			relid;
 
+	/* meshpg's own upgrade scripts rewrite the guard (1.3: no relation name) */
+	if (creating_extension)
+		return;
+	relid = product_relid(rv);
 	if (OidIsValid(relid) && strcmp(policy, MESH_GUARD_POLICY) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -298,7 +322,7 @@ refuse_served_rename(Oid relid, const char *column)
 
 	if (!OidIsValid(relid) || !mesh_contracts_installed())
 		return;
-	product = mesh_product_by_relid(relid);
+	product = ddl_product_by_relid(relid);
 	if (product == NULL || product->inherited || !is_served(product))
 		return;
 	id = product->id;
@@ -383,7 +407,7 @@ published_column(int64 product_id, const char *column, char **type, bool *nullab
 static void
 check_contract_cmd(Oid relid, AlterTableCmd *cmd)
 {
-	const MeshProduct *product = mesh_product_by_relid(relid);
+	const MeshProduct *product = ddl_product_by_relid(relid);
 	int64		id;
 	char	   *type;
 	bool		nullable;
@@ -478,7 +502,7 @@ contract_targets(Node *stmt)
 	rels = recurse ? find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
 	foreach(lc, rels)
 	{
-		const MeshProduct *product = mesh_product_by_relid(lfirst_oid(lc));
+		const MeshProduct *product = ddl_product_by_relid(lfirst_oid(lc));
 
 		ListCell   *li;
 		bool		seen = false;
@@ -581,7 +605,7 @@ check_utility(Node *stmt, const char *queryString)
 
 				if (OidIsValid(relid))
 				{
-					const MeshProduct *product = mesh_product_by_relid(relid);
+					const MeshProduct *product = ddl_product_by_relid(relid);
 					int64		id = product->id;
 					char	   *qualname = pstrdup(product->qualname);
 
@@ -623,7 +647,7 @@ check_utility(Node *stmt, const char *queryString)
 			{
 				ViewStmt   *vs = (ViewStmt *) stmt;
 				Oid			relid = vs->replace ? product_relid(vs->view) : InvalidOid;
-				const MeshProduct *product = OidIsValid(relid) ? mesh_product_by_relid(relid) : NULL;
+				const MeshProduct *product = OidIsValid(relid) ? ddl_product_by_relid(relid) : NULL;
 
 				if (product != NULL && is_served(product) && mesh_contracts_installed())
 					mesh_contract_check_view(vs, relid, product->id, queryString);
@@ -648,7 +672,7 @@ check_utility(Node *stmt, const char *queryString)
 								 errmsg("cannot disable row security on relation \"%s\"",
 										get_rel_name(relid)),
 								 errdetail("It is the output port of data product \"%s\"; meshpg's guard needs row security.",
-										   mesh_product_by_relid(relid)->qualname)));
+										   ddl_product_by_relid(relid)->qualname)));
 				}
 				break;
 			}
@@ -682,7 +706,7 @@ apply_column_rename(RenameStmt *rs, Oid relid)
 
 	foreach(lc, rels)
 	{
-		const MeshProduct *product = mesh_product_by_relid(lfirst_oid(lc));
+		const MeshProduct *product = ddl_product_by_relid(lfirst_oid(lc));
 
 		any |= product != NULL && !product->inherited;
 	}
@@ -692,7 +716,7 @@ apply_column_rename(RenameStmt *rs, Oid relid)
 	mesh_spi_begin(&spi);
 	foreach(lc, rels)
 	{
-		const MeshProduct *product = mesh_product_by_relid(lfirst_oid(lc));
+		const MeshProduct *product = ddl_product_by_relid(lfirst_oid(lc));
 		int64		id;
 		Datum		args[3];
 		Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
@@ -721,7 +745,7 @@ apply_column_rename(RenameStmt *rs, Oid relid)
 	 */
 	foreach(lc, relids_renamed)
 	{
-		const MeshProduct *product = mesh_product_by_relid(lfirst_oid(lc));
+		const MeshProduct *product = ddl_product_by_relid(lfirst_oid(lc));
 		ErrorContextCallback callback;
 
 		if (product == NULL)

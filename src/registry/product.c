@@ -19,6 +19,7 @@
 #include "meshpg/meshpg.h"
 #include "meshpg/registry/registry.h"
 #include "meshpg/text/text.h"
+#include "meshpg/governance/governance.h"
 
 PG_FUNCTION_INFO_V1(meshpg_register_product);
 PG_FUNCTION_INFO_V1(meshpg_unregister_product);
@@ -139,13 +140,30 @@ install_guard(Oid relid)
 	enabled_rls = !((Form_pg_class) GETSTRUCT(tup))->relrowsecurity;
 	ReleaseSysCache(tup);
 
+	/*
+	 * As the table's owner: Citus propagates this DDL to the shards on a
+	 * connection of the current user, and only the owner's connection sees
+	 * a table it distributed in this same transaction.
+	 */
+	mesh_as_relation_owner(relid, true);
 	if (enabled_rls)
 		mesh_spi_exec(psprintf("ALTER TABLE %s ENABLE ROW LEVEL SECURITY", rel),
 					  0, NULL, NULL, NULL);
-	mesh_spi_exec(psprintf("CREATE POLICY %s ON %s AS PERMISSIVE FOR ALL TO PUBLIC "
-						   "USING (meshpg.guard(%s::regclass)) WITH CHECK (meshpg.guard(%s::regclass))",
-						   MESH_GUARD_POLICY, rel, quote_literal_cstr(rel), quote_literal_cstr(rel)),
-				  0, NULL, NULL, NULL);
+	/*
+	 * No relation name in the text (1.3): Citus copies the policy onto the
+	 * table's shards, on nodes where the table may not exist yet.
+	 */
+	if (OidIsValid(mesh_guard_oid()))
+		mesh_spi_exec(psprintf("CREATE POLICY %s ON %s AS PERMISSIVE FOR ALL TO PUBLIC "
+							   "USING (meshpg.guard()) WITH CHECK (meshpg.guard())",
+							   MESH_GUARD_POLICY, rel),
+					  0, NULL, NULL, NULL);
+	else
+		mesh_spi_exec(psprintf("CREATE POLICY %s ON %s AS PERMISSIVE FOR ALL TO PUBLIC "
+							   "USING (meshpg.guard(%s::regclass)) WITH CHECK (meshpg.guard(%s::regclass))",
+							   MESH_GUARD_POLICY, rel, quote_literal_cstr(rel), quote_literal_cstr(rel)),
+					  0, NULL, NULL, NULL);
+	mesh_as_relation_owner(relid, false);
 	return enabled_rls;
 }
 
@@ -158,11 +176,13 @@ remove_guard(const MeshProductRow *product)
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
 		return;
 	rel = mesh_relation_name(product->relid);
+	mesh_as_relation_owner(product->relid, true);
 	mesh_spi_exec(psprintf("DROP POLICY IF EXISTS %s ON %s", MESH_GUARD_POLICY, rel),
 				  0, NULL, NULL, NULL);
 	if (product->guard_enabled_rls)
 		mesh_spi_exec(psprintf("ALTER TABLE %s DISABLE ROW LEVEL SECURITY", rel),
 					  0, NULL, NULL, NULL);
+	mesh_as_relation_owner(product->relid, false);
 }
 
 /*

@@ -47,6 +47,7 @@
 
 #include "meshpg/policy/policy.h"
 #include "meshpg/slo/slo.h"
+#include "meshpg/citus/citus.h"
 
 PG_FUNCTION_INFO_V1(meshpg_evaluate);
 
@@ -1075,10 +1076,15 @@ mesh_slo_evaluate(const char *ref, List *runs, List *only, double sample_percent
 	{
 		char	   *error;
 
-		/* Only the extension's own: nobody else may create in its schema. */
-		ctx.tally = OidIsValid(LookupFuncName(list_make2(makeString("meshpg"),
-														 makeString("_slo_tally")),
-											  1, (Oid[]) {ANYOID}, true));
+		/*
+		 * Only the extension's own: nobody else may create in its schema.
+		 * Citus cannot split that aggregate across shards: a Citus table
+		 * is measured with plain counts, which it can.
+		 */
+		ctx.tally = !mesh_citus_is_table(RelationGetRelid(ctx.rel)) &&
+			OidIsValid(LookupFuncName(list_make2(makeString("meshpg"),
+												 makeString("_slo_tally")),
+									  1, (Oid[]) {ANYOID}, true));
 
 		started = GetCurrentTimestamp();
 		error = guarded(pass_as_domain, &ctx, NULL);

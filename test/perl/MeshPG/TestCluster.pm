@@ -9,10 +9,12 @@
 #   my $node = meshpg_node('name', conf => q{meshpg.history = off});
 #   my $primary = meshpg_node('primary', init => { allows_streaming => 1 });
 #   my $node = meshpg_node('name', start => 0);            # left stopped
+#   my $node = meshpg_node('name', preload => 'citus,meshpg');  # MeshCitus.pm
 #
 # The node is a PostgreSQL::Test::Cluster: UTF8 and no locale (as the
 # regression suites, --encoding=UTF8 --no-locale), meshpg in
-# shared_preload_libraries (it refuses to load otherwise), then the extra
+# shared_preload_libraries (it refuses to load otherwise; preload gives the
+# whole list when another library must come first), then the extra
 # settings given in conf.
 package MeshPG::TestCluster;
 
@@ -31,7 +33,9 @@ sub meshpg_node
 	my $node = PostgreSQL::Test::Cluster->new($name);
 
 	$node->init(%init, extra => [ '--encoding=UTF8', '--no-locale' ]);
-	$node->append_conf('postgresql.conf', "shared_preload_libraries = 'meshpg'");
+	my $preload = $opts{preload} // 'meshpg';
+
+	$node->append_conf('postgresql.conf', "shared_preload_libraries = '$preload'");
 	$node->append_conf('postgresql.conf', $opts{conf}) if defined $opts{conf};
 	$node->start if $opts{start} // 1;
 	return $node;

@@ -263,3 +263,24 @@ RESET ROLE;
 SELECT meshpg.flush_access_history() > 0 AS flushed;
 SELECT product, relation, role, columns, rows FROM meshpg.access_history
  WHERE read_at >= :'hh_kid_start' ORDER BY statement;
+
+-- 5b. The same path for a reader the product's policies apply to: the
+-- planner expands the child after meshpg has governed the query, so the
+-- child's policies would not run.  The domain team's own SQL grant on its
+-- internal table does not open a way around them: the read is refused.
+SET ROLE vault_team;
+INSERT INTO vault.hh_kid VALUES (3, 'hidden-inherited-kind', 8);
+SELECT meshpg.tag_column('vault.hh_kid', 'kind', 'confidential') IS NOT NULL AS tagged;
+SELECT meshpg.publish('vault.hh_kid', version => '1.0.0') IS NOT NULL AS published;
+SELECT meshpg.grant_access('vault.hh_kid', 'reader') IS NOT NULL AS granted;
+GRANT SELECT ON vault.hh_base TO reader;
+RESET ROLE;
+SET ROLE reader;
+SELECT id, kind FROM vault.hh_kid ORDER BY id;
+SELECT id, kind FROM vault.hh_base ORDER BY id;
+SELECT count(*) FROM vault.hh_base;
+SELECT id, kind FROM ONLY vault.hh_base ORDER BY id;
+RESET ROLE;
+SET ROLE vault_team;
+REVOKE SELECT ON vault.hh_base FROM reader;
+RESET ROLE;

@@ -105,6 +105,8 @@ typedef struct MeshProduct
 	MeshGrant  *grants;
 	char		relkind;
 	bool		inherited;		/* relid is a partition or child of the product */
+	bool		citus_shard;	/* relid is a shard or placement of it (Citus) */
+	bool		citus_table;	/* relid is a Citus table: its rows are in shards */
 	bool		policies_loaded;	/* policies: loaded on first use */
 	List	   *policies;		/* of MeshPolicy, analysed for relid */
 	List	   *compiled;		/* rules per reader identity (compile.c) */
@@ -151,5 +153,28 @@ extern int	mesh_spi_exec(const char *sql, int nargs, Oid *argtypes,
 /* The first value sql returns (NULL if none), in the caller's context. */
 extern char *mesh_spi_first_value(const char *sql, int nargs, Oid *argtypes,
 								  Datum *values);
+
+/*
+ * cache.c: the cluster a relation's rows may be spread over (Citus).  The
+ * catalog asks it whether a relation is a shard of a product's table, so
+ * that the shard is governed as the product, and tells it when the catalog
+ * changes, so that the other nodes receive it.  citus/ (a layer above,
+ * meshpg/citus/citus.h) registers these from src/hooks.c before any query
+ * runs; the catalog refuses to look a product up without them rather than
+ * take a shard for an ungoverned table.
+ */
+typedef struct MeshClusterOps
+{
+	/* the table whose shard (or placement) relid is, or InvalidOid */
+	Oid			(*shard_of) (Oid relid);
+	/* whether relid is a table whose rows live in shards */
+	bool		(*is_table) (Oid relid);
+	/* whether relid's name could name a shard (never cached as no product) */
+	bool		(*shard_like_name) (Oid relid);
+	/* a catalog table changed in this transaction (from its trigger) */
+	void		(*catalog_changed) (Oid relid);
+} MeshClusterOps;
+
+extern void mesh_register_cluster(const MeshClusterOps *ops);
 
 #endif							/* MESHPG_CATALOG_H */

@@ -71,4 +71,8 @@ extern void mesh_resolve_product(const char *ref, bool for_update, MeshProductRo
 extern void mesh_invalidate_products(const char *query, int64 id);
 extern void mesh_refresh_search_product(int64 product_id);
 extern void mesh_refresh_search_domain(int64 domain_id);
+
+/* sqlcall.c: run what follows as the relation's owner, or back */
+extern void mesh_as_relation_owner(Oid relid, bool on);
+
 #endif							/* MESHPG_SQLCALL_H */

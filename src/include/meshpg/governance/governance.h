@@ -44,6 +44,16 @@ extern int	mesh_explain_analyze_depth;
  */
 #define MESH_MARK_CONTAIN	(-1007)
 
+/* (-1008) is MESH_MARK_CITUS_SYNC, in meshpg/citus/citus.h (below this layer) */
+
+/*
+ * A product meshpg governed in this plan (its id's low and high 32 bits):
+ * the executor refuses a plan that reads a product's rows without it, a
+ * plan some code made without this planner hook (Citus's local fast path).
+ */
+#define MESH_MARK_GOVERNED_LO	(-1009)
+#define MESH_MARK_GOVERNED_HI	(-1010)
+
 /* The messages that replace a withheld one (executor.c, planner.c). */
 #define MESH_WITHHELD_QUERY_MSG \
 	"error while reading a data product whose policies apply to you, message withheld"
@@ -73,6 +83,11 @@ extern void mesh_install_function_callbacks(void);
 
 /* planner.c: the view a subquery entry was expanded from, or InvalidOid */
 extern Oid	mesh_expanded_view(RangeTblEntry *rte);
+
+/* guard.c: the fail-closed guard of table products */
+extern Oid	mesh_guard_oid(void);
+extern bool mesh_guard_value(Oid relid);
+extern void mesh_refuse_unknown_product(Oid relid) pg_attribute_noreturn();
 
 /* reads.c: COPY of a governed relation becomes COPY (SELECT ...) */
 extern Node *mesh_govern_copy(Node *stmt);
