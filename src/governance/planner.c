@@ -407,6 +407,8 @@ govern_walker(Node *node, GovernContext *ctx)
 {
 	if (node == NULL)
 		return false;
+	/* nested queries recurse without nodeFuncs.c checking */
+	check_stack_depth();
 	if (IsA(node, Query))
 	{
 		govern_query((Query *) node, ctx);
@@ -519,6 +521,16 @@ govern_query(Query *q, GovernContext *ctx)
 	query_tree_walker(q, govern_walker, ctx, 0);
 }
 
+void
+mesh_refuse_explain_analyze(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("EXPLAIN ANALYZE is not allowed on data products whose rows are filtered for you"),
+			 errdetail("Its row counts would reveal the rows the policies hide."),
+			 errhint("Use EXPLAIN without ANALYZE.")));
+}
+
 /* Governs the query, then plans it with the hidden statistics in place. */
 static PlannedStmt *
 govern_and_plan(Query *parse, const char *query_string, int cursorOptions,
@@ -532,11 +544,7 @@ govern_and_plan(Query *parse, const char *query_string, int cursorOptions,
 		if (ctx->calls_hash && !mesh_is_admin(GetUserId()))
 			mesh_refuse_hash_call();
 		if (ctx->filtered && mesh_explain_analyze_depth > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("EXPLAIN ANALYZE is not allowed on data products whose rows are filtered for you"),
-					 errdetail("Its row counts would reveal the rows the policies hide."),
-					 errhint("Use EXPLAIN without ANALYZE.")));
+			mesh_refuse_explain_analyze();
 	}
 
 	if (prev_planner_hook)
@@ -587,6 +595,15 @@ mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 		result->invalItems = lappend(lappend(result->invalItems, hi), lo);
 	}
 	result->invalItems = list_concat(result->invalItems, ctx.applied);
+	if (ctx.filtered)
+	{
+		PlanInvalItem *item = makeNode(PlanInvalItem);
+
+		/* the executor refuses to count this plan's rows (executor.c) */
+		item->cacheId = MESH_MARK_FILTERED;
+		item->hashValue = 0;
+		result->invalItems = lappend(result->invalItems, item);
+	}
 	if (ctx.contain)
 	{
 		PlanInvalItem *item = makeNode(PlanInvalItem);
