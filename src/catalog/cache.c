@@ -518,8 +518,13 @@ mesh_product_cache_context(void)
 	return product_cxt;
 }
 
-const MeshProduct *
-mesh_product_by_relid(Oid relid)
+/*
+ * The lookup behind mesh_product_by_relid and mesh_product_itself: with
+ * climb false, a relation that is no product itself is answered NULL without
+ * walking up (and the answer, incomplete, is not cached).
+ */
+static const MeshProduct *
+product_lookup(Oid relid, bool climb)
 {
 	MeshProduct *entry;
 
@@ -538,7 +543,7 @@ mesh_product_by_relid(Oid relid)
 
 		entry = hash_search(product_cache, &relid, HASH_FIND, NULL);
 		if (entry != NULL)
-			return entry->is_product ? entry : NULL;
+			return entry->is_product && (climb || !entry->inherited) ? entry : NULL;
 
 		/* meshpg's own tables are never products; don't recurse into them. */
 		if (is_catalog_rel(relid))
@@ -561,6 +566,8 @@ mesh_product_by_relid(Oid relid)
 			cache_answer(relid, &loaded, false);
 			break;
 		}
+		if (!climb)
+			return NULL;
 		parents = mesh_relation_parents(relid);
 		if (parents == NIL)
 		{
@@ -587,7 +594,26 @@ mesh_product_by_relid(Oid relid)
 
 	entry = hash_search(product_cache, &relid, HASH_FIND, NULL);
 	Assert(entry != NULL);
-	return entry->is_product ? entry : NULL;
+	return entry->is_product && (climb || !entry->inherited) ? entry : NULL;
+}
+
+const MeshProduct *
+mesh_product_by_relid(Oid relid)
+{
+	return product_lookup(relid, true);
+}
+
+/*
+ * The product whose own relation is relid, or NULL (also for a partition or
+ * child of one).  The DDL guard needs no more: dropping, renaming or moving
+ * a product's descendant is the domain team's business.  It never walks the
+ * ancestors, so that dropping the members of a deep inheritance tree one by
+ * one (each drop resets the cache) does not walk the tree once per drop.
+ */
+const MeshProduct *
+mesh_product_itself(Oid relid)
+{
+	return product_lookup(relid, false);
 }
 
 bool

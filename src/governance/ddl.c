@@ -117,7 +117,7 @@ forget_dropped_role(Oid roleid)
 static void
 guard_relation_drop(Oid relid, int attnum)
 {
-	const MeshProduct *product = mesh_product_by_relid(relid);
+	const MeshProduct *product = mesh_product_itself(relid);
 	char	   *column;
 
 	/* Partitions and children of a product come and go with the data. */
@@ -217,8 +217,8 @@ product_relid(RangeVar *rv)
 	relid = RangeVarGetRelid(rv, NoLock, true);
 	if (!OidIsValid(relid))
 		return InvalidOid;
-	product = mesh_product_by_relid(relid);
-	if (product == NULL || product->inherited)
+	product = mesh_product_itself(relid);
+	if (product == NULL)
 		return InvalidOid;
 	return relid;
 }
