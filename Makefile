@@ -11,7 +11,7 @@ HEADERS = $(wildcard src/*.h src/*/*.h)
 # Shipped scripts are frozen; the next version's upgrade script is built
 # from one part per concern (sql/<version>/NN-concern.sql, in name order).
 DATA = $(wildcard sql/meshpg--*.sql)
-DATA_built = meshpg--1.0--1.1.sql meshpg--1.1--1.2.sql
+DATA_built = meshpg--1.0--1.1.sql meshpg--1.1--1.2.sql meshpg--1.2--1.3.sql
 
 PG_CONFIG ?= pg_config
 ICU_CFLAGS := $(shell pkg-config --cflags icu-uc icu-i18n)
@@ -67,6 +67,8 @@ $(OBJS): $(HEADERS)
 meshpg--1.0--1.1.sql: $(sort $(wildcard sql/1.1/*.sql))
 	cat $^ > $@
 meshpg--1.1--1.2.sql: $(sort $(wildcard sql/1.2/*.sql))
+	cat $^ > $@
+meshpg--1.2--1.3.sql: $(sort $(wildcard sql/1.3/*.sql))
 	cat $^ > $@
 
 # Each suite on its own, so scripts/test.sh can count them all even when

@@ -245,7 +245,6 @@ convert_free(StringInfo out, const YNode *node)
 	bool		b;
 	bool		first = true;
 
-	check_stack_depth();
 	switch (node->kind)
 	{
 		case YSCALAR:
@@ -383,7 +382,6 @@ convert_object(StringInfo out, const YNode *node, const FieldSpec *fields, const
 			   *lv;
 	bool		first = true;
 
-	check_stack_depth();
 	if (node->kind != YMAP)
 		path_error(v, path[0] ? path : "(document)", node->line,
 				   "expected a mapping, found %s", kind_name(node), NULL);

@@ -57,7 +57,7 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM meshpg.cat_access_history'
 my $before = $node->safe_psql('postgres', $trail);
 reads(2);    # waiting in the ring across the update
 
-$node->safe_psql('postgres', 'ALTER EXTENSION meshpg UPDATE');
+$node->safe_psql('postgres', q{ALTER EXTENSION meshpg UPDATE TO '1.2'});
 is($node->safe_psql('postgres',
 		q{SELECT extversion, to_regclass('meshpg.cat_access_history') IS NULL
 		    FROM pg_extension WHERE extname = 'meshpg'}),
