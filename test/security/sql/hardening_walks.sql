@@ -230,3 +230,30 @@ EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE q(3);
 DEALLOCATE q;
 RESET plan_cache_mode;
 RESET ROLE;
+
+-- 7. A lineage graph of diamonds: views that each read both views of the
+-- level below, 2^30 paths from the product.  The lineage reports walk it
+-- by relation (1.3).
+SET ROLE reader;
+CREATE VIEW attack.la0 AS SELECT id, ssn FROM vault.people;
+CREATE VIEW attack.lb0 AS SELECT id, ssn FROM vault.people;
+DO $$
+BEGIN
+    FOR i IN 1..30 LOOP
+        EXECUTE format('CREATE VIEW attack.la%s AS SELECT id, ssn FROM attack.la%s UNION ALL SELECT id, ssn FROM attack.lb%s', i, i - 1, i - 1);
+        EXECUTE format('CREATE VIEW attack.lb%s AS SELECT id, ssn FROM attack.la%s UNION ALL SELECT id, ssn FROM attack.lb%s', i, i - 1, i - 1);
+    END LOOP;
+END $$;
+SET statement_timeout = '5s';
+SELECT count(*), max(level) FROM meshpg.lineage('vault.people', 'downstream', 100)
+ WHERE target LIKE 'attack.l%';
+RESET ROLE;
+SET ROLE vault_team;
+SELECT count(*), max(level) FROM meshpg.lineage('vault.people', 'both', 100)
+ WHERE target LIKE 'attack.l%';
+SELECT kind, count(*) FROM meshpg.impact('vault.people', 'ssn')
+ WHERE name LIKE 'attack.l%' GROUP BY kind ORDER BY kind;
+SELECT * FROM meshpg.impact('vault.people', 'ssn') WHERE name LIKE 'attack.l_30.%' ORDER BY name;
+RESET statement_timeout;
+RESET ROLE;
+DROP VIEW attack.la0, attack.lb0 CASCADE;
