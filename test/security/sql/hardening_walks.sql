@@ -257,3 +257,25 @@ SELECT * FROM meshpg.impact('vault.people', 'ssn') WHERE name LIKE 'attack.l_30.
 RESET statement_timeout;
 RESET ROLE;
 DROP VIEW attack.la0, attack.lb0 CASCADE;
+
+-- 8. meshpg's cache keeps every relation a walk reached: when an ancestor
+-- halfway up gains or loses a product parent, its descendants' answers go
+-- with it, in the session that cached them.
+CREATE TABLE public.hw_mid (id int NOT NULL, name text NOT NULL, ssn text, email text,
+    region text NOT NULL,
+    note text CONSTRAINT people_note_check CHECK (note IS NULL OR length(note) < 100));
+CREATE TABLE public.hw_leaf () INHERITS (public.hw_mid);
+INSERT INTO public.hw_leaf SELECT * FROM ONLY vault.people;
+GRANT SELECT ON public.hw_leaf TO reader;
+SET ROLE reader;
+SELECT count(*) FROM public.hw_leaf;
+RESET ROLE;
+ALTER TABLE public.hw_mid INHERIT vault.people;
+SET ROLE reader;
+SELECT id, name, ssn FROM public.hw_leaf ORDER BY id;
+RESET ROLE;
+ALTER TABLE public.hw_mid NO INHERIT vault.people;
+SET ROLE reader;
+SELECT count(*) FROM public.hw_leaf;
+RESET ROLE;
+DROP TABLE public.hw_mid CASCADE;
