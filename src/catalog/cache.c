@@ -320,50 +320,202 @@ cluster(void)
 }
 
 /*
- * Fills entry from the catalog; false if relid is no product.  A partition
- * or inheritance child of a product is governed as that product, so that
- * reading it directly is no way around the product's policies.
+ * Ancestor walks.  A partition or inheritance child of a product is governed
+ * as that product, so that reading it directly is no way around the
+ * product's policies: for every relation a query reads, the hooks ask
+ * whether it or one of its ancestors (by pg_inherits) is a product.
+ *
+ * Anyone with TEMP can build inheritance graphs of their own tables, tens of
+ * thousands of levels deep, or "diamonds" in which each level inherits from
+ * both tables of the level below (2^depth paths).  The walk is therefore
+ * iterative (an explicit stack, not C recursion), visits each relation once
+ * (a visited set), stops at the first ancestor whose answer is already
+ * cached, and checks for interrupts at each step: it costs one catalog
+ * probe per relation of the graph, never one per path.  It is depth-first
+ * in pg_inherits order, as the recursive walk it replaces, so that a child
+ * of two products is governed as the same one as before.
+ *
+ * Every relation the walk reached is cached with its answer: the ones on the
+ * path to the product (they are its descendants) and the ones it left
+ * without finding one (negative).  A later read of any of them is a hash
+ * probe, a query that expands a deep tree asks each child once, and any
+ * relcache invalidation of one of them (ATTACH, DETACH, INHERIT, NO
+ * INHERIT, DROP send one for the child) resets the whole cache, so that no
+ * descendant keeps an answer its ancestors no longer give.
  */
-static bool
-load_product(Oid relid, MeshProduct *entry)
-{
-	List	   *parents;
-	ListCell   *lc;
 
-	if (load_product_row(relid, entry))
+/*
+ * The relations whose product relid is governed as: a Citus shard's table
+ * first (on any node, a shard's rows are its table's rows; the table may in
+ * turn be a partition of the product), then its parents by pg_inherits.
+ */
+static List *
+ancestors_of(Oid relid)
+{
+	Oid			logical = cluster()->shard_of(relid);
+	List	   *parents = mesh_relation_parents(relid);
+
+	return OidIsValid(logical) ? lcons_oid(logical, parents) : parents;
+}
+
+/* The product row of relid itself, and whether relid is a Citus table. */
+static bool
+load_own_row(Oid relid, MeshProduct *entry)
+{
+	if (!load_product_row(relid, entry))
+		return false;
+	entry->citus_table = cluster()->is_table(relid);
+	return true;
+}
+
+typedef struct WalkFrame
+{
+	Oid			relid;
+	List	   *parents;		/* by pg_inherits seqno */
+	int			next;			/* the next parent to visit */
+} WalkFrame;
+
+/* One walk's answers, inserted into the cache once the walk is over. */
+typedef struct WalkResult
+{
+	bool		found;
+	bool		loaded;			/* found by reading the product's own row */
+	MeshProduct product;		/* the product (or a cached descendant) */
+	List	   *positive;		/* relids governed as that product */
+	List	   *negative;		/* relids with no product above them */
+} WalkResult;
+
+static void
+walk_ancestors(Oid relid, List *parents, WalkResult *result)
+{
+	MemoryContext walk_cxt = AllocSetContextCreate(CurrentMemoryContext,
+												   "meshpg ancestor walk",
+												   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext oldcxt = MemoryContextSwitchTo(walk_cxt);
+	HASHCTL		ctl;
+	HTAB	   *visited;
+	WalkFrame  *stack;
+	int			depth = 0;
+	int			size = 64;
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(Oid);
+	ctl.hcxt = walk_cxt;
+	visited = hash_create("meshpg visited relations", 256, &ctl,
+						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	(void) hash_search(visited, &relid, HASH_ENTER, NULL);
+	stack = palloc(sizeof(WalkFrame) * size);
+	stack[0].relid = relid;
+	stack[0].parents = parents;
+	stack[0].next = 0;
+
+	while (depth >= 0 && !result->found)
 	{
-		entry->citus_table = cluster()->is_table(relid);
-		return true;
+		WalkFrame  *top = &stack[depth];
+		Oid			parent;
+		bool		seen;
+		MeshProduct *cached = NULL;
+
+		if (top->next >= list_length(top->parents))
+		{
+			/* every ancestor of top was visited: none is a product */
+			if (depth > 0)
+			{
+				MemoryContextSwitchTo(oldcxt);
+				result->negative = lappend_oid(result->negative, top->relid);
+				MemoryContextSwitchTo(walk_cxt);
+			}
+			depth--;
+			continue;
+		}
+		parent = list_nth_oid(top->parents, top->next++);
+		(void) hash_search(visited, &parent, HASH_ENTER, &seen);
+		if (seen)
+			continue;			/* reached before by another path */
+		CHECK_FOR_INTERRUPTS();
+
+		/* an ancestor already answered for answers for its own ancestors */
+		if (!product_cache_stale)
+			cached = hash_search(product_cache, &parent, HASH_FIND, NULL);
+		if (cached != NULL)
+		{
+			if (cached->is_product)
+			{
+				result->found = true;
+				result->product = *cached;
+			}
+			continue;
+		}
+		MemoryContextSwitchTo(oldcxt);
+		result->found = load_own_row(parent, &result->product);
+		MemoryContextSwitchTo(walk_cxt);
+		if (result->found)
+		{
+			result->loaded = true;
+			result->product.relid = parent;
+			result->product.is_product = true;
+			continue;
+		}
+		if (++depth >= size)
+		{
+			size *= 2;
+			stack = repalloc(stack, sizeof(WalkFrame) * size);
+		}
+		stack[depth].relid = parent;
+		stack[depth].parents = ancestors_of(parent);
+		stack[depth].next = 0;
 	}
+
+	/* the relations on the stack lead to the product: its descendants */
+	MemoryContextSwitchTo(oldcxt);
+	if (result->found)
+		for (int i = 0; i <= depth; i++)
+			result->positive = lappend_oid(result->positive, stack[i].relid);
+	MemoryContextDelete(walk_cxt);
+}
+
+/*
+ * Enters relid's answer, unless it is there: product (NULL for a negative
+ * answer), as the product itself or as one of its descendants.
+ */
+static void
+cache_answer(Oid relid, const MeshProduct *product, bool inherited)
+{
+	MeshProduct *entry;
+	bool		found;
 
 	/*
-	 * A Citus shard, on any node: its rows are the product's rows.  (The
-	 * product's own entry may be the shard's table's parent: a partition
-	 * of a distributed partitioned table is a Citus table too.)
+	 * A relation named like a Citus shard may become one (Citus creates the
+	 * table before its metadata row, and shard moves create new ones):
+	 * never remember that it is not one.
 	 */
+	if (product == NULL && cluster()->shard_like_name(relid))
+		return;
+	entry = hash_search(product_cache, &relid, HASH_ENTER, &found);
+	if (found)
+		return;
+	memset(entry, 0, sizeof(MeshProduct));
+	entry->relid = relid;
+	if (product == NULL)
+		return;
+	*entry = *product;
+	entry->relid = relid;
+	entry->is_product = true;
+	entry->inherited = inherited;
+	if (inherited)
 	{
-		Oid			logical = cluster()->shard_of(relid);
-
-		if (OidIsValid(logical) && load_product(logical, entry))
+		entry->relkind = get_rel_relkind(relid);
+		/* a Citus shard's rows are its product's: it is read as a shard */
+		if (OidIsValid(cluster()->shard_of(relid)))
 		{
-			entry->inherited = true;
 			entry->citus_shard = true;
 			entry->citus_table = false;
-			entry->relkind = get_rel_relkind(relid);
-			return true;
 		}
 	}
-	parents = mesh_relation_parents(relid);
-	foreach(lc, parents)
-	{
-		if (load_product(lfirst_oid(lc), entry))
-		{
-			entry->inherited = true;
-			entry->relkind = get_rel_relkind(relid);
-			return true;
-		}
-	}
-	return false;
+	/* policies are analysed for each relation's own columns */
+	entry->policies_loaded = false;
+	entry->policies = NIL;
+	entry->compiled = NIL;
 }
 
 /* Fills entry from the product row registered for relid itself. */
@@ -424,47 +576,108 @@ mesh_product_cache_context(void)
 	return product_cxt;
 }
 
-const MeshProduct *
-mesh_product_by_relid(Oid relid)
+/*
+ * The lookup behind mesh_product_by_relid and mesh_product_itself: with
+ * climb false, a relation that is no product itself is answered NULL without
+ * walking up (and the answer, incomplete, is not cached).
+ */
+static const MeshProduct *
+product_lookup(Oid relid, bool climb)
 {
 	MeshProduct *entry;
-	MeshProduct loaded;
-	bool		found;
 
 	if (mesh_catalog() == NULL)
 		return NULL;
-	if (product_cache == NULL || product_cache_stale)
-		reset_product_cache();
+
+	for (;;)
+	{
+		MeshProduct loaded;
+		List	   *parents;
+		WalkResult	walk;
+		ListCell   *lc;
+
+		if (product_cache == NULL || product_cache_stale)
+			reset_product_cache();
+
+		entry = hash_search(product_cache, &relid, HASH_FIND, NULL);
+		if (entry != NULL)
+			return entry->is_product && (climb || !entry->inherited) ? entry : NULL;
+
+		/* meshpg's own tables are never products; don't recurse into them. */
+		if (is_catalog_rel(relid))
+			return NULL;
+
+		/*
+		 * The relation's own row; then, only for a relation that has parents
+		 * (a partition, or a row in pg_inherits), the walk up.  Loading takes
+		 * locks, which may process invalidations and reset the cache, whose
+		 * memory holds what was loaded: then load again.  What is loaded is
+		 * right, since the catalog snapshot was taken after those locks.
+		 */
+		memset(&loaded, 0, sizeof(loaded));
+		loaded.relid = relid;
+		if (load_own_row(relid, &loaded))
+		{
+			if (product_cache_stale)
+				continue;
+			loaded.is_product = true;
+			cache_answer(relid, &loaded, false);
+			break;
+		}
+		if (!climb)
+			return NULL;
+		parents = ancestors_of(relid);
+		if (parents == NIL)
+		{
+			if (product_cache_stale)
+				continue;
+			if (cluster()->shard_like_name(relid))
+				return NULL;	/* see cache_answer */
+			cache_answer(relid, NULL, false);
+			break;
+		}
+
+		memset(&walk, 0, sizeof(walk));
+		walk_ancestors(relid, parents, &walk);
+		if (product_cache_stale)
+			continue;
+		if (walk.loaded)
+			cache_answer(walk.product.relid, &walk.product, false);
+		foreach(lc, walk.negative)
+			cache_answer(lfirst_oid(lc), NULL, false);
+		foreach(lc, walk.positive)
+			cache_answer(lfirst_oid(lc), &walk.product, true);
+		if (!walk.found)
+		{
+			if (cluster()->shard_like_name(relid))
+				return NULL;	/* see cache_answer */
+			cache_answer(relid, NULL, false);
+		}
+		break;
+	}
 
 	entry = hash_search(product_cache, &relid, HASH_FIND, NULL);
-	if (entry != NULL)
-		return entry->is_product ? entry : NULL;
+	Assert(entry != NULL);
+	return entry->is_product && (climb || !entry->inherited) ? entry : NULL;
+}
 
-	/* meshpg's own tables are never products; don't recurse into them. */
-	if (is_catalog_rel(relid))
-		return NULL;
+const MeshProduct *
+mesh_product_by_relid(Oid relid)
+{
+	return product_lookup(relid, true);
+}
 
-	memset(&loaded, 0, sizeof(loaded));
-	loaded.relid = relid;
-	loaded.is_product = load_product(relid, &loaded);
-
-	/*
-	 * Loading took locks, which may have processed invalidations and reset
-	 * the table: insert afresh.  What we read is still right, since our
-	 * snapshot was taken after those locks.
-	 */
-	if (product_cache_stale)
-		reset_product_cache();
-	/*
-	 * A relation named like a shard may become one (Citus creates the table
-	 * before its metadata row, and shard moves create new ones): never
-	 * remember that it is not one.
-	 */
-	if (!loaded.is_product && cluster()->shard_like_name(relid))
-		return NULL;
-	entry = hash_search(product_cache, &relid, HASH_ENTER, &found);
-	memcpy(entry, &loaded, sizeof(MeshProduct));
-	return entry->is_product ? entry : NULL;
+/*
+ * The product whose own relation is relid, or NULL (also for a partition or
+ * child of one).  The DDL guard needs no more: dropping, renaming or moving
+ * a product's descendant is the domain team's business.  It never walks the
+ * ancestors, so that dropping the members of a deep inheritance tree one by
+ * one (each drop resets the cache) does not walk the tree once per drop.
+ */
+const MeshProduct *
+mesh_product_itself(Oid relid)
+{
+	return product_lookup(relid, false);
 }
 
 bool

@@ -18,6 +18,7 @@
 #include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "executor/executor.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/plannodes.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -181,6 +182,85 @@ mesh_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 }
 
 /*
+ * EXPLAIN ANALYZE counts the rows each node produced and removed ("Rows
+ * Removed by Filter"): of a plan whose rows are filtered for the reader, it
+ * would count the hidden rows.  The planner refuses to plan such a read
+ * under EXPLAIN ANALYZE, but a plan can reach the executor without being
+ * planned again: a prepared statement's cached generic plan through
+ * EXPLAIN (ANALYZE) EXECUTE or EXPLAIN ANALYZE CREATE TABLE AS EXECUTE.
+ * So the executor checks too, at every start, from the plan's mark
+ * (planner.c) and the instrumentation asked for: a plan is built for one
+ * reader, and replanned for another (it is role-dependent), so its mark
+ * speaks for the reader that runs it.
+ *
+ * Instrumentation that no EXPLAIN ANALYZE asked for comes from another
+ * extension: auto_explain with log_analyze, whose output a reader can get
+ * with client_min_messages = log.  Refusing the read would break every
+ * filtered read on a server that logs plans; the plan runs uninstrumented
+ * instead, and such a module logs it without row counts or timings.
+ */
+static bool
+instrumented(PlanState *ps, void *context)
+{
+	if (ps == NULL)
+		return false;
+	if (ps->instrument != NULL)
+		return true;
+	return planstate_tree_walker(ps, instrumented, context);
+}
+
+static bool
+drop_instrumentation(PlanState *ps, void *context)
+{
+	if (ps == NULL)
+		return false;
+	ps->instrument = NULL;
+	return planstate_tree_walker(ps, drop_instrumentation, context);
+}
+
+static bool
+plan_is_filtered(QueryDesc *queryDesc)
+{
+	ListCell   *lc;
+
+	foreach(lc, queryDesc->plannedstmt->invalItems)
+		if (((PlanInvalItem *) lfirst(lc))->cacheId == MESH_MARK_FILTERED)
+			return true;
+	return false;
+}
+
+/* Before the executor starts: refuse EXPLAIN ANALYZE, or uninstrument. */
+static void
+uncount_before(QueryDesc *queryDesc)
+{
+	if (queryDesc->instrument_options == 0)
+		return;
+	if (mesh_explain_analyze_depth > 0)
+		mesh_refuse_explain_analyze();
+	queryDesc->instrument_options = 0;
+}
+
+/*
+ * After: a module whose ExecutorStart hook runs after this one (loaded
+ * before meshpg) instrumented the nodes.  They have not run yet, so taking
+ * the instrumentation away now leaves them uncounted.
+ */
+static void
+uncount_after(QueryDesc *queryDesc)
+{
+	if (queryDesc->instrument_options == 0 &&
+		(queryDesc->planstate == NULL || !instrumented(queryDesc->planstate, NULL)))
+		return;
+	if (mesh_explain_analyze_depth > 0)
+		mesh_refuse_explain_analyze();
+	queryDesc->instrument_options = 0;
+	if (queryDesc->estate != NULL)
+		queryDesc->estate->es_instrument = 0;	/* parallel workers */
+	if (queryDesc->planstate != NULL)
+		(void) drop_instrumentation(queryDesc->planstate, NULL);
+}
+
+/*
  * Every execution: a changed outer user (SET ROLE, set_config, the end of
  * SET LOCAL ROLE) resets the plan cache before cached plans are looked up
  * by the statements this one runs.
@@ -272,6 +352,7 @@ mesh_executor_start(QueryDesc *queryDesc, int eflags, MeshHookStep next)
 	ListCell   *lc;
 	Oid			relid = InvalidOid;
 	uint64		until = 0;
+	bool		filtered;
 
 	mesh_track_outer_user();
 
@@ -366,7 +447,14 @@ mesh_executor_start(QueryDesc *queryDesc, int eflags, MeshHookStep next)
 			}
 		}
 	}
+
+	filtered = !IsParallelWorker() && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
+		plan_is_filtered(queryDesc);
+	if (filtered)
+		uncount_before(queryDesc);
 	mesh_next_executor_start(queryDesc, eflags, next);
+	if (filtered)
+		uncount_after(queryDesc);
 
 	/* the relations are open: keep a filtered product's counters (counters.c) */
 	mesh_hide_activity(queryDesc);

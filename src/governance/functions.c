@@ -11,6 +11,7 @@
 #include "catalog/pg_language.h"
 #include "catalog/pg_proc.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -115,6 +116,8 @@ pin_functions_walker(Node *node, void *context)
 {
 	if (node == NULL)
 		return false;
+	/* nested queries recurse without nodeFuncs.c checking */
+	check_stack_depth();
 	if (IsA(node, Query))
 		return query_tree_walker((Query *) node, pin_functions_walker, context, 0);
 	(void) check_functions_in_node(node, pin_function_walker, context);

@@ -855,6 +855,8 @@ govern_walker(Node *node, GovernContext *ctx)
 {
 	if (node == NULL)
 		return false;
+	/* nested queries recurse without nodeFuncs.c checking */
+	check_stack_depth();
 	if (IsA(node, Query))
 	{
 		govern_query((Query *) node, ctx);
@@ -988,6 +990,7 @@ scans_relation(Plan *plan, PlannedStmt *stmt, List *relids)
 
 	if (plan == NULL)
 		return false;
+	check_stack_depth();
 	switch (nodeTag(plan))
 	{
 		case T_SeqScan:
@@ -1061,8 +1064,12 @@ reads_citus_walker(Node *node, void *context)
 	if (node == NULL)
 		return false;
 	if (IsA(node, Query))
+	{
+		/* query_tree_walker hands nested queries straight back: no check */
+		check_stack_depth();
 		return query_tree_walker((Query *) node, reads_citus_walker, context,
 								 QTW_EXAMINE_RTES_BEFORE);
+	}
 	if (IsA(node, RangeTblEntry))
 	{
 		RangeTblEntry *rte = (RangeTblEntry *) node;
@@ -1070,6 +1077,16 @@ reads_citus_walker(Node *node, void *context)
 		return rte->rtekind == RTE_RELATION && mesh_citus_is_table(rte->relid);
 	}
 	return expression_tree_walker(node, reads_citus_walker, context);
+}
+
+void
+mesh_refuse_explain_analyze(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("EXPLAIN ANALYZE is not allowed on data products whose rows are filtered for you"),
+			 errdetail("Its row counts would reveal the rows the policies hide."),
+			 errhint("Use EXPLAIN without ANALYZE.")));
 }
 
 /* Governs the query, then plans it with the hidden statistics in place. */
@@ -1085,11 +1102,7 @@ govern_and_plan(Query *parse, const char *query_string, int cursorOptions,
 		if (ctx->calls_hash && !mesh_is_admin(GetUserId()))
 			mesh_refuse_hash_call();
 		if (ctx->filtered && mesh_explain_analyze_depth > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("EXPLAIN ANALYZE is not allowed on data products whose rows are filtered for you"),
-					 errdetail("Its row counts would reveal the rows the policies hide."),
-					 errhint("Use EXPLAIN without ANALYZE.")));
+			mesh_refuse_explain_analyze();
 	}
 
 	/*
@@ -1171,6 +1184,15 @@ mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 	}
 	result->invalItems = list_concat(result->invalItems, ctx.applied);
 	result->invalItems = list_concat(result->invalItems, ctx.governed_ids);
+	if (ctx.filtered)
+	{
+		PlanInvalItem *item = makeNode(PlanInvalItem);
+
+		/* the executor refuses to count this plan's rows (executor.c) */
+		item->cacheId = MESH_MARK_FILTERED;
+		item->hashValue = 0;
+		result->invalItems = lappend(result->invalItems, item);
+	}
 	if (ctx.contain)
 	{
 		PlanInvalItem *item = makeNode(PlanInvalItem);

@@ -8,6 +8,7 @@
 #include "catalog/index.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
+#include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/plancat.h"
 #include "utils/lsyscache.h"
@@ -71,6 +72,8 @@ hide_view_stats_walker(Node *node, void *context)
 {
 	if (node == NULL)
 		return false;
+	/* nested queries recurse without nodeFuncs.c checking */
+	check_stack_depth();
 	if (IsA(node, Query))
 	{
 		Query	   *q = (Query *) node;

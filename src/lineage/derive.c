@@ -32,6 +32,7 @@
 #include "rewrite/rewriteSupport.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -42,28 +43,93 @@
 
 #define MAX_DERIVE_DEPTH 32
 
+/*
+ * The walk follows a column into the subquery or CTE it comes from, and a
+ * query may name the same column of the same subquery many times: CTEs
+ * built as "c(n) = c(n-1) a JOIN c(n-1) b" have 2^n paths to their first
+ * one.  Each (query, column) is derived once (done), and each source column
+ * found is added once (seen): the walk is bounded by the size of the
+ * statement, not by its number of paths.  A Query node has one place in
+ * the tree, so the enclosing queries are the same whichever way it is
+ * reached.
+ */
+typedef struct DeriveKey
+{
+	const void *node;			/* a Query, or NULL for a source column */
+	Oid			relid;
+	AttrNumber	attno;
+} DeriveKey;
+
 typedef struct DeriveContext
 {
 	List	   *queries;		/* innermost first: levelsup indexes it */
 	List	   *out;			/* of ColumnSource * */
 	int			depth;
 	bool		overflowed;		/* MAX_DERIVE_DEPTH reached: all sources added */
+	HTAB	   *done;			/* of DeriveKey: derived or added already */
+	bool		sources_hashed; /* out's entries are in done too */
 } DeriveContext;
+
+/* Whether the key was entered before; enters it if enter. */
+static bool
+derive_seen(DeriveContext *ctx, const void *node, Oid relid, AttrNumber attno,
+			bool enter)
+{
+	DeriveKey	key;
+	bool		found;
+
+	if (ctx->done == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(DeriveKey);
+		ctl.entrysize = sizeof(DeriveKey);
+		ctl.hcxt = CurrentMemoryContext;
+		ctx->done = hash_create("meshpg derivation", 64, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	memset(&key, 0, sizeof(key));
+	key.node = node;
+	key.relid = relid;
+	key.attno = attno;
+	if (!enter)
+		return hash_search(ctx->done, &key, HASH_FIND, NULL) != NULL;
+	(void) hash_search(ctx->done, &key, HASH_ENTER, &found);
+	return found;
+}
 
 static bool derive_walker(Node *node, DeriveContext *ctx);
 
 static void
 add_source(DeriveContext *ctx, Oid relid, AttrNumber attno)
 {
-	ListCell   *lc;
 	ColumnSource *s;
 
-	foreach(lc, ctx->out)
+	/* a short list is scanned; a long one is looked up */
+	if (list_length(ctx->out) < 32)
 	{
-		s = lfirst(lc);
-		if (s->relid == relid && s->attno == attno)
-			return;
+		ListCell   *lc;
+
+		foreach(lc, ctx->out)
+		{
+			s = lfirst(lc);
+			if (s->relid == relid && s->attno == attno)
+				return;
+		}
 	}
+	else if (!ctx->sources_hashed)
+	{
+		ListCell   *lc;
+
+		foreach(lc, ctx->out)
+		{
+			s = lfirst(lc);
+			(void) derive_seen(ctx, NULL, s->relid, s->attno, true);
+		}
+		ctx->sources_hashed = true;
+	}
+	if (ctx->sources_hashed && derive_seen(ctx, NULL, relid, attno, true))
+		return;
 	s = palloc(sizeof(ColumnSource));
 	s->relid = relid;
 	s->attno = attno;
@@ -91,6 +157,7 @@ add_reachable(Node *node, DeriveContext *ctx)
 {
 	if (node == NULL)
 		return false;
+	check_stack_depth();
 	if (IsA(node, RangeTblEntry))
 	{
 		RangeTblEntry *rte = (RangeTblEntry *) node;
@@ -123,6 +190,8 @@ derive_in(DeriveContext *ctx, Query *q, Node *expr)
 {
 	List	   *saved = ctx->queries;
 
+	check_stack_depth();
+	CHECK_FOR_INTERRUPTS();
 	if (ctx->depth >= MAX_DERIVE_DEPTH)
 	{
 		fail_safe(ctx, q);
@@ -144,6 +213,11 @@ static void
 derive_tlist(DeriveContext *ctx, Query *sub, AttrNumber attno)
 {
 	ListCell   *lc;
+
+	/* all its columns (attno 0), or this one, derived before */
+	if ((attno != 0 && derive_seen(ctx, sub, InvalidOid, 0, false)) ||
+		derive_seen(ctx, sub, InvalidOid, attno, true))
+		return;
 
 	foreach(lc, sub->commandType == CMD_SELECT ? sub->targetList : sub->returningList)
 	{
@@ -280,6 +354,7 @@ derive_walker(Node *node, DeriveContext *ctx)
 {
 	if (node == NULL)
 		return false;
+	check_stack_depth();
 	if (IsA(node, Var))
 	{
 		derive_var((Var *) node, ctx);
@@ -304,7 +379,7 @@ derive_walker(Node *node, DeriveContext *ctx)
 List *
 mesh_expr_sources(Query *outer, Query *q, Node *expr)
 {
-	DeriveContext ctx = {NIL, NIL, 0, false};
+	DeriveContext ctx = {NIL, NIL, 0, false, NULL, false};
 
 	/* a data-modifying CTE's query refers to its siblings one level up */
 	if (outer != NULL)
@@ -541,6 +616,9 @@ meshpg_static_lineage(PG_FUNCTION_ARGS)
 	MeshSpiState spi;
 	MemoryContext caller = CurrentMemoryContext;
 	bool		tagged_only = !PG_ARGISNULL(0) && PG_GETARG_BOOL(0);
+	HASHCTL		ctl;
+	HTAB	   *queued;
+	HTAB	   *listed;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (mesh_catalog() == NULL)
@@ -569,22 +647,47 @@ meshpg_static_lineage(PG_FUNCTION_ARGS)
 	}
 	mesh_spi_end(&spi);
 
-	/* downstream, breadth first; the queue grows as it is walked */
+	/*
+	 * Downstream, breadth first; the queue grows as it is walked.  Anyone
+	 * may build views of views over a product: each relation is queued and
+	 * listed once (a visited set, not a scan of the lists), so the walk
+	 * costs what the graph has of relations and edges.
+	 */
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(Oid);
+	ctl.hcxt = CurrentMemoryContext;
+	queued = hash_create("meshpg static lineage", 256, &ctl,
+						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	listed = hash_create("meshpg static lineage views", 256, &ctl,
+						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	foreach(lc, queue)
+		(void) hash_search(queued, &lfirst_oid(lc), HASH_ENTER, NULL);
+	foreach(lc, views)
+		(void) hash_search(listed, &lfirst_oid(lc), HASH_ENTER, NULL);
 	foreach(lc, queue)
 	{
-		List	   *dependents = dependent_views(lfirst_oid(lc));
+		List	   *dependents;
 		ListCell   *vc;
 
+		CHECK_FOR_INTERRUPTS();
+		dependents = dependent_views(lfirst_oid(lc));
 		foreach(vc, dependents)
 		{
 			Oid			view = lfirst_oid(vc);
+			bool		found;
 
-			if (!list_member_oid(queue, view))
+			(void) hash_search(queued, &view, HASH_ENTER, &found);
+			if (!found)
 				queue = lappend_oid(queue, view);
-			views = list_append_unique_oid(views, view);
+			(void) hash_search(listed, &view, HASH_ENTER, &found);
+			if (!found)
+				views = lappend_oid(views, view);
 		}
 	}
 	foreach(lc, views)
+	{
+		CHECK_FOR_INTERRUPTS();
 		describe_view(rsinfo, lfirst_oid(lc));
+	}
 	return (Datum) 0;
 }

@@ -604,24 +604,62 @@ has_column_lineage(Oid relid)
 	return found;
 }
 
-/* relid, or its nearest ancestor by pg_inherits, that has column lineage. */
+/*
+ * relid, or its nearest ancestor by pg_inherits, that has column lineage.
+ * Breadth first over a graph anyone can build of their own tables (deep
+ * chains, or diamonds with 2^depth paths): each relation is visited once,
+ * so the walk costs one probe per ancestor, and it can be cancelled.
+ */
 static Oid
-lineage_above(Oid relid, int depth)
+lineage_above(Oid relid)
 {
+	List	   *queue;
+	List	   *seen;
+	HTAB	   *visited;
+	HASHCTL		ctl;
 	ListCell   *lc;
+	Oid			holder = InvalidOid;
 
 	if (has_column_lineage(relid))
 		return relid;
-	if (depth >= 32)
+	queue = mesh_relation_parents(relid);
+	if (queue == NIL)
 		return InvalidOid;
-	foreach(lc, mesh_relation_parents(relid))
-	{
-		Oid			holder = lineage_above(lfirst_oid(lc), depth + 1);
 
-		if (OidIsValid(holder))
-			return holder;
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(Oid);
+	ctl.hcxt = CurrentMemoryContext;
+	visited = hash_create("meshpg lineage ancestors", 64, &ctl,
+						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	(void) hash_search(visited, &relid, HASH_ENTER, NULL);
+	seen = queue;
+	foreach(lc, seen)
+		(void) hash_search(visited, &lfirst_oid(lc), HASH_ENTER, NULL);
+
+	/* the queue grows as it is walked */
+	foreach(lc, queue)
+	{
+		Oid			rel = lfirst_oid(lc);
+		ListCell   *pc;
+
+		CHECK_FOR_INTERRUPTS();
+		if (has_column_lineage(rel))
+		{
+			holder = rel;
+			break;
+		}
+		foreach(pc, mesh_relation_parents(rel))
+		{
+			Oid			parent = lfirst_oid(pc);
+			bool		found;
+
+			(void) hash_search(visited, &parent, HASH_ENTER, &found);
+			if (!found)
+				queue = lappend_oid(queue, parent);
+		}
 	}
-	return InvalidOid;
+	hash_destroy(visited);
+	return holder;
 }
 
 /*
@@ -635,14 +673,17 @@ lineage_above(Oid relid, int depth)
 static Oid
 lineage_holder(Oid relid)
 {
-	Oid			holder = lineage_above(relid, 0);
+	Oid			holder = lineage_above(relid);
 	ListCell   *lc;
 
 	if (OidIsValid(holder) || !has_subclass(relid))
 		return holder;
 	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+	{
+		CHECK_FOR_INTERRUPTS();
 		if (lfirst_oid(lc) != relid && has_column_lineage(lfirst_oid(lc)))
 			return relid;
+	}
 	return InvalidOid;
 }
 

@@ -487,6 +487,8 @@ identity_mutator(Node *node, IdentityContext *ctx)
 {
 	if (node == NULL)
 		return NULL;
+	/* nested queries recurse without nodeFuncs.c checking */
+	check_stack_depth();
 	/* also inside subqueries of the policy (mapping tables) */
 	if (IsA(node, Query))
 		return (Node *) query_tree_mutator((Query *) node, identity_mutator, ctx, 0);
@@ -532,6 +534,8 @@ single_value_mutator(Node *node, void *context)
 {
 	if (node == NULL)
 		return NULL;
+	/* nested queries recurse without nodeFuncs.c checking */
+	check_stack_depth();
 	if (IsA(node, ScalarArrayOpExpr))
 	{
 		ScalarArrayOpExpr *saop = (ScalarArrayOpExpr *) node;

@@ -12,6 +12,7 @@
 
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/parse_coerce.h"
@@ -159,6 +160,8 @@ check_sources_walker(Node *node, void *context)
 {
 	if (node == NULL)
 		return false;
+	/* nested queries recurse without nodeFuncs.c checking */
+	check_stack_depth();
 	if (IsA(node, Query))
 	{
 		Query	   *q = (Query *) node;

@@ -77,6 +77,16 @@ ddl_product_by_relid(Oid relid)
 	return product != NULL && product->citus_shard ? NULL : product;
 }
 
+/*
+ * The product whose own relation is relid (not a partition or child of one,
+ * so that no ancestor walk runs per dropped relation), or NULL, as above.
+ */
+static const MeshProduct *
+ddl_product_itself(Oid relid)
+{
+	return mesh_citus_is_worker() ? NULL : mesh_product_itself(relid);
+}
+
 static bool
 is_served(const MeshProduct *product)
 {
@@ -136,7 +146,7 @@ forget_dropped_role(Oid roleid)
 static void
 guard_relation_drop(Oid relid, int attnum)
 {
-	const MeshProduct *product = ddl_product_by_relid(relid);
+	const MeshProduct *product = ddl_product_itself(relid);
 	char	   *column;
 
 	/* Partitions and children of a product come and go with the data. */
@@ -235,8 +245,8 @@ product_relid(RangeVar *rv)
 	relid = RangeVarGetRelid(rv, NoLock, true);
 	if (!OidIsValid(relid))
 		return InvalidOid;
-	product = ddl_product_by_relid(relid);
-	if (product == NULL || product->inherited)
+	product = ddl_product_itself(relid);
+	if (product == NULL)
 		return InvalidOid;
 	return relid;
 }

@@ -108,6 +108,8 @@ collect_functions_walker(Node *node, List **funcs)
 {
 	if (node == NULL)
 		return false;
+	/* nested queries recurse without nodeFuncs.c checking */
+	check_stack_depth();
 	if (IsA(node, Query))
 		return query_tree_walker((Query *) node, collect_functions_walker, funcs, 0);
 	if (IsA(node, OpExpr) || IsA(node, DistinctExpr) || IsA(node, NullIfExpr))

@@ -128,6 +128,9 @@ extern MemoryContext mesh_product_cache_context(void);
  */
 extern const MeshProduct *mesh_product_by_relid(Oid relid);
 
+/* The same, only if relid is the product's own relation: never walks up. */
+extern const MeshProduct *mesh_product_itself(Oid relid);
+
 /* Domain owning a schema, read directly (DDL paths only). */
 extern bool mesh_domain_by_nsp(Oid nsp, char **name, Oid *owner);
 

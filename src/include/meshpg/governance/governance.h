@@ -54,11 +54,22 @@ extern int	mesh_explain_analyze_depth;
 #define MESH_MARK_GOVERNED_LO	(-1009)
 #define MESH_MARK_GOVERNED_HI	(-1010)
 
+/*
+ * Rows are filtered for the reader the plan was built for.  Row counts of
+ * such a plan would count the hidden rows: the executor refuses to run it
+ * instrumented (EXPLAIN ANALYZE), however the plan reached it (a cached
+ * plan is not planned again).
+ */
+#define MESH_MARK_FILTERED	(-1040)
+
 /* The messages that replace a withheld one (executor.c, planner.c). */
 #define MESH_WITHHELD_QUERY_MSG \
 	"error while reading a data product whose policies apply to you, message withheld"
 #define MESH_WITHHELD_FUNCTION_MSG \
 	"a function called by a meshpg policy raised a message, withheld"
+
+/* planner.c: refuses EXPLAIN ANALYZE of a plan whose rows are filtered */
+extern void mesh_refuse_explain_analyze(void) pg_attribute_noreturn();
 
 /* executor.c: may userid read product now (else error, or false) */
 struct MeshProduct;
