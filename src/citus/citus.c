@@ -246,9 +246,9 @@ static LocalTransactionId local_purpose_lxid = InvalidLocalTransactionId;
 /* ProcessUtility step (src/hooks.c): notes a SET LOCAL meshpg.purpose. */
 void
 mesh_citus_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
-			  ProcessUtilityContext context, ParamListInfo params,
-			  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc,
-			  MeshHookStep next)
+				   ProcessUtilityContext context, ParamListInfo params,
+				   QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc,
+				   MeshHookStep next)
 {
 	Node	   *stmt = pstmt->utilityStmt;
 	bool		propagated = false;
