@@ -374,6 +374,26 @@ refuse_unknown_guarded(Oid relid)
 }
 
 /* Applies the rules of a governed entry: masks, then row filters. */
+/*
+ * Marks the plan with the policies applied to relid, for the access history
+ * and explain: the relation, then each policy's id with the column it binds.
+ */
+static void
+mark_applied(GovernContext *ctx, Oid relid, const MeshRules *rules)
+{
+	ctx->applied = lappend(ctx->applied, mark(MESH_MARK_POLICY_REL, (uint32) relid));
+	for (int i = 0; i < rules->npolicies; i++)
+	{
+		uint64		id = (uint64) rules->policies[i];
+
+		ctx->applied = lappend(ctx->applied, mark(MESH_MARK_POLICY_LO, (uint32) id));
+		ctx->applied = lappend(ctx->applied,
+							   mark(MESH_MARK_POLICY_HI,
+									(uint32) (((id >> 32) & 0xffff) << 16) |
+									(uint16) rules->policy_attnos[i]));
+	}
+}
+
 static void
 govern_entry(Query *q, int rti, Oid relid, Oid via, GovernContext *ctx)
 {
@@ -409,17 +429,7 @@ govern_entry(Query *q, int rti, Oid relid, Oid via, GovernContext *ctx)
 		if (any)
 		{
 			/* reported as applied: the shards' nodes apply exactly these */
-			ctx->applied = lappend(ctx->applied, mark(MESH_MARK_POLICY_REL, (uint32) relid));
-			for (int i = 0; i < rules.npolicies; i++)
-			{
-				uint64		id = (uint64) rules.policies[i];
-
-				ctx->applied = lappend(ctx->applied, mark(MESH_MARK_POLICY_LO, (uint32) id));
-				ctx->applied = lappend(ctx->applied,
-									   mark(MESH_MARK_POLICY_HI,
-											(uint32) (((id >> 32) & 0xffff) << 16) |
-											(uint16) rules.policy_attnos[i]));
-			}
+			mark_applied(ctx, relid, &rules);
 			mesh_hide_stats(rt_fetch(rti, q->rtable), relid, &rules);
 			if (rules.quals != NIL && !(q->commandType == CMD_INSERT && rti == q->resultRelation))
 				ctx->filtered = true;
@@ -439,17 +449,7 @@ govern_entry(Query *q, int rti, Oid relid, Oid via, GovernContext *ctx)
 	{
 		bool		masked = false;
 
-		ctx->applied = lappend(ctx->applied, mark(MESH_MARK_POLICY_REL, (uint32) relid));
-		for (int i = 0; i < rules.npolicies; i++)
-		{
-			uint64		id = (uint64) rules.policies[i];
-
-			ctx->applied = lappend(ctx->applied, mark(MESH_MARK_POLICY_LO, (uint32) id));
-			ctx->applied = lappend(ctx->applied,
-								   mark(MESH_MARK_POLICY_HI,
-										(uint32) (((id >> 32) & 0xffff) << 16) |
-										(uint16) rules.policy_attnos[i]));
-		}
+		mark_applied(ctx, relid, &rules);
 
 		for (int i = 0; i < rules.natts; i++)
 			masked |= rules.masks[i] != NULL;
