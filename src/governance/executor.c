@@ -268,6 +268,29 @@ mesh_executor_start(QueryDesc *queryDesc, int eflags)
 		check_plan_governed(queryDesc->plannedstmt);
 
 	/*
+	 * Per-node row counts of a filtered read reveal how many rows the
+	 * policies hide ("Rows Removed by Filter").  The planner refuses
+	 * EXPLAIN ANALYZE while it plans, but a plan can be executed with
+	 * instrumentation without being planned under EXPLAIN: a cached plan
+	 * (EXPLAIN ANALYZE EXECUTE), or Citus's
+	 * worker_save_query_explain_analyze(), which any role may call on a
+	 * worker and which Citus itself sends to the shards.  Refused here,
+	 * whoever asked for the counts.
+	 */
+	if ((queryDesc->instrument_options & INSTRUMENT_ROWS) != 0)
+	{
+		foreach(lc, queryDesc->plannedstmt->invalItems)
+		{
+			if (((PlanInvalItem *) lfirst(lc))->cacheId == MESH_MARK_FILTERED)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("EXPLAIN ANALYZE is not allowed on data products whose rows are filtered for you"),
+						 errdetail("Its row counts would reveal the rows the policies hide. This holds for every execution that counts rows per plan node: EXPLAIN ANALYZE of a prepared statement, Citus's worker_save_query_explain_analyze(), auto_explain.log_analyze."),
+						 errhint("Use EXPLAIN without ANALYZE.")));
+		}
+	}
+
+	/*
 	 * Reads of view and materialized-view products that the planner let
 	 * through on a meshpg grant (planner.c) are checked again at every
 	 * execution: a cached plan must not outlive the grant's expiry.

@@ -53,6 +53,14 @@ extern int	mesh_explain_analyze_depth;
 #define MESH_MARK_GOVERNED_LO	(-1009)
 #define MESH_MARK_GOVERNED_HI	(-1010)
 
+/*
+ * The plan reads rows a row policy filters for the role it was planned
+ * for: the executor refuses to run it with per-node row counts (EXPLAIN
+ * ANALYZE of a cached plan, Citus's worker_save_query_explain_analyze()),
+ * which would reveal how many rows the policies hide.
+ */
+#define MESH_MARK_FILTERED	(-1030)
+
 /* The messages that replace a withheld one (executor.c, planner.c). */
 #define MESH_WITHHELD_QUERY_MSG \
 	"error while reading a data product whose policies apply to you, message withheld"

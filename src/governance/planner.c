@@ -1156,6 +1156,14 @@ mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 	/* Also when the reader was exempt: the next reader may not be. */
 	if (ctx.governed)
 		result->dependsOnRole = true;
+	if (ctx.filtered)
+	{
+		PlanInvalItem *item = makeNode(PlanInvalItem);
+
+		item->cacheId = MESH_MARK_FILTERED;
+		item->hashValue = 0;
+		result->invalItems = lappend(result->invalItems, item);
+	}
 	foreach(lc, ctx.marks)
 	{
 		PlanInvalItem *item = makeNode(PlanInvalItem);

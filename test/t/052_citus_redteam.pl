@@ -1,0 +1,157 @@
+# Red team on Citus: attacks by an ordinary consumer, on the coordinator and
+# directly on the workers, through Citus's own functions and execution paths.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/../perl";
+use MeshCitus;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+MeshCitus::require_citus();
+
+my ($coord, $w1, $w2) = MeshCitus::cluster(2);
+MeshCitus::payments_mesh($coord);
+
+sub as { return MeshCitus::as(@_); }
+
+sub leaks
+{
+	my ($text) = @_;
+	return $text =~ /user\d+\@example\.com|4111-0000|\bUS\b|\bAPAC\b/;
+}
+
+my $w1_shard = $coord->safe_psql('postgres', sprintf(q{
+SELECT 'payments.transactions_' || min(shardid) FROM pg_dist_shard JOIN pg_dist_placement USING (shardid)
+  JOIN pg_dist_node USING (groupid)
+ WHERE logicalrelid = 'payments.transactions'::regclass AND nodeport = %d}, $w1->port));
+
+my $w1_shardid = ($w1_shard =~ /_(\d+)$/)[0];
+my ($ret, $out, $err);
+
+# A reference-table product: it has a placement on every node, the
+# coordinator's included (local execution there).
+$coord->safe_psql('postgres', q{
+SET ROLE payments_team;
+CREATE TABLE payments.accounts (id bigint PRIMARY KEY, region text, customer_email text);
+INSERT INTO payments.accounts
+SELECT g, (ARRAY['EU','US','APAC'])[g % 3 + 1], 'user' || g || '@example.com' FROM generate_series(1, 300) g;
+SELECT create_reference_table('payments.accounts');
+SELECT meshpg.register_product('payments', 'accounts', 'payments.accounts', description => 'Accounts');
+SELECT meshpg.tag_column('payments.accounts', 'customer_email', 'pii.email');
+SELECT meshpg.tag_column('payments.accounts', 'region', 'geo.region');
+SELECT meshpg.publish('payments.accounts');
+SELECT meshpg.grant_access('payments.accounts', 'analyst_eu', purpose => 'fraud-investigation');
+});
+my $ref_shard = 'payments.accounts_' . $coord->safe_psql('postgres',
+	q{SELECT shardid FROM pg_dist_shard WHERE logicalrelid = 'payments.accounts'::regclass});
+
+# --- per-node row counts: Citus's worker_save_query_explain_analyze() ---
+# Any role may call it; it runs a query under EXPLAIN ANALYZE without the
+# EXPLAIN statement, and "Rows Removed by Filter" counts the hidden rows.
+for my $target ($w1_shard, 'payments.transactions')
+{
+	($ret, $out, $err) = as($w1, 'analyst_eu', qq{
+SELECT count(*) FROM worker_save_query_explain_analyze('SELECT id FROM $target', '{}') AS (id bigint);
+SELECT explain_analyze_output FROM worker_last_saved_explain_analyze();});
+	unlike($out, qr/Rows Removed/, "worker: worker_save_query_explain_analyze() of $target shows no count of hidden rows");
+	like($err, qr/EXPLAIN ANALYZE is not allowed on data products whose rows are filtered for you/,
+		"worker: worker_save_query_explain_analyze() of $target is refused");
+}
+($ret, $out, $err) = as($coord, 'analyst_eu', q{
+SELECT string_agg(result, E'\n') FROM run_command_on_workers($$
+SELECT (SELECT count(*) FROM worker_save_query_explain_analyze('SELECT id FROM payments.transactions', '{}') AS (id bigint))
+    || (SELECT explain_analyze_output FROM worker_last_saved_explain_analyze())$$)});
+unlike($out, qr/Rows Removed/, 'run_command_on_workers: worker_save_query_explain_analyze() shows no count of hidden rows');
+like($out, qr/EXPLAIN ANALYZE is not allowed/, 'run_command_on_workers: it is refused on each worker');
+($ret, $out, $err) = as($coord, 'analyst_eu', qq{
+SELECT count(*) FROM worker_save_query_explain_analyze('SELECT id FROM $ref_shard', '{}') AS (id bigint);
+SELECT explain_analyze_output FROM worker_last_saved_explain_analyze();});
+unlike($out, qr/Rows Removed/, 'coordinator: worker_save_query_explain_analyze() of its reference placement shows no hidden count');
+like($err, qr/EXPLAIN ANALYZE is not allowed/, 'coordinator: and is refused');
+
+# --- EXPLAIN ANALYZE of a cached plan: planned before EXPLAIN ran ---
+my $cached = "PREPARE p(bigint) AS SELECT count(*) FROM %s WHERE id < \$1;\n"
+  . join('', map { "EXECUTE p(100);\n" } 1 .. 7)
+  . "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE p(100);\n";
+for my $case ([ $coord, 'payments.transactions' ], [ $coord, 'payments.accounts' ],
+	[ $coord, $ref_shard ], [ $w1, $w1_shard ], [ $w1, 'payments.transactions' ])
+{
+	my ($node, $rel) = @$case;
+	($ret, $out, $err) = as($node, 'analyst_eu', sprintf($cached, $rel));
+	unlike($out, qr/Rows Removed/, $node->name . ": EXPLAIN ANALYZE EXECUTE of a cached plan of $rel shows no hidden count");
+	like($err, qr/EXPLAIN ANALYZE is not allowed/, $node->name . ": EXPLAIN ANALYZE EXECUTE of $rel is refused")
+	  or diag "$out\n$err";
+}
+
+# --- plan cache and purposes: a plan made under a purpose is not reused without it ---
+my ($all, $eu) = split /\|/, $w1->safe_psql('postgres',
+	"SELECT count(*), count(*) FILTER (WHERE region = 'EU') FROM $w1_shard WHERE id < 2000");
+($ret, $out, $err) = as($w1, 'analyst_eu', qq{
+SET meshpg.purpose = 'fraud-investigation';
+PREPARE q(bigint) AS SELECT count(*) FROM $w1_shard WHERE id < \$1;
+EXECUTE q(2000); EXECUTE q(2000); EXECUTE q(2000); EXECUTE q(2000); EXECUTE q(2000); EXECUTE q(2000); EXECUTE q(2000);
+RESET meshpg.purpose;
+EXECUTE q(2000);
+EXECUTE q(2000);});
+is($out, join("\n", ($all) x 7, $eu, $eu), 'worker: a plan of a shard cached under a purpose is planned again without it') or diag $err;
+($ret, $out, $err) = as($coord, 'analyst_eu', q{
+SET citus.propagate_set_commands = 'local';
+PREPARE q(bigint) AS SELECT count(*) FROM payments.accounts WHERE id < $1;
+BEGIN;
+SET LOCAL meshpg.purpose = 'fraud-investigation';
+EXECUTE q(100); EXECUTE q(100); EXECUTE q(100); EXECUTE q(100); EXECUTE q(100); EXECUTE q(100); EXECUTE q(100);
+COMMIT;
+EXECUTE q(100);
+EXECUTE q(100);});
+is($out, join("\n", ('99') x 7, '33', '33'),
+	'coordinator: a reference product\'s local plan cached under a purpose is not reused without it') or diag $err;
+($ret, $out, $err) = as($coord, 'analyst_eu', q{
+PREPARE q(bigint) AS SELECT id, customer_email FROM payments.accounts WHERE id = $1;
+EXECUTE q(1); EXECUTE q(2); EXECUTE q(3); EXECUTE q(4); EXECUTE q(5); EXECUTE q(6); EXECUTE q(7); EXECUTE q(8);});
+ok(!leaks($out) && $out =~ /^3\|\*{5}\@example\.com\n6\|\*{5}\@example\.com$/,
+	'coordinator: router reads of a reference product, local placement, prepared: governed') or diag "$out\n$err";
+
+# --- direct reads of placements ---
+($ret, $out, $err) = as($coord, 'analyst_eu',
+	"SELECT count(*), count(*) FILTER (WHERE region <> 'EU'), min(customer_email) FROM $ref_shard");
+is($out, '100|0|*****@example.com', 'coordinator: its own placement of a reference product is governed');
+($ret, $out, $err) = as($w2, 'analyst_eu', "COPY $ref_shard TO STDOUT");
+ok($out ne '' && !leaks($out), 'worker: COPY of a reference placement is governed');
+
+# --- Citus functions that read or copy shards ---
+($ret, $out, $err) = as($w1, 'analyst_eu', "SELECT worker_copy_table_to_node('$w1_shard'::regclass, 2)");
+isnt($ret, 0, 'worker: worker_copy_table_to_node() of a shard fails for the consumer');
+ok(!leaks($out . $err), 'and shows nothing');
+($ret, $out, $err) = as($w1, 'analyst_eu', qq{
+BEGIN;
+SELECT count(*) FROM worker_partition_query_result('r1', 'SELECT id, customer_email, region FROM $w1_shard', 0, 'hash',
+       '{-2147483648,0}'::text[], '{-1,2147483647}'::text[], true);
+SELECT count(*), count(*) FILTER (WHERE r <> 'EU'), min(e) FROM (SELECT * FROM read_intermediate_result('r1_0', 'binary') AS (id bigint, e text, r text)
+  UNION ALL SELECT * FROM read_intermediate_result('r1_1', 'binary') AS (id bigint, e text, r text)) x;
+COMMIT;});
+like($out, qr/\|0\|\*{5}\@example\.com$/, 'worker: worker_partition_query_result() runs the governed read') or diag "$out\n$err";
+ok(!leaks($out), 'and its intermediate results hold no raw value');
+($ret, $out, $err) = as($coord, 'analyst_eu', q{
+SET citus.enable_repartition_joins = on;
+SELECT count(*), count(*) FILTER (WHERE t2.region <> 'EU'), min(t1.customer_email)
+  FROM payments.transactions t1 JOIN payments.accounts a ON t1.amount = a.id
+  JOIN payments.transactions t2 ON t1.code = t2.customer_email});
+ok(!leaks($out . $err), 'coordinator: a repartition join shows no raw value') or diag "$out\n$err";
+($ret, $out, $err) = as($w1, 'analyst_eu', qq{
+SET application_name = 'citus_internal gpid=10000000001';
+SELECT citus_internal.delete_shard_metadata($w1_shardid)});
+like($err, qr/must be owner/, 'worker: a consumer faking Citus\'s application_name cannot change shard metadata');
+($ret, $out, $err) = as($w1, 'analyst_eu', qq{
+SET application_name = 'citus_internal gpid=10000000001';
+SELECT count(*) FILTER (WHERE region <> 'EU'), min(customer_email) FROM $w1_shard});
+is($out, '0|*****@example.com', 'worker: faking Citus\'s application_name changes no policy');
+($ret, $out, $err) = as($coord, 'analyst_eu', q{
+SET citus.explain_all_tasks = on;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT ssn, customer_email FROM payments.transactions WHERE id = 3});
+like($out, qr/meshpg\.mask_hash\(ssn\)/, 'EXPLAIN VERBOSE of the tasks shows the mask');
+unlike($out, qr/secret|'\\\\x/, 'and no hash key');
+
+done_testing();
