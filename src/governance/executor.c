@@ -17,6 +17,7 @@
 #include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "executor/executor.h"
+#include "nodes/pathnodes.h"
 #include "nodes/plannodes.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -199,14 +200,30 @@ check_plan_governed(PlannedStmt *stmt)
 {
 	ListCell   *lc;
 
+	Bitmapset  *children = NULL;
+	Index		rti = 0;
+
 	if (stmt->commandType == CMD_UTILITY)
 		return;
+
+	/*
+	 * An inheritance child or partition that the planner appended under
+	 * its parent is read under the parent's permission check, as
+	 * PostgreSQL reads it; meshpg governs the parent (and through it its
+	 * children) when the parent is a product.  Only a relation the query
+	 * itself names must carry meshpg's mark.
+	 */
+	foreach(lc, stmt->appendRelations)
+		children = bms_add_member(children, ((AppendRelInfo *) lfirst(lc))->child_relid);
 	foreach(lc, stmt->rtable)
 	{
 		RangeTblEntry *rte = lfirst(lc);
 		const MeshProduct *product;
 
+		rti++;
 		if (rte->rtekind != RTE_RELATION || rte->relkind == RELKIND_VIEW)
+			continue;
+		if (bms_is_member(rti, children) && rte->requiredPerms == 0)
 			continue;
 		product = mesh_product_by_relid(rte->relid);
 		if (product == NULL || product->citus_table || plan_governed(stmt, product->id))

@@ -51,7 +51,7 @@ extern int	mesh_explain_analyze_depth;
  * plan some code made without this planner hook (Citus's local fast path).
  */
 #define MESH_MARK_GOVERNED_LO	(-1009)
-#define MESH_MARK_GOVERNED_HI	(-1010)
+#define MESH_MARK_GOVERNED_HI	(-1031)	/* not -1010: lineage's source mark */
 
 /*
  * The plan reads rows a row policy filters for the role it was planned
