@@ -154,4 +154,77 @@ EXPLAIN (VERBOSE, COSTS OFF) SELECT ssn, customer_email FROM payments.transactio
 like($out, qr/meshpg\.mask_hash\(ssn\)/, 'EXPLAIN VERBOSE of the tasks shows the mask');
 unlike($out, qr/secret|'\\\\x/, 'and no hash key');
 
+# --- a partitioned product: its partitions and their shards ---
+$coord->safe_psql('postgres', q{
+SET ROLE payments_team;
+CREATE TABLE payments.events (id bigint, region text, detail text) PARTITION BY LIST (region);
+CREATE TABLE payments.events_eu PARTITION OF payments.events FOR VALUES IN ('EU');
+CREATE TABLE payments.events_us PARTITION OF payments.events FOR VALUES IN ('US', 'APAC');
+INSERT INTO payments.events
+SELECT g, (ARRAY['EU','US','APAC'])[g % 3 + 1], 'user' || g || '@example.com' FROM generate_series(1, 300) g;
+SELECT create_distributed_table('payments.events', 'id', shard_count => 4);
+SELECT meshpg.register_product('payments', 'events', 'payments.events', description => 'Events');
+SELECT meshpg.tag_column('payments.events', 'detail', 'pii.email');
+SELECT meshpg.tag_column('payments.events', 'region', 'geo.region');
+SELECT meshpg.publish('payments.events');
+SELECT meshpg.grant_access('payments.events', 'analyst_eu');
+});
+($ret, $out, $err) = as($coord, 'analyst_eu',
+	"SELECT count(*), count(*) FILTER (WHERE region <> 'EU'), min(detail) FROM payments.events");
+is($out, '100|0|*****@example.com', 'coordinator: a distributed partitioned product is governed') or diag $err;
+($ret, $out, $err) = as($coord, 'analyst_eu', 'SELECT count(*), min(detail) FROM payments.events_us');
+ok(!leaks($out) && $out !~ /^[1-9]/, 'coordinator: a partition of the product read directly gives no hidden row') or diag "$out\n$err";
+my @part_shards = split /\n/, $coord->safe_psql('postgres', sprintf(q{
+SELECT 'payments.' || shard_name(logicalrelid, shardid) FROM pg_dist_shard JOIN pg_dist_placement USING (shardid)
+  JOIN pg_dist_node USING (groupid)
+ WHERE logicalrelid IN ('payments.events'::regclass, 'payments.events_us'::regclass) AND nodeport = %d ORDER BY 1}, $w1->port));
+for my $ps (@part_shards)
+{
+	($ret, $out, $err) = as($w1, 'analyst_eu', "SELECT count(*) FILTER (WHERE region <> 'EU'), min(detail) FROM $ps");
+	ok(!leaks($out) && $out !~ /^[1-9]/, "worker: $ps read directly gives no hidden row and no raw value") or diag "$out\n$err";
+}
+
+# --- a consumer with a schema of its own (a usual sandbox grant) ---
+$coord->safe_psql('postgres', 'CREATE SCHEMA sandbox AUTHORIZATION analyst_eu');
+($ret, $out, $err) = as($coord, 'analyst_eu', q{
+CREATE TABLE sandbox.copy_colo (id bigint, region text, customer_email text, card text);
+SELECT create_distributed_table('sandbox.copy_colo', 'id', colocate_with => 'payments.transactions');
+INSERT INTO sandbox.copy_colo SELECT id, region, customer_email, card FROM payments.transactions;
+CREATE TABLE sandbox.copy_other (id bigint, region text, customer_email text, card text);
+SELECT create_distributed_table('sandbox.copy_other', 'customer_email', shard_count => 3);
+INSERT INTO sandbox.copy_other SELECT id, region, customer_email, card FROM payments.transactions;
+CREATE TABLE sandbox.copy_ref (id bigint, region text, customer_email text, card text);
+SELECT create_reference_table('sandbox.copy_ref');
+INSERT INTO sandbox.copy_ref SELECT id, region, customer_email, card FROM payments.transactions ORDER BY id LIMIT 2000;
+SELECT 'colo', count(*), count(*) FILTER (WHERE region <> 'EU'), min(customer_email), min(card) FROM sandbox.copy_colo
+UNION ALL
+SELECT 'other', count(*), count(*) FILTER (WHERE region <> 'EU'), min(customer_email), min(card) FROM sandbox.copy_other
+UNION ALL
+SELECT 'ref', count(*), count(*) FILTER (WHERE region <> 'EU'), min(customer_email), min(card) FROM sandbox.copy_ref;});
+ok(!leaks($out . $err) && $out =~ /^colo\|1000\|0\|\*{5}/m && $out =~ /^other\|1000\|0\|/m && $out =~ /^ref\|1000\|0\|/m,
+	'INSERT ... SELECT into the consumer\'s own distributed and reference tables copies governed rows only')
+  or diag "$out\n$err";
+
+# a distributed function of the consumer's, its calls delegated to the workers
+($ret, $out, $err) = as($coord, 'analyst_eu', q{
+CREATE FUNCTION sandbox.peek(bigint) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE r text;
+BEGIN
+  SELECT string_agg(region || ':' || customer_email, ',') INTO r FROM payments.transactions WHERE id = $1;
+  RETURN coalesce(r, '-');
+END $$;
+SELECT create_distributed_function('sandbox.peek(bigint)', '$1', colocate_with => 'payments.transactions');
+SELECT sandbox.peek(1) || '/' || sandbox.peek(3) || '/' || sandbox.peek(5);});
+ok(!leaks($out . $err) && $out =~ /\/EU:\*{5}\@example\.com\//,
+	'a delegated distributed function of the consumer reads governed rows on the worker') or diag "$out\n$err";
+($ret, $out, $err) = as($coord, 'analyst_eu', q{
+CREATE PROCEDURE sandbox.pull(bigint, INOUT r text) LANGUAGE plpgsql AS $$
+BEGIN
+  SELECT string_agg(region || ':' || customer_email || ':' || card, ',') INTO r FROM payments.transactions WHERE id = $1;
+END $$;
+SELECT create_distributed_function('sandbox.pull(bigint,text)', '$1', colocate_with => 'payments.transactions');
+CALL sandbox.pull(1, NULL); CALL sandbox.pull(2, NULL); CALL sandbox.pull(3, NULL);});
+ok(!leaks($out . $err) && $out =~ /EU:\*{5}\@example\.com/,
+	'a delegated distributed procedure of the consumer reads governed rows on the worker') or diag "$out\n$err";
+
 done_testing();
