@@ -154,10 +154,21 @@ mesh_citus_is_worker(void)
 	return mesh_citus_active() && citus.local_group() != 0;
 }
 
+/*
+ * Citus recognises its own connections by their application_name
+ * ("citus_internal gpid=..."), which any client may set.  On a worker that
+ * only keeps the shard reads the coordinator sent out of the worker's
+ * access history (the coordinator records them).  On the coordinator
+ * nothing records those reads elsewhere: a consumer reading the
+ * coordinator's own placements (reference tables, Citus local tables)
+ * under a faked name would leave no trace in the history that is the
+ * cluster's record.  The coordinator therefore trusts the name for
+ * nothing; a read a worker routes to it is recorded on both nodes.
+ */
 bool
 mesh_citus_internal_backend(void)
 {
-	return citus_preloaded() && citus.internal_backend();
+	return citus_preloaded() && citus.internal_backend() && mesh_citus_is_worker();
 }
 
 /* The governance tables: the rest (SLOs, history, lineage) stay local. */

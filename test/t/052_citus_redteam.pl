@@ -227,4 +227,19 @@ CALL sandbox.pull(1, NULL); CALL sandbox.pull(2, NULL); CALL sandbox.pull(3, NUL
 ok(!leaks($out . $err) && $out =~ /EU:\*{5}\@example\.com/,
 	'a delegated distributed procedure of the consumer reads governed rows on the worker') or diag "$out\n$err";
 
+# --- a faked Citus application_name on the coordinator: its reads are recorded ---
+$coord->safe_psql('postgres', 'SELECT meshpg.flush_access_history()');
+my $mark = $coord->safe_psql('postgres', 'SELECT clock_timestamp()');
+($ret, $out, $err) = as($coord, 'analyst_eu', qq{
+SET application_name = 'citus_internal gpid=10000000001';
+SELECT count(*) FROM $ref_shard WHERE id < 40;});
+is($out, '13', 'coordinator: a consumer faking Citus\'s application_name reads its placement governed') or diag $err;
+sleep 1;
+$coord->safe_psql('postgres', 'SELECT meshpg.flush_access_history()');
+is($coord->safe_psql('postgres', qq{
+SELECT count(*) FROM meshpg.access_history WHERE role = 'analyst_eu' AND product = 'payments.accounts'
+   AND read_at >= '$mark' AND relation = '$ref_shard'}),
+	'1', 'coordinator: and the read is in the coordinator\'s access history')
+  or diag $coord->safe_psql('postgres', qq{SELECT * FROM meshpg.access_history WHERE read_at >= '$mark'});
+
 done_testing();
