@@ -242,4 +242,31 @@ SELECT count(*) FROM meshpg.access_history WHERE role = 'analyst_eu' AND product
 	'1', 'coordinator: and the read is in the coordinator\'s access history')
   or diag $coord->safe_psql('postgres', qq{SELECT * FROM meshpg.access_history WHERE read_at >= '$mark'});
 
+# --- a SECURITY DEFINER distributed function of the domain team, delegated ---
+$coord->safe_psql('postgres', q{
+SET ROLE payments_team;
+CREATE FUNCTION payments.lookup(bigint) RETURNS text SECURITY DEFINER LANGUAGE plpgsql AS $$
+DECLARE r text;
+BEGIN
+  SELECT string_agg(region || ':' || customer_email, ',') INTO r FROM payments.transactions WHERE id = $1;
+  RETURN coalesce(r, '-');
+END $$;
+SELECT create_distributed_function('payments.lookup(bigint)', '$1', colocate_with => 'payments.transactions');
+GRANT EXECUTE ON FUNCTION payments.lookup(bigint) TO analyst_eu;
+});
+($ret, $out, $err) = as($coord, 'analyst_eu', "SELECT payments.lookup(1);\nSELECT payments.lookup(3);");
+ok(!leaks($out), 'coordinator: a delegated SECURITY DEFINER function of the domain team returns no hidden row')
+  or diag "$out\n$err";
+
+# --- grant expiry under a cached plan of the coordinator's local placement ---
+$coord->safe_psql('postgres', q{SET ROLE payments_team;
+SELECT meshpg.grant_access('payments.accounts', 'analyst_late', expires => now() + interval '4 seconds')});
+($ret, $out, $err) = as($coord, 'analyst_late', q{
+PREPARE q(bigint) AS SELECT count(*) FROM payments.accounts WHERE id < $1;
+EXECUTE q(100); EXECUTE q(100); EXECUTE q(100); EXECUTE q(100); EXECUTE q(100); EXECUTE q(100); EXECUTE q(100);
+SELECT pg_sleep(5);
+EXECUTE q(100);});
+is($out, join("\n", ('33') x 7, ''), 'coordinator: a cached plan of a reference product reads until the grant expires');
+like($err, qr/expired/, 'coordinator: and is refused after it expired') or diag $err;
+
 done_testing();
