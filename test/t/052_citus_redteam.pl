@@ -257,6 +257,7 @@ GRANT EXECUTE ON FUNCTION payments.lookup(bigint) TO analyst_eu;
 ($ret, $out, $err) = as($coord, 'analyst_eu', "SELECT payments.lookup(1);\nSELECT payments.lookup(3);");
 ok(!leaks($out), 'coordinator: a delegated SECURITY DEFINER function of the domain team returns no hidden row')
   or diag "$out\n$err";
+like($err, qr/SECURITY DEFINER function's reader changes its policies/, 'it is refused, as a read in a SECURITY DEFINER function');
 
 # --- grant expiry under a cached plan of the coordinator's local placement ---
 $coord->safe_psql('postgres', q{SET ROLE payments_team;
@@ -268,5 +269,34 @@ SELECT pg_sleep(5);
 EXECUTE q(100);});
 is($out, join("\n", ('33') x 7, ''), 'coordinator: a cached plan of a reference product reads until the grant expires');
 like($err, qr/expired/, 'coordinator: and is refused after it expired') or diag $err;
+
+# --- writes into the consumer's own tables that read the product ---
+($ret, $out, $err) = as($coord, 'analyst_eu', q{
+TRUNCATE sandbox.copy_colo;
+INSERT INTO sandbox.copy_colo SELECT g, 'X', 'x', 'x' FROM generate_series(1, 60) g;
+UPDATE sandbox.copy_colo c SET region = t.region, customer_email = t.customer_email, card = t.card
+  FROM payments.transactions t WHERE c.id = t.id;
+SELECT count(*) FILTER (WHERE region = 'X'), count(*) FILTER (WHERE region NOT IN ('X', 'EU')), min(customer_email)
+  FROM sandbox.copy_colo;});
+ok(!leaks($out . $err) && $out =~ /^40\|0\|/, 'UPDATE ... FROM the product into the consumer\'s table copies governed rows only')
+  or diag "$out\n$err";
+($ret, $out, $err) = as($coord, 'analyst_eu', q{
+UPDATE sandbox.copy_colo c SET card = t.card FROM payments.transactions t WHERE c.id = t.id
+RETURNING c.id, t.region, t.customer_email, t.card;});
+ok(!leaks($out . $err), 'UPDATE ... FROM ... RETURNING the product\'s columns returns governed values') or diag "$out\n$err";
+($ret, $out, $err) = as($coord, 'analyst_eu', q{
+TRUNCATE sandbox.copy_colo;
+MERGE INTO sandbox.copy_colo c USING payments.transactions t ON c.id = t.id
+  WHEN NOT MATCHED THEN INSERT VALUES (t.id, t.region, t.customer_email, t.card);
+TRUNCATE sandbox.copy_other;
+MERGE INTO sandbox.copy_other c USING (SELECT DISTINCT ON (customer_email) * FROM payments.transactions ORDER BY customer_email, id) t
+  ON c.customer_email = t.customer_email
+  WHEN MATCHED THEN UPDATE SET card = t.card
+  WHEN NOT MATCHED THEN INSERT VALUES (t.id, t.region, t.customer_email, t.card);
+SELECT count(*), count(*) FILTER (WHERE region <> 'EU'), min(customer_email), min(card) FROM sandbox.copy_colo
+UNION ALL
+SELECT count(*), count(*) FILTER (WHERE region <> 'EU'), min(customer_email), min(card) FROM sandbox.copy_other;});
+ok(!leaks($out . $err) && $out =~ /^1000\|0\|\*{5}/ && $out !~ /^\d+\|[1-9]/m, 'MERGE from the product into the consumer\'s tables copies governed rows only')
+  or diag "$out\n$err";
 
 done_testing();
