@@ -72,6 +72,13 @@ SELECT explain_analyze_output FROM worker_last_saved_explain_analyze();});
 unlike($out, qr/Rows Removed/, 'coordinator: worker_save_query_explain_analyze() of its reference placement shows no hidden count');
 like($err, qr/EXPLAIN ANALYZE is not allowed/, 'coordinator: and is refused');
 
+# the domain team, whose rows are not filtered, keeps EXPLAIN ANALYZE on every node
+($ret, $out, $err) = as($coord, 'payments_team', q{
+SET citus.explain_all_tasks = on;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM payments.transactions});
+like($out, qr/Task Count: 8.*actual rows=\d+/s, 'the domain team still runs EXPLAIN ANALYZE of its distributed product')
+  or diag "$out\n$err";
+
 # --- EXPLAIN ANALYZE of a cached plan: planned before EXPLAIN ran ---
 my $cached = "PREPARE p(bigint) AS SELECT count(*) FROM %s WHERE id < \$1;\n"
   . join('', map { "EXECUTE p(100);\n" } 1 .. 7)
