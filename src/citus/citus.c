@@ -221,8 +221,26 @@ mesh_citus_catalog_changed(Oid relid)
 								   0, NULL, NULL);
 	if (payload == NULL)
 		return;
-	citus.send_as_owner(psprintf("SELECT meshpg._citus_receive_catalog(%s::jsonb)",
-								 quote_literal_cstr(payload)));
+
+	/*
+	 * Citus reports every command it sends as a NOTICE to the client when
+	 * citus.log_remote_commands is on, a setting any role may set; the
+	 * statement that triggers a send may be any role's
+	 * (create_distributed_table() of its own table, say).  The payload
+	 * holds the hash key and every role's attributes: Citus must not
+	 * report it.  Off for the send only, whatever set it.
+	 */
+	{
+		int			nest = NewGUCNestLevel();
+
+		if (GetConfigOption("citus.log_remote_commands", true, false) != NULL)
+			(void) set_config_option("citus.log_remote_commands", "off",
+									 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		/* on an error, the transaction's abort restores the setting */
+		citus.send_as_owner(psprintf("SELECT meshpg._citus_receive_catalog(%s::jsonb)",
+									 quote_literal_cstr(payload)));
+		AtEOXact_GUC(true, nest);
+	}
 }
 
 PG_FUNCTION_INFO_V1(meshpg_citus_sync);

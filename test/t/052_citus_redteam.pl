@@ -306,4 +306,29 @@ SELECT count(*), count(*) FILTER (WHERE region <> 'EU'), min(customer_email), mi
 ok(!leaks($out . $err) && $out =~ /^1000\|0\|\*{5}/ && $out !~ /^\d+\|[1-9]/m, 'MERGE from the product into the consumer\'s tables copies governed rows only')
   or diag "$out\n$err";
 
+# --- the catalog a consumer's statement sends: Citus's logging of remote commands ---
+# create_distributed_table() of the consumer's own table is followed by a
+# send of the governance catalog (with the hash key) on a connection of the
+# extension owner; citus.log_remote_commands is the consumer's to set.
+my $key = $coord->safe_psql('postgres', q{SELECT encode(hmac_key, 'hex') FROM meshpg.cat_secret});
+($ret, $out, $err) = as($coord, 'analyst_eu', q{
+SET citus.log_remote_commands = on;
+SET client_min_messages = debug5;
+CREATE TABLE sandbox.spy (id bigint);
+SELECT create_distributed_table('sandbox.spy', 'id');});
+unlike($err, qr/\Q$key\E|hmac|_citus_receive_catalog/i,
+	'a consumer\'s create_distributed_table() does not show it the catalog sent to the workers, nor the hash key');
+($ret, $out, $err) = as($coord, 'payments_team', q{
+SET citus.log_remote_commands = on;
+SELECT meshpg.grant_access('payments.transactions', 'analyst_none', expires => now() + interval '1 day');});
+unlike($err, qr/\Q$key\E|hmac|_citus_receive_catalog/i,
+	'a domain team changing the catalog does not see the catalog sent to the workers, nor the hash key');
+is($w1->safe_psql('postgres', 'SELECT count(*) FROM meshpg.cat_grant'),
+	$coord->safe_psql('postgres', 'SELECT count(*) FROM meshpg.cat_grant'),
+	'and the catalog still reached the workers');
+($ret, $out, $err) = as($coord, 'analyst_eu', q{
+SET citus.log_remote_commands = on;
+SELECT count(*) FROM payments.transactions WHERE id = 3;});
+like($err, qr/NOTICE:  issuing SELECT count/, 'Citus still reports the consumer\'s own remote commands');
+
 done_testing();
