@@ -154,10 +154,21 @@ mesh_citus_is_worker(void)
 	return mesh_citus_active() && citus.local_group() != 0;
 }
 
+/*
+ * Citus recognises its own connections by their application_name
+ * ("citus_internal gpid=..."), which any client may set.  On a worker that
+ * only keeps the shard reads the coordinator sent out of the worker's
+ * access history (the coordinator records them).  On the coordinator
+ * nothing records those reads elsewhere: a consumer reading the
+ * coordinator's own placements (reference tables, Citus local tables)
+ * under a faked name would leave no trace in the history that is the
+ * cluster's record.  The coordinator therefore trusts the name for
+ * nothing; a read a worker routes to it is recorded on both nodes.
+ */
 bool
 mesh_citus_internal_backend(void)
 {
-	return citus_preloaded() && citus.internal_backend();
+	return citus_preloaded() && citus.internal_backend() && mesh_citus_is_worker();
 }
 
 /* The governance tables: the rest (SLOs, history, lineage) stay local. */
@@ -210,8 +221,26 @@ mesh_citus_catalog_changed(Oid relid)
 								   0, NULL, NULL);
 	if (payload == NULL)
 		return;
-	citus.send_as_owner(psprintf("SELECT meshpg._citus_receive_catalog(%s::jsonb)",
-								 quote_literal_cstr(payload)));
+
+	/*
+	 * Citus reports every command it sends as a NOTICE to the client when
+	 * citus.log_remote_commands is on, a setting any role may set; the
+	 * statement that triggers a send may be any role's
+	 * (create_distributed_table() of its own table, say).  The payload
+	 * holds the hash key and every role's attributes: Citus must not
+	 * report it.  Off for the send only, whatever set it.
+	 */
+	{
+		int			nest = NewGUCNestLevel();
+
+		if (GetConfigOption("citus.log_remote_commands", true, false) != NULL)
+			(void) set_config_option("citus.log_remote_commands", "off",
+									 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		/* on an error, the transaction's abort restores the setting */
+		citus.send_as_owner(psprintf("SELECT meshpg._citus_receive_catalog(%s::jsonb)",
+									 quote_literal_cstr(payload)));
+		AtEOXact_GUC(true, nest);
+	}
 }
 
 PG_FUNCTION_INFO_V1(meshpg_citus_sync);

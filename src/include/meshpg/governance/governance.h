@@ -52,13 +52,15 @@ extern int	mesh_explain_analyze_depth;
  * plan some code made without this planner hook (Citus's local fast path).
  */
 #define MESH_MARK_GOVERNED_LO	(-1009)
-#define MESH_MARK_GOVERNED_HI	(-1010)
+#define MESH_MARK_GOVERNED_HI	(-1031)	/* not -1010: lineage's source mark */
 
 /*
  * Rows are filtered for the reader the plan was built for.  Row counts of
  * such a plan would count the hidden rows: the executor refuses to run it
- * instrumented (EXPLAIN ANALYZE), however the plan reached it (a cached
- * plan is not planned again).
+ * instrumented under EXPLAIN ANALYZE, however the plan reached it (a cached
+ * plan is not planned again), and runs it uninstrumented when another
+ * module asked for the counts (auto_explain, Citus's
+ * worker_save_query_explain_analyze()).
  */
 #define MESH_MARK_FILTERED	(-1040)
 
