@@ -195,11 +195,17 @@ mesh_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
  * reader, and replanned for another (it is role-dependent), so its mark
  * speaks for the reader that runs it.
  *
- * Instrumentation that no EXPLAIN ANALYZE asked for comes from another
- * extension: auto_explain with log_analyze, whose output a reader can get
- * with client_min_messages = log.  Refusing the read would break every
- * filtered read on a server that logs plans; the plan runs uninstrumented
- * instead, and such a module logs it without row counts or timings.
+ * Instrumentation asked for before the executor starts is refused too,
+ * whoever asked: the caller reads it when the plan has run, and may not
+ * cope with nodes left uninstrumented (Citus's
+ * worker_save_query_explain_analyze(), which any role may call, crashes).
+ *
+ * Instrumentation added by a module whose ExecutorStart hook runs after
+ * this one (loaded before meshpg) is taken away instead: that is how
+ * auto_explain with log_analyze works, whose output a reader can get with
+ * client_min_messages = log.  Refusing would break every filtered read on
+ * a server that logs plans; auto_explain logs the plan without row counts
+ * or timings, as core EXPLAIN prints uninstrumented nodes.
  */
 static bool
 instrumented(PlanState *ps, void *context)
@@ -231,15 +237,12 @@ plan_is_filtered(QueryDesc *queryDesc)
 	return false;
 }
 
-/* Before the executor starts: refuse EXPLAIN ANALYZE, or uninstrument. */
+/* Before the executor starts: any instrumentation asked for is refused. */
 static void
 uncount_before(QueryDesc *queryDesc)
 {
-	if (queryDesc->instrument_options == 0)
-		return;
-	if (mesh_explain_analyze_depth > 0)
+	if (queryDesc->instrument_options != 0)
 		mesh_refuse_explain_analyze();
-	queryDesc->instrument_options = 0;
 }
 
 /*
