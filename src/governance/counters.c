@@ -246,17 +246,29 @@ hide_indexes_walker(PlanState *ps, void *arg)
 	return planstate_tree_walker(ps, hide_indexes_walker, arg);
 }
 
-/* The range table index rti's topmost inheritance parent in the plan. */
-static Index
-top_parent(PlannedStmt *stmt, Index rti)
+/*
+ * Whether range table entry rti, or an entry it was expanded from, is a
+ * relation in filtered.  Every step up the plan's append relations is
+ * looked at, not only the topmost: a UNION ALL that the planner flattened
+ * makes its arms children of a subquery entry, above the product they read
+ * (SELECT ... FROM product UNION ALL SELECT ... FROM product), and a
+ * partition's product may sit under such a subquery too.
+ */
+static bool
+reads_filtered(PlannedStmt *stmt, Index rti, List *filtered)
 {
 	bool		moved = true;
 
 	/* bounded: each step goes one level up a finite tree */
-	for (int guard = 0; moved && guard < list_length(stmt->rtable); guard++)
+	for (int guard = 0; guard <= list_length(stmt->rtable); guard++)
 	{
+		RangeTblEntry *rte = rt_fetch(rti, stmt->rtable);
 		ListCell   *lc;
 
+		if (rte->rtekind == RTE_RELATION && list_member_oid(filtered, rte->relid))
+			return true;
+		if (!moved)
+			break;
 		moved = false;
 		foreach(lc, stmt->appendRelations)
 		{
@@ -270,7 +282,7 @@ top_parent(PlannedStmt *stmt, Index rti)
 			}
 		}
 	}
-	return rti;
+	return false;
 }
 
 /*
@@ -368,7 +380,7 @@ mesh_hide_activity(QueryDesc *query)
 	{
 		RangeTblEntry *rte = lfirst(lc);
 		Relation	rel;
-		RangeTblEntry *top;
+		bool		in_filtered;
 
 		rti++;
 		if (rte->rtekind != RTE_RELATION || (Index) rti > estate->es_range_table_size)
@@ -376,13 +388,11 @@ mesh_hide_activity(QueryDesc *query)
 		rel = estate->es_relations[rti - 1];
 		if (rel == NULL)
 			continue;			/* not opened: pruned, or not scanned */
-		top = rt_fetch(top_parent(stmt, rti), stmt->rtable);
+		in_filtered = reads_filtered(stmt, rti, filtered);
 		/* a write's target counts as ever, unless it is the product itself */
-		if (list_member_int(stmt->resultRelations, rti) &&
-			!list_member_oid(filtered, top->relid))
+		if (list_member_int(stmt->resultRelations, rti) && !in_filtered)
 			continue;
-		if (list_member_oid(filtered, top->relid) ||
-			list_member_oid(schemas, RelationGetNamespace(rel)))
+		if (in_filtered || list_member_oid(schemas, RelationGetNamespace(rel)))
 		{
 			hide(rel, query);
 			ctx.heaps = lappend_oid(ctx.heaps, RelationGetRelid(rel));

@@ -1,0 +1,108 @@
+--
+-- adversary_red11: a red team round against a single server after issue 13
+-- (walks, EXPLAIN ANALYZE at executor start, access history, activity
+-- counters).  The attacker is reader (default privileges, TEMP, a grant);
+-- the hidden row of vault.people is id 3 (region US), reader sees EU only.
+--
+
+-- 1. Activity counters through a flattened UNION ALL.  The planner makes
+-- each arm a child of a subquery entry, above the product: the counters
+-- used to be kept from the reader only when the topmost entry was the
+-- product, so seq_tup_read counted the hidden row (6 for 4 rows shown).
+SET ROLE reader;
+SET stats_fetch_consistency = none;
+BEGIN;
+SELECT id FROM vault.people UNION ALL SELECT id FROM vault.people ORDER BY 1;
+SELECT pg_stat_get_xact_tuples_returned('vault.people'::regclass) AS seq_tup_read,
+       pg_stat_get_xact_numscans('vault.people'::regclass) AS scans;
+-- through an index, under a UNION ALL of two probes by key
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT id FROM vault.people WHERE id = 3 UNION ALL SELECT id FROM vault.people WHERE id = 1;
+SELECT pg_stat_get_xact_tuples_fetched('vault.people'::regclass) AS idx_tup_fetch,
+       pg_stat_get_xact_numscans('vault.people_pkey'::regclass) AS idx_scans,
+       pg_stat_get_xact_tuples_returned('vault.people_pkey'::regclass) AS idx_tup_read;
+-- a partitioned product under a UNION ALL with a constant arm
+SELECT * FROM (SELECT id FROM vault.events UNION ALL SELECT 0) s ORDER BY 1;
+SELECT pg_stat_get_xact_tuples_returned('vault.events_eu'::regclass) AS eu_read,
+       pg_stat_get_xact_tuples_returned('vault.events_us'::regclass) AS us_read;
+COMMIT;
+RESET ROLE;
+
+-- 2. Reads a rule puts into a referential-integrity action.  The RI
+-- query itself (the table it locks or writes) is left out of the access
+-- history; a consumer's rule on the table a cascade deletes from used to
+-- ride along: a DO ALSO action runs in the RI query's place, and a
+-- conditional INSTEAD rule's condition joins the RI query, and neither
+-- was recorded.  Both are now.
+SELECT meshpg.flush_access_history() >= 0 AS flushed_earlier_reads;
+SELECT clock_timestamp() AS rd11_start \gset
+SET ROLE reader;
+CREATE TABLE attack.rd11_parent (id int PRIMARY KEY);
+CREATE TABLE attack.rd11_child (id int REFERENCES attack.rd11_parent ON DELETE CASCADE);
+CREATE TABLE attack.rd11_child2 (id int REFERENCES attack.rd11_parent ON DELETE CASCADE);
+CREATE TABLE attack.rd11_loot (n bigint, names text);
+CREATE RULE rd11_also AS ON DELETE TO attack.rd11_child DO ALSO
+    INSERT INTO attack.rd11_loot SELECT count(*), string_agg(name, ',' ORDER BY id) FROM vault.people;
+CREATE RULE rd11_cond AS ON DELETE TO attack.rd11_child2
+    WHERE (SELECT count(*) FROM vault.people) > 5 DO INSTEAD NOTHING;
+INSERT INTO attack.rd11_parent VALUES (1), (2);
+INSERT INTO attack.rd11_child VALUES (1);
+INSERT INTO attack.rd11_child2 VALUES (2);
+DELETE FROM attack.rd11_parent;
+-- masked and filtered, as ever
+SELECT n, names FROM attack.rd11_loot;
+RESET ROLE;
+SELECT meshpg.flush_access_history() > 0 AS flushed;
+SELECT product, role, command, target FROM meshpg.access_history
+ WHERE read_at >= :'rd11_start' ORDER BY target;
+SELECT source, target, kind FROM meshpg.lineage_edges WHERE target = 'attack.rd11_loot';
+
+-- 3. Buffer usage as an existence oracle.  A probe by key that finds a
+-- hidden row reads its heap page; one that finds nothing does not.
+-- pg_stat_statements adds up each statement's buffers (and those of the
+-- utility statement around it: FETCH), readable by the reader for its own
+-- statements: 2 blocks for id 3, 1 for a key that does not exist.
+-- Filtered reads now count no buffers, whatever the order of the two
+-- libraries.
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+SET ROLE reader;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+CREATE FUNCTION attack.rd11_blks(pattern text) RETURNS bigint LANGUAGE sql AS
+    $$ SELECT coalesce(sum(shared_blks_hit + shared_blks_read + local_blks_hit), 0)::bigint
+         FROM pg_stat_statements WHERE query LIKE pattern $$;
+-- warm the caches
+SELECT id FROM vault.people WHERE id = 1;
+SELECT id FROM vault.people WHERE id = 3;
+SELECT id FROM vault.people WHERE id = 99;
+SELECT attack.rd11_blks('SELECT id FROM vault.people WHERE id = $1') AS b0 \gset
+SELECT id FROM vault.people WHERE id = 3;
+SELECT attack.rd11_blks('SELECT id FROM vault.people WHERE id = $1') AS b1 \gset
+SELECT id FROM vault.people WHERE id = 99;
+SELECT attack.rd11_blks('SELECT id FROM vault.people WHERE id = $1') AS b2 \gset
+SELECT :b1 - :b0 AS hidden_row_blocks, :b2 - :b1 AS absent_row_blocks;
+-- FETCH from a cursor: pg_stat_statements measures the utility statement
+BEGIN;
+DECLARE rd11_c CURSOR FOR SELECT id FROM vault.people WHERE id = 3;
+FETCH ALL FROM rd11_c;
+COMMIT;
+SELECT attack.rd11_blks('FETCH ALL FROM rd11_c') AS fetch_blocks;
+-- a failing probe caught inside a function: the caller's buffers do not move
+CREATE FUNCTION attack.rd11_probe(k int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM 1 / (count(*) - count(*))::int FROM vault.people WHERE id = k;
+  RETURN 0;
+EXCEPTION WHEN division_by_zero THEN RETURN 1;
+END $$;
+SELECT attack.rd11_probe(3);
+SELECT attack.rd11_probe(99);
+SELECT attack.rd11_blks('SELECT attack.rd11_probe($1)') AS c0 \gset
+SELECT attack.rd11_probe(3);
+SELECT attack.rd11_blks('SELECT attack.rd11_probe($1)') AS c1 \gset
+SELECT attack.rd11_probe(99);
+SELECT attack.rd11_blks('SELECT attack.rd11_probe($1)') AS c2 \gset
+SELECT :c1 - :c0 = :c2 - :c1 AS same_blocks_hidden_and_absent;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+RESET ROLE;
