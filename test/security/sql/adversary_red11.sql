@@ -106,3 +106,33 @@ SELECT :c1 - :c0 = :c2 - :c1 AS same_blocks_hidden_and_absent;
 RESET enable_seqscan;
 RESET enable_bitmapscan;
 RESET ROLE;
+
+-- 4. A table that inherits from two products.  The walk up finds the
+-- first product and governed a direct read of the child as that one only:
+-- the second product's redact mask and row filter did not apply to the
+-- columns and rows it shares with it (a hand-granted SELECT on the child,
+-- as for any partition or child read directly).  Such a read is refused.
+SET ROLE vault_team;
+CREATE TABLE vault.rd11_a (id int, label text, region text);
+CREATE TABLE vault.rd11_b (id int, secret text, region text);
+CREATE TABLE vault.rd11_both () INHERITS (vault.rd11_a, vault.rd11_b);
+INSERT INTO vault.rd11_both VALUES (1, 'a1', 'EU', upper('canary') || '-MI-1'), (2, 'a2', 'US', upper('canary') || '-MI-ROW-2');
+SELECT meshpg.register_product('vault', 'rd11_a', 'vault.rd11_a', description => 'A');
+SELECT meshpg.register_product('vault', 'rd11_b', 'vault.rd11_b', description => 'B');
+SELECT meshpg.publish('vault.rd11_a', '1.0.0');
+SELECT meshpg.publish('vault.rd11_b', '1.0.0');
+SELECT meshpg.grant_access('vault.rd11_a', 'reader');
+SELECT meshpg.grant_access('vault.rd11_b', 'reader');
+SELECT meshpg.tag_column('vault.rd11_b', 'secret', 'confidential');
+SELECT meshpg.tag_column('vault.rd11_b', 'region', 'geo.region');
+GRANT SELECT ON vault.rd11_both TO reader;
+SET ROLE reader;
+-- through each product: its own policies
+SELECT * FROM vault.rd11_b ORDER BY id;
+SELECT id, label FROM vault.rd11_a ORDER BY id;
+-- the child directly, also through a view and COPY: refused
+SELECT * FROM vault.rd11_both ORDER BY id;
+CREATE VIEW attack.rd11_v AS SELECT * FROM vault.rd11_both;
+SELECT * FROM attack.rd11_v;
+COPY vault.rd11_both TO STDOUT;
+RESET ROLE;
