@@ -17,9 +17,10 @@
  * where they are written instead.  When a statement whose plan applies a
  * row policy to its reader starts (the planner's MESH_MARK_POLICY_* marks
  * say so; a parallel worker, whose copy of the plan has no marks, asks the
- * policies), every relation it scans that is that product, a partition or
- * inheritance child of it, or in its domain's schema when it is a view (the
- * tables behind it), and the indexes it scans them through, count into a
+ * policies), every relation it reads (the product, its partitions and
+ * children, the tables behind a view product, a row policy's mapping table,
+ * and whatever else it scans: all but the targets of its writes), and the
+ * indexes it scans them through, count into a
  * scratch struct of this backend for as long as the statement runs: their
  * counts never reach the per-backend pending entries (what the pg_stat_xact
  * views read) nor, at the next report, the shared statistics.  The scratch
@@ -334,7 +335,6 @@ mesh_hide_activity(QueryDesc *query)
 	PlannedStmt *stmt = query->plannedstmt;
 	EState	   *estate = query->estate;
 	List	   *filtered = NIL;
-	List	   *schemas = NIL;
 	ListCell   *lc;
 	Oid			relid = InvalidOid;
 	HideContext ctx;
@@ -364,16 +364,6 @@ mesh_hide_activity(QueryDesc *query)
 		callbacks_registered = true;
 	}
 
-	/* a view product's rows come from the tables of its domain's schema */
-	foreach(lc, filtered)
-	{
-		const MeshProduct *product = mesh_product_by_relid(lfirst_oid(lc));
-
-		if (product != NULL && product->relkind == RELKIND_VIEW &&
-			OidIsValid(product->domain_nsp))
-			schemas = list_append_unique_oid(schemas, product->domain_nsp);
-	}
-
 	ctx.query = query;
 	ctx.heaps = NIL;
 	foreach(lc, stmt->rtable)
@@ -392,11 +382,18 @@ mesh_hide_activity(QueryDesc *query)
 		/* a write's target counts as ever, unless it is the product itself */
 		if (list_member_int(stmt->resultRelations, rti) && !in_filtered)
 			continue;
-		if (in_filtered || list_member_oid(schemas, RelationGetNamespace(rel)))
-		{
-			hide(rel, query);
-			ctx.heaps = lappend_oid(ctx.heaps, RelationGetRelid(rel));
-		}
+
+		/*
+		 * Every other relation the statement reads is hidden too, not only
+		 * the product's own: a row policy's subquery reads its mapping
+		 * table for the rows the policy is asked about, hidden ones
+		 * included (a hashed subplan is even built only when the first row
+		 * reaches it), the tables behind a view product are read for its
+		 * hidden rows, and what the statement's other scans count depends
+		 * on those rows too (a join's inner side, probed for each of them).
+		 */
+		hide(rel, query);
+		ctx.heaps = lappend_oid(ctx.heaps, RelationGetRelid(rel));
 	}
 	if (ctx.heaps != NIL && query->planstate != NULL)
 		(void) hide_indexes_walker(query->planstate, &ctx);
