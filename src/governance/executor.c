@@ -122,7 +122,9 @@ mesh_emit_log(ErrorData *edata)
  * it) is taken back out when the phase returns, error or not, and the
  * totals a module collected for the statement from inside this hook (one
  * loaded before meshpg) are cleared before it stores them at ExecutorEnd.
- * Filtered reads therefore count no buffers; rows and durations stay.
+ * Filtered reads therefore count no buffers; rows and durations stay.  In
+ * a parallel worker too: what a statement a function runs there uses would
+ * reach the leader's totals with the worker's.
  */
 typedef struct UsageSaved
 {
@@ -160,7 +162,7 @@ run_plan(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 {
 	UsageSaved	saved;
 
-	if (IsParallelWorker() || !plan_is_filtered(queryDesc))
+	if (!plan_is_filtered(queryDesc))
 	{
 		run_plan_inner(queryDesc, direction, count, execute_once);
 		return;
@@ -191,7 +193,7 @@ mesh_executor_finish(QueryDesc *queryDesc)
 {
 	UsageSaved	saved;
 
-	if (IsParallelWorker() || !plan_is_filtered(queryDesc))
+	if (!plan_is_filtered(queryDesc))
 	{
 		finish_plan(queryDesc);
 		return;
@@ -222,7 +224,7 @@ mesh_executor_end(QueryDesc *queryDesc)
 {
 	UsageSaved	saved;
 
-	if (IsParallelWorker() || !plan_is_filtered(queryDesc))
+	if (!plan_is_filtered(queryDesc))
 	{
 		end_plan(queryDesc);
 		return;
@@ -566,7 +568,12 @@ mesh_executor_start(QueryDesc *queryDesc, int eflags)
 		}
 	}
 
-	filtered = !IsParallelWorker() && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
+	/*
+	 * Also in a parallel worker: the plan it runs for its leader carries no
+	 * marks (the leader checks it), but a statement that a function runs
+	 * there was planned there, and is checked like any other.
+	 */
+	filtered = (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
 		plan_is_filtered(queryDesc);
 	if (filtered)
 		uncount_before(queryDesc);

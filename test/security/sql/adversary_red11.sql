@@ -178,3 +178,37 @@ COMMIT;
 RESET enable_seqscan;
 RESET enable_bitmapscan;
 RESET ROLE;
+
+-- 6. The same oracle from a parallel worker.  A PARALLEL SAFE function run
+-- in a worker probes by key; the worker's buffer usage reaches the
+-- leader's and pg_stat_statements' totals of the calling statement (one
+-- block more for a hidden key than for an absent one).  Filtered
+-- statements are now kept out of the totals in workers too, and the
+-- executor's EXPLAIN ANALYZE check runs there as well.
+SET ROLE reader;
+CREATE FUNCTION attack.rd11_wprobe(k int) RETURNS int PARALLEL SAFE LANGUAGE plpgsql AS $$
+DECLARE n int;
+BEGIN
+  SELECT count(*) INTO n FROM vault.people WHERE id = k;
+  RETURN 0;
+END $$;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET force_parallel_mode = on;
+EXPLAIN (COSTS OFF) SELECT attack.rd11_wprobe(3);
+SELECT attack.rd11_wprobe(3);
+SELECT attack.rd11_wprobe(99);
+SELECT attack.rd11_blks('SELECT attack.rd11_wprobe($1)') AS w0 \gset
+SELECT attack.rd11_wprobe(3);
+SELECT attack.rd11_blks('SELECT attack.rd11_wprobe($1)') AS w1 \gset
+SELECT attack.rd11_wprobe(99);
+SELECT attack.rd11_blks('SELECT attack.rd11_wprobe($1)') AS w2 \gset
+SELECT :w1 - :w0 = :w2 - :w1 AS same_blocks_hidden_and_absent;
+RESET force_parallel_mode;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+RESET ROLE;
