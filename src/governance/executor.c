@@ -22,6 +22,7 @@
 #include "nodes/nodeFuncs.h"
 #include "nodes/plannodes.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
@@ -130,13 +131,24 @@ typedef struct UsageSaved
 {
 	BufferUsage buffers;
 	WalUsage	wal;
+	int			track_functions;
 } UsageSaved;
 
+/*
+ * Function call counts likewise (track_functions, pg_stat_user_functions
+ * and pg_stat_get_xact_function_calls, readable by anyone): a row policy
+ * that calls a PL/pgSQL function calls it for every row it is asked
+ * about, hidden ones included.  pgstat asks the setting at every call, so
+ * while a filtered plan runs, calls count nothing, the reader's own
+ * functions' included.
+ */
 static void
 usage_save(UsageSaved *saved)
 {
 	saved->buffers = pgBufferUsage;
 	saved->wal = pgWalUsage;
+	saved->track_functions = pgstat_track_functions;
+	pgstat_track_functions = TRACK_FUNC_OFF;
 }
 
 static void
@@ -144,6 +156,7 @@ usage_restore(const UsageSaved *saved)
 {
 	pgBufferUsage = saved->buffers;
 	pgWalUsage = saved->wal;
+	pgstat_track_functions = saved->track_functions;
 }
 
 static void

@@ -212,3 +212,39 @@ RESET parallel_tuple_cost;
 RESET enable_seqscan;
 RESET enable_bitmapscan;
 RESET ROLE;
+
+-- 7. Function call counts.  With track_functions on (a superuser's
+-- choice, often made for monitoring), pg_stat_user_functions and
+-- pg_stat_get_xact_function_calls, readable by anyone, count the calls of
+-- a PL/pgSQL function a row policy calls, which runs for every row the
+-- policy is asked about: a probe by key counted a call for a hidden row
+-- and none for an absent one.  Calls made while a filtered plan runs now
+-- count nothing.
+CREATE FUNCTION rd11_maps.allowed(r text) RETURNS boolean LANGUAGE plpgsql STABLE AS
+    $$ BEGIN RETURN r = 'EU'; END $$;
+SELECT meshpg.create_tag('rd11.fn');
+SELECT meshpg.create_row_policy('rd11_fn', 'rd11_maps.allowed(value)', tag => 'rd11.fn');
+SET ROLE vault_team;
+CREATE TABLE vault.rd11_f (id int PRIMARY KEY, region text);
+INSERT INTO vault.rd11_f VALUES (1, 'EU'), (2, 'US');
+SELECT meshpg.register_product('vault', 'rd11_f', 'vault.rd11_f', description => 'F');
+SELECT meshpg.publish('vault.rd11_f', '1.0.0');
+SELECT meshpg.grant_access('vault.rd11_f', 'reader');
+SELECT meshpg.tag_column('vault.rd11_f', 'region', 'rd11.fn');
+RESET ROLE;
+SET track_functions = 'pl';
+SET ROLE reader;
+SET stats_fetch_consistency = none;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT * FROM vault.rd11_f;
+BEGIN;
+SELECT id FROM vault.rd11_f WHERE id = 2;    -- hidden
+SELECT coalesce(pg_stat_get_xact_function_calls('rd11_maps.allowed(text)'::regprocedure), 0) AS calls;
+SELECT id FROM vault.rd11_f WHERE id = 99;   -- absent
+SELECT coalesce(pg_stat_get_xact_function_calls('rd11_maps.allowed(text)'::regprocedure), 0) AS calls;
+COMMIT;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+RESET ROLE;
+RESET track_functions;
