@@ -459,6 +459,24 @@ check_plan_governed(PlannedStmt *stmt)
 			relation_close(rel, NoLock);
 			if (!mesh_compile_rules(product, rte->relid, rti, natts, InvalidOid, &rules))
 				continue;
+
+			/* a child of two products, read through the other one */
+			{
+				char	   *first = pstrdup(product->qualname);
+				char	   *other = mesh_product_other_ancestor(rte->relid, product->id);
+
+				/* looking may have reloaded the cache */
+				product = mesh_product_by_relid(rte->relid);
+				if (product == NULL)
+					elog(ERROR, "data product \"%s\" vanished", first);
+				if (other != NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("cannot read relation \"%s\": it inherits from data products \"%s\" and \"%s\"",
+									get_rel_name(rte->relid), first, other),
+							 errdetail("It would be read without the policies of \"%s\", which apply to you.", first),
+							 errhint("Read the parent with ONLY, or make the relation inherit from one data product only.")));
+			}
 		}
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

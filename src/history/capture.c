@@ -600,8 +600,12 @@ capture_statement(QueryDesc *query, bool ri_query)
 	uint8	   *record;
 	TimestampTz now;
 
-	/* CREATE TABLE AS and REFRESH find their target by name: built each time */
-	if (serial != 0 && command != 'c' && command != 'r')
+	/*
+	 * CREATE TABLE AS and REFRESH find their target by name: built each
+	 * time.  So are the RI query's, which leave its own table out: the same
+	 * plan run inside another RI action's statement records it.
+	 */
+	if (serial != 0 && command != 'c' && command != 'r' && !ri_query)
 		kept = &plan_records[serial % PLAN_RECORDS];
 	if (kept != NULL && kept->serial == serial && kept->command == command &&
 		kept->current_user == GetUserId() && kept->session_user == GetSessionUserId() &&

@@ -248,3 +248,13 @@ RESET enable_seqscan;
 RESET enable_bitmapscan;
 RESET ROLE;
 RESET track_functions;
+
+-- 4b. Read through the second product while the first one filters the
+-- reader: the child's rows would come without the first product's row
+-- filter.  Refused, saying why (it used to say the parent was no product).
+SET ROLE vault_team;
+SELECT meshpg.tag_column('vault.rd11_a', 'region', 'geo.region');
+SET ROLE reader;
+SELECT * FROM vault.rd11_b ORDER BY id;
+SELECT id, label FROM vault.rd11_a ORDER BY id;
+RESET ROLE;
