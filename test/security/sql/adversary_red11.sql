@@ -258,3 +258,46 @@ SET ROLE reader;
 SELECT * FROM vault.rd11_b ORDER BY id;
 SELECT id, label FROM vault.rd11_a ORDER BY id;
 RESET ROLE;
+
+-- 8. OPEN: the source table behind a foreign-table product on a loopback
+-- server.  The remote session reads vault.fdw_people as the user mapping's
+-- role, a member of the vault team, for whom nothing is filtered; the row
+-- filter travels in its WHERE clause with the reader's key, so its index
+-- scan meets a hidden row for a hidden key and none for an absent one.
+-- That session's counters are its own (another backend, of a role meshpg
+-- does not govern), and pg_stat_get_* are readable by anyone: idx_tup_read
+-- of the source table's index moves by one for the hidden key.  meshpg
+-- cannot tell in that session whom it reads for.  Keep the source of a
+-- foreign-table product on another server, or revoke EXECUTE on the
+-- pg_stat_get_* functions from PUBLIC (see doc/enforcement.md).
+SET ROLE vault_team;
+-- enough rows that the remote planner probes by index
+INSERT INTO vault.fdw_people SELECT g, 'filler', 'x', 'x', 'EU', 'x' FROM generate_series(1000, 4000) g;
+CREATE INDEX rd11_fdw_people_id ON vault.fdw_people (id);
+ANALYZE vault.fdw_people;
+RESET ROLE;
+SET ROLE reader;
+SET stats_fetch_consistency = none;
+CREATE FUNCTION attack.rd11_remote_gone() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  -- a closed connection's backend reports its counters as it exits
+  PERFORM postgres_fdw_disconnect_all();
+  FOR i IN 1 .. 300 LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE usename = 'vault_fdw_login') THEN
+      RETURN true;
+    END IF;
+    PERFORM pg_sleep(0.05);
+    PERFORM pg_stat_clear_snapshot();
+  END LOOP;
+  RETURN false;
+END $$;
+SELECT attack.rd11_remote_gone();
+SELECT pg_stat_get_tuples_returned('vault.rd11_fdw_people_id'::regclass) AS r0 \gset
+SELECT id FROM vault.people_remote WHERE id = 3;    -- hidden
+SELECT attack.rd11_remote_gone();
+SELECT pg_stat_get_tuples_returned('vault.rd11_fdw_people_id'::regclass) AS r1 \gset
+SELECT id FROM vault.people_remote WHERE id = 99;   -- absent
+SELECT attack.rd11_remote_gone();
+SELECT pg_stat_get_tuples_returned('vault.rd11_fdw_people_id'::regclass) AS r2 \gset
+SELECT :r1 - :r0 AS hidden_key_idx_tup_read, :r2 - :r1 AS absent_key_idx_tup_read;
+RESET ROLE;
