@@ -39,6 +39,7 @@
 #include "postgres.h"
 
 #include "access/parallel.h"
+#include "access/relation.h"
 #include "access/xact.h"
 #include "executor/executor.h"
 #include "catalog/pg_class.h"
@@ -51,6 +52,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 
 #include "catalog/catalog.h"
 #include "governance/governance.h"
@@ -66,6 +68,8 @@ typedef struct Hidden
 	PgStat_TableStatus *scratch;	/* what rel->pgstat_info points to */
 	Oid			relid;
 	QueryDesc  *query;			/* the statement that hid it */
+	Relation	opened;			/* opened here (a TOAST relation): closed at
+								 * the statement's end */
 } Hidden;
 
 /*
@@ -150,13 +154,31 @@ release(int i)
 	hidden[i] = hidden[--nhidden];
 }
 
-/* Releases the entries of query, or all of them (query NULL). */
+/*
+ * Releases the entries of query, or all of them (query NULL).  What was
+ * opened here is held by the transaction's resource owner (see
+ * hide_opened) and closed here: at the statement's end, or, for a
+ * statement that failed, at the end of the transaction, before that owner
+ * lets go of what it holds.
+ */
 static void
 release_entries(QueryDesc *query)
 {
 	for (int i = nhidden - 1; i >= 0; i--)
 		if (query == NULL || hidden[i].query == query)
+		{
+			Relation	opened = hidden[i].opened;
+
 			release(i);
+			if (opened != NULL)
+			{
+				ResourceOwner save = CurrentResourceOwner;
+
+				CurrentResourceOwner = TopTransactionResourceOwner;
+				relation_close(opened, NoLock);
+				CurrentResourceOwner = save;
+			}
+		}
 }
 
 /* The transaction ended: every hiding ends (statements left unended too). */
@@ -171,25 +193,25 @@ counters_xact_callback(XactEvent event, void *arg)
 	rotate_retired();
 }
 
-/* Stops counting rel for query. */
-static void
+/* Stops counting rel for query; returns whether it made a new entry. */
+static bool
 hide(Relation rel, QueryDesc *query)
 {
 	PgStat_TableStatus *scratch = NULL;
 
 	if (rel == NULL)
-		return;
+		return false;
 	for (int i = 0; i < nhidden; i++)
 		if (hidden[i].relid == RelationGetRelid(rel) &&
 			hidden[i].scratch->relation == rel && rel->pgstat_info == hidden[i].scratch)
 		{
 			if (hidden[i].query == query)
-				return;
+				return false;
 			scratch = hidden[i].scratch;	/* hidden by another statement too */
 		}
 	/* a relation without storage counts nothing */
 	if (scratch == NULL && !rel->pgstat_enabled && rel->pgstat_info == NULL)
-		return;
+		return false;
 	if (nhidden == maxhidden)
 	{
 		int			max = maxhidden == 0 ? 16 : maxhidden * 2;
@@ -217,8 +239,67 @@ hide(Relation rel, QueryDesc *query)
 	hidden[nhidden].scratch = scratch;
 	hidden[nhidden].relid = RelationGetRelid(rel);
 	hidden[nhidden].query = query;
+	hidden[nhidden].opened = NULL;
 	nhidden++;
+	return true;
 }
+
+/*
+ * Stops counting relation relid (which the statement does not open itself)
+ * for query, holding it open until the statement ends: a relation whose
+ * relcache entry were dropped and built again meanwhile would count again.
+ * The reference belongs to the transaction's resource owner, not to the
+ * statement's: a statement that fails never reaches ExecutorEnd, and its
+ * entries are released later (at the end of the transaction, or by a
+ * later statement whose QueryDesc has its address), when the statement's
+ * owner may be gone.
+ */
+static void
+hide_opened(Oid relid, QueryDesc *query)
+{
+	ResourceOwner save = CurrentResourceOwner;
+	Relation	rel;
+
+	if (TopTransactionResourceOwner == NULL)
+		return;
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	rel = try_relation_open(relid, AccessShareLock);
+	if (rel != NULL)
+	{
+		if (hide(rel, query))
+			hidden[nhidden - 1].opened = rel;
+		else
+			relation_close(rel, NoLock);
+	}
+	CurrentResourceOwner = save;
+}
+
+/*
+ * The TOAST relation of rel and its index.  A row policy that reads a
+ * long value of a hidden row (a function, a LIKE) fetches it from there:
+ * its counters would tell that the row exists.
+ */
+static void
+hide_toast(Relation rel, QueryDesc *query)
+{
+	Oid			toastrelid = rel->rd_rel->reltoastrelid;
+	Relation	toast;
+	List	   *indexes;
+	ListCell   *lc;
+
+	if (!OidIsValid(toastrelid))
+		return;
+	hide_opened(toastrelid, query);
+	toast = try_relation_open(toastrelid, AccessShareLock);
+	if (toast == NULL)
+		return;
+	indexes = RelationGetIndexList(toast);
+	relation_close(toast, NoLock);
+	foreach(lc, indexes)
+		hide_opened(lfirst_oid(lc), query);
+	list_free(indexes);
+}
+
 
 typedef struct HideContext
 {
@@ -243,7 +324,7 @@ hide_indexes_walker(PlanState *ps, void *arg)
 		index = ((BitmapIndexScanState *) ps)->biss_RelationDesc;
 	if (index != NULL && index->rd_index != NULL &&
 		list_member_oid(ctx->heaps, index->rd_index->indrelid))
-		hide(index, ctx->query);
+		(void) hide(index, ctx->query);
 	return planstate_tree_walker(ps, hide_indexes_walker, arg);
 }
 
@@ -392,7 +473,8 @@ mesh_hide_activity(QueryDesc *query)
 		 * hidden rows, and what the statement's other scans count depends
 		 * on those rows too (a join's inner side, probed for each of them).
 		 */
-		hide(rel, query);
+		(void) hide(rel, query);
+		hide_toast(rel, query);
 		ctx.heaps = lappend_oid(ctx.heaps, RelationGetRelid(rel));
 	}
 	if (ctx.heaps != NIL && query->planstate != NULL)

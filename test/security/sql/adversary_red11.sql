@@ -301,3 +301,48 @@ SELECT attack.rd11_remote_gone();
 SELECT pg_stat_get_tuples_returned('vault.rd11_fdw_people_id'::regclass) AS r2 \gset
 SELECT :r1 - :r0 AS hidden_key_idx_tup_read, :r2 - :r1 AS absent_key_idx_tup_read;
 RESET ROLE;
+
+-- 9. TOAST.  A row policy that reads a long value (a LIKE in a function
+-- it calls) fetches a hidden row's value from the product's TOAST table,
+-- which no plan names: its counters (blocks fetched, its index's scans)
+-- told that a probe by key met a hidden row.  The TOAST relation and its
+-- index of every relation a filtered statement reads are kept too.
+CREATE FUNCTION rd11_maps.allowed_like(r text) RETURNS boolean LANGUAGE plpgsql STABLE AS
+    $$ BEGIN RETURN r LIKE 'EU%'; END $$;
+SELECT meshpg.create_tag('rd11.like');
+SELECT meshpg.create_row_policy('rd11_like', 'rd11_maps.allowed_like(value)', tag => 'rd11.like');
+SET ROLE vault_team;
+CREATE TABLE vault.rd11_t (id int PRIMARY KEY, region text);
+ALTER TABLE vault.rd11_t ALTER region SET STORAGE EXTERNAL;
+INSERT INTO vault.rd11_t VALUES (1, 'EU'), (2, 'US' || repeat('x', 5000));
+SELECT meshpg.register_product('vault', 'rd11_t', 'vault.rd11_t', description => 'T');
+SELECT meshpg.publish('vault.rd11_t', '1.0.0');
+SELECT meshpg.grant_access('vault.rd11_t', 'reader');
+SELECT meshpg.tag_column('vault.rd11_t', 'region', 'rd11.like');
+RESET ROLE;
+SET ROLE reader;
+SET stats_fetch_consistency = none;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT reltoastrelid AS rd11_toast FROM pg_class WHERE oid = 'vault.rd11_t'::regclass \gset
+SELECT indexrelid AS rd11_toast_idx FROM pg_index WHERE indrelid = :rd11_toast \gset
+SELECT id, length(region) FROM vault.rd11_t;
+BEGIN;
+SELECT coalesce(pg_stat_get_xact_blocks_fetched(:rd11_toast), 0) AS tb0,
+       coalesce(pg_stat_get_xact_numscans(:rd11_toast_idx), 0) AS ts0 \gset
+SELECT id FROM vault.rd11_t WHERE id = 2;    -- hidden
+SELECT coalesce(pg_stat_get_xact_blocks_fetched(:rd11_toast), 0) AS tb1,
+       coalesce(pg_stat_get_xact_numscans(:rd11_toast_idx), 0) AS ts1 \gset
+-- a failing statement in a savepoint, then another: nothing comes back
+SAVEPOINT s;
+SELECT id, 1 / (id - 1) FROM vault.rd11_t;
+ROLLBACK TO s;
+SELECT id FROM vault.rd11_t WHERE id = 99;   -- absent
+SELECT coalesce(pg_stat_get_xact_blocks_fetched(:rd11_toast), 0) AS tb2,
+       coalesce(pg_stat_get_xact_numscans(:rd11_toast_idx), 0) AS ts2 \gset
+SELECT :tb1 - :tb0 AS hidden_toast_blocks, :ts1 - :ts0 AS hidden_toast_idx_scans,
+       :tb2 - :tb1 AS absent_toast_blocks, :ts2 - :ts1 AS absent_toast_idx_scans;
+COMMIT;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+RESET ROLE;
