@@ -49,7 +49,7 @@ ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=test/isolation 
 # Security suite: test/security/sql/<name>.sql against expected/.  Beyond the
 # comparison, the attack output must never contain a hidden value (CANARY).
 SECURITY = setup vectors rowsecurity adversary adversary2 adversary3 adversary4 adversary6 adversary7 adversary8 \
-	adversary_fdw hardening_history hardening_walks adversary_red10
+	adversary_fdw hardening_history hardening_walks adversary_red10 adversary_red11
 SECURITY_OPTS = --inputdir=$(srcdir)/test/security --outputdir=test/security \
 	--temp-instance=./tmp_check_security \
 	--temp-config=$(srcdir)/test/meshpg.conf \
@@ -88,7 +88,9 @@ check-security:
 	$(pg_regress_installcheck) $(SECURITY_OPTS) $(SECURITY)
 	@if grep -n 'CANARY' test/security/results/vectors.out test/security/results/adversary.out test/security/results/adversary2.out test/security/results/adversary3.out test/security/results/adversary4.out test/security/results/adversary6.out test/security/results/adversary7.out test/security/results/adversary8.out \
 		test/security/results/adversary_fdw.out test/security/results/hardening_history.out \
-		test/security/results/hardening_walks.out test/security/results/adversary_red10.out; then \
+		test/security/results/adversary_fdw.out test/security/results/hardening_history.out \
+		test/security/results/hardening_walks.out test/security/results/adversary_red10.out \
+		test/security/results/adversary_red11.out; then \
 		echo 'security: a hidden value reached the attacker (lines above)'; exit 1; fi
 check-tap:
 	$(prove_installcheck)

@@ -41,6 +41,7 @@
 planner_hook_type mesh_prev_planner = NULL;
 ExecutorStart_hook_type mesh_prev_executor_start = NULL;
 ExecutorRun_hook_type mesh_prev_executor_run = NULL;
+ExecutorFinish_hook_type mesh_prev_executor_finish = NULL;
 ExecutorEnd_hook_type mesh_prev_executor_end = NULL;
 ExecutorCheckPerms_hook_type mesh_prev_check_perms = NULL;
 ProcessUtility_hook_type mesh_prev_utility = NULL;
@@ -136,6 +137,27 @@ meshpg_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 }
 
 /* ----------------------------------------------------------------------
+ * ExecutorFinish_hook
+ * ---------------------------------------------------------------------- */
+
+const MeshExecutorFinishStep mesh_executor_finish_steps[] = {
+	/*
+	 * governance: the buffers, WAL and function calls a filtered plan's
+	 * finishing phase (AFTER triggers, the rest of a data-modifying CTE)
+	 * uses are taken back out (executor.c)
+	 */
+	mesh_executor_finish,
+};
+
+const int	mesh_executor_finish_nsteps = lengthof(mesh_executor_finish_steps);
+
+static void
+meshpg_executor_finish(QueryDesc *queryDesc)
+{
+	mesh_executor_finish_steps[0] (queryDesc, 1);
+}
+
+/* ----------------------------------------------------------------------
  * ExecutorEnd_hook
  * ---------------------------------------------------------------------- */
 
@@ -157,6 +179,13 @@ const MeshExecutorEndStep mesh_executor_end_steps[] = {
 	 * counters counts again, once the statement has ended (counters.c)
 	 */
 	counters_executor_end,
+	/*
+	 * governance: a filtered plan's buffer, WAL and function-call usage,
+	 * what the steps inside and the hooks of libraries loaded before
+	 * meshpg (pg_stat_statements) measure at the end, taken back out
+	 * (executor.c)
+	 */
+	mesh_executor_end,
 	/* slo: notes the relations a statement changed, for freshness */
 	slo_executor_end,
 };
@@ -379,6 +408,8 @@ mesh_install_hooks(void)
 	ExecutorStart_hook = meshpg_executor_start;
 	mesh_prev_executor_run = ExecutorRun_hook;
 	ExecutorRun_hook = meshpg_executor_run;
+	mesh_prev_executor_finish = ExecutorFinish_hook;
+	ExecutorFinish_hook = meshpg_executor_finish;
 	mesh_prev_executor_end = ExecutorEnd_hook;
 	ExecutorEnd_hook = meshpg_executor_end;
 	mesh_prev_check_perms = ExecutorCheckPerms_hook;

@@ -680,6 +680,66 @@ mesh_product_itself(Oid relid)
 	return product_lookup(relid, false);
 }
 
+/*
+ * A relation that inherits (by multiple inheritance, at any depth) from two
+ * products is governed as the first one the walk up finds: read directly,
+ * the other product's masks and row filters on the columns and rows it
+ * shares with that product would not apply.  Returns the qualified name of
+ * a product other than product_id that relid also descends from, by a path
+ * that does not go through product_id's relation, or NULL.  It does not
+ * climb above a product (a product's own ancestors govern it through it).
+ * Iterative, each relation once; only reads of a descendant named directly
+ * ask (the planner, for each such entry), so its cost is the size of that
+ * relation's ancestry.
+ */
+char *
+mesh_product_other_ancestor(Oid relid, int64 product_id)
+{
+	HASHCTL		ctl;
+	HTAB	   *visited;
+	List	   *pending = list_make1_oid(relid);
+	char	   *other = NULL;
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(Oid);
+	ctl.hcxt = CurrentMemoryContext;
+	visited = hash_create("meshpg other product ancestors", 64, &ctl,
+						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	(void) hash_search(visited, &relid, HASH_ENTER, NULL);
+	while (pending != NIL && other == NULL)
+	{
+		Oid			current = llast_oid(pending);
+		List	   *parents;
+		ListCell   *lc;
+
+		pending = list_delete_last(pending);
+		CHECK_FOR_INTERRUPTS();
+		parents = mesh_relation_parents(current);
+		foreach(lc, parents)
+		{
+			Oid			parent = lfirst_oid(lc);
+			const MeshProduct *p;
+			bool		seen;
+
+			(void) hash_search(visited, &parent, HASH_ENTER, &seen);
+			if (seen)
+				continue;
+			p = mesh_product_itself(parent);
+			if (p == NULL)
+				pending = lappend_oid(pending, parent);
+			else if (p->id != product_id)
+			{
+				other = pstrdup(p->qualname);
+				break;
+			}
+		}
+		list_free(parents);
+	}
+	list_free(pending);
+	hash_destroy(visited);
+	return other;
+}
+
 bool
 mesh_domain_by_nsp(Oid nsp, char **name, Oid *owner)
 {

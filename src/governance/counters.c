@@ -17,9 +17,10 @@
  * where they are written instead.  When a statement whose plan applies a
  * row policy to its reader starts (the planner's MESH_MARK_POLICY_* marks
  * say so; a parallel worker, whose copy of the plan has no marks, asks the
- * policies), every relation it scans that is that product, a partition or
- * inheritance child of it, or in its domain's schema when it is a view (the
- * tables behind it), and the indexes it scans them through, count into a
+ * policies), every relation it reads (the product, its partitions and
+ * children, the tables behind a view product, a row policy's mapping table,
+ * and whatever else it scans: all but the targets of its writes), and the
+ * indexes it scans them through, count into a
  * scratch struct of this backend for as long as the statement runs: their
  * counts never reach the per-backend pending entries (what the pg_stat_xact
  * views read) nor, at the next report, the shared statistics.  The scratch
@@ -38,6 +39,7 @@
 #include "postgres.h"
 
 #include "access/parallel.h"
+#include "access/relation.h"
 #include "access/xact.h"
 #include "executor/executor.h"
 #include "catalog/pg_class.h"
@@ -50,6 +52,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 
 #include "meshpg/catalog/catalog.h"
 #include "meshpg/governance/governance.h"
@@ -64,6 +67,8 @@ typedef struct Hidden
 	PgStat_TableStatus *scratch;	/* what rel->pgstat_info points to */
 	Oid			relid;
 	QueryDesc  *query;			/* the statement that hid it */
+	Relation	opened;			/* opened here (a TOAST relation): closed at
+								 * the statement's end */
 } Hidden;
 
 /*
@@ -148,13 +153,31 @@ release(int i)
 	hidden[i] = hidden[--nhidden];
 }
 
-/* Releases the entries of query, or all of them (query NULL). */
+/*
+ * Releases the entries of query, or all of them (query NULL).  What was
+ * opened here is held by the transaction's resource owner (see
+ * hide_opened) and closed here: at the statement's end, or, for a
+ * statement that failed, at the end of the transaction, before that owner
+ * lets go of what it holds.
+ */
 static void
 release_entries(QueryDesc *query)
 {
 	for (int i = nhidden - 1; i >= 0; i--)
 		if (query == NULL || hidden[i].query == query)
+		{
+			Relation	opened = hidden[i].opened;
+
 			release(i);
+			if (opened != NULL)
+			{
+				ResourceOwner save = CurrentResourceOwner;
+
+				CurrentResourceOwner = TopTransactionResourceOwner;
+				relation_close(opened, NoLock);
+				CurrentResourceOwner = save;
+			}
+		}
 }
 
 /* The transaction ended: every hiding ends (statements left unended too). */
@@ -169,25 +192,25 @@ counters_xact_callback(XactEvent event, void *arg)
 	rotate_retired();
 }
 
-/* Stops counting rel for query. */
-static void
+/* Stops counting rel for query; returns whether it made a new entry. */
+static bool
 hide(Relation rel, QueryDesc *query)
 {
 	PgStat_TableStatus *scratch = NULL;
 
 	if (rel == NULL)
-		return;
+		return false;
 	for (int i = 0; i < nhidden; i++)
 		if (hidden[i].relid == RelationGetRelid(rel) &&
 			hidden[i].scratch->relation == rel && rel->pgstat_info == hidden[i].scratch)
 		{
 			if (hidden[i].query == query)
-				return;
+				return false;
 			scratch = hidden[i].scratch;	/* hidden by another statement too */
 		}
 	/* a relation without storage counts nothing */
 	if (scratch == NULL && !rel->pgstat_enabled && rel->pgstat_info == NULL)
-		return;
+		return false;
 	if (nhidden == maxhidden)
 	{
 		int			max = maxhidden == 0 ? 16 : maxhidden * 2;
@@ -215,8 +238,67 @@ hide(Relation rel, QueryDesc *query)
 	hidden[nhidden].scratch = scratch;
 	hidden[nhidden].relid = RelationGetRelid(rel);
 	hidden[nhidden].query = query;
+	hidden[nhidden].opened = NULL;
 	nhidden++;
+	return true;
 }
+
+/*
+ * Stops counting relation relid (which the statement does not open itself)
+ * for query, holding it open until the statement ends: a relation whose
+ * relcache entry were dropped and built again meanwhile would count again.
+ * The reference belongs to the transaction's resource owner, not to the
+ * statement's: a statement that fails never reaches ExecutorEnd, and its
+ * entries are released later (at the end of the transaction, or by a
+ * later statement whose QueryDesc has its address), when the statement's
+ * owner may be gone.
+ */
+static void
+hide_opened(Oid relid, QueryDesc *query)
+{
+	ResourceOwner save = CurrentResourceOwner;
+	Relation	rel;
+
+	if (TopTransactionResourceOwner == NULL)
+		return;
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	rel = try_relation_open(relid, AccessShareLock);
+	if (rel != NULL)
+	{
+		if (hide(rel, query))
+			hidden[nhidden - 1].opened = rel;
+		else
+			relation_close(rel, NoLock);
+	}
+	CurrentResourceOwner = save;
+}
+
+/*
+ * The TOAST relation of rel and its index.  A row policy that reads a
+ * long value of a hidden row (a function, a LIKE) fetches it from there:
+ * its counters would tell that the row exists.
+ */
+static void
+hide_toast(Relation rel, QueryDesc *query)
+{
+	Oid			toastrelid = rel->rd_rel->reltoastrelid;
+	Relation	toast;
+	List	   *indexes;
+	ListCell   *lc;
+
+	if (!OidIsValid(toastrelid))
+		return;
+	hide_opened(toastrelid, query);
+	toast = try_relation_open(toastrelid, AccessShareLock);
+	if (toast == NULL)
+		return;
+	indexes = RelationGetIndexList(toast);
+	relation_close(toast, NoLock);
+	foreach(lc, indexes)
+		hide_opened(lfirst_oid(lc), query);
+	list_free(indexes);
+}
+
 
 typedef struct HideContext
 {
@@ -241,21 +323,33 @@ hide_indexes_walker(PlanState *ps, void *arg)
 		index = ((BitmapIndexScanState *) ps)->biss_RelationDesc;
 	if (index != NULL && index->rd_index != NULL &&
 		list_member_oid(ctx->heaps, index->rd_index->indrelid))
-		hide(index, ctx->query);
+		(void) hide(index, ctx->query);
 	return planstate_tree_walker(ps, hide_indexes_walker, arg);
 }
 
-/* The range table index rti's topmost inheritance parent in the plan. */
-static Index
-top_parent(PlannedStmt *stmt, Index rti)
+/*
+ * Whether range table entry rti, or an entry it was expanded from, is a
+ * relation in filtered.  Every step up the plan's append relations is
+ * looked at, not only the topmost: a UNION ALL that the planner flattened
+ * makes its arms children of a subquery entry, above the product they read
+ * (SELECT ... FROM product UNION ALL SELECT ... FROM product), and a
+ * partition's product may sit under such a subquery too.
+ */
+static bool
+reads_filtered(PlannedStmt *stmt, Index rti, List *filtered)
 {
 	bool		moved = true;
 
 	/* bounded: each step goes one level up a finite tree */
-	for (int guard = 0; moved && guard < list_length(stmt->rtable); guard++)
+	for (int guard = 0; guard <= list_length(stmt->rtable); guard++)
 	{
+		RangeTblEntry *rte = rt_fetch(rti, stmt->rtable);
 		ListCell   *lc;
 
+		if (rte->rtekind == RTE_RELATION && list_member_oid(filtered, rte->relid))
+			return true;
+		if (!moved)
+			break;
 		moved = false;
 		foreach(lc, stmt->appendRelations)
 		{
@@ -269,7 +363,7 @@ top_parent(PlannedStmt *stmt, Index rti)
 			}
 		}
 	}
-	return rti;
+	return false;
 }
 
 /*
@@ -321,7 +415,6 @@ mesh_hide_activity(QueryDesc *query)
 	PlannedStmt *stmt = query->plannedstmt;
 	EState	   *estate = query->estate;
 	List	   *filtered = NIL;
-	List	   *schemas = NIL;
 	ListCell   *lc;
 	Oid			relid = InvalidOid;
 	HideContext ctx;
@@ -351,23 +444,13 @@ mesh_hide_activity(QueryDesc *query)
 		callbacks_registered = true;
 	}
 
-	/* a view product's rows come from the tables of its domain's schema */
-	foreach(lc, filtered)
-	{
-		const MeshProduct *product = mesh_product_by_relid(lfirst_oid(lc));
-
-		if (product != NULL && product->relkind == RELKIND_VIEW &&
-			OidIsValid(product->domain_nsp))
-			schemas = list_append_unique_oid(schemas, product->domain_nsp);
-	}
-
 	ctx.query = query;
 	ctx.heaps = NIL;
 	foreach(lc, stmt->rtable)
 	{
 		RangeTblEntry *rte = lfirst(lc);
 		Relation	rel;
-		RangeTblEntry *top;
+		bool		in_filtered;
 
 		rti++;
 		if (rte->rtekind != RTE_RELATION || (Index) rti > estate->es_range_table_size)
@@ -375,17 +458,23 @@ mesh_hide_activity(QueryDesc *query)
 		rel = estate->es_relations[rti - 1];
 		if (rel == NULL)
 			continue;			/* not opened: pruned, or not scanned */
-		top = rt_fetch(top_parent(stmt, rti), stmt->rtable);
+		in_filtered = reads_filtered(stmt, rti, filtered);
 		/* a write's target counts as ever, unless it is the product itself */
-		if (list_member_int(stmt->resultRelations, rti) &&
-			!list_member_oid(filtered, top->relid))
+		if (list_member_int(stmt->resultRelations, rti) && !in_filtered)
 			continue;
-		if (list_member_oid(filtered, top->relid) ||
-			list_member_oid(schemas, RelationGetNamespace(rel)))
-		{
-			hide(rel, query);
-			ctx.heaps = lappend_oid(ctx.heaps, RelationGetRelid(rel));
-		}
+
+		/*
+		 * Every other relation the statement reads is hidden too, not only
+		 * the product's own: a row policy's subquery reads its mapping
+		 * table for the rows the policy is asked about, hidden ones
+		 * included (a hashed subplan is even built only when the first row
+		 * reaches it), the tables behind a view product are read for its
+		 * hidden rows, and what the statement's other scans count depends
+		 * on those rows too (a join's inner side, probed for each of them).
+		 */
+		(void) hide(rel, query);
+		hide_toast(rel, query);
+		ctx.heaps = lappend_oid(ctx.heaps, RelationGetRelid(rel));
 	}
 	if (ctx.heaps != NIL && query->planstate != NULL)
 		(void) hide_indexes_walker(query->planstate, &ctx);

@@ -18,11 +18,13 @@
 #include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "executor/executor.h"
+#include "executor/instrument.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/pathnodes.h"
 #include "nodes/plannodes.h"
 #include "parser/parsetree.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
@@ -66,6 +68,7 @@ run_read_checks(const MeshProduct *product, Oid userid)
 		read_checks[i] (product, userid);
 }
 
+static bool plan_is_filtered(QueryDesc *queryDesc);
 
 /*
  * Errors raised while a plan marked MESH_MARK_CONTAIN runs (planner.c): a
@@ -133,6 +136,130 @@ mesh_emit_log(ErrorData *edata, MeshHookStep next)
 	mesh_next_emit_log(edata, next);
 }
 
+/*
+ * Buffer and WAL usage of a filtered read.  A probe by key that finds a
+ * hidden row reads its heap page, one that finds nothing does not: the
+ * number of buffers a statement touched tells whether a hidden row exists.
+ * PostgreSQL adds it up in pgBufferUsage, which every module that measures
+ * a statement reads as a difference (pg_stat_statements' shared_blks_hit
+ * for the statement, and for the utility statement around it: FETCH,
+ * COPY, CREATE TABLE AS; EXPLAIN (ANALYZE, BUFFERS) of an enclosing
+ * statement that is not filtered itself).  So the usage of every phase of
+ * a filtered plan (workers' included, which are added to the leader's in
+ * it) is taken back out when the phase returns, error or not, and the
+ * totals a module collected for the statement from inside this hook (one
+ * loaded before meshpg) are cleared before it stores them at ExecutorEnd.
+ * Filtered reads therefore count no buffers; rows and durations stay.  In
+ * a parallel worker too: what a statement a function runs there uses would
+ * reach the leader's totals with the worker's.
+ */
+typedef struct UsageSaved
+{
+	BufferUsage buffers;
+	WalUsage	wal;
+	int			track_functions;
+} UsageSaved;
+
+/*
+ * Function call counts likewise (track_functions, pg_stat_user_functions
+ * and pg_stat_get_xact_function_calls, readable by anyone): a row policy
+ * that calls a PL/pgSQL function calls it for every row it is asked
+ * about, hidden ones included.  pgstat asks the setting at every call, so
+ * while a filtered plan runs, calls count nothing, the reader's own
+ * functions' included.
+ */
+static void
+usage_save(UsageSaved *saved)
+{
+	saved->buffers = pgBufferUsage;
+	saved->wal = pgWalUsage;
+	saved->track_functions = pgstat_track_functions;
+	pgstat_track_functions = TRACK_FUNC_OFF;
+}
+
+static void
+usage_restore(const UsageSaved *saved)
+{
+	pgBufferUsage = saved->buffers;
+	pgWalUsage = saved->wal;
+	pgstat_track_functions = saved->track_functions;
+}
+
+static void
+run_plan(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+		 bool execute_once, MeshHookStep next)
+{
+	UsageSaved	saved;
+
+	if (!plan_is_filtered(queryDesc))
+	{
+		mesh_next_executor_run(queryDesc, direction, count, execute_once, next);
+		return;
+	}
+	usage_save(&saved);
+	PG_TRY();
+	{
+		mesh_next_executor_run(queryDesc, direction, count, execute_once, next);
+	}
+	PG_FINALLY();
+	{
+		usage_restore(&saved);
+	}
+	PG_END_TRY();
+}
+
+/* ExecutorFinish step (src/hooks.c) */
+void
+mesh_executor_finish(QueryDesc *queryDesc, MeshHookStep next)
+{
+	UsageSaved	saved;
+
+	if (!plan_is_filtered(queryDesc))
+	{
+		mesh_next_executor_finish(queryDesc, next);
+		return;
+	}
+	usage_save(&saved);
+	PG_TRY();
+	{
+		mesh_next_executor_finish(queryDesc, next);
+	}
+	PG_FINALLY();
+	{
+		usage_restore(&saved);
+	}
+	PG_END_TRY();
+}
+
+/* ExecutorEnd step (src/hooks.c) */
+void
+mesh_executor_end(QueryDesc *queryDesc, MeshHookStep next)
+{
+	UsageSaved	saved;
+
+	if (!plan_is_filtered(queryDesc))
+	{
+		mesh_next_executor_end(queryDesc, next);
+		return;
+	}
+	/* what a module inside this hook measured, before it stores it */
+	if (queryDesc->totaltime != NULL)
+	{
+		memset(&queryDesc->totaltime->bufusage, 0, sizeof(BufferUsage));
+		memset(&queryDesc->totaltime->walusage, 0, sizeof(WalUsage));
+	}
+	usage_save(&saved);
+	PG_TRY();
+	{
+		mesh_next_executor_end(queryDesc, next);
+	}
+	PG_FINALLY();
+	{
+		usage_restore(&saved);
+	}
+	PG_END_TRY();
+}
+
 void
 mesh_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 				  bool execute_once, MeshHookStep next)
@@ -146,7 +273,7 @@ mesh_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 		contain |= ((PlanInvalItem *) lfirst(lc))->cacheId == MESH_MARK_CONTAIN;
 	if (!contain)
 	{
-		mesh_next_executor_run(queryDesc, direction, count, execute_once, next);
+		run_plan(queryDesc, direction, count, execute_once, next);
 		return;
 	}
 
@@ -157,7 +284,7 @@ mesh_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	error_context_stack = &callback;
 	PG_TRY();
 	{
-		mesh_next_executor_run(queryDesc, direction, count, execute_once, next);
+		run_plan(queryDesc, direction, count, execute_once, next);
 	}
 	PG_CATCH();
 	{
@@ -374,6 +501,24 @@ check_plan_governed(PlannedStmt *stmt)
 			relation_close(rel, NoLock);
 			if (!mesh_compile_rules(product, rte->relid, rti, natts, InvalidOid, &rules))
 				continue;
+
+			/* a child of two products, read through the other one */
+			{
+				char	   *first = pstrdup(product->qualname);
+				char	   *other = mesh_product_other_ancestor(rte->relid, product->id);
+
+				/* looking may have reloaded the cache */
+				product = mesh_product_by_relid(rte->relid);
+				if (product == NULL)
+					elog(ERROR, "data product \"%s\" vanished", first);
+				if (other != NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("cannot read relation \"%s\": it inherits from data products \"%s\" and \"%s\"",
+									get_rel_name(rte->relid), first, other),
+							 errdetail("It would be read without the policies of \"%s\", which apply to you.", first),
+							 errhint("Read the parent with ONLY, or make the relation inherit from one data product only.")));
+			}
 		}
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -492,7 +637,12 @@ mesh_executor_start(QueryDesc *queryDesc, int eflags, MeshHookStep next)
 		}
 	}
 
-	filtered = !IsParallelWorker() && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
+	/*
+	 * Also in a parallel worker: the plan it runs for its leader carries no
+	 * marks (the leader checks it), but a statement that a function runs
+	 * there was planned there, and is checked like any other.
+	 */
+	filtered = (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
 		plan_is_filtered(queryDesc);
 	if (filtered)
 		uncount_before(queryDesc);

@@ -409,6 +409,34 @@ govern_entry(Query *q, int rti, Oid relid, Oid via, GovernContext *ctx)
 			refuse_unknown_guarded(relid);
 		return;
 	}
+
+	/*
+	 * A child that inherits from two products is governed as the first one
+	 * found: read directly, the other's masks and row filters would not
+	 * apply to the columns and rows it shares with it.  Refused, but for an
+	 * insert that reads nothing back.
+	 */
+	rte = rt_fetch(rti, q->rtable);
+	if (product->inherited && rte->rtekind == RTE_RELATION && !superuser() &&
+		!(q->commandType == CMD_INSERT && rti == q->resultRelation &&
+		  (rte->requiredPerms & ACL_SELECT) == 0))
+	{
+		int64		id = product->id;
+		char	   *first = pstrdup(product->qualname);
+		char	   *other = mesh_product_other_ancestor(relid, id);
+
+		if (other != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot read relation \"%s\": it inherits from data products \"%s\" and \"%s\"",
+							get_rel_name(relid), first, other),
+					 errdetail("Read directly, it would be governed as one of them, without the other's policies."),
+					 errhint("Read it through one of the data products, or make it inherit from one only.")));
+		/* looking may have reloaded the cache */
+		product = mesh_product_by_relid(relid);
+		if (product == NULL)
+			return;
+	}
 	ctx->governed = true;
 	if (!product->citus_table)
 	{

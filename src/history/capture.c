@@ -38,7 +38,11 @@
  * that starts inside such an executor or planning was set off by it, and is
  * recorded like any other.  (A referential-integrity query that a statement
  * of that kind sets off is recorded too: an honest record of a read, as
- * whoever the engine ran it as.)
+ * whoever the engine ran it as.)  Even in a statement that starts as the RI
+ * query, only the table it locks or writes is left out: a rule on that
+ * table adds reads of its own (a DO ALSO action that SPI runs in the RI
+ * query's place, a conditional INSTEAD rule's condition), and those are
+ * recorded.
  */
 #include "postgres.h"
 
@@ -463,11 +467,33 @@ read_through_parent(PlannedStmt *stmt, Index rti)
 }
 
 /*
+ * Whether rti is what a referential-integrity query itself reads: the
+ * table its SELECT ... FOR KEY SHARE locks, or the one its cascade writes
+ * (with their partitions).  Anything else in the plan of a statement that
+ * starts as the RI query was put there by a rule of the table (a DO ALSO
+ * action, which SPI runs as a statement of its own, or a conditional
+ * INSTEAD rule's condition, which joins the RI query itself): a read of a
+ * product there is the consumer's, and is recorded.
+ */
+static bool
+ri_own_relation(PlannedStmt *stmt, Index rti)
+{
+	ListCell   *lc;
+
+	if (list_member_int(stmt->resultRelations, rti))
+		return true;
+	foreach(lc, stmt->rowMarks)
+		if (((PlanRowMark *) lfirst(lc))->rti == rti)
+			return true;
+	return false;
+}
+
+/*
  * Encodes a record for every product the statement reads at the end of
  * staged; returns how many.  Their time and statement are set later.
  */
 static int
-encode_reads(QueryDesc *query, char command, Oid *target)
+encode_reads(QueryDesc *query, char command, Oid *target, bool ri_query)
 {
 	PlannedStmt *stmt = query->plannedstmt;
 	ListCell   *lc;
@@ -484,6 +510,9 @@ encode_reads(QueryDesc *query, char command, Oid *target)
 
 		rti++;
 		if (rte->rtekind != RTE_RELATION)
+			continue;
+		/* the RI query's own read: the table it locks or writes */
+		if (ri_query && ri_own_relation(stmt, rti))
 			continue;
 		by_grant = read_by_grant(stmt, rte);
 		/* expanded children carry no privileges: read if their parent is */
@@ -558,7 +587,7 @@ serial_of(PlannedStmt *stmt)
 }
 
 static void
-capture_statement(QueryDesc *query)
+capture_statement(QueryDesc *query, bool ri_query)
 {
 	char		command = command_of(query);
 	uint64		serial = serial_of(query->plannedstmt);
@@ -569,8 +598,12 @@ capture_statement(QueryDesc *query)
 	uint8	   *record;
 	TimestampTz now;
 
-	/* CREATE TABLE AS and REFRESH find their target by name: built each time */
-	if (serial != 0 && command != 'c' && command != 'r')
+	/*
+	 * CREATE TABLE AS and REFRESH find their target by name: built each
+	 * time.  So are the RI query's, which leave its own table out: the same
+	 * plan run inside another RI action's statement records it.
+	 */
+	if (serial != 0 && command != 'c' && command != 'r' && !ri_query)
 		kept = &plan_records[serial % PLAN_RECORDS];
 	if (kept != NULL && kept->serial == serial && kept->command == command &&
 		kept->current_user == GetUserId() && kept->session_user == GetSessionUserId() &&
@@ -590,7 +623,7 @@ capture_statement(QueryDesc *query)
 		/* before: loading a product may process invalidations */
 		uint64		generation = mesh_catalog_generation();
 
-		n = encode_reads(query, command, &target);
+		n = encode_reads(query, command, &target, ri_query);
 		if (kept != NULL)
 		{
 			int			len = staged_len - first;
@@ -704,7 +737,7 @@ static bool
 history_applies(int i, int eflags)
 {
 	return mesh_history_enabled && !(eflags & EXEC_FLAG_EXPLAIN_ONLY) &&
-		!(IsParallelWorker() && i == 0) && !open_execs[i].ri_query &&
+		!(IsParallelWorker() && i == 0) &&
 		!mesh_lineage_writing() && mesh_catalog() != NULL;
 }
 
@@ -729,7 +762,7 @@ history_executor_start(QueryDesc *query, int eflags, MeshHookStep next)
 
 	if (mesh_history_ready() && (i = find_executor(query)) >= 0 &&
 		history_applies(i, eflags))
-		capture_statement(query);
+		capture_statement(query, open_execs[i].ri_query);
 }
 
 void
@@ -783,7 +816,7 @@ may_derive_indirectly(QueryDesc *query, int exec)
 	if (query->operation == CMD_SELECT && !query->plannedstmt->hasModifyingCTE &&
 		query->dest->mydest != DestIntoRel && query->dest->mydest != DestTransientRel)
 		return false;
-	return query->estate != NULL && exec >= 0 &&
+	return query->estate != NULL && exec >= 0 && !open_execs[exec].ri_query &&
 		history_applies(exec, query->estate->es_top_eflags);
 }
 

@@ -33,6 +33,7 @@ typedef struct ValueRef
 {
 	AttrNumber	attno;
 	Relation	rel;
+	ParseState *top;			/* the expression's own level */
 } ValueRef;
 
 /*
@@ -81,13 +82,21 @@ value_columnref_hook(ParseState *pstate, ColumnRef *cref)
 {
 	ValueRef   *ref = pstate->p_ref_hook_state;
 	Form_pg_attribute att;
+	Index		levels = 0;
 
 	if (list_length(cref->fields) != 1 || !IsA(linitial(cref->fields), String) ||
 		strcmp(strVal(linitial(cref->fields)), "value") != 0)
 		return NULL;
+	/*
+	 * Inside a subquery (a mapping table's EXISTS), value is an outer
+	 * reference: a Var of the subquery's own level would name one of its
+	 * tables' columns.
+	 */
+	for (ParseState *ps = pstate; ps != NULL && ps != ref->top; ps = ps->parentParseState)
+		levels++;
 	att = TupleDescAttr(RelationGetDescr(ref->rel), ref->attno - 1);
 	return (Node *) makeVar(1, ref->attno, att->atttypid, att->atttypmod,
-							att->attcollation, 0);
+							att->attcollation, levels);
 }
 
 /*
@@ -126,6 +135,7 @@ mesh_analyze_expr(const char *source, Relation rel, AttrNumber value_attno,
 	{
 		ref.attno = value_attno;
 		ref.rel = rel;
+		ref.top = pstate;
 		pstate->p_pre_columnref_hook = value_columnref_hook;
 		pstate->p_ref_hook_state = &ref;
 	}

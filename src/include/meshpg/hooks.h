@@ -107,6 +107,26 @@ mesh_next_executor_run(QueryDesc *queryDesc, ScanDirection direction,
 		standard_ExecutorRun(queryDesc, direction, count, execute_once);
 }
 
+/* executor_finish */
+typedef void (*MeshExecutorFinishStep) (QueryDesc *queryDesc, MeshHookStep next);
+extern const MeshExecutorFinishStep mesh_executor_finish_steps[];
+extern const int mesh_executor_finish_nsteps;
+extern ExecutorFinish_hook_type mesh_prev_executor_finish;
+
+static inline void
+mesh_next_executor_finish(QueryDesc *queryDesc, MeshHookStep next)
+{
+	if (next < mesh_executor_finish_nsteps)
+	{
+		mesh_executor_finish_steps[next] (queryDesc, next + 1);
+		return;
+	}
+	if (mesh_prev_executor_finish)
+		mesh_prev_executor_finish(queryDesc);
+	else
+		standard_ExecutorFinish(queryDesc);
+}
+
 /* executor_end */
 typedef void (*MeshExecutorEndStep) (QueryDesc *queryDesc, MeshHookStep next);
 extern const MeshExecutorEndStep mesh_executor_end_steps[];

@@ -130,6 +130,7 @@ extern const MeshProduct *mesh_product_by_relid(Oid relid);
 
 /* The same, only if relid is the product's own relation: never walks up. */
 extern const MeshProduct *mesh_product_itself(Oid relid);
+extern char *mesh_product_other_ancestor(Oid relid, int64 product_id);
 
 /* Domain owning a schema, read directly (DDL paths only). */
 extern bool mesh_domain_by_nsp(Oid nsp, char **name, Oid *owner);

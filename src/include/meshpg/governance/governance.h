@@ -135,5 +135,8 @@ extern bool mesh_hide_filtered_activity;
 extern void mesh_hide_activity(QueryDesc *query);
 extern void mesh_define_counter_settings(void);
 extern void counters_executor_end(QueryDesc *query, MeshHookStep next);
+/* executor.c: a filtered plan's buffer, WAL and function-call usage taken back out */
+extern void mesh_executor_finish(QueryDesc *queryDesc, MeshHookStep next);
+extern void mesh_executor_end(QueryDesc *queryDesc, MeshHookStep next);
 
 #endif							/* MESHPG_GOVERNANCE_H */
