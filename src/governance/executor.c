@@ -20,9 +20,7 @@
 #include "executor/executor.h"
 #include "executor/instrument.h"
 #include "nodes/nodeFuncs.h"
-#include "nodes/pathnodes.h"
 #include "nodes/plannodes.h"
-#include "parser/parsetree.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/acl.h"
@@ -427,24 +425,6 @@ plan_governed(PlannedStmt *stmt, int64 id)
 }
 
 /*
- * Whether rti was appended by the planner under a relation that is a
- * product, at any level up.  The chain is as deep as the inheritance tree,
- * which the planner has already walked.
- */
-static bool
-appended_under_product(PlannedStmt *stmt, const Index *parent_of, Index rti)
-{
-	for (Index up = parent_of[rti]; up != 0; up = parent_of[up])
-	{
-		RangeTblEntry *parent = rt_fetch(up, stmt->rtable);
-
-		if (parent->rtekind == RTE_RELATION && mesh_product_by_relid(parent->relid) != NULL)
-			return true;
-	}
-	return false;
-}
-
-/*
  * Every product the plan reads must have been governed by meshpg's planner.
  * Two kinds of plan escape it: one that Citus made for a shard itself, and
  * one that reaches a product only as an inheritance child or partition the
@@ -458,22 +438,9 @@ check_plan_governed(PlannedStmt *stmt)
 {
 	ListCell   *lc;
 	Index		rti = 0;
-	Index	   *parent_of = NULL;
 
 	if (stmt->commandType == CMD_UTILITY)
 		return;
-
-	/* each appended child's parent, by range table index */
-	if (stmt->appendRelations != NIL)
-	{
-		parent_of = palloc0(sizeof(Index) * (list_length(stmt->rtable) + 1));
-		foreach(lc, stmt->appendRelations)
-		{
-			AppendRelInfo *ai = lfirst(lc);
-
-			parent_of[ai->child_relid] = ai->parent_relid;
-		}
-	}
 	foreach(lc, stmt->rtable)
 	{
 		RangeTblEntry *rte = lfirst(lc);
@@ -482,14 +449,6 @@ check_plan_governed(PlannedStmt *stmt)
 
 		rti++;
 		if (rte->rtekind != RTE_RELATION || rte->relkind == RELKIND_VIEW)
-			continue;
-
-		/*
-		 * A child the planner appended under a parent that is a product (or
-		 * under one of its children) is governed through that parent: the
-		 * planner hands the parent's security quals to its children.
-		 */
-		if (parent_of != NULL && parent_of[rti] != 0 && appended_under_product(stmt, parent_of, rti))
 			continue;
 		product = mesh_product_by_relid(rte->relid);
 		if (product == NULL || product->citus_table || plan_governed(stmt, product->id))
