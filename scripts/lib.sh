@@ -178,6 +178,18 @@ meshpg_citus_script() {
     [ -f "$script" ] && (cd "$(dirname "$script")" && echo "$PWD/$(basename "$script")")
 }
 
+# Debian's chromium, for the catalog page's browser test (test/t/041_site.pl).
+# Best effort: when it cannot be installed, that test skips its browser part
+# and says so.
+meshpg_ensure_chromium() {
+    [ -x /usr/bin/chromium ] && return 0
+    command -v apt-get >/dev/null 2>&1 || return 1
+    meshpg_log "installing chromium (the catalog page's browser test)"
+    meshpg_as_root apt-get update -q >/dev/null || return 1
+    meshpg_as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends chromium >/dev/null || return 1
+}
+
 # Citus installed in our PostgreSQL: 0 when it is (or was just built), 1 when
 # the build failed, 2 when it is missing and there is no script to build it.
 meshpg_ensure_citus() {

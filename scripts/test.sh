@@ -300,6 +300,8 @@ for suite in $SUITES; do
         run_suite security "$TIMEOUT_REGRESS" 0
         ;;
     tap)
+        meshpg_ensure_chromium ||
+            meshpg_log "chromium could not be installed: test/t/041_site.pl skips its browser part"
         # The Citus scripts (test/t/05x_citus_*) need Citus: built here from
         # ../shared/vendor when missing; without it they skip and say why.
         meshpg_ensure_citus
