@@ -17,19 +17,7 @@ my $node = meshpg_node('crash', conf => qq{
 restart_after_crash = on
 });
 
-$node->safe_psql('postgres', q{
-CREATE EXTENSION meshpg;
-CREATE ROLE shop_team;
-CREATE ROLE buyer LOGIN;
-SELECT meshpg.create_domain('shop', 'shop_team');
-SET ROLE shop_team;
-CREATE TABLE shop.orders (id int PRIMARY KEY, amount numeric);
-INSERT INTO shop.orders SELECT g, g FROM generate_series(1, 100) g;
-SELECT meshpg.register_product('shop', 'orders', 'shop.orders', description => 'Orders');
-SELECT meshpg.publish('shop.orders', '1.0.0');
-SELECT meshpg.grant_access('shop.orders', 'buyer');
-RESET ROLE;
-});
+meshpg_shop_orders($node, rows => 'SELECT g, g FROM generate_series(1, 100) g');
 
 sub reads
 {

@@ -19,20 +19,7 @@ my $node = meshpg_node('history_prepare', conf => qq{
 max_prepared_transactions = 2
 });
 
-$node->safe_psql('postgres', q{
-CREATE ROLE shop_team;
-CREATE ROLE buyer LOGIN;
-CREATE EXTENSION meshpg;
-SELECT meshpg.create_domain('shop', 'shop_team');
-SET ROLE shop_team;
-CREATE TABLE shop.orders (id int PRIMARY KEY, amount numeric);
-INSERT INTO shop.orders VALUES (1, 10);
-SELECT meshpg.register_product('shop', 'orders', 'shop.orders', description => 'Orders');
-SELECT meshpg.publish('shop.orders', '1.0.0');
-SELECT meshpg.grant_access('shop.orders', 'buyer');
-RESET ROLE;
-SELECT meshpg.flush_access_history();
-});
+meshpg_shop_orders($node, flush => 1);
 
 $node->safe_psql('postgres', 'SET ROLE buyer; SELECT amount FROM shop.orders; SELECT id FROM shop.orders;');
 my ($rc, $out, $err) = $node->psql('postgres', q{

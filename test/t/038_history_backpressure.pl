@@ -8,34 +8,19 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use MeshPG::TestCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('history_backpressure');
-$node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);
 # the smallest ring: a few hundred reads fill it
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'meshpg'
+my $node = meshpg_node('history_backpressure', conf => q{
 meshpg.history_buffer_size = 64
 meshpg.scheduler = off
 });
-$node->start;
 
-$node->safe_psql('postgres', q{
-CREATE ROLE shop_team;
-CREATE ROLE buyer LOGIN;
-CREATE EXTENSION meshpg;
-SELECT meshpg.create_domain('shop', 'shop_team');
-SET ROLE shop_team;
-CREATE TABLE shop.orders (id int PRIMARY KEY, amount numeric);
-INSERT INTO shop.orders VALUES (1, 10);
-SELECT meshpg.register_product('shop', 'orders', 'shop.orders', description => 'Orders');
-SELECT meshpg.publish('shop.orders', '1.0.0');
-SELECT meshpg.grant_access('shop.orders', 'buyer');
-RESET ROLE;
-SELECT meshpg.flush_access_history();
-});
+meshpg_shop_orders($node, flush => 1);
 
 my $flood = q{SET ROLE buyer;
 DO $$ DECLARE n numeric; BEGIN
