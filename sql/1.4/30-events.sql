@@ -7,7 +7,9 @@
  * ------------------------------------------------------------------------ */
 
 /*
- * The outbox.  domain_id and product_id are found from the subject when the
+ * The outbox.  Ids are given in commit order (src/events/emit.c), so a
+ * consumer that passes the last id it handled never misses an event.
+ * domain_id and product_id are found from the subject when the
  * event is written (no foreign key: an event outlives what it reports, a
  * dropped domain's last event included); role is the role the event
  * concerns (a grantee, a consumer, a requester, the role an attribute
@@ -84,7 +86,9 @@ CREATE VIEW meshpg.event_types AS
 SELECT t.type, t.visibility, t.description FROM meshpg._event_types() t;
 
 /*
- * The events the caller may see.  Each visibility is the rule of the view
+ * The events the caller may see, once committed (until its transaction
+ * commits, an event has a provisional negative id: src/events/emit.c).
+ * Each visibility is the rule of the view
  * that shows what the event reports:
  *   catalog  metadata (meshpg.domains, products, contracts, tags, policies):
  *            discoverable by everyone;
@@ -106,7 +110,8 @@ SELECT e.id, e.type, e.subject, e.time, e.data,
   FROM meshpg.cat_event e
   LEFT JOIN meshpg.cat_domain d ON d.id OPERATOR(pg_catalog.=) e.domain_id
   LEFT JOIN meshpg.cat_product p ON p.id OPERATOR(pg_catalog.=) e.product_id
- WHERE CASE e.visibility
+ WHERE e.id OPERATOR(pg_catalog.>) 0
+   AND (CASE e.visibility
          WHEN 'catalog' THEN true
          WHEN 'grant' THEN
               COALESCE(meshpg._manages(d.owner), false)
@@ -125,7 +130,7 @@ SELECT e.id, e.type, e.subject, e.time, e.data,
        END
     OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
                 WHERE r.rolname OPERATOR(pg_catalog.=) 'meshpg_admin'
-                  AND pg_catalog.pg_has_role(r.oid, 'USAGE'));
+                  AND pg_catalog.pg_has_role(r.oid, 'USAGE')));
 
 GRANT SELECT ON meshpg.events, meshpg.event_types TO PUBLIC;
 
@@ -139,9 +144,9 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF last_id IS NULL THEN
-        RAISE EXCEPTION 'last_id must not be null'
-            USING ERRCODE = 'null_value_not_allowed',
+    IF last_id IS NULL OR last_id < 0 THEN
+        RAISE EXCEPTION 'last_id must be 0 or the id of an event, not %', coalesce(last_id::text, 'null')
+            USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass 0 to read from the oldest event kept, then the id of the last event you handled.';
     END IF;
     IF max IS NULL OR max < 1 OR max > 10000 THEN

@@ -2,27 +2,45 @@
  * emit.c
  *		Emitting a mesh event (events.h): one row of the outbox
  *		meshpg.cat_event, written as the catalog owner in the caller's
- *		transaction; the same CloudEvents JSON as a transactional logical
- *		decoding message (prefix "meshpg"); a NOTIFY meshpg_events with the
- *		outbox id only (a listener learns that something happened, never
- *		what: it reads what it may see through meshpg.events_since).
- *		A rolled-back change leaves no row, no message a decoder delivers
- *		(transactional messages are decoded only at commit) and no NOTIFY.
+ *		transaction; at its commit, the same CloudEvents JSON as a
+ *		transactional logical decoding message (prefix "meshpg") and a NOTIFY
+ *		meshpg_events with the outbox id only (a listener learns that
+ *		something happened, never what: it reads what it may see through
+ *		meshpg.events_since).  A rolled-back change leaves no row, no
+ *		message and no NOTIFY.
+ *
+ *		Ids in commit order.  A consumer's cursor is the last id it handled,
+ *		so an event must never become visible with an id below one already
+ *		visible: ids taken when the change is made would break that (a long
+ *		transaction takes id 5, a short one id 6 and commits; a reader passes
+ *		6; then 5 commits and is never read).  So an event is written with a
+ *		provisional negative id, and its id is given just before the commit
+ *		(XACT_EVENT_PRE_COMMIT) under a lock held until the commit is
+ *		visible: whoever sees event N committed sees every event below N
+ *		that will ever commit.  The lock serialises only the commits of
+ *		transactions that emitted events (mesh changes, a few per second at
+ *		most), not the changes themselves.
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "commands/dbcommands.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "replication/message.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "meshpg/catalog/catalog.h"
 #include "meshpg/events/events.h"
@@ -69,8 +87,10 @@ mesh_define_event_settings(void)
  * role concerned.
  */
 #define EVENT_INSERT_HEAD \
-	"INSERT INTO meshpg.cat_event (type, subject, data, visibility, domain_id, product_id, role) " \
-	"SELECT $1, $2, $3, $4, s.domain_id, s.product_id, $3 OPERATOR(pg_catalog.->>) $5 " \
+	"INSERT INTO meshpg.cat_event (id, type, subject, data, visibility, domain_id, product_id, role) " \
+	"SELECT CASE WHEN $6 THEN pg_catalog.nextval('meshpg.cat_event_id_seq') " \
+	"            ELSE OPERATOR(pg_catalog.-) pg_catalog.nextval('meshpg.cat_event_id_seq') END, " \
+	"       $1, $2, $3, $4, s.domain_id, s.product_id, $3 OPERATOR(pg_catalog.->>) $5 " \
 	"  FROM (SELECT) AS one LEFT JOIN ("
 #define EVENT_INSERT_TAIL \
 	") AS s ON true RETURNING id, meshpg._cloudevent(cat_event)::text"
@@ -94,17 +114,130 @@ static const char *const event_insert_sql[] = {
 
 static SPIPlanPtr event_insert_plan[lengthof(event_insert_sql)];
 
+/* The final id, in commit order; $1 the provisional id. */
+#define EVENT_FINAL_SQL \
+	"UPDATE meshpg.cat_event SET id = pg_catalog.nextval('meshpg.cat_event_id_seq') " \
+	" WHERE id OPERATOR(pg_catalog.=) $1 RETURNING id, meshpg._cloudevent(cat_event)::text"
+static SPIPlanPtr event_final_plan = NULL;
+
+/*
+ * The provisional ids of this transaction's events, in the order they were
+ * emitted (TopTransactionContext).  Those of a rolled-back subtransaction
+ * stay listed: their rows are gone, and the commit finds nothing to number.
+ */
+static List *pending_ids = NIL;
+/* the commit lock is held: events emitted now get their final id at once */
+static bool committing = false;
+static bool callback_registered = false;
+
+static SPIPlanPtr
+keep_plan(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "could not prepare a mesh event statement: %s",
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not keep a mesh event statement's plan");
+	return plan;
+}
+
+/* The message and the NOTIFY of an event that has its final id. */
+static void
+publish_event(const char *id, const char *cloudevent)
+{
+	/*
+	 * Transactional: a decoder sees the message with the transaction's
+	 * changes, at its commit, and never for a rollback.  Without
+	 * wal_level = logical no decoder can read it: no WAL is spent.
+	 */
+	if (XLogLogicalInfoActive())
+		(void) LogLogicalMessage(MESH_EVENT_MESSAGE_PREFIX, cloudevent,
+								 strlen(cloudevent), true);
+	Async_Notify(MESH_EVENT_CHANNEL, id);
+}
+
+/*
+ * Before the commit: take the lock, give each event of the transaction its
+ * id in emission order, publish it.  The lock (an object lock on the
+ * extension, subobject 1: no DDL and no user's advisory lock takes it) is
+ * released with the transaction's other locks, after the commit is visible.
+ */
+static void
+finish_events(void)
+{
+	MeshSpiState spi;
+	ListCell   *lc;
+	Oid			argtypes[1] = {INT8OID};
+
+	LockDatabaseObject(ExtensionRelationId, get_extension_oid("meshpg", false), 1,
+					   ExclusiveLock);
+	committing = true;
+	/* the statement's snapshot is gone by now: SPI needs one */
+	PushActiveSnapshot(GetTransactionSnapshot());
+	mesh_spi_begin(&spi);
+	if (event_final_plan == NULL)
+		event_final_plan = keep_plan(EVENT_FINAL_SQL, 1, argtypes);
+	foreach(lc, pending_ids)
+	{
+		Datum		values[1] = {Int64GetDatum(*(int64 *) lfirst(lc))};
+		int			rc;
+
+		rc = SPI_execute_plan(event_final_plan, values, NULL, false, 1);
+		if (rc != SPI_OK_UPDATE_RETURNING)
+			elog(ERROR, "could not number a mesh event: %s", SPI_result_code_string(rc));
+		if (SPI_processed == 1)
+			publish_event(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+						  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+	}
+	mesh_spi_end(&spi);
+	PopActiveSnapshot();
+	pending_ids = NIL;
+}
+
+static void
+events_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			if (pending_ids != NIL)
+				finish_events();
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			if (pending_ids != NIL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot PREPARE a transaction that changed the mesh"),
+						 errdetail("Mesh events are numbered and sent when their transaction commits."),
+						 errhint("Change the mesh in a transaction of its own, without two-phase commit.")));
+			break;
+		default:
+			/* committed, aborted, prepared: the list went with the context */
+			pending_ids = NIL;
+			committing = false;
+			break;
+	}
+}
+
 /* Writes the event; data is a jsonb object. */
 static void
 emit_event(const MeshEventType *t, const char *subject, Datum data)
 {
 	MeshSpiState spi;
-	Oid			argtypes[5] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
-	char	   *id;
-	char	   *cloudevent;
+	Oid			argtypes[6] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, BOOLOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	int64		id;
+	bool		isnull;
 	int			rc;
+
+	if (!callback_registered)
+	{
+		RegisterXactCallback(events_xact_callback, NULL);
+		callback_registered = true;
+	}
 
 	values[0] = CStringGetTextDatum(t->type);
 	values[1] = CStringGetTextDatum(subject);
@@ -117,35 +250,31 @@ emit_event(const MeshEventType *t, const char *subject, Datum data)
 		values[4] = (Datum) 0;
 		nulls[4] = 'n';
 	}
+	values[5] = BoolGetDatum(committing);
 
 	mesh_spi_begin(&spi);
 	if (event_insert_plan[t->subject] == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(event_insert_sql[t->subject], 5, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "could not prepare the mesh event insert: %s",
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not keep the mesh event insert plan");
-		event_insert_plan[t->subject] = plan;
-	}
+		event_insert_plan[t->subject] = keep_plan(event_insert_sql[t->subject], 6, argtypes);
 	rc = SPI_execute_plan(event_insert_plan[t->subject], values, nulls, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "could not write mesh event \"%s\": %s", t->type,
 			 SPI_result_code_string(rc));
-	id = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	cloudevent = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	if (committing)
+	{
+		/* emitted by another pre-commit step, after ours: final already */
+		publish_event(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+					  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+	}
+	else
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+		int64	   *cell = palloc(sizeof(int64));
 
-	/*
-	 * Transactional: a decoder sees the message with the transaction's
-	 * changes, at its commit, and never for a rollback.  Without
-	 * wal_level = logical no decoder can read it: no WAL is spent.
-	 */
-	if (XLogLogicalInfoActive())
-		(void) LogLogicalMessage(MESH_EVENT_MESSAGE_PREFIX, cloudevent,
-								 strlen(cloudevent), true);
-	Async_Notify(MESH_EVENT_CHANNEL, id);
+		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		*cell = id;
+		pending_ids = lappend(pending_ids, cell);
+		MemoryContextSwitchTo(old);
+	}
 	mesh_spi_end(&spi);
 }
 

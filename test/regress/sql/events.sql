@@ -49,3 +49,14 @@ SELECT expect_error($$ SELECT * FROM meshpg.events_since(NULL) $$);
 SELECT expect_error($$ SELECT * FROM meshpg.events_since(0, 0) $$);
 SELECT expect_error($$ SELECT * FROM meshpg.events_since(0, 10001) $$);
 SELECT count(*) FROM meshpg.cat_event WHERE id > :start;
+SELECT expect_error($$ SELECT * FROM meshpg.events_since(-1) $$);
+
+-- Ids are given at commit, in commit order: inside its transaction an event
+-- has a provisional negative id and is not in meshpg.events yet.
+BEGIN;
+SELECT meshpg._emit_event('meshpg.tag.created', 'regress_ev_tag2', '{"tag": "regress_ev_tag2"}');
+SELECT id < 0 AS provisional FROM meshpg.cat_event WHERE subject = 'regress_ev_tag2';
+SELECT count(*) FROM meshpg.events WHERE subject = 'regress_ev_tag2';
+COMMIT;
+SELECT id > :start AS final, type FROM meshpg.events WHERE subject = 'regress_ev_tag2';
+SELECT count(*) FROM meshpg.cat_event WHERE id < 0;
