@@ -95,8 +95,9 @@ SELECT t.type, t.visibility, t.description FROM meshpg._event_types() t;
  *   grant    as meshpg.grants: the role concerned, the owning domain's team,
  *            the governance team;
  *   role     as meshpg.attributes: the role described, the governance team;
- *   reader   as meshpg.slo_results: who may read the product (and the
- *            governance team, also once the product is gone);
+ *   reader   as meshpg.slo_results: who may read the product, the owning
+ *            domain's team and the governance team (these two also once
+ *            the product is gone);
  *   domain   the owning domain's team and the governance team;
  *   admin    the governance team.
  * A security barrier: the caller's own conditions (a leaky function) run
@@ -124,6 +125,7 @@ SELECT e.id, e.type, e.subject, e.time, e.data,
                          AND pg_catalog.pg_has_role(r.oid, 'USAGE'))
          WHEN 'reader' THEN
               COALESCE(meshpg._may_read_product(p.relid), false)
+           OR COALESCE(meshpg._manages(d.owner), false)
          WHEN 'domain' THEN
               COALESCE(meshpg._manages(d.owner), false)
          ELSE false
@@ -162,3 +164,78 @@ BEGIN
          LIMIT max;
 END
 $$;
+
+/*
+ * Descriptors: meshpg.apply emits meshpg.descriptor.applied for each
+ * product whose document changed something, after the changes themselves
+ * (each emitted its own event).  An action belongs to the product its
+ * object names (the product, one of its columns) or, for a policy, to the
+ * product in its detail.
+ */
+CREATE FUNCTION meshpg._descriptor_applied(product text, actions jsonb)
+RETURNS void
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'meshpg_descriptor_applied';
+
+CREATE OR REPLACE FUNCTION meshpg.apply(
+    descriptor text,
+    strict boolean DEFAULT true,
+    prune boolean DEFAULT false)
+RETURNS TABLE (action text, object text, detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    docs jsonb := meshpg._descriptor_parse(descriptor, strict);
+    done jsonb := '[]';
+    r record;
+    acts jsonb;
+BEGIN
+    FOR r IN SELECT * FROM meshpg._converge(docs, true, strict, prune) c LOOP
+        action := r.action;
+        object := r.object;
+        detail := r.detail;
+        RETURN NEXT;
+        done := done OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(
+            pg_catalog.jsonb_build_object('action', r.action, 'object', r.object, 'detail', r.detail));
+    END LOOP;
+    FOR r IN SELECT e.value->>'id' AS product
+               FROM pg_catalog.jsonb_array_elements(docs) WITH ORDINALITY AS e(value, i)
+              ORDER BY e.i
+    LOOP
+        SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('action', a->>'action', 'object', a->>'object'))
+          INTO acts
+          FROM pg_catalog.jsonb_array_elements(done) a
+         WHERE a->>'object' OPERATOR(pg_catalog.=) r.product
+            OR pg_catalog.starts_with(a->>'object', r.product OPERATOR(pg_catalog.||) '.')
+            OR (a->>'action' LIKE '% policy' AND a->>'detail' OPERATOR(pg_catalog.=) r.product);
+        IF acts IS NOT NULL AND EXISTS (SELECT 1 FROM meshpg.products p
+                                          WHERE p.product OPERATOR(pg_catalog.=) r.product) THEN
+            PERFORM meshpg._descriptor_applied(r.product, acts);
+        END IF;
+    END LOOP;
+END
+$$;
+
+/*
+ * Grants past their expiry, as announced (meshpg.grant.expired) by the
+ * worker's task grant_expiry: once per expiry; renewed and expired again,
+ * announced again.  Rows go with their grant.
+ */
+CREATE TABLE meshpg.cat_grant_expired (
+    product_id bigint NOT NULL,
+    grantee    regrole NOT NULL,
+    expires_at timestamptz NOT NULL,
+    PRIMARY KEY (product_id, grantee),
+    FOREIGN KEY (product_id, grantee) REFERENCES meshpg.cat_grant (product_id, grantee) ON DELETE CASCADE
+);
+SELECT pg_catalog.pg_extension_config_dump('meshpg.cat_grant_expired', '');
+REVOKE ALL ON meshpg.cat_grant_expired FROM PUBLIC;
+
+CREATE FUNCTION meshpg._grant_expiry()
+RETURNS void
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'meshpg_grant_expiry';
+REVOKE ALL ON FUNCTION meshpg._grant_expiry() FROM PUBLIC;

@@ -24,6 +24,7 @@
 
 #include "meshpg/contract/contract.h"
 #include "meshpg/contract/yaml_tree.h"
+#include "meshpg/events/events.h"
 #include "meshpg/policy/policy.h"
 #include "meshpg/registry/registry.h"
 #include "meshpg/slo/slo.h"
@@ -31,6 +32,7 @@
 PG_FUNCTION_INFO_V1(meshpg_descriptor_parse);
 PG_FUNCTION_INFO_V1(meshpg_descriptor_render);
 PG_FUNCTION_INFO_V1(meshpg_canonical_expression);
+PG_FUNCTION_INFO_V1(meshpg_descriptor_applied);
 
 int			mesh_descriptor_max_size = 1024 * 1024;
 
@@ -715,4 +717,44 @@ meshpg_canonical_expression(PG_FUNCTION_ARGS)
 	result = mesh_deparse_expr(expr, rel);
 	relation_close(rel, AccessShareLock);
 	PG_RETURN_TEXT_P(cstring_to_text(result));
+}
+
+/*
+ * meshpg._descriptor_applied(product, actions): meshpg.apply's event for one
+ * product whose document changed something, once the changes are made
+ * (each of which emitted its own event).  actions: the apply's actions on
+ * the product, as [{"action": ..., "object": ...}], names only.  Callable
+ * by whoever may change the product: the domain team and the governance
+ * team (anyone else could otherwise forge the event).
+ */
+Datum
+meshpg_descriptor_applied(PG_FUNCTION_ARGS)
+{
+	char	   *ref = mesh_arg_text(fcinfo, 0, "data product");
+	Jsonb	   *actions;
+	MeshSpiState spi;
+	MeshProductRow product;
+	StringInfoData d;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("actions must not be null")));
+	actions = PG_GETARG_JSONB_P(1);
+	if (!JB_ROOT_IS_ARRAY(actions) || JB_ROOT_IS_SCALAR(actions))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("actions must be a JSON array")));
+
+	mesh_spi_begin(&spi);
+	mesh_resolve_product(ref, false, &product);
+	mesh_require_admin_or_member(spi.userid, &product.domain);
+	mesh_event_data_start(&d);
+	mesh_event_data_text(&d, "product", product.qualname);
+	mesh_event_data_text(&d, "version", product.version);
+	mesh_event_data_text(&d, "state", product.state_name);
+	mesh_event_data_json(&d, "actions", JsonbToCString(NULL, &actions->root, VARSIZE(actions)));
+	mesh_event_emit("meshpg.descriptor.applied", product.qualname, mesh_event_data_end(&d));
+	mesh_spi_end(&spi);
+	PG_RETURN_VOID();
 }

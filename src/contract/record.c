@@ -27,6 +27,7 @@
 
 #include "meshpg/catalog/catalog.h"
 #include "meshpg/contract/contract.h"
+#include "meshpg/events/events.h"
 #include "meshpg/registry/registry.h"
 
 #define NEW_MAJOR_HINT \
@@ -330,6 +331,17 @@ mesh_contract_check_after(int64 product_id, const char *statement)
 				  (Datum[]) {arg, CStringGetTextDatum(new_version)}, NULL);
 	mesh_contract_record(product_id, new_version, "compatible", changes.data);
 	mesh_refresh_search_product(product_id);
+	{
+		StringInfoData d;
+
+		/* column names and types: the interface, never the rows */
+		mesh_event_data_start(&d);
+		mesh_event_data_text(&d, "product", qualname);
+		mesh_event_data_text(&d, "version", new_version);
+		mesh_event_data_text(&d, "previous_version", version);
+		mesh_event_data_json(&d, "changes", changes.data);
+		mesh_event_emit("meshpg.contract.changed", qualname, mesh_event_data_end(&d));
+	}
 	mesh_spi_end(&spi);
 	mesh_contract_unpin_search_path(nestlevel);
 

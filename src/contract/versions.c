@@ -28,6 +28,7 @@
 
 #include "meshpg/catalog/catalog.h"
 #include "meshpg/contract/contract.h"
+#include "meshpg/events/events.h"
 #include "meshpg/registry/registry.h"
 #include "meshpg/text/text.h"
 
@@ -254,6 +255,17 @@ meshpg_register_version(PG_FUNCTION_ARGS)
 	mesh_refresh_search_product(id);
 	mesh_invalidate_products(PRODUCT_BY_ID, id);
 	result = psprintf("%s.%s", product.domain.name, name);
+	{
+		StringInfoData d;
+
+		mesh_event_data_start(&d);
+		mesh_event_data_text(&d, "product", result);
+		mesh_event_data_text(&d, "predecessor", product.qualname);
+		mesh_event_data_int(&d, "major", major);
+		mesh_event_data_text(&d, "version", version);
+		mesh_event_data_text(&d, "relation", mesh_relation_name(relid));
+		mesh_event_emit("meshpg.product.major_version", result, mesh_event_data_end(&d));
+	}
 	mesh_spi_end(&spi);
 	PG_RETURN_TEXT_P(cstring_to_text(result));
 }

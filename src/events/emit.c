@@ -37,7 +37,10 @@
 #include "replication/message.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/timestamp.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -359,4 +362,104 @@ meshpg_event_source(PG_FUNCTION_ARGS)
 			appendStringInfo(&buf, "%%%02X", *c);
 	}
 	PG_RETURN_TEXT_P(cstring_to_text(buf.data));
+}
+
+/* The data object (events.h). */
+static void
+data_key(StringInfo buf, const char *key)
+{
+	if (buf->len > 1)
+		appendStringInfoString(buf, ", ");
+	escape_json(buf, key);
+	appendStringInfoString(buf, ": ");
+}
+
+void
+mesh_event_data_start(StringInfo buf)
+{
+	initStringInfo(buf);
+	appendStringInfoChar(buf, '{');
+}
+
+void
+mesh_event_data_text(StringInfo buf, const char *key, const char *value)
+{
+	data_key(buf, key);
+	if (value == NULL)
+		appendStringInfoString(buf, "null");
+	else
+		escape_json(buf, value);
+}
+
+void
+mesh_event_data_int(StringInfo buf, const char *key, int64 value)
+{
+	data_key(buf, key);
+	appendStringInfo(buf, INT64_FORMAT, value);
+}
+
+void
+mesh_event_data_bool(StringInfo buf, const char *key, bool value)
+{
+	data_key(buf, key);
+	appendStringInfoString(buf, value ? "true" : "false");
+}
+
+void
+mesh_event_data_time(StringInfo buf, const char *key, TimestampTz value)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	char		out[MAXDATELEN + 1];
+
+	data_key(buf, key);
+	if (TIMESTAMP_NOT_FINITE(value) || timestamp2tm(value, NULL, &tm, &fsec, NULL, NULL) != 0)
+	{
+		appendStringInfoString(buf, "null");
+		return;
+	}
+	/* no time zone given: UTC; USE_XSD_DATES: 2026-12-08T01:02:03.5+00:00 */
+	EncodeDateTime(&tm, fsec, true, 0, NULL, USE_XSD_DATES, out);
+	escape_json(buf, out);
+}
+
+void
+mesh_event_data_json(StringInfo buf, const char *key, const char *json)
+{
+	data_key(buf, key);
+	appendStringInfoString(buf, json ? json : "null");
+}
+
+const char *
+mesh_event_data_end(StringInfo buf)
+{
+	appendStringInfoChar(buf, '}');
+	return buf->data;
+}
+
+/*
+ * Only this transaction's events have provisional (negative) ids: another
+ * transaction's are invisible until they commit, and then final.
+ */
+char *
+mesh_event_retract(const char *type, const char *subject)
+{
+	MeshSpiState spi;
+	char	   *data = NULL;
+
+	if (mesh_event_type(type) == NULL)
+		elog(ERROR, "unknown mesh event type \"%s\"", type);
+	if (pending_ids == NIL)
+		return NULL;
+	mesh_spi_begin(&spi);
+	mesh_spi_exec("DELETE FROM meshpg.cat_event WHERE id = ("
+				  "SELECT min(id) FROM meshpg.cat_event WHERE id OPERATOR(pg_catalog.<) 0 "
+				  "   AND type OPERATOR(pg_catalog.=) $1 AND subject OPERATOR(pg_catalog.=) $2) "
+				  "RETURNING data::text",
+				  2, (Oid[]) {TEXTOID, TEXTOID},
+				  (Datum[]) {CStringGetTextDatum(type), CStringGetTextDatum(subject)}, NULL);
+	if (SPI_processed == 1)
+		data = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	mesh_spi_end(&spi);
+	return data;
 }

@@ -18,10 +18,12 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "meshpg/events/events.h"
 #include "meshpg/registry/registry.h"
 
 PG_FUNCTION_INFO_V1(meshpg_grant_access);
 PG_FUNCTION_INFO_V1(meshpg_revoke_access);
+PG_FUNCTION_INFO_V1(meshpg_grant_expiry);
 
 /*
  * Tables get SQL SELECT: their row-security guard keeps them unreadable
@@ -66,8 +68,21 @@ revoke_privileges(const MeshProductRow *product, Oid grantee)
 					  0, NULL, NULL, NULL);
 }
 
+/* meshpg.grant.revoked, reason: "revoked", "retired", "unregistered" */
+static void
+emit_revoked(const MeshProductRow *product, Oid grantee, const char *reason)
+{
+	StringInfoData d;
+
+	mesh_event_data_start(&d);
+	mesh_event_data_text(&d, "product", product->qualname);
+	mesh_event_data_text(&d, "grantee", GetUserNameFromId(grantee, false));
+	mesh_event_data_text(&d, "reason", reason);
+	mesh_event_emit("meshpg.grant.revoked", product->qualname, mesh_event_data_end(&d));
+}
+
 void
-mesh_revoke_all_grants(const MeshProductRow *product)
+mesh_revoke_all_grants(const MeshProductRow *product, const char *reason)
 {
 	List	   *grantees = NIL;
 	ListCell   *lc;
@@ -83,7 +98,10 @@ mesh_revoke_all_grants(const MeshProductRow *product)
 															  SPI_tuptable->tupdesc, 1, &isnull)));
 	}
 	foreach(lc, grantees)
+	{
 		revoke_privileges(product, lfirst_oid(lc));
+		emit_revoked(product, lfirst_oid(lc), reason);
+	}
 }
 
 static void
@@ -154,9 +172,28 @@ meshpg_grant_access(PG_FUNCTION_ARGS)
 	mesh_spi_exec("INSERT INTO meshpg.cat_grant (product_id, grantee, purpose, expires_at, granted_by) "
 				  "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (product_id, grantee) DO UPDATE "
 				  "   SET purpose = EXCLUDED.purpose, expires_at = EXCLUDED.expires_at, "
-				  "       granted_by = EXCLUDED.granted_by, granted_at = now()",
+				  "       granted_by = EXCLUDED.granted_by, granted_at = now() "
+				  "RETURNING xmax <> 0",
 				  5, (Oid[]) {INT8OID, REGROLEOID, TEXTOID, TIMESTAMPTZOID, TEXTOID},
 				  args, nulls);
+	{
+		bool		isnull;
+		bool		renewed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc, 1, &isnull));
+		StringInfoData d;
+
+		mesh_event_data_start(&d);
+		mesh_event_data_text(&d, "product", product.qualname);
+		mesh_event_data_text(&d, "grantee", GetUserNameFromId(grantee, false));
+		mesh_event_data_text(&d, "purpose", purpose);
+		if (PG_ARGISNULL(3))
+			mesh_event_data_text(&d, "expires_at", NULL);
+		else
+			mesh_event_data_time(&d, "expires_at", PG_GETARG_TIMESTAMPTZ(3));
+		mesh_event_data_text(&d, "granted_by", GetUserNameFromId(spi.userid, false));
+		mesh_event_data_bool(&d, "renewed", renewed);
+		mesh_event_emit("meshpg.grant.given", product.qualname, mesh_event_data_end(&d));
+	}
 	/* A grant's purpose can lift a policy: plans depend on grants. */
 	mesh_invalidate_products(PRODUCT_BY_ID, product.id);
 
@@ -187,8 +224,74 @@ meshpg_revoke_access(PG_FUNCTION_ARGS)
 				 errmsg("role \"%s\" has no access grant on data product \"%s\"",
 						GetUserNameFromId(grantee, false), product.qualname)));
 	revoke_privileges(&product, grantee);
+	emit_revoked(&product, grantee, "revoked");
 	mesh_invalidate_products(PRODUCT_BY_ID, product.id);
 
 	mesh_spi_end(&spi);
+	PG_RETURN_VOID();
+}
+
+/*
+ * The worker's task: a grant whose expiry has passed is announced once
+ * (meshpg.grant.expired).  Expiry itself is enforced on every read; this
+ * only tells.  meshpg.cat_grant_expired remembers the expiry announced, so
+ * a grant renewed and expiring again is announced again; its rows go with
+ * the grant.  Announced within a worker tick of the expiry.
+ */
+bool
+mesh_grant_expiry_task(void)
+{
+	MeshSpiState spi;
+	const MeshCatalog *cat = mesh_catalog();
+	List	   *products = NIL;
+	List	   *grantees = NIL;
+	List	   *expiries = NIL;
+	ListCell   *lp,
+			   *lg,
+			   *le;
+
+	/* nothing to do before CREATE EXTENSION or ALTER EXTENSION UPDATE to 1.4 */
+	if (cat == NULL || !OidIsValid(get_relname_relid("cat_grant_expired", cat->nsp)))
+		return false;
+	mesh_spi_begin(&spi);
+	mesh_spi_exec("INSERT INTO meshpg.cat_grant_expired AS x (product_id, grantee, expires_at) "
+				  "SELECT g.product_id, g.grantee, g.expires_at FROM meshpg.cat_grant g "
+				  " WHERE g.expires_at <= now() "
+				  "ON CONFLICT (product_id, grantee) DO UPDATE SET expires_at = EXCLUDED.expires_at "
+				  " WHERE x.expires_at IS DISTINCT FROM EXCLUDED.expires_at "
+				  "RETURNING (SELECT d.name || '.' || p.name FROM meshpg.cat_product p "
+				  "             JOIN meshpg.cat_domain d ON d.id = p.domain_id WHERE p.id = x.product_id), "
+				  "          pg_catalog.pg_get_userbyid(x.grantee::oid)::text, x.expires_at",
+				  0, NULL, NULL, NULL);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		bool		isnull;
+		TimestampTz *at = palloc(sizeof(TimestampTz));
+
+		products = lappend(products, SPI_getvalue(tup, SPI_tuptable->tupdesc, 1));
+		grantees = lappend(grantees, SPI_getvalue(tup, SPI_tuptable->tupdesc, 2));
+		*at = DatumGetTimestampTz(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+		expiries = lappend(expiries, at);
+	}
+	forthree(lp, products, lg, grantees, le, expiries)
+	{
+		StringInfoData d;
+
+		mesh_event_data_start(&d);
+		mesh_event_data_text(&d, "product", lfirst(lp));
+		mesh_event_data_text(&d, "grantee", lfirst(lg));
+		mesh_event_data_time(&d, "expires_at", *(TimestampTz *) lfirst(le));
+		mesh_event_emit("meshpg.grant.expired", lfirst(lp), mesh_event_data_end(&d));
+	}
+	mesh_spi_end(&spi);
+	return false;
+}
+
+/* meshpg._grant_expiry(): the worker's task, now (superusers; tests). */
+Datum
+meshpg_grant_expiry(PG_FUNCTION_ARGS)
+{
+	(void) mesh_grant_expiry_task();
 	PG_RETURN_VOID();
 }

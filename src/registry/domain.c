@@ -13,6 +13,7 @@
 #include "utils/lsyscache.h"
 
 #include "meshpg/meshpg.h"
+#include "meshpg/events/events.h"
 #include "meshpg/registry/registry.h"
 #include "meshpg/text/text.h"
 
@@ -123,6 +124,15 @@ meshpg_create_domain(PG_FUNCTION_ARGS)
 	mesh_spi_exec("INSERT INTO meshpg.cat_domain (name, skeleton, owner, nsp, description, contacts) "
 				  "VALUES ($1, $2, $3, $4, $5, COALESCE($6, '{}'))",
 				  6, argtypes, args, nulls);
+	{
+		StringInfoData d;
+
+		mesh_event_data_start(&d);
+		mesh_event_data_text(&d, "domain", name);
+		mesh_event_data_text(&d, "owner", GetUserNameFromId(owner, false));
+		mesh_event_data_text(&d, "schema", name);
+		mesh_event_emit("meshpg.domain.created", name, mesh_event_data_end(&d));
+	}
 
 	mesh_spi_end(&spi);
 	PG_RETURN_TEXT_P(cstring_to_text(name));
@@ -210,6 +220,28 @@ meshpg_alter_domain(PG_FUNCTION_ARGS)
 		mesh_invalidate_products(PRODUCTS_OF_DOMAIN, domain.id);
 	}
 	mesh_refresh_search_domain(domain.id);
+	{
+		StringInfoData d;
+		StringInfoData changed;
+
+		initStringInfo(&changed);
+		appendStringInfoChar(&changed, '[');
+		if (OidIsValid(owner) && owner != domain.owner)
+			appendStringInfoString(&changed, "\"owner\"");
+		if (description != NULL)
+			appendStringInfo(&changed, "%s\"description\"", changed.len > 1 ? ", " : "");
+		if (!contacts_null)
+			appendStringInfo(&changed, "%s\"contacts\"", changed.len > 1 ? ", " : "");
+		appendStringInfoChar(&changed, ']');
+		mesh_event_data_start(&d);
+		mesh_event_data_text(&d, "domain", domain.name);
+		mesh_event_data_text(&d, "owner",
+							 GetUserNameFromId(OidIsValid(owner) ? owner : domain.owner, false));
+		if (OidIsValid(owner) && owner != domain.owner)
+			mesh_event_data_text(&d, "previous_owner", GetUserNameFromId(domain.owner, true));
+		mesh_event_data_json(&d, "changed", changed.data);
+		mesh_event_emit("meshpg.domain.changed", domain.name, mesh_event_data_end(&d));
+	}
 
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();
@@ -253,6 +285,16 @@ meshpg_drop_domain(PG_FUNCTION_ARGS)
 								  domain.name, list_length(products), (char *) linitial(products)),
 				 errhint("Unregister them first, or call meshpg.drop_domain(..., cascade => true).")));
 
+	{
+		StringInfoData d;
+
+		/* before the row goes, so that the event still finds its domain */
+		mesh_event_data_start(&d);
+		mesh_event_data_text(&d, "domain", domain.name);
+		mesh_event_data_bool(&d, "cascade", cascade);
+		mesh_event_data_int(&d, "products", list_length(products));
+		mesh_event_emit("meshpg.domain.dropped", domain.name, mesh_event_data_end(&d));
+	}
 	foreach(lc, products)
 	{
 		MeshProductRow product;

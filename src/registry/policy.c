@@ -31,6 +31,7 @@
 #include "utils/rel.h"
 
 #include "meshpg/policy/policy.h"
+#include "meshpg/events/events.h"
 #include "meshpg/registry/registry.h"
 #include "meshpg/text/text.h"
 
@@ -256,6 +257,13 @@ meshpg_create_tag(PG_FUNCTION_ARGS)
 		args[2] = allowed;
 	mesh_spi_exec("INSERT INTO meshpg.cat_tag (name, description, allowed_values) VALUES ($1, $2, $3)",
 				  3, (Oid[]) {TEXTOID, TEXTOID, TEXTARRAYOID}, args, nulls);
+	{
+		StringInfoData d;
+
+		mesh_event_data_start(&d);
+		mesh_event_data_text(&d, "tag", name);
+		mesh_event_emit("meshpg.tag.created", name, mesh_event_data_end(&d));
+	}
 	mesh_spi_end(&spi);
 	PG_RETURN_TEXT_P(cstring_to_text(name));
 }
@@ -282,6 +290,13 @@ meshpg_drop_tag(PG_FUNCTION_ARGS)
 				 errhint("Untag the columns and drop the policies bound to the tag first.")));
 	mesh_spi_exec("DELETE FROM meshpg.cat_tag WHERE id = $1", 1, (Oid[]) {INT8OID},
 				  (Datum[]) {Int64GetDatum(tag)}, NULL);
+	{
+		StringInfoData d;
+
+		mesh_event_data_start(&d);
+		mesh_event_data_text(&d, "tag", name);
+		mesh_event_emit("meshpg.tag.dropped", name, mesh_event_data_end(&d));
+	}
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();
 }
@@ -352,6 +367,17 @@ meshpg_tag_column(PG_FUNCTION_ARGS)
 	/* The tag's policies must be enforceable on this column. */
 	validate_product(product.relid);
 	mesh_invalidate_products(PRODUCT_BY_ID, product.id);
+	{
+		StringInfoData d;
+
+		/* the tag's value is the domain team's classification, not data */
+		mesh_event_data_start(&d);
+		mesh_event_data_text(&d, "product", product.qualname);
+		mesh_event_data_text(&d, "column", column);
+		mesh_event_data_text(&d, "tag", tag_name);
+		mesh_event_data_text(&d, "value", value);
+		mesh_event_emit("meshpg.tag.set", product.qualname, mesh_event_data_end(&d));
+	}
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();
 }
@@ -366,11 +392,12 @@ meshpg_untag_column(PG_FUNCTION_ARGS)
 	MeshSpiState spi;
 	MeshProductRow product;
 	int64		tag;
+	char	   *tag_name;
 
 	mesh_spi_begin(&spi);
 	mesh_resolve_product(ref, true, &product);
 	mesh_require_domain_member(spi.userid, &product.domain);
-	tag = mesh_resolve_tag(tag_in, NULL);
+	tag = mesh_resolve_tag(tag_in, &tag_name);
 	mesh_spi_exec("DELETE FROM meshpg.cat_column_tag WHERE product_id = $1 AND column_name = $2 AND tag_id = $3",
 				  3, (Oid[]) {INT8OID, TEXTOID, INT8OID},
 				  (Datum[]) {Int64GetDatum(product.id), CStringGetTextDatum(column), Int64GetDatum(tag)},
@@ -381,8 +408,38 @@ meshpg_untag_column(PG_FUNCTION_ARGS)
 				 errmsg("column \"%s\" of data product \"%s\" has no tag \"%s\"",
 						column, product.qualname, tag_in)));
 	mesh_invalidate_products(PRODUCT_BY_ID, product.id);
+	{
+		StringInfoData d;
+
+		mesh_event_data_start(&d);
+		mesh_event_data_text(&d, "product", product.qualname);
+		mesh_event_data_text(&d, "column", column);
+		mesh_event_data_text(&d, "tag", tag_name);
+		mesh_event_emit("meshpg.tag.removed", product.qualname, mesh_event_data_end(&d));
+	}
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();
+}
+
+/*
+ * meshpg.attribute.changed: the role's new values (null: unset).  Read
+ * only by the role and the governance team, as meshpg.attributes.
+ */
+static void
+emit_attribute_changed(Oid role, const char *key, Datum values)
+{
+	StringInfoData d;
+	char	   *rolename = GetUserNameFromId(role, false);
+
+	mesh_event_data_start(&d);
+	mesh_event_data_text(&d, "role", rolename);
+	mesh_event_data_text(&d, "key", key);
+	if (values == (Datum) 0)
+		mesh_event_data_json(&d, "values", NULL);
+	else
+		mesh_event_data_json(&d, "values",
+							 TextDatumGetCString(DirectFunctionCall1(array_to_json, values)));
+	mesh_event_emit("meshpg.attribute.changed", rolename, mesh_event_data_end(&d));
 }
 
 /* meshpg.set_attribute(role, key, values) */
@@ -408,6 +465,7 @@ meshpg_set_attribute(PG_FUNCTION_ARGS)
 				  3, (Oid[]) {REGROLEOID, TEXTOID, TEXTARRAYOID},
 				  (Datum[]) {ObjectIdGetDatum(role), CStringGetTextDatum(key), values}, NULL);
 	mesh_invalidate_products(ALL_PRODUCTS, 0);
+	emit_attribute_changed(role, key, values);
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();
 }
@@ -432,6 +490,7 @@ meshpg_unset_attribute(PG_FUNCTION_ARGS)
 				 errmsg("role \"%s\" has no attribute \"%s\"",
 						GetUserNameFromId(role, false), key)));
 	mesh_invalidate_products(ALL_PRODUCTS, 0);
+	emit_attribute_changed(role, key, (Datum) 0);
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();
 }
@@ -635,6 +694,7 @@ create_policy(PolicyArgs *a)
 	MeshSpiState spi;
 	MeshProductRow product;
 	int64		tag = 0;
+	char	   *tag_name = NULL;
 	Datum		values[14];
 	char		nulls[14] = "              ";
 	Oid			types[14] = {TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, JSONBOID,
@@ -660,7 +720,7 @@ create_policy(PolicyArgs *a)
 
 	mesh_spi_begin(&spi);
 	if (a->tag != NULL)
-		tag = mesh_resolve_tag(a->tag, NULL);
+		tag = mesh_resolve_tag(a->tag, &tag_name);
 	else
 	{
 		mesh_resolve_product(a->product, true, &product);
@@ -743,6 +803,24 @@ create_policy(PolicyArgs *a)
 	{
 		validate_products(PRODUCTS_WITH_TAG, tag);
 		mesh_invalidate_products(PRODUCTS_WITH_TAG, tag);
+	}
+	{
+		StringInfoData d;
+		char	   *previous;
+
+		/* dropped and created again in one transaction: changed */
+		previous = mesh_event_retract("meshpg.policy.dropped", a->name);
+		mesh_event_data_start(&d);
+		mesh_event_data_text(&d, "policy", a->name);
+		mesh_event_data_text(&d, "kind", a->kind);
+		mesh_event_data_text(&d, "mask", a->mask);
+		mesh_event_data_text(&d, "tag", tag_name);
+		mesh_event_data_text(&d, "product", a->product ? product.qualname : NULL);
+		mesh_event_data_text(&d, "column", a->column);
+		if (previous != NULL)
+			mesh_event_data_json(&d, "previous", previous);
+		mesh_event_emit(previous ? "meshpg.policy.changed" : "meshpg.policy.created", a->name,
+						mesh_event_data_end(&d));
 	}
 	mesh_spi_end(&spi);
 }
@@ -830,16 +908,31 @@ meshpg_drop_policy(PG_FUNCTION_ARGS)
 	bool		product_null;
 	int64		tag;
 	int64		product_id;
+	StringInfoData event;
 
 	mesh_spi_begin(&spi);
-	mesh_spi_exec("SELECT tag_id, product_id, d.owner::oid, d.name "
+	mesh_spi_exec("SELECT tag_id, product_id, d.owner::oid, d.name, "
+				  "       pol.kind, pol.mask, t.name, d.name || '.' || p.name, pol.column_name "
 				  "  FROM meshpg.cat_policy pol LEFT JOIN meshpg.cat_product p ON p.id = pol.product_id "
-				  "  LEFT JOIN meshpg.cat_domain d ON d.id = p.domain_id WHERE pol.name = $1 FOR UPDATE OF pol",
+				  "  LEFT JOIN meshpg.cat_domain d ON d.id = p.domain_id "
+				  "  LEFT JOIN meshpg.cat_tag t ON t.id = pol.tag_id WHERE pol.name = $1 FOR UPDATE OF pol",
 				  1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(name ? name : "")}, NULL);
 	if (name == NULL || SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("policy \"%s\" does not exist", input)));
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+
+		mesh_event_data_start(&event);
+		mesh_event_data_text(&event, "policy", name);
+		mesh_event_data_text(&event, "kind", SPI_getvalue(tup, desc, 5));
+		mesh_event_data_text(&event, "mask", SPI_getvalue(tup, desc, 6));
+		mesh_event_data_text(&event, "tag", SPI_getvalue(tup, desc, 7));
+		mesh_event_data_text(&event, "product", SPI_getvalue(tup, desc, 8));
+		mesh_event_data_text(&event, "column", SPI_getvalue(tup, desc, 9));
+	}
 	tag = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &tag_null));
 	product_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &product_null));
 	if (tag_null)
@@ -861,6 +954,7 @@ meshpg_drop_policy(PG_FUNCTION_ARGS)
 		mesh_invalidate_products(PRODUCTS_WITH_TAG, tag);
 	mesh_spi_exec("DELETE FROM meshpg.cat_policy WHERE name = $1", 1, (Oid[]) {TEXTOID},
 				  (Datum[]) {CStringGetTextDatum(name)}, NULL);
+	mesh_event_emit("meshpg.policy.dropped", name, mesh_event_data_end(&event));
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();
 }

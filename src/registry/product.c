@@ -12,11 +12,13 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
 #include "meshpg/contract/contract.h"
 #include "meshpg/meshpg.h"
+#include "meshpg/events/events.h"
 #include "meshpg/registry/registry.h"
 #include "meshpg/text/text.h"
 #include "meshpg/governance/governance.h"
@@ -196,9 +198,18 @@ mesh_unregister(const MeshProductRow *product, bool relation_exists)
 	Datum		arg = Int64GetDatum(product->id);
 	Oid			argtype = INT8OID;
 
+	StringInfoData d;
+
+	/* first, so that the event (and the grants' revocations) find the product */
+	mesh_event_data_start(&d);
+	mesh_event_data_text(&d, "product", product->qualname);
+	mesh_event_data_text(&d, "domain", product->domain.name);
+	mesh_event_data_text(&d, "state", product->state_name);
+	mesh_event_data_bool(&d, "relation_dropped", !relation_exists);
+	mesh_event_emit("meshpg.product.unregistered", product->qualname, mesh_event_data_end(&d));
 	if (relation_exists)
 	{
-		mesh_revoke_all_grants(product);
+		mesh_revoke_all_grants(product, "unregistered");
 		mesh_invalidate_products(PRODUCT_BY_ID, product->id);
 	}
 	/* Delete first: the DDL guard then lets the policy go. */
@@ -292,9 +303,19 @@ meshpg_register_product(PG_FUNCTION_ARGS)
 	check_product_name(&domain, name, skeleton);
 	(void) mesh_register_relation(&domain, name, skeleton, relid, version, description,
 								  contacts, contacts_null);
+	qualname = psprintf("%s.%s", domain.name, name);
+	{
+		StringInfoData d;
+
+		mesh_event_data_start(&d);
+		mesh_event_data_text(&d, "product", qualname);
+		mesh_event_data_text(&d, "domain", domain.name);
+		mesh_event_data_text(&d, "relation", mesh_relation_name(relid));
+		mesh_event_data_text(&d, "version", version);
+		mesh_event_emit("meshpg.product.registered", qualname, mesh_event_data_end(&d));
+	}
 
 	mesh_spi_end(&spi);
-	qualname = psprintf("%s.%s", domain.name, name);
 	PG_RETURN_TEXT_P(cstring_to_text(qualname));
 }
 
@@ -360,6 +381,17 @@ meshpg_document_product(PG_FUNCTION_ARGS)
 				  "       contacts = COALESCE($3, contacts) WHERE id = $1",
 				  3, (Oid[]) {INT8OID, TEXTOID, TEXTARRAYOID}, args, nulls);
 	mesh_refresh_search_product(product.id);
+	{
+		StringInfoData d;
+
+		mesh_event_data_start(&d);
+		mesh_event_data_text(&d, "product", product.qualname);
+		mesh_event_data_json(&d, "changed",
+							 description != NULL && !contacts_null ? "[\"description\", \"contacts\"]" :
+							 description != NULL ? "[\"description\"]" :
+							 !contacts_null ? "[\"contacts\"]" : "[]");
+		mesh_event_emit("meshpg.product.changed", product.qualname, mesh_event_data_end(&d));
+	}
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();
 }
@@ -393,6 +425,15 @@ meshpg_document_column(PG_FUNCTION_ARGS)
 				  "DO UPDATE SET description = EXCLUDED.description",
 				  3, (Oid[]) {INT8OID, TEXTOID, TEXTOID}, args, nulls);
 	mesh_refresh_search_product(product.id);
+	{
+		StringInfoData d;
+
+		mesh_event_data_start(&d);
+		mesh_event_data_text(&d, "product", product.qualname);
+		mesh_event_data_json(&d, "changed", "[\"column description\"]");
+		mesh_event_data_text(&d, "column", column);
+		mesh_event_emit("meshpg.product.changed", product.qualname, mesh_event_data_end(&d));
+	}
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();
 }
@@ -571,6 +612,17 @@ meshpg_publish(PG_FUNCTION_ARGS)
 				  2, (Oid[]) {INT8OID, TEXTOID}, args, NULL);
 	mesh_refresh_search_product(product.id);
 	mesh_contract_record(product.id, version, "publish", NULL);
+	{
+		StringInfoData d;
+
+		mesh_event_data_start(&d);
+		mesh_event_data_text(&d, "product", product.qualname);
+		mesh_event_data_text(&d, "version", version);
+		mesh_event_data_text(&d, "previous_version",
+							 product.state == MESH_PUBLISHED ? product.version : NULL);
+		mesh_event_data_bool(&d, "first", product.state == MESH_DRAFT);
+		mesh_event_emit("meshpg.product.published", product.qualname, mesh_event_data_end(&d));
+	}
 
 	result = pstrdup(version);
 	mesh_spi_end(&spi);
@@ -629,6 +681,24 @@ meshpg_deprecate(PG_FUNCTION_ARGS)
 	mesh_spi_exec("UPDATE meshpg.cat_product SET state = 'deprecated', sunset = $2, "
 				  "       successor_id = $3, updated_at = now() WHERE id = $1",
 				  3, (Oid[]) {INT8OID, DATEOID, INT8OID}, args, nulls);
+	{
+		StringInfoData d;
+
+		mesh_event_data_start(&d);
+		mesh_event_data_text(&d, "product", product.qualname);
+		mesh_event_data_text(&d, "version", product.version);
+		{
+			int			y,
+						m,
+						day;
+
+			/* ISO 8601 whatever the session's DateStyle */
+			j2date(sunset + POSTGRES_EPOCH_JDATE, &y, &m, &day);
+			mesh_event_data_text(&d, "sunset", psprintf("%04d-%02d-%02d", y, m, day));
+		}
+		mesh_event_data_text(&d, "successor", successor_ref != NULL ? successor.qualname : NULL);
+		mesh_event_emit("meshpg.product.deprecated", product.qualname, mesh_event_data_end(&d));
+	}
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();
 }
@@ -658,7 +728,16 @@ meshpg_retire(PG_FUNCTION_ARGS)
 						product.qualname, date_text(product.sunset)),
 				 errhint("Retire it after its sunset date, or pass force => true.")));
 
-	mesh_revoke_all_grants(&product);
+	{
+		StringInfoData d;
+
+		mesh_event_data_start(&d);
+		mesh_event_data_text(&d, "product", product.qualname);
+		mesh_event_data_text(&d, "version", product.version);
+		mesh_event_data_bool(&d, "forced", product.has_sunset && product.sunset > GetSQLCurrentDate());
+		mesh_event_emit("meshpg.product.retired", product.qualname, mesh_event_data_end(&d));
+	}
+	mesh_revoke_all_grants(&product, "retired");
 	mesh_spi_exec("UPDATE meshpg.cat_product SET state = 'retired', updated_at = now() WHERE id = $1",
 				  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(product.id)}, NULL);
 	mesh_spi_end(&spi);

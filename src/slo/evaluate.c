@@ -45,6 +45,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "meshpg/events/events.h"
 #include "meshpg/policy/policy.h"
 #include "meshpg/slo/slo.h"
 #include "meshpg/citus/citus.h"
@@ -876,6 +877,77 @@ objective_text(SloItem *item)
 	return buf.data;
 }
 
+/*
+ * A mesh event about an SLO, read by who may read the product (as
+ * meshpg.slo_status).  The measured figure goes with the built-in kinds
+ * (an age, a ratio, a count); a custom SLO's value is whatever its query
+ * returns, possibly a value of a row, and stays in meshpg.slo_status.
+ */
+static void
+emit_slo_event(EvalCtx *ctx, SloItem *item, const char *type, const char *extra_key_json)
+{
+	StringInfoData d;
+
+	mesh_event_data_start(&d);
+	mesh_event_data_text(&d, "product", ctx->product->qualname);
+	mesh_event_data_text(&d, "slo", item->name);
+	mesh_event_data_text(&d, "kind", mesh_slo_kind_names[item->kind]);
+	mesh_event_data_text(&d, "severity", item->severity);
+	mesh_event_data_text(&d, "objective", item->objective);
+	if (item->kind != SLO_CUSTOM && item->value != NULL)
+	{
+		/* JSON has no NaN nor infinity: those go as strings */
+		if (numeric_is_nan(item->value) || numeric_is_inf(item->value))
+			mesh_event_data_text(&d, "value", num_out(item->value));
+		else
+			mesh_event_data_json(&d, "value", num_out(item->value));
+	}
+	mesh_event_data_bool(&d, "met", item->met);
+	if (extra_key_json != NULL)
+	{
+		appendStringInfoString(&d, ", ");
+		appendStringInfoString(&d, extra_key_json);
+	}
+	mesh_event_emit(type, ctx->product->qualname, mesh_event_data_end(&d));
+}
+
+/*
+ * After a failed run: the error budget (as meshpg.slo_status computes it,
+ * over the compliance window) used up by this run, and not before it.
+ */
+static void
+check_budget(EvalCtx *ctx, SloItem *item, int64 result_id)
+{
+	bool		isnull;
+	Datum		crossed;
+
+	mesh_spi_exec("WITH w AS ("
+				  "  SELECT (s.spec->>'objective')::numeric AS objective,"
+				  "         count(*) FILTER (WHERE r.met) AS met,"
+				  "         count(*) FILTER (WHERE r.met IS NOT NULL) AS runs,"
+				  "         count(*) FILTER (WHERE r.met AND r.id <> $2) AS met_before,"
+				  "         count(*) FILTER (WHERE r.met IS NOT NULL AND r.id <> $2) AS runs_before"
+				  "    FROM meshpg.cat_slo s JOIN meshpg.cat_slo_result r ON r.slo_id = s.id"
+				  "   WHERE s.id = $1 AND r.started_at >= now() - s.compliance_window"
+				  "   GROUP BY s.spec)"
+				  " SELECT objective < 1 AND runs > 0"
+				  "        AND 1 - (1 - met::numeric / runs) / (1 - objective) <= 0"
+				  "        AND (runs_before = 0"
+				  "             OR 1 - (1 - met_before::numeric / runs_before) / (1 - objective) > 0),"
+				  "        runs, runs - met"
+				  "   FROM w",
+				  2, (Oid[]) {INT8OID, INT8OID},
+				  (Datum[]) {Int64GetDatum(item->id), Int64GetDatum(result_id)}, NULL);
+	if (SPI_processed != 1)
+		return;
+	crossed = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull && DatumGetBool(crossed))
+		emit_slo_event(ctx, item, "meshpg.slo.budget_exhausted",
+					   psprintf("\"runs\": %s, \"failed\": %s",
+								SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
+								SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3)));
+}
+
 static void
 alert(EvalCtx *ctx, SloItem *item, bool breach)
 {
@@ -897,6 +969,7 @@ alert(EvalCtx *ctx, SloItem *item, bool breach)
 	appendStringInfoChar(&payload, '}');
 
 	Async_Notify("meshpg_slo", payload.data);
+	emit_slo_event(ctx, item, breach ? "meshpg.slo.breached" : "meshpg.slo.recovered", NULL);
 	ereport(LOG,
 			(errmsg("meshpg: data product \"%s\" %s SLO \"%s\"", ctx->product->qualname,
 					breach ? "breaches" : "meets again", item->name),
@@ -911,6 +984,7 @@ record(EvalCtx *ctx, SloItem *item)
 	Jsonb	   *detail;
 	Datum		values[11];
 	char		nulls[11];
+	int64		result_id;
 
 	duration.time = item->duration_us;
 	detail = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
@@ -934,10 +1008,12 @@ record(EvalCtx *ctx, SloItem *item)
 	nulls[10] = item->scheduled_for ? ' ' : 'n';
 	mesh_spi_exec("INSERT INTO meshpg.cat_slo_result (slo_id, started_at, duration, value, target, "
 				  "objective, met, error, detail, trigger, scheduled_for) "
-				  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+				  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
 				  11, (Oid[]) {INT8OID, TIMESTAMPTZOID, INTERVALOID, NUMERICOID, NUMERICOID,
 					  TEXTOID, BOOLOID, TEXTOID, JSONBOID, TEXTOID, TIMESTAMPTZOID},
 				  values, nulls);
+	result_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+											&(bool) {false}));
 
 	if (!item->met_known)
 	{
@@ -970,6 +1046,8 @@ record(EvalCtx *ctx, SloItem *item)
 		else if (item->met && !isnull && !DatumGetBool(prev))
 			alert(ctx, item, false);
 	}
+	if (!item->met)
+		check_budget(ctx, item, result_id);
 }
 
 static void

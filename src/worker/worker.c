@@ -37,6 +37,7 @@
 #include "meshpg/events/events.h"
 #include "meshpg/history/history.h"
 #include "meshpg/meshpg.h"
+#include "meshpg/registry/registry.h"
 #include "meshpg/slo/slo.h"
 #include "meshpg/worker/worker.h"
 
@@ -49,6 +50,7 @@ PG_FUNCTION_INFO_V1(meshpg_worker_tasks);
 static const MeshTask mesh_worker_tasks[] = {
 	{"slo_schedule", mesh_slo_schedule_task, false},
 	{"history_flush", mesh_history_flush_task, true},
+	{"grant_expiry", mesh_grant_expiry_task, false},
 	{"events_prune", mesh_events_prune_task, false},
 	{NULL, NULL, false}
 };

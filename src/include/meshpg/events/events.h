@@ -72,6 +72,31 @@ extern const char *mesh_event_visibility_name(MeshEventVisibility vis);
  */
 extern void mesh_event_emit(const char *type, const char *subject, const char *data_json);
 
+/*
+ * The data object, built key by key:
+ *		StringInfoData d;
+ *		mesh_event_data_start(&d);
+ *		mesh_event_data_text(&d, "product", qualname);
+ *		mesh_event_emit("meshpg.product.published", qualname, mesh_event_data_end(&d));
+ * A NULL text is JSON null; json is appended as it is (an array, an object).
+ */
+#include "lib/stringinfo.h"
+#include "datatype/timestamp.h"
+extern void mesh_event_data_start(StringInfo buf);
+extern void mesh_event_data_text(StringInfo buf, const char *key, const char *value);
+extern void mesh_event_data_int(StringInfo buf, const char *key, int64 value);
+extern void mesh_event_data_bool(StringInfo buf, const char *key, bool value);
+extern void mesh_event_data_time(StringInfo buf, const char *key, TimestampTz value);	/* RFC 3339, UTC */
+extern void mesh_event_data_json(StringInfo buf, const char *key, const char *json);
+extern const char *mesh_event_data_end(StringInfo buf);
+
+/*
+ * Takes back an event of this transaction not yet committed (type and
+ * subject), returning its data (NULL if there was none): a policy dropped
+ * and created again in one transaction is one meshpg.policy.changed.
+ */
+extern char *mesh_event_retract(const char *type, const char *subject);
+
 /* settings (src/events/emit.c) */
 extern bool mesh_events_enabled;	/* meshpg.events */
 extern int	mesh_events_retention;	/* meshpg.events_retention, minutes; 0 keeps all */

@@ -13,7 +13,9 @@
 
 /* policy.c: a tag's id by name (normalised into *name if not NULL); in SPI */
 extern int64 mesh_resolve_tag(const char *input, char **name);
-extern void mesh_revoke_all_grants(const MeshProductRow *product);
+extern void mesh_revoke_all_grants(const MeshProductRow *product, const char *reason);
+/* worker task: announces grants past their expiry (meshpg.grant.expired) */
+extern bool mesh_grant_expiry_task(void);
 extern void mesh_unregister(const MeshProductRow *product, bool relation_exists);
 extern void mesh_check_product_relation(Oid relid, const MeshDomain *domain);
 extern int64 mesh_register_relation(const MeshDomain *domain, const char *name,
