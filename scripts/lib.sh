@@ -26,6 +26,8 @@ MESHPG_PG_BIN=${MESHPG_PG_BIN:-/usr/lib/postgresql/$MESHPG_PG_MAJOR/bin}
 MESHPG_PG_CONFIG=$MESHPG_PG_BIN/pg_config
 MESHPG_PACKAGES=(postgresql-15 postgresql-server-dev-15 libicu-dev libyaml-dev sqlsmith
                  libipc-run-perl pkg-config make gcc)
+# the mesh events' decoding test (test/t/070_events_decoding.pl) reads them with wal2json
+MESHPG_PACKAGES+=(postgresql-15-wal2json)
 
 meshpg_log() { printf '==> %s\n' "$*"; }
 meshpg_err() { printf 'error: %s\n' "$*" >&2; }
