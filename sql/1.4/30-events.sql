@@ -239,3 +239,15 @@ LANGUAGE C
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'meshpg_grant_expiry';
 REVOKE ALL ON FUNCTION meshpg._grant_expiry() FROM PUBLIC;
+
+/*
+ * The prefix 'meshpg' of logical decoding messages is meshpg's: a consumer
+ * reading the events from a decoding client (wal2json, Debezium) trusts a
+ * message of that prefix to be an event of the mesh.  PostgreSQL lets any
+ * role write a message of any prefix with pg_logical_emit_message, so any
+ * role could forge one (a product "retired", a grant "given").  In a
+ * database with meshpg, only superusers and roles granted it may emit
+ * messages (doc/events.md: grant it back to a role that needs it).
+ */
+REVOKE EXECUTE ON FUNCTION pg_catalog.pg_logical_emit_message(boolean, text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION pg_catalog.pg_logical_emit_message(boolean, text, bytea) FROM PUBLIC;
