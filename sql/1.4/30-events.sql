@@ -7,7 +7,8 @@
  * ------------------------------------------------------------------------ */
 
 /*
- * The outbox.  Ids are given in commit order (src/events/emit.c), so a
+ * The outbox, written by src/events/emit.c (columns mirrored in
+ * meshpg/catalog/catalog.h) at each commit, ids in commit order, so that a
  * consumer that passes the last id it handled never misses an event.
  * domain_id and product_id are found from the subject when the
  * event is written (no foreign key: an event outlives what it reports, a
@@ -86,9 +87,8 @@ CREATE VIEW meshpg.event_types AS
 SELECT t.type, t.visibility, t.description FROM meshpg._event_types() t;
 
 /*
- * The events the caller may see, once committed (until its transaction
- * commits, an event has a provisional negative id: src/events/emit.c).
- * Each visibility is the rule of the view
+ * The events the caller may see (an event is written when its transaction
+ * commits: src/events/emit.c).  Each visibility is the rule of the view
  * that shows what the event reports:
  *   catalog  metadata (meshpg.domains, products, contracts, tags, policies):
  *            discoverable by everyone;
@@ -111,8 +111,7 @@ SELECT e.id, e.type, e.subject, e.time, e.data,
   FROM meshpg.cat_event e
   LEFT JOIN meshpg.cat_domain d ON d.id OPERATOR(pg_catalog.=) e.domain_id
   LEFT JOIN meshpg.cat_product p ON p.id OPERATOR(pg_catalog.=) e.product_id
- WHERE e.id OPERATOR(pg_catalog.>) 0
-   AND (CASE e.visibility
+ WHERE (CASE e.visibility
          WHEN 'catalog' THEN true
          WHEN 'grant' THEN
               COALESCE(meshpg._manages(d.owner), false)

@@ -13,23 +13,31 @@
  *		so an event must never become visible with an id below one already
  *		visible: ids taken when the change is made would break that (a long
  *		transaction takes id 5, a short one id 6 and commits; a reader passes
- *		6; then 5 commits and is never read).  So an event is written with a
- *		provisional negative id, and its id is given just before the commit
- *		(XACT_EVENT_PRE_COMMIT) under a lock held until the commit is
- *		visible: whoever sees event N committed sees every event below N
+ *		6; then 5 commits and is never read).  So the events of a
+ *		transaction are kept in memory and written just before its commit
+ *		(XACT_EVENT_PRE_COMMIT), numbered under a lock held until the commit
+ *		is visible: whoever sees event N committed sees every event below N
  *		that will ever commit.  The lock serialises only the commits of
- *		transactions that emitted events (mesh changes, a few per second at
- *		most), not the changes themselves.
+ *		transactions that emitted events, not the changes themselves.
+ *		Writing at the commit also makes an event cost one heap insert
+ *		(bench/events.sh: an SPI statement per event cost more than half of
+ *		a grant_access).
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "access/xlog.h"
-#include "catalog/pg_extension.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
+#include "catalog/indexing.h"
 #include "commands/async.h"
+#include "commands/sequence.h"
 #include "commands/dbcommands.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -37,6 +45,9 @@
 #include "replication/message.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 #include "utils/guc.h"
@@ -82,121 +93,214 @@ mesh_define_event_settings(void)
 }
 
 /*
- * The outbox insert, one per kind of subject, prepared once per backend.
- * The row's domain and product are found from the subject now, so that who
- * may read the event is decided by the catalog's own rules (the owning
- * domain's team, who may read the product), also after a rename.
- * $1 type, $2 subject, $3 data, $4 visibility, $5 the data key naming the
- * role concerned.
+ * The events of this transaction, in the order they were emitted
+ * (TopTransactionContext), written to the outbox just before the commit.
+ * Each remembers the subtransaction it was emitted in: a rolled-back
+ * subtransaction takes its events with it.
  */
-#define EVENT_INSERT_HEAD \
-	"INSERT INTO meshpg.cat_event (id, type, subject, data, visibility, domain_id, product_id, role) " \
-	"SELECT CASE WHEN $6 THEN pg_catalog.nextval('meshpg.cat_event_id_seq') " \
-	"            ELSE OPERATOR(pg_catalog.-) pg_catalog.nextval('meshpg.cat_event_id_seq') END, " \
-	"       $1, $2, $3, $4, s.domain_id, s.product_id, $3 OPERATOR(pg_catalog.->>) $5 " \
-	"  FROM (SELECT) AS one LEFT JOIN ("
-#define EVENT_INSERT_TAIL \
-	") AS s ON true RETURNING id, meshpg._cloudevent(cat_event)::text"
-
-static const char *const event_insert_sql[] = {
-	[MESH_EVENT_SUBJECT_PRODUCT] = EVENT_INSERT_HEAD
-	"SELECT p.domain_id, p.id AS product_id FROM meshpg.cat_product p "
-	"  JOIN meshpg.cat_domain d ON d.id OPERATOR(pg_catalog.=) p.domain_id "
-	" WHERE d.name OPERATOR(pg_catalog.=) pg_catalog.split_part($2, '.', 1) "
-	"   AND p.name OPERATOR(pg_catalog.=) pg_catalog.substr($2, "
-	"       pg_catalog.length(pg_catalog.split_part($2, '.', 1)) OPERATOR(pg_catalog.+) 2)"
-	EVENT_INSERT_TAIL,
-	[MESH_EVENT_SUBJECT_DOMAIN] = EVENT_INSERT_HEAD
-	"SELECT d.id AS domain_id, NULL::bigint AS product_id FROM meshpg.cat_domain d "
-	" WHERE d.name OPERATOR(pg_catalog.=) $2"
-	EVENT_INSERT_TAIL,
-	[MESH_EVENT_SUBJECT_OTHER] = EVENT_INSERT_HEAD
-	"SELECT NULL::bigint AS domain_id, NULL::bigint AS product_id WHERE false"
-	EVENT_INSERT_TAIL,
-};
-
-static SPIPlanPtr event_insert_plan[lengthof(event_insert_sql)];
-
-/* The final id, in commit order; $1 the provisional id. */
-#define EVENT_FINAL_SQL \
-	"UPDATE meshpg.cat_event SET id = pg_catalog.nextval('meshpg.cat_event_id_seq') " \
-	" WHERE id OPERATOR(pg_catalog.=) $1 RETURNING id, meshpg._cloudevent(cat_event)::text"
-static SPIPlanPtr event_final_plan = NULL;
-
-/*
- * The provisional ids of this transaction's events, in the order they were
- * emitted (TopTransactionContext).  Those of a rolled-back subtransaction
- * stay listed: their rows are gone, and the commit finds nothing to number.
- */
-static List *pending_ids = NIL;
-/* the commit lock is held: events emitted now get their final id at once */
-static bool committing = false;
-static bool callback_registered = false;
-
-static SPIPlanPtr
-keep_plan(const char *sql, int nargs, Oid *argtypes)
+typedef struct PendingEvent
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+	const MeshEventType *type;
+	char	   *subject;
+	Jsonb	   *data;
+	int64		domain_id;		/* 0: none */
+	int64		product_id;		/* 0: none */
+	char	   *role;			/* NULL: none */
+	int			level;			/* transaction nest level when emitted */
+} PendingEvent;
 
-	if (plan == NULL)
-		elog(ERROR, "could not prepare a mesh event statement: %s",
-			 SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "could not keep a mesh event statement's plan");
-	return plan;
+static List *pending = NIL;
+/* the commit lock is held: events emitted now are written at once */
+static bool committing = false;
+static bool callbacks_registered = false;
+
+/* An index scan for one row of a catalog table; false if none. */
+static bool
+lookup_id(const char *table, const char *index, int nkeys, ScanKeyData *keys,
+		  AttrNumber idcol, AttrNumber othercol, int64 *id, int64 *other)
+{
+	const MeshCatalog *cat = mesh_catalog();
+	Oid			relid = get_relname_relid(table, cat->nsp);
+	Oid			indexid = get_relname_relid(index, cat->nsp);
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	if (!OidIsValid(relid) || !OidIsValid(indexid))
+		elog(ERROR, "meshpg catalog table \"%s\" or its index \"%s\" is missing", table, index);
+	rel = table_open(relid, AccessShareLock);
+	scan = systable_beginscan(rel, indexid, true, NULL, nkeys, keys);
+	if (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+
+		*id = DatumGetInt64(heap_getattr(tup, idcol, RelationGetDescr(rel), &isnull));
+		if (othercol)
+			*other = DatumGetInt64(heap_getattr(tup, othercol, RelationGetDescr(rel), &isnull));
+		found = true;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
 }
 
-/* The message and the NOTIFY of an event that has its final id. */
+/*
+ * The domain and product of the subject, found now (a dropped object's
+ * event is emitted before its row goes), so that who may read the event
+ * is decided by the catalog's own rules, also after a rename.
+ */
 static void
-publish_event(const char *id, const char *cloudevent)
+resolve_subject(PendingEvent *ev)
 {
+	ScanKeyData keys[2];
+	const char *dot;
+	int64		domain_id;
+
+	if (ev->type->subject == MESH_EVENT_SUBJECT_OTHER)
+		return;
+	dot = ev->type->subject == MESH_EVENT_SUBJECT_PRODUCT ? strchr(ev->subject, '.') : NULL;
+	if (ev->type->subject == MESH_EVENT_SUBJECT_PRODUCT && dot == NULL)
+		return;
+	ScanKeyInit(&keys[0], Anum_cat_domain_name, BTEqualStrategyNumber, F_TEXTEQ,
+				dot ? PointerGetDatum(cstring_to_text_with_len(ev->subject, dot - ev->subject))
+				: CStringGetTextDatum(ev->subject));
+	/* the names' columns and their indexes have the database's collation */
+	keys[0].sk_collation = DEFAULT_COLLATION_OID;
+	if (!lookup_id("cat_domain", "cat_domain_name_key", 1, keys, Anum_cat_domain_id, 0,
+				   &domain_id, NULL))
+		return;
+	ev->domain_id = domain_id;
+	if (dot == NULL)
+		return;
+	ScanKeyInit(&keys[0], Anum_cat_product_domain_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(domain_id));
+	ScanKeyInit(&keys[1], Anum_cat_product_name, BTEqualStrategyNumber, F_TEXTEQ,
+				CStringGetTextDatum(dot + 1));
+	keys[1].sk_collation = DEFAULT_COLLATION_OID;
+	(void) lookup_id("cat_product", "cat_product_domain_id_name_key", 2, keys,
+					 Anum_cat_product_id, 0, &ev->product_id, NULL);
+}
+
+static char *event_source(void);
+
+/*
+ * The CloudEvent of an event, as meshpg._cloudevent writes it for the
+ * outbox's views; built here, not by calling that SQL function, since
+ * this runs for every event.
+ */
+static char *
+cloudevent_json(int64 id, PendingEvent *ev, TimestampTz time)
+{
+	StringInfoData buf;
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"specversion\": \"1.0\", \"id\": \"" INT64_FORMAT "\", \"source\": ", id);
+	escape_json(&buf, event_source());
+	appendStringInfoString(&buf, ", \"type\": ");
+	escape_json(&buf, ev->type->type);
+	appendStringInfoString(&buf, ", \"subject\": ");
+	escape_json(&buf, ev->subject);
+	if (timestamp2tm(time, NULL, &tm, &fsec, NULL, NULL) != 0)
+		elog(ERROR, "mesh event time out of range");
+	appendStringInfo(&buf, ", \"time\": \"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ\"",
+					 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+					 (int) fsec);
+	appendStringInfoString(&buf, ", \"datacontenttype\": \"application/json\", \"data\": ");
+	(void) JsonbToCString(&buf, &ev->data->root, VARSIZE(ev->data));
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/*
+ * Writes one event to the outbox with its final id, then its decoding
+ * message and its NOTIFY.  The commit lock is held.  A heap insert and its
+ * index entries, without the executor: this runs for every change of the
+ * mesh, and an SPI statement costs more than the change's own work
+ * (bench/events.sh).
+ */
+static void
+write_event(Relation rel, Oid seqid, PendingEvent *ev)
+{
+	Datum		values[Natts_cat_event];
+	bool		nulls[Natts_cat_event];
+	HeapTuple	tup;
+	int64		id = nextval_internal(seqid, false);
+	TimestampTz time = GetCurrentTransactionStartTimestamp();
+	char	   *cloudevent;
+	char		idtext[32];
+
+	memset(nulls, false, sizeof(nulls));
+	values[Anum_cat_event_id - 1] = Int64GetDatum(id);
+	values[Anum_cat_event_type - 1] = CStringGetTextDatum(ev->type->type);
+	values[Anum_cat_event_subject - 1] = CStringGetTextDatum(ev->subject);
+	values[Anum_cat_event_data - 1] = JsonbPGetDatum(ev->data);
+	values[Anum_cat_event_time - 1] = TimestampTzGetDatum(time);
+	values[Anum_cat_event_visibility - 1] =
+		CStringGetTextDatum(mesh_event_visibility_name(ev->type->visibility));
+	values[Anum_cat_event_domain_id - 1] = Int64GetDatum(ev->domain_id);
+	nulls[Anum_cat_event_domain_id - 1] = ev->domain_id == 0;
+	values[Anum_cat_event_product_id - 1] = Int64GetDatum(ev->product_id);
+	nulls[Anum_cat_event_product_id - 1] = ev->product_id == 0;
+	if (ev->role != NULL)
+		values[Anum_cat_event_role - 1] = CStringGetTextDatum(ev->role);
+	nulls[Anum_cat_event_role - 1] = ev->role == NULL;
+	tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+	CatalogTupleInsert(rel, tup);
+	heap_freetuple(tup);
+
 	/*
 	 * Transactional: a decoder sees the message with the transaction's
 	 * changes, at its commit, and never for a rollback.  Without
 	 * wal_level = logical no decoder can read it: no WAL is spent.
 	 */
+	cloudevent = cloudevent_json(id, ev, time);
 	if (XLogLogicalInfoActive())
 		(void) LogLogicalMessage(MESH_EVENT_MESSAGE_PREFIX, cloudevent,
 								 strlen(cloudevent), true);
-	Async_Notify(MESH_EVENT_CHANNEL, id);
+	snprintf(idtext, sizeof(idtext), INT64_FORMAT, id);
+	Async_Notify(MESH_EVENT_CHANNEL, idtext);
+}
+
+static Relation
+open_outbox(Oid *seqid)
+{
+	const MeshCatalog *cat = mesh_catalog();
+	Oid			relid;
+
+	if (cat == NULL || !OidIsValid(relid = get_relname_relid("cat_event", cat->nsp)) ||
+		!OidIsValid(*seqid = get_relname_relid("cat_event_id_seq", cat->nsp)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the mesh events' outbox meshpg.cat_event does not exist"),
+				 errhint("Update the extension: ALTER EXTENSION meshpg UPDATE.")));
+	return table_open(relid, RowExclusiveLock);
 }
 
 /*
- * Before the commit: take the lock, give each event of the transaction its
- * id in emission order, publish it.  The lock (an object lock on the
- * extension, subobject 1: no DDL and no user's advisory lock takes it) is
- * released with the transaction's other locks, after the commit is visible.
+ * Before the commit: take the lock, write each event of the transaction
+ * with its id, in emission order.  The lock (an object lock on schema
+ * meshpg, subobject 1: no DDL and no user's advisory lock takes it) is
+ * released with the transaction's other locks, after the commit is
+ * visible: whoever sees event N committed sees every event below N that
+ * will ever commit.
  */
 static void
 finish_events(void)
 {
-	MeshSpiState spi;
+	Relation	rel;
+	Oid			seqid;
 	ListCell   *lc;
-	Oid			argtypes[1] = {INT8OID};
 
-	LockDatabaseObject(ExtensionRelationId, get_extension_oid("meshpg", false), 1,
-					   ExclusiveLock);
+	LockDatabaseObject(NamespaceRelationId, mesh_catalog()->nsp, 1, ExclusiveLock);
 	committing = true;
-	/* the statement's snapshot is gone by now: SPI needs one */
-	PushActiveSnapshot(GetTransactionSnapshot());
-	mesh_spi_begin(&spi);
-	if (event_final_plan == NULL)
-		event_final_plan = keep_plan(EVENT_FINAL_SQL, 1, argtypes);
-	foreach(lc, pending_ids)
-	{
-		Datum		values[1] = {Int64GetDatum(*(int64 *) lfirst(lc))};
-		int			rc;
-
-		rc = SPI_execute_plan(event_final_plan, values, NULL, false, 1);
-		if (rc != SPI_OK_UPDATE_RETURNING)
-			elog(ERROR, "could not number a mesh event: %s", SPI_result_code_string(rc));
-		if (SPI_processed == 1)
-			publish_event(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
-						  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
-	}
-	mesh_spi_end(&spi);
-	PopActiveSnapshot();
-	pending_ids = NIL;
+	rel = open_outbox(&seqid);
+	foreach(lc, pending)
+		write_event(rel, seqid, lfirst(lc));
+	table_close(rel, NoLock);
+	pending = NIL;
 }
 
 static void
@@ -205,11 +309,11 @@ events_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			if (pending_ids != NIL)
+			if (pending != NIL)
 				finish_events();
 			break;
 		case XACT_EVENT_PRE_PREPARE:
-			if (pending_ids != NIL)
+			if (pending != NIL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that changed the mesh"),
@@ -218,67 +322,86 @@ events_xact_callback(XactEvent event, void *arg)
 			break;
 		default:
 			/* committed, aborted, prepared: the list went with the context */
-			pending_ids = NIL;
+			pending = NIL;
 			committing = false;
 			break;
 	}
 }
 
-/* Writes the event; data is a jsonb object. */
+/* A rolled-back subtransaction takes its events; a committed one hands them up. */
 static void
-emit_event(const MeshEventType *t, const char *subject, Datum data)
+events_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
 {
-	MeshSpiState spi;
-	Oid			argtypes[6] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, BOOLOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-	int64		id;
-	bool		isnull;
-	int			rc;
+	int			level = GetCurrentTransactionNestLevel();
+	ListCell   *lc;
 
-	if (!callback_registered)
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		foreach(lc, pending)
+		{
+			if (((PendingEvent *) lfirst(lc))->level >= level)
+				pending = foreach_delete_current(pending, lc);
+		}
+	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		foreach(lc, pending)
+		{
+			PendingEvent *ev = lfirst(lc);
+
+			if (ev->level >= level)
+				ev->level = level - 1;
+		}
+	}
+}
+
+/* Queues the event (written at commit); data is a jsonb object. */
+static void
+emit_event(const MeshEventType *t, const char *subject, Jsonb *data)
+{
+	MemoryContext old;
+	PendingEvent *ev;
+
+	if (!callbacks_registered)
 	{
 		RegisterXactCallback(events_xact_callback, NULL);
-		callback_registered = true;
+		RegisterSubXactCallback(events_subxact_callback, NULL);
+		callbacks_registered = true;
 	}
+	if (mesh_catalog() == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"meshpg\" is not installed in this database")));
 
-	values[0] = CStringGetTextDatum(t->type);
-	values[1] = CStringGetTextDatum(subject);
-	values[2] = data;
-	values[3] = CStringGetTextDatum(mesh_event_visibility_name(t->visibility));
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	ev = palloc0(sizeof(PendingEvent));
+	ev->type = t;
+	ev->subject = pstrdup(subject);
+	ev->data = (Jsonb *) PG_DETOAST_DATUM_COPY(JsonbPGetDatum(data));
+	ev->level = GetCurrentTransactionNestLevel();
 	if (t->role_key != NULL)
-		values[4] = CStringGetTextDatum(t->role_key);
-	else
 	{
-		values[4] = (Datum) 0;
-		nulls[4] = 'n';
-	}
-	values[5] = BoolGetDatum(committing);
+		JsonbValue *v = getKeyJsonValueFromContainer(&ev->data->root, t->role_key,
+													 strlen(t->role_key), NULL);
 
-	mesh_spi_begin(&spi);
-	if (event_insert_plan[t->subject] == NULL)
-		event_insert_plan[t->subject] = keep_plan(event_insert_sql[t->subject], 6, argtypes);
-	rc = SPI_execute_plan(event_insert_plan[t->subject], values, nulls, false, 1);
-	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
-		elog(ERROR, "could not write mesh event \"%s\": %s", t->type,
-			 SPI_result_code_string(rc));
+		if (v != NULL && v->type == jbvString)
+			ev->role = pnstrdup(v->val.string.val, v->val.string.len);
+	}
+	resolve_subject(ev);
 	if (committing)
 	{
-		/* emitted by another pre-commit step, after ours: final already */
-		publish_event(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
-					  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+		/* emitted by another pre-commit step, after ours: written at once */
+		Relation	rel;
+		Oid			seqid;
+
+		rel = open_outbox(&seqid);
+		write_event(rel, seqid, ev);
+		table_close(rel, NoLock);
 	}
 	else
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-		int64	   *cell = palloc(sizeof(int64));
-
-		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		*cell = id;
-		pending_ids = lappend(pending_ids, cell);
-		MemoryContextSwitchTo(old);
-	}
-	mesh_spi_end(&spi);
+		pending = lappend(pending, ev);
+	MemoryContextSwitchTo(old);
 }
 
 void
@@ -296,7 +419,7 @@ mesh_event_emit(const char *type, const char *subject, const char *data_json)
 	data = DirectFunctionCall1(jsonb_in, CStringGetDatum(data_json ? data_json : "{}"));
 	if (!JB_ROOT_IS_OBJECT(DatumGetJsonbP(data)) || JB_ROOT_IS_SCALAR(DatumGetJsonbP(data)))
 		elog(ERROR, "mesh event \"%s\": data is not a JSON object", type);
-	emit_event(t, subject, data);
+	emit_event(t, subject, DatumGetJsonbP(data));
 }
 
 /*
@@ -335,7 +458,7 @@ meshpg_emit_event(PG_FUNCTION_ARGS)
 	else
 		data = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
 	if (mesh_events_enabled)
-		emit_event(t, text_to_cstring(PG_GETARG_TEXT_PP(1)), JsonbPGetDatum(data));
+		emit_event(t, text_to_cstring(PG_GETARG_TEXT_PP(1)), data);
 	PG_RETURN_VOID();
 }
 
@@ -345,11 +468,17 @@ meshpg_emit_event(PG_FUNCTION_ARGS)
  * percent-encoded outside RFC 3986's unreserved characters.  With the
  * outbox id it makes each event's (source, id) unique, as CloudEvents asks.
  */
-Datum
-meshpg_event_source(PG_FUNCTION_ARGS)
+static char *
+event_source(void)
 {
+	static char *source = NULL;
 	StringInfoData buf;
-	const char *db = get_database_name(MyDatabaseId);
+	const char *db;
+
+	/* a backend stays in its database */
+	if (source != NULL)
+		return source;
+	db = get_database_name(MyDatabaseId);
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "/meshpg/" UINT64_FORMAT "/", GetSystemIdentifier());
@@ -361,7 +490,14 @@ meshpg_event_source(PG_FUNCTION_ARGS)
 		else
 			appendStringInfo(&buf, "%%%02X", *c);
 	}
-	PG_RETURN_TEXT_P(cstring_to_text(buf.data));
+	source = MemoryContextStrdup(TopMemoryContext, buf.data);
+	return source;
+}
+
+Datum
+meshpg_event_source(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(event_source()));
 }
 
 /* The data object (events.h). */
@@ -437,29 +573,26 @@ mesh_event_data_end(StringInfo buf)
 	return buf->data;
 }
 
-/*
- * Only this transaction's events have provisional (negative) ids: another
- * transaction's are invisible until they commit, and then final.
- */
+/* The latest matching event of this transaction not yet written. */
 char *
 mesh_event_retract(const char *type, const char *subject)
 {
-	MeshSpiState spi;
-	char	   *data = NULL;
+	ListCell   *found = NULL;
+	ListCell   *lc;
+	char	   *data;
 
 	if (mesh_event_type(type) == NULL)
 		elog(ERROR, "unknown mesh event type \"%s\"", type);
-	if (pending_ids == NIL)
+	foreach(lc, pending)
+	{
+		PendingEvent *ev = lfirst(lc);
+
+		if (strcmp(ev->type->type, type) == 0 && strcmp(ev->subject, subject) == 0)
+			found = lc;
+	}
+	if (found == NULL)
 		return NULL;
-	mesh_spi_begin(&spi);
-	mesh_spi_exec("DELETE FROM meshpg.cat_event WHERE id = ("
-				  "SELECT min(id) FROM meshpg.cat_event WHERE id OPERATOR(pg_catalog.<) 0 "
-				  "   AND type OPERATOR(pg_catalog.=) $1 AND subject OPERATOR(pg_catalog.=) $2) "
-				  "RETURNING data::text",
-				  2, (Oid[]) {TEXTOID, TEXTOID},
-				  (Datum[]) {CStringGetTextDatum(type), CStringGetTextDatum(subject)}, NULL);
-	if (SPI_processed == 1)
-		data = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	mesh_spi_end(&spi);
+	data = JsonbToCString(NULL, &((PendingEvent *) lfirst(found))->data->root, 0);
+	pending = list_delete_cell(pending, found);
 	return data;
 }

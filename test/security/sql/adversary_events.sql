@@ -66,7 +66,8 @@ SET meshpg.events = off;
 -- 3. A leaky function sees only the rows the view lets through
 SELECT count(*) FROM meshpg.events
  WHERE id > :ev_start AND f_leak(type || ' ' || subject || ' ' || data::text)
-   AND (data->>'grantee' = 'ev_victim' OR data->>'role' = 'ev_victim' OR type LIKE 'meshpg.slo.%');
+   AND (data->>'grantee' = 'ev_victim' OR data->>'role' = 'ev_victim'
+        OR (type = 'meshpg.slo.breached' AND data->>'slo' = 'ev_rows'));
 RESET ROLE;
 
 -- 4. Without a grant: catalog events only (no grant, attribute, SLO event)

@@ -46,6 +46,18 @@
 
 #define Anum_cat_secret_key			2
 
+/* the events' outbox, sql/1.4/30-events.sql (written by src/events/emit.c) */
+#define Natts_cat_event				9
+#define Anum_cat_event_id			1
+#define Anum_cat_event_type			2
+#define Anum_cat_event_subject		3
+#define Anum_cat_event_data			4
+#define Anum_cat_event_time			5
+#define Anum_cat_event_visibility	6
+#define Anum_cat_event_domain_id	7
+#define Anum_cat_event_product_id	8
+#define Anum_cat_event_role			9
+
 #define Anum_cat_grant_product_id	1
 #define Anum_cat_grant_grantee		2
 #define Anum_cat_grant_purpose		3
