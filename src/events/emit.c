@@ -264,6 +264,12 @@ write_event(Relation rel, Oid seqid, PendingEvent *ev)
 	Async_Notify(MESH_EVENT_CHANNEL, idtext);
 }
 
+/*
+ * The outbox, or NULL when there is none: the extension is older than 1.4
+ * (ALTER EXTENSION meshpg UPDATE not run yet: the mesh changes as before,
+ * without events), or was dropped in this transaction (its events go
+ * with it).
+ */
 static Relation
 open_outbox(Oid *seqid)
 {
@@ -272,10 +278,7 @@ open_outbox(Oid *seqid)
 
 	if (cat == NULL || !OidIsValid(relid = get_relname_relid("cat_event", cat->nsp)) ||
 		!OidIsValid(*seqid = get_relname_relid("cat_event_id_seq", cat->nsp)))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the mesh events' outbox meshpg.cat_event does not exist"),
-				 errhint("Update the extension: ALTER EXTENSION meshpg UPDATE.")));
+		return NULL;
 	return table_open(relid, RowExclusiveLock);
 }
 
@@ -294,12 +297,15 @@ finish_events(void)
 	Oid			seqid;
 	ListCell   *lc;
 
-	LockDatabaseObject(NamespaceRelationId, mesh_catalog()->nsp, 1, ExclusiveLock);
 	committing = true;
 	rel = open_outbox(&seqid);
-	foreach(lc, pending)
-		write_event(rel, seqid, lfirst(lc));
-	table_close(rel, NoLock);
+	if (rel != NULL)
+	{
+		LockDatabaseObject(NamespaceRelationId, mesh_catalog()->nsp, 1, ExclusiveLock);
+		foreach(lc, pending)
+			write_event(rel, seqid, lfirst(lc));
+		table_close(rel, NoLock);
+	}
 	pending = NIL;
 }
 
@@ -311,6 +317,8 @@ events_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 			if (pending != NIL)
 				finish_events();
+			/* a later pre-commit step's events are written at once */
+			committing = true;
 			break;
 		case XACT_EVENT_PRE_PREPARE:
 			if (pending != NIL)
@@ -369,10 +377,10 @@ emit_event(const MeshEventType *t, const char *subject, Jsonb *data)
 		RegisterSubXactCallback(events_subxact_callback, NULL);
 		callbacks_registered = true;
 	}
-	if (mesh_catalog() == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"meshpg\" is not installed in this database")));
+	/* before 1.4 (ALTER EXTENSION UPDATE not run yet) there is no outbox */
+	if (mesh_catalog() == NULL ||
+		!OidIsValid(get_relname_relid("cat_event", mesh_catalog()->nsp)))
+		return;
 
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	ev = palloc0(sizeof(PendingEvent));
@@ -396,8 +404,12 @@ emit_event(const MeshEventType *t, const char *subject, Jsonb *data)
 		Oid			seqid;
 
 		rel = open_outbox(&seqid);
-		write_event(rel, seqid, ev);
-		table_close(rel, NoLock);
+		if (rel != NULL)
+		{
+			LockDatabaseObject(NamespaceRelationId, mesh_catalog()->nsp, 1, ExclusiveLock);
+			write_event(rel, seqid, ev);
+			table_close(rel, NoLock);
+		}
 	}
 	else
 		pending = lappend(pending, ev);
