@@ -32,8 +32,8 @@ mesh_events_prune_task(void)
 	mesh_spi_begin(&spi);
 	mesh_spi_exec("DELETE FROM meshpg.cat_event WHERE id OPERATOR(pg_catalog.=) ANY (ARRAY("
 				  "SELECT id FROM meshpg.cat_event "
-				  " WHERE time OPERATOR(pg_catalog.<) pg_catalog.now() OPERATOR(pg_catalog.-) "
-				  "       pg_catalog.make_interval(mins => $1) "
+				  " WHERE time OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) "
+				  "       pg_catalog.make_interval(mins => $1)) "
 				  " ORDER BY id LIMIT " CppAsString2(PRUNE_BATCH) "))",
 				  1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(mesh_events_retention)}, NULL);
 	deleted = SPI_processed;

@@ -21,6 +21,9 @@ my $node = meshpg_node('events_decoding', conf => qq{
 wal_level = logical
 max_replication_slots = 4
 max_wal_senders = 4
+meshpg.scheduler = on
+meshpg.databases = 'postgres'
+meshpg.worker_naptime = 1
 });
 my $pkglibdir = $node->config_data('--pkglibdir');
 my $have_wal2json = -f "$pkglibdir/wal2json.so";
@@ -153,6 +156,26 @@ my $id = $node->safe_psql('postgres',
 	q{SELECT id FROM meshpg.events WHERE type = 'meshpg.tag.created' AND subject = 'notified'});
 like($out . $err, qr/notification "meshpg_events" with payload "$id" received/,
 	'NOTIFY meshpg_events carries the id of the event');
+
+# The worker: a grant past its expiry is announced once (grant_expiry);
+# events older than meshpg.events_retention are pruned (events_prune).
+$node->safe_psql('postgres', q{UPDATE meshpg.cat_grant SET expires_at = now() - interval '1 minute'});
+ok($node->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM meshpg.events WHERE type = 'meshpg.grant.expired'}),
+	'the worker announces the expired grant');
+$node->safe_psql('postgres', q{
+UPDATE meshpg.cat_event SET time = now() - interval '2 hours' WHERE type = 'meshpg.domain.created';
+ALTER SYSTEM SET meshpg.events_retention = '1h';
+SELECT pg_reload_conf();
+});
+ok($node->poll_query_until('postgres',
+		q{SELECT count(*) = 0 FROM meshpg.cat_event WHERE type = 'meshpg.domain.created'}),
+	'the worker prunes events older than meshpg.events_retention');
+is($node->safe_psql('postgres', q{
+SELECT (SELECT count(*) FROM meshpg.events WHERE type = 'meshpg.grant.expired'),
+       (SELECT string_agg(task || ' ' || failures, ', ' ORDER BY task) FROM meshpg.worker_tasks()
+         WHERE task IN ('grant_expiry', 'events_prune') AND runs > 0)}),
+	'1|events_prune 0, grant_expiry 0', 'announced once; both tasks ran without failure');
 
 # Events outlive a restart; the ids go on.
 $node->restart;
