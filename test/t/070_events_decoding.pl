@@ -184,5 +184,22 @@ is($node->safe_psql('postgres',
 	q{SELECT id > } . $id . q{ FROM meshpg.events WHERE subject = 'after_restart'}), 't',
 	'ids go on after a restart');
 
+# pg_dump carries the outbox (and the announced expiries): a restored
+# database has every event, with its id, and numbers the next after them.
+my $dump = "${PostgreSQL::Test::Utils::tmp_check}/events.dump";
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('postgres') ], 'pg_dump');
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+$node->command_ok([ 'pg_restore', '-d', $node->connstr('restored'), $dump ], 'pg_restore');
+my $events_sql = q{SELECT string_agg(id || ' ' || type || ' ' || subject || ' ' || data::text, E'\n' ORDER BY id)
+                     FROM meshpg.events};
+is($node->safe_psql('restored', $events_sql), $node->safe_psql('postgres', $events_sql),
+	'the restored database has every event, id and data');
+is($node->safe_psql('restored', q{SELECT count(*) FROM meshpg.cat_grant_expired}), 1,
+	'and the expiry already announced (not announced again)');
+$node->safe_psql('restored', q{SELECT meshpg.create_tag('restored_tag')});
+is($node->safe_psql('restored', q{SELECT max(id) FROM meshpg.events WHERE subject = 'restored_tag'}),
+	$node->safe_psql('postgres', q{SELECT max(id) FROM meshpg.events}) + 1,
+	'the next event is numbered after them');
+
 $node->stop;
 done_testing();
