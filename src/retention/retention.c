@@ -92,7 +92,7 @@ mesh_define_retention_settings(void)
 	DefineCustomIntVariable("meshpg.retention_batch_size",
 							"Rows a retention batch deletes or anonymises in one transaction.",
 							"Smaller batches hold row locks for less time.",
-							&retention_batch_size, 10000, 100, 1000000,
+							&retention_batch_size, 10000, 1, 1000000,
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("meshpg.retention_lock_timeout",
 							"Longest a retention batch waits for a lock before it gives up and retries.",
@@ -127,6 +127,7 @@ typedef struct RetentionUnit
 	char	   *time_column;
 	TimestampTz cutoff;
 	char	   *note;			/* why it does nothing, or what went wrong */
+	char	   *partial;		/* a row policy hides rows from the owner */
 	/* delete and anonymise */
 	char	   *set_clause;		/* anonymise: c = mask(c), ... */
 	char	   *changed;		/* anonymise: a row not yet anonymised */
@@ -394,6 +395,40 @@ try_anonymise_clauses(RetentionUnit *u, List *columns, const char *mask, Jsonb *
 	PG_END_TRY();
 }
 
+/*
+ * The row policy that hides rows of relid from its owner, or NULL when the
+ * owner sees them all.  The statements run as the owner and through the
+ * governance hooks, so such rows are not reached: the run says so
+ * (status incomplete) rather than claim the policy applied.
+ */
+static char *
+row_policy_hiding_rows(Oid relid)
+{
+	const MeshProduct *product = mesh_product_by_relid(relid);
+	HeapTuple	tup;
+	Oid			owner;
+	List	   *policies;
+	ListCell   *lc;
+
+	if (product == NULL)
+		return NULL;
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		return NULL;
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	policies = mesh_load_policies(product, relid);
+	foreach(lc, policies)
+	{
+		MeshPolicy *policy = lfirst(lc);
+		const char *why;
+
+		if (policy->is_row && !mesh_policy_exempt(product, policy, owner, &why))
+			return pstrdup(policy->name);
+	}
+	return NULL;
+}
+
 static List *
 text_array_list(Datum d)
 {
@@ -507,6 +542,13 @@ product_units(int64 product_id)
 			foreach(lc, rels)
 				if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_RELATION)
 					u->leaves = lappend_oid(u->leaves, lfirst_oid(lc));
+		}
+		{
+			char	   *hiding = row_policy_hiding_rows(u->relid);
+
+			if (hiding)
+				u->partial = psprintf("row policy \"%s\" hides rows from the table's owner, which runs retention: rows hidden from it are not reached",
+									  hiding);
 		}
 		ItemPointerSet(&u->resume, 0, 0);
 		if (u->leaves)
@@ -745,7 +787,9 @@ unit_step(RetentionUnit *u)
 				u->batches++;
 			u->lock_failures = 0;
 			u->done = !more;
-			record_batch(u, rows, dropped, u->done ? "done" : "running");
+			if (u->done && u->partial)
+				u->note = u->partial;
+			record_batch(u, rows, dropped, !u->done ? "running" : u->partial ? "incomplete" : "done");
 		}
 		mesh_spi_end(&spi);
 		ReleaseCurrentSubTransaction();
@@ -1173,6 +1217,8 @@ meshpg_retention_dry_run(PG_FUNCTION_ARGS)
 			values[7] = CStringGetTextDatum("suspended by a legal hold: the run would do nothing");
 		else if (u->note)
 			values[7] = CStringGetTextDatum(u->note);
+		else if (u->partial)
+			values[7] = CStringGetTextDatum(u->partial);
 		else
 			nulls[7] = true;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
