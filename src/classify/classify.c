@@ -28,11 +28,13 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
 #include "meshpg/classify/classify.h"
+#include "meshpg/events/events.h"
 #include "meshpg/registry/registry.h"
 #include "meshpg/text/text.h"
 
@@ -337,6 +339,21 @@ classify_product(const MeshProductRow *product, int sample_size, double min_shar
 		values[k++] = CStringGetTextDatum(SPI_getvalue(SPI_tuptable->vals[0],
 													   SPI_tuptable->tupdesc, 2));
 		tuplestore_putvalues(out->store, out->desc, values, nulls);
+
+		/* a pending suggestion is news for the domain team: names and figures only */
+		if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), "pending") == 0)
+		{
+			StringInfoData data;
+
+			initStringInfo(&data);
+			appendStringInfoString(&data, "{\"column\": ");
+			escape_json(&data, col->name);
+			appendStringInfo(&data, ", \"tag\": \"%s\", \"validator\": \"%s\", \"matched_share\": %.4f, "
+							 "\"sampled\": " INT64_FORMAT ", \"suggestion\": %s}",
+							 best->tag, best->name, best_share, col->nonnull,
+							 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+			mesh_event_emit("meshpg.classification.suggested", product->qualname, data.data);
+		}
 	}
 	mesh_spi_end(&spi);
 }

@@ -59,6 +59,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -67,6 +68,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "meshpg/events/events.h"
 #include "meshpg/policy/policy.h"
 #include "meshpg/registry/registry.h"
 #include "meshpg/retention/retention.h"
@@ -638,6 +640,36 @@ record_batch(RetentionUnit *u, int64 rows, const char *partition, const char *st
 					  12, types, args, nulls);
 }
 
+/*
+ * The event of a unit's run once it has ended (meshpg.retention.run): the
+ * policy, the action, the figures, never a value of the rows.
+ */
+static void
+emit_run_event(const RetentionUnit *u, const char *status)
+{
+	StringInfoData data;
+	ListCell   *lc;
+	int			i = 0;
+
+	initStringInfo(&data);
+	appendStringInfoString(&data, "{\"policy\": ");
+	escape_json(&data, u->policy);
+	appendStringInfo(&data, ", \"action\": \"%s\", \"rows\": " INT64_FORMAT ", \"batches\": %d, \"status\": \"%s\", \"cutoff\": ",
+					 action_names[u->action], u->rows, u->batches, status);
+	escape_json(&data, timestamptz_to_str(u->cutoff));
+	appendStringInfoString(&data, ", \"partitions\": [");
+	foreach(lc, u->partitions)
+	{
+		if (i >= u->next_partition)
+			break;
+		if (i++ > 0)
+			appendStringInfoString(&data, ", ");
+		escape_json(&data, lfirst(lc));
+	}
+	appendStringInfoString(&data, "]}");
+	mesh_event_emit("meshpg.retention.run", u->product, data.data);
+}
+
 /* delete or anonymise: the next batch of rows of the current leaf */
 static int64
 rows_batch(RetentionUnit *u, bool *more)
@@ -768,6 +800,7 @@ unit_step(RetentionUnit *u)
 		{
 			u->done = true;
 			record_batch(u, 0, NULL, strcmp(u->note, "suspended by a legal hold") == 0 ? "held" : "done");
+			emit_run_event(u, strcmp(u->note, "suspended by a legal hold") == 0 ? "held" : "done");
 		}
 		else
 		{
@@ -790,6 +823,8 @@ unit_step(RetentionUnit *u)
 			if (u->done && u->partial)
 				u->note = u->partial;
 			record_batch(u, rows, dropped, !u->done ? "running" : u->partial ? "incomplete" : "done");
+			if (u->done)
+				emit_run_event(u, u->partial ? "incomplete" : "done");
 		}
 		mesh_spi_end(&spi);
 		ReleaseCurrentSubTransaction();
@@ -822,6 +857,7 @@ unit_step(RetentionUnit *u)
 							   LOCK_RETRIES);
 			mesh_spi_begin(&spi);
 			record_batch(u, 0, NULL, "incomplete");
+			emit_run_event(u, "incomplete");
 			mesh_spi_end(&spi);
 		}
 		else

@@ -151,3 +151,16 @@ SELECT meshpg.unregister_product('crm.leads');
 RESET ROLE;
 SELECT count(*) FROM meshpg.cat_classification_suggestion s
  WHERE NOT EXISTS (SELECT 1 FROM meshpg.cat_product p WHERE p.id = s.product_id);
+
+-- Each pending suggestion is an event for the domain team: names and
+-- figures, never a sampled value.
+SET ROLE regress_pay_dev;
+SELECT subject, data->>'column' AS column_name, data->>'tag' AS tag, data->>'validator' AS validator
+  FROM meshpg.events WHERE type = 'meshpg.classification.suggested'
+ ORDER BY id LIMIT 3;
+SELECT count(*) AS events_with_values FROM meshpg.events
+ WHERE type = 'meshpg.classification.suggested' AND data::text ~ '@example|太郎|4111';
+RESET ROLE;
+SET ROLE regress_analyst;
+SELECT count(*) FROM meshpg.events WHERE type = 'meshpg.classification.suggested';
+RESET ROLE;

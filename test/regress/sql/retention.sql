@@ -154,3 +154,13 @@ SELECT meshpg.unregister_product('logs.metrics');
 RESET ROLE;
 SELECT name FROM meshpg.retention_policies ORDER BY 1;
 SELECT count(*) > 0 FROM meshpg.retention_runs WHERE product = 'logs.metrics';
+
+-- Every run that ended is an event for the domain team: figures only.
+SET ROLE regress_pay_dev;
+SELECT subject, data->>'policy' AS policy, data->>'action' AS action, data->>'rows' AS rows,
+       data->>'status' AS status, data->'partitions' AS partitions
+  FROM meshpg.events WHERE type = 'meshpg.retention.run' ORDER BY id;
+RESET ROLE;
+SET ROLE regress_analyst;
+SELECT count(*) FROM meshpg.events WHERE type = 'meshpg.retention.run';
+RESET ROLE;
