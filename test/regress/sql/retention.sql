@@ -164,3 +164,26 @@ RESET ROLE;
 SET ROLE regress_analyst;
 SELECT count(*) FROM meshpg.events WHERE type = 'meshpg.retention.run';
 RESET ROLE;
+
+-- The hand-written equivalent (bench/retention.sh): a PL/pgSQL loop over a
+-- query that commits holds its portal across COMMIT; the access history
+-- used to crash the backend ending that portal's executor.
+CREATE TABLE public.retention_hand (id int, at timestamptz);
+INSERT INTO public.retention_hand SELECT i, now() - (i % 2) * interval '2 years' FROM generate_series(1, 100) i;
+CREATE PROCEDURE public.retention_hand_delete() LANGUAGE plpgsql AS $$
+DECLARE
+    batch tid[];
+BEGIN
+    FOR batch IN SELECT array_agg(ctid) FROM (SELECT ctid, (row_number() OVER () - 1) / 10 AS b
+                                                FROM public.retention_hand WHERE at < now() - interval '1 year') s
+                  GROUP BY b
+    LOOP
+        DELETE FROM public.retention_hand WHERE ctid = ANY (batch);
+        COMMIT;
+    END LOOP;
+END
+$$;
+CALL public.retention_hand_delete();
+SELECT count(*) FROM public.retention_hand;
+DROP PROCEDURE public.retention_hand_delete();
+DROP TABLE public.retention_hand;
