@@ -115,9 +115,10 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'meshpg_retention_dry_run';
 
 -- A procedure: outside a transaction block each batch commits on its own.
+-- No SET clause: PostgreSQL runs a procedure that has one atomically (no
+-- COMMIT inside); the C code pins search_path for every statement it runs.
 CREATE PROCEDURE meshpg.run_retention(product text)
 LANGUAGE C
-SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'meshpg_run_retention';
 
 -- Policies are governance metadata, public like meshpg.policies.

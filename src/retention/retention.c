@@ -84,6 +84,7 @@ PG_FUNCTION_INFO_V1(meshpg_run_retention);
 static int	retention_batch_size = 10000;
 static int	retention_lock_timeout = 100;
 static int	retention_interval = 3600;
+static int	retention_batch_time = 100;
 
 /* a lock not had in time: retried this often, then left for the next run */
 #define LOCK_RETRIES 3
@@ -100,6 +101,12 @@ mesh_define_retention_settings(void)
 							"Longest a retention batch waits for a lock before it gives up and retries.",
 							"Writers queued behind a waiting batch wait at most this long.",
 							&retention_lock_timeout, 100, 1, 10000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("meshpg.retention_batch_time",
+							"How long a retention batch should take.",
+							"Batches grow or shrink (up to meshpg.retention_batch_size rows) to take about this long, "
+							"so the row locks a batch holds are released soon.",
+							&retention_batch_time, 100, 1, 10000,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("meshpg.retention_interval",
 							"How often the background worker enforces the retention policies.",
@@ -137,6 +144,7 @@ typedef struct RetentionUnit
 	int			leaf;
 	ItemPointerData resume;
 	BlockNumber end;
+	int			batch_rows;		/* adapts to meshpg.retention_batch_time */
 	/* drop_partitions: names, and the next one */
 	List	   *partitions;
 	int			next_partition;
@@ -553,6 +561,7 @@ product_units(int64 product_id)
 									  hiding);
 		}
 		ItemPointerSet(&u->resume, 0, 0);
+		u->batch_rows = Min(retention_batch_size, 1000);
 		if (u->leaves)
 		{
 			Relation	r = relation_open(linitial_oid(u->leaves), AccessShareLock);
@@ -689,7 +698,7 @@ rows_batch(RetentionUnit *u, bool *more)
 	appendStringInfo(&sql, "SELECT ctid FROM ONLY %s WHERE ctid > $1 AND ctid < $2 AND %s < $3", rel, tc);
 	if (u->action == RET_ANONYMISE)
 		appendStringInfo(&sql, " AND (%s)", u->changed);
-	appendStringInfo(&sql, " LIMIT %d", retention_batch_size);
+	appendStringInfo(&sql, " LIMIT %d", u->batch_rows);
 
 	as_owner(u->relid, &sw);
 	mesh_spi_exec(sql.data, 3, (Oid[]) {TIDOID, TIDOID, TIMESTAMPTZOID},
@@ -726,7 +735,7 @@ rows_batch(RetentionUnit *u, bool *more)
 	}
 	back_from_owner(&sw);
 
-	if (ntids < retention_batch_size)
+	if (ntids < u->batch_rows)
 	{
 		/* this leaf is done: the next one, from its start */
 		u->leaf++;
@@ -780,6 +789,7 @@ unit_step(RetentionUnit *u)
 	ResourceOwner owner = CurrentResourceOwner;
 	MeshSpiState spi;
 	RetentionUnit before = *u;
+	TimestampTz started = GetCurrentTimestamp();
 
 	if (u->done)
 		return;
@@ -833,6 +843,19 @@ unit_step(RetentionUnit *u)
 		if (u->note && u->note != before.note)
 			u->note = pstrdup(u->note);
 		MemoryContextDelete(batch);
+
+		/*
+		 * The next batch takes about meshpg.retention_batch_time: a writer
+		 * waiting for a row this batch locked waits about that long.
+		 */
+		{
+			long		ms = (GetCurrentTimestamp() - started) / 1000;
+
+			if (ms > retention_batch_time)
+				u->batch_rows = Max(10, u->batch_rows / 2);
+			else if (ms < retention_batch_time / 2)
+				u->batch_rows = Min(retention_batch_size, u->batch_rows * 2);
+		}
 	}
 	PG_CATCH();
 	{

@@ -14,7 +14,8 @@ SELECT c.relname
  WHERE e.extname = 'meshpg' ORDER BY 1;
 
 -- Every meshpg function pins its search_path; only search and _export_doc
--- run as definer.  The two that write contracts and descriptors also pin
+-- run as definer.  run_retention pins it in C for each statement: a SET
+-- clause would keep the procedure from committing between its batches.  The two that write contracts and descriptors also pin
 -- IntervalStyle, so that what they write does not depend on the session.
 -- The masks, the guard and the SLO tally (evaluate's per-row aggregate,
 -- whose aggregate itself runs only its support functions) are the
