@@ -412,3 +412,114 @@ SELECT x.id, x.policy, x.product, x.action, x.cutoff, x.rows, x.batches, x.parti
                   AND pg_catalog.pg_has_role(r.oid, 'USAGE'));
 
 GRANT SELECT ON meshpg.retention_policies, meshpg.legal_holds, meshpg.retention_runs TO PUBLIC;
+
+/*
+ * Descriptors carry a product's own retention policies (the section
+ * "retention", authoritative when present): export writes them, apply and
+ * plan converge to them.  Added by wrapping whatever _export_doc and
+ * _converge the parts before this one left (renamed *_pre_retention), so
+ * that the sections other parts add survive.
+ */
+ALTER FUNCTION meshpg._export_doc(text) RENAME TO _export_doc_pre_retention;
+CREATE FUNCTION meshpg._export_doc(ref text)
+RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET intervalstyle = 'postgres'
+AS $$
+SELECT CASE WHEN r.policies IS NULL THEN b.doc
+            ELSE b.doc || pg_catalog.jsonb_build_object('retention', r.policies) END
+  FROM (SELECT meshpg._export_doc_pre_retention(ref) AS doc) b
+  LEFT JOIN LATERAL (
+      SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                 'name', x.name, 'keep', x.keep::text, 'timeColumn', x.time_column,
+                 'action', x.action, 'columns', pg_catalog.to_jsonb(x.columns), 'mask', x.mask,
+                 'args', CASE WHEN x.mask_args <> '{}' THEN x.mask_args END,
+                 'description', x.description)) ORDER BY x.name) AS policies
+        FROM meshpg.cat_retention_policy x
+        JOIN meshpg.cat_product p ON p.id = x.product_id
+        JOIN meshpg.cat_domain d ON d.id = p.domain_id
+       WHERE d.name || '.' || p.name = ref) r ON b.doc IS NOT NULL
+$$;
+
+-- retention: authoritative when the section is present
+CREATE FUNCTION meshpg._dsc_retention(doc jsonb, cur jsonb, label text, do_apply boolean, strict boolean)
+RETURNS TABLE (action text, object text, detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ref text := doc->>'id';
+    r record;
+    dup text;
+BEGIN
+    IF NOT doc ? 'retention' THEN
+        RETURN;
+    END IF;
+    SELECT e->>'name' INTO dup FROM pg_catalog.jsonb_array_elements(doc->'retention') e
+     GROUP BY 1 HAVING pg_catalog.count(*) > 1 LIMIT 1;
+    IF dup IS NOT NULL THEN
+        RAISE EXCEPTION '%retention: policy "%" is declared more than once', label, dup
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR r IN
+        SELECT COALESCE(w.value->>'name', h.value->>'name') AS name, w.value AS w, h.value AS h
+          FROM pg_catalog.jsonb_array_elements(doc->'retention') w
+          FULL JOIN pg_catalog.jsonb_array_elements(COALESCE(cur->'retention', '[]')) h
+            ON h.value->>'name' = w.value->>'name'
+         ORDER BY 1
+    LOOP
+        -- the same policy, written as export writes it (keep as an interval)
+        IF r.w IS NOT NULL AND r.h IS NOT NULL
+           AND meshpg._dsc_interval(label || 'retention.keep', r.w->>'keep') = (r.h->>'keep')::interval
+           AND (r.w - 'keep') || pg_catalog.jsonb_build_object('action', COALESCE(r.w->>'action', 'delete'))
+               = (r.h - 'keep') THEN
+            CONTINUE;
+        END IF;
+        IF r.h IS NOT NULL THEN
+            RETURN QUERY SELECT 'drop retention policy', ref, r.name;
+            IF do_apply THEN
+                PERFORM meshpg.drop_retention_policy(r.name);
+            END IF;
+        END IF;
+        IF r.w IS NOT NULL THEN
+            RETURN QUERY SELECT 'create retention policy', ref, r.name;
+            IF do_apply THEN
+                PERFORM meshpg.create_retention_policy(
+                    name => r.name,
+                    keep => meshpg._dsc_interval(label || 'retention.keep', r.w->>'keep'),
+                    time_column => r.w->>'timeColumn',
+                    action => COALESCE(r.w->>'action', 'delete'),
+                    product => ref,
+                    columns => CASE WHEN r.w ? 'columns' THEN
+                                   ARRAY(SELECT pg_catalog.jsonb_array_elements_text(r.w->'columns')) END,
+                    mask => r.w->>'mask',
+                    args => r.w->'args',
+                    description => r.w->>'description');
+            END IF;
+        END IF;
+    END LOOP;
+END
+$$;
+
+ALTER FUNCTION meshpg._converge(jsonb, boolean, boolean, boolean) RENAME TO _converge_pre_retention;
+CREATE FUNCTION meshpg._converge(docs jsonb, do_apply boolean, strict boolean, prune boolean)
+RETURNS TABLE (action text, object text, detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n integer := pg_catalog.jsonb_array_length(docs);
+    d record;
+    label text;
+BEGIN
+    RETURN QUERY SELECT * FROM meshpg._converge_pre_retention(docs, do_apply, strict, prune);
+    -- retention last: the product, its columns and its tags are in place
+    FOR d IN SELECT e.value AS doc, e.ordinality AS i FROM pg_catalog.jsonb_array_elements(docs) WITH ORDINALITY e
+    LOOP
+        label := CASE WHEN n > 1 THEN pg_catalog.format('document %s: ', d.i) ELSE '' END;
+        RETURN QUERY SELECT * FROM meshpg._dsc_retention(d.doc, meshpg._export_doc(d.doc->>'id'),
+                                                         label, do_apply, strict);
+    END LOOP;
+END
+$$;

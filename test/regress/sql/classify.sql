@@ -4,7 +4,6 @@
 --
 SET ROLE regress_gov;
 SELECT meshpg.create_domain('crm', 'regress_payments_team');
-SELECT meshpg.create_domain('other', 'regress_market_team');
 SELECT meshpg.create_tag('pii.email');
 SELECT meshpg.create_tag('pii.phone');
 SELECT meshpg.create_tag('pii.payment_card');

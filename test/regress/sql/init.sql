@@ -14,13 +14,15 @@ SELECT c.relname
  WHERE e.extname = 'meshpg' ORDER BY 1;
 
 -- Every meshpg function pins its search_path; only search and _export_doc
--- run as definer.  run_retention pins it in C for each statement: a SET
--- clause would keep the procedure from committing between its batches.  The two that write contracts and descriptors also pin
+-- run as definer.  The two that write contracts and descriptors also pin
 -- IntervalStyle, so that what they write does not depend on the session.
 -- The masks, the guard and the SLO tally (evaluate's per-row aggregate,
 -- whose aggregate itself runs only its support functions) are the
 -- exception, as they run on the hot path (the SQL masks are inlined): they
 -- are C, or SQL-standard bodies, which are bound when created, not when run.
+-- run_retention pins search_path in C for each statement it runs: a SET
+-- clause would keep the procedure from committing between its batches.
+-- _export_doc_pre_retention is _export_doc before retention wrapped it.
 SELECT p.proname, p.proconfig, p.prosecdef
   FROM pg_proc p WHERE p.pronamespace = 'meshpg'::regnamespace
    AND (p.proconfig IS DISTINCT FROM '{"search_path=pg_catalog, pg_temp"}' OR p.prosecdef)

@@ -4,7 +4,6 @@
 --
 SET ROLE regress_gov;
 SELECT meshpg.create_domain('logs', 'regress_payments_team');
-SELECT meshpg.create_domain('shop', 'regress_market_team');
 SELECT meshpg.create_tag('pii.contact');
 RESET ROLE;
 
@@ -187,3 +186,22 @@ CALL public.retention_hand_delete();
 SELECT count(*) FROM public.retention_hand;
 DROP PROCEDURE public.retention_hand_delete();
 DROP TABLE public.retention_hand;
+
+-- Descriptors carry a product's own retention policies: export writes
+-- them, plan of the export changes nothing, apply converges to a changed
+-- section, and a field that is not one of the section's is refused.
+SET ROLE regress_pay_dev;
+SELECT meshpg.create_retention_policy('contacts_city', interval '60 days', 'seen', 'anonymise',
+                                      product => 'logs.contacts', columns => '{city}', mask => 'redact',
+                                      args => '{"value": "somewhere"}');
+SELECT substr(meshpg.export('logs.contacts'), strpos(meshpg.export('logs.contacts'), 'retention:'));
+SELECT * FROM meshpg.plan(meshpg.export('logs.contacts'));
+SELECT * FROM meshpg.apply(replace(meshpg.export('logs.contacts'), '60 days', '90 days'));
+SELECT name, product, keep, action, columns, mask, mask_args FROM meshpg.retention_policies
+ WHERE product = 'logs.contacts';
+SELECT expect_error($$ SELECT * FROM meshpg.plan(replace(meshpg.export('logs.contacts'), 'timeColumn', 'timeColum')) $$);
+SELECT expect_error($$ SELECT * FROM meshpg.apply(replace(meshpg.export('logs.contacts'), 'action: anonymise', 'action: shred')) $$);
+RESET ROLE;
+SET ROLE regress_market_dev;
+SELECT expect_error($$ SELECT * FROM meshpg.apply(replace(meshpg.export('logs.contacts'), '90 days', '1 day')) $$);
+RESET ROLE;
