@@ -1356,6 +1356,7 @@ meshpg_run_retention(PG_FUNCTION_ARGS)
 static MemoryContext task_cxt = NULL;
 static List *task_units = NIL;
 static TimestampTz last_sweep = 0;
+static bool task_step_failed = false;	/* set while a step runs */
 
 bool
 mesh_retention_task(void)
@@ -1365,6 +1366,15 @@ mesh_retention_task(void)
 
 	if (mesh_catalog() == NULL)
 		return false;
+
+	/*
+	 * The previous step raised an error (the worker logged it and rolled
+	 * its transaction back): leave that unit to the next sweep rather than
+	 * fail on it every tick.
+	 */
+	if (task_step_failed && task_units != NIL)
+		task_units = list_delete_first(task_units);
+	task_step_failed = false;
 	if (task_units == NIL)
 	{
 		MeshSpiState spi;
@@ -1418,7 +1428,9 @@ mesh_retention_task(void)
 		return false;
 	u = linitial(task_units);
 	old = MemoryContextSwitchTo(task_cxt);
+	task_step_failed = true;
 	unit_step(u);
+	task_step_failed = false;
 	MemoryContextSwitchTo(old);
 	return true;
 }
