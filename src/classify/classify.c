@@ -26,6 +26,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
@@ -146,6 +147,13 @@ sample_product(const MeshProductRow *product, int sample_size, int64 *rows)
 	 */
 	if (superuser_arg(owner))
 		owner = product->domain.owner;
+	if (pg_class_aclcheck(product->relid, owner, ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" cannot read data product \"%s\" to classify it",
+						GetUserNameFromId(owner, false), product->qualname),
+				 errhint("classify samples as the owner of the product's relation, or as the domain's owner role when a superuser owns it: grant that role SELECT on %s.",
+						 mesh_relation_name(product->relid))));
 
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT ");
