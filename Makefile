@@ -33,6 +33,7 @@ REGRESS = init names domains products lifecycle grants search ddl security bad_i
 	fdw_products
 # 1.4: one line per concern, so parallel work merges cleanly.
 REGRESS += events
+REGRESS += classify retention
 REGRESS_OPTS = --inputdir=$(srcdir)/test/regress --outputdir=test/regress \
 	--temp-instance=./tmp_check_regress \
 	--temp-config=$(srcdir)/test/meshpg.conf \
@@ -44,6 +45,7 @@ ISOLATION = confusable_race grant_invalidation policy_invalidation snapshot_race
 	slo_alerts slo_gate \
 	history_flush governance_locks
 ISOLATION += events_commit_order
+ISOLATION += retention_race
 ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=test/isolation \
 	--temp-instance=./tmp_check_iso \
 	--temp-config=$(srcdir)/test/meshpg.conf \
@@ -54,6 +56,7 @@ ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=test/isolation 
 SECURITY = setup vectors rowsecurity adversary adversary2 adversary3 adversary4 adversary6 adversary7 adversary8 \
 	adversary_fdw hardening_history hardening_walks adversary_red10 adversary_red11
 SECURITY += adversary_events
+SECURITY += adversary_classify
 SECURITY_OPTS = --inputdir=$(srcdir)/test/security --outputdir=test/security \
 	--temp-instance=./tmp_check_security \
 	--temp-config=$(srcdir)/test/meshpg.conf \
