@@ -36,8 +36,12 @@
 
 #include "access/xact.h"
 #include "executor/executor.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
+#include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 
 #include "meshpg/catalog/catalog.h"
@@ -63,6 +67,12 @@ static struct
 	groupid_fn local_group;
 	send_fn send_as_owner;
 } citus = {0};
+
+/* In this transaction (see mesh_citus_sync_main) */
+static bool topology_in_xact = false;	/* a Citus topology call ran */
+static bool sent_in_xact = false;	/* the catalog was sent */
+static bool sync_callback_registered = false;
+static void sync_xact_callback(XactEvent event, void *arg);
 
 /* Whether the citus library is preloaded; binds its functions once. */
 static bool
@@ -241,6 +251,7 @@ mesh_citus_catalog_changed(Oid relid)
 									 quote_literal_cstr(payload)));
 		AtEOXact_GUC(true, nest);
 	}
+	sent_in_xact = true;
 }
 
 PG_FUNCTION_INFO_V1(meshpg_citus_sync);
@@ -260,6 +271,21 @@ meshpg_citus_sync(PG_FUNCTION_ARGS)
 				 errmsg("meshpg.citus_sync() must run on the Citus coordinator"),
 				 errhint("The coordinator's catalog is the one the workers receive.")));
 	mesh_citus_catalog_changed(mesh_catalog()->product_rel);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(meshpg_citus_send_catalog);
+
+/*
+ * meshpg._citus_send_catalog(): what a catalog table's trigger does, for
+ * the SLO table's triggers (sql/1.4/15-citus.sql) when a status changes.
+ * Nothing off a Citus coordinator.
+ */
+Datum
+meshpg_citus_send_catalog(PG_FUNCTION_ARGS)
+{
+	if (mesh_catalog() != NULL && mesh_citus_active() && citus.local_group() == 0)
+		mesh_citus_catalog_changed(mesh_catalog()->product_rel);
 	PG_RETURN_VOID();
 }
 
@@ -319,7 +345,7 @@ mesh_citus_workers_have_purpose(const char *purpose)
  * and the like, the nodes may hold relations (or be nodes) the catalog they
  * have does not cover: send it again.  Rows whose relation is not visible
  * to the receiving connection yet (created in this transaction on another
- * connection) are left out there, and meshpg.citus_sync() after commit
+ * connection) are left out there, and the send after commit (above)
  * completes them; until then those shards refuse reads.  An ExecutorEnd
  * step (src/hooks.c).
  */
@@ -336,6 +362,13 @@ mesh_citus_executor_end(QueryDesc *query, MeshHookStep next)
 	{
 		bool		pushed = !ActiveSnapshotSet();
 
+		if (!sync_callback_registered)
+		{
+			RegisterXactCallback(sync_xact_callback, NULL);
+			sync_callback_registered = true;
+		}
+		topology_in_xact = true;
+
 		/* the statement's own snapshot may be gone by now */
 		if (pushed)
 			PushActiveSnapshot(GetTransactionSnapshot());
@@ -343,6 +376,76 @@ mesh_citus_executor_end(QueryDesc *query, MeshHookStep next)
 		if (pushed)
 			PopActiveSnapshot();
 	}
+}
+
+/*
+ * The catalog again after commit.  A table distributed in a transaction
+ * (create_distributed_table, create_reference_table) exists on the workers
+ * only in that transaction's own worker connections until it commits, so
+ * the catalog the transaction sent (on the extension owner's connection)
+ * left its product out there, and the workers refuse its shards.  When a
+ * transaction that changed the cluster's topology and sent the catalog
+ * commits, a background worker ("meshpg citus sync") sends it once more.
+ * It takes the lock every send takes, which the committing transaction
+ * holds until Citus has committed it on the workers (Citus commits its
+ * prepared transactions in its commit callback, before locks are
+ * released), so what it sends is read after the tables exist everywhere.
+ * Until it has run, the shards of such a product refuse reads (fail
+ * closed); if it cannot run, meshpg.citus_sync() does the same.
+ */
+
+static void
+start_sync_worker(void)
+{
+	BackgroundWorker worker = {0};
+	BackgroundWorkerHandle *handle;
+
+	snprintf(worker.bgw_name, BGW_MAXLEN, "meshpg citus sync");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "meshpg citus sync");
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "meshpg");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "mesh_citus_sync_main");
+	worker.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
+	worker.bgw_notify_pid = 0;
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start the meshpg citus sync worker: no background worker slot is free"),
+				 errdetail("The workers refuse reads of a product distributed in this transaction until the catalog is sent again."),
+				 errhint("Run SELECT meshpg.citus_sync() on the coordinator, or raise max_worker_processes.")));
+}
+
+static void
+sync_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT && topology_in_xact && sent_in_xact)
+		start_sync_worker();
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		topology_in_xact = sent_in_xact = false;
+}
+
+/* The background worker's entry point: one send, then exit. */
+void
+mesh_citus_sync_main(Datum arg)
+{
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), InvalidOid, 0);
+	pgstat_report_appname("meshpg citus sync");
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "meshpg citus sync");
+	if (mesh_catalog() != NULL && mesh_citus_active() && citus.local_group() == 0)
+		mesh_citus_catalog_changed(mesh_catalog()->product_rel);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	proc_exit(0);
 }
 
 /*

@@ -10,6 +10,11 @@
  * state committed anywhere (a shared generation counter) or the catalog
  * changed.  Freshness by last change is judged live, from the shared change
  * table, so a product that went stale since its last evaluation is caught.
+ *
+ * On a Citus worker the SLOs are the coordinator's copy, sent with the
+ * catalog whenever a measurement changes a status (sql/1.4/15-citus.sql):
+ * a reader connecting to the worker is gated by the last measurement, live
+ * freshness included (the worker's change table sees its shards only).
  */
 #include "postgres.h"
 
@@ -26,6 +31,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "meshpg/citus/citus.h"
 #include "meshpg/governance/governance.h"
 #include "meshpg/meshpg.h"
 #include "meshpg/slo/slo.h"
@@ -110,6 +116,7 @@ load_gate(void)
 	HeapTuple	tup;
 	HASHCTL		ctl;
 	uint64		generation;
+	bool		on_worker = mesh_citus_is_worker();
 
 	generation = sh ? pg_atomic_read_u64(&sh->state_generation) : 0;
 	if (gate_cxt == NULL)
@@ -153,7 +160,7 @@ load_gate(void)
 		column = strcmp(kind, "freshness") == 0 ? spec_text(spec, "column") : NULL;
 		/* Only a breach, or a live check, needs remembering. */
 		if ((met_null || DatumGetBool(met)) &&
-			!(strcmp(kind, "freshness") == 0 && column == NULL))
+			!(strcmp(kind, "freshness") == 0 && column == NULL && !on_worker))
 			continue;
 
 		old = MemoryContextSwitchTo(gate_cxt);
@@ -174,7 +181,11 @@ load_gate(void)
 																   ObjectIdGetDatum(InvalidOid),
 																   Int32GetDatum(-1)));
 
-			check->live = column == NULL;
+			/*
+			 * A Citus worker judges by the coordinator's last measurement:
+			 * its own change table sees only the writes to its shards.
+			 */
+			check->live = column == NULL && !on_worker;
 			check->max_age_us = iv->time + (int64) iv->day * USECS_PER_DAY +
 				(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
 			check->target = psprintf("age at most %s", age);

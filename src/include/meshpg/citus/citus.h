@@ -44,6 +44,9 @@ extern void mesh_citus_catalog_changed(Oid relid);
  */
 extern bool mesh_citus_workers_have_purpose(const char *purpose);
 
+/* Background worker: sends the catalog after a topology change commits. */
+extern PGDLLEXPORT void mesh_citus_sync_main(Datum arg);
+
 /* What the catalog asks of the cluster (registered from src/hooks.c). */
 extern const MeshClusterOps mesh_citus_cluster_ops;
 
