@@ -349,6 +349,7 @@ SELECT meshpg.register_product('bench_c3', 't' || g, 'bench_c3.t' || g, descript
   FROM generate_series(1, :n) g;
 SELECT meshpg.tag_column('bench_c3.t' || g, 'email', 'email') FROM generate_series(1, :n) g;
 SELECT meshpg.tag_column('bench_c3.t' || g, 'region', 'geo') FROM generate_series(1, :n) g;
+SELECT meshpg.publish('bench_c3.t' || g) FROM generate_series(1, :n) g;
 SELECT meshpg.grant_access('bench_c3.t' || g, 'bench_consumer') FROM generate_series(1, :n) g;
 RESET ROLE;
 RESET session_replication_role;

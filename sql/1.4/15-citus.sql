@@ -150,31 +150,14 @@ $$;
 /*
  * Sends the catalog (the SLOs with it) when a measurement changes whether
  * an SLO is met, or an SLO is dropped: what a worker's read gate decides
- * on.  A measurement that leaves every status as it was sends nothing.
+ * on (src/slo/gate.c).  A measurement that leaves every status as it was
+ * sends nothing.  Nothing off a Citus coordinator.
  */
-CREATE FUNCTION meshpg._citus_send_catalog()
-RETURNS void
-LANGUAGE C
-AS 'MODULE_PATHNAME', 'meshpg_citus_send_catalog';
-REVOKE ALL ON FUNCTION meshpg._citus_send_catalog() FROM PUBLIC;
-
 CREATE FUNCTION meshpg._citus_slo_changed()
 RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER
+LANGUAGE C
 SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF TG_OP = 'UPDATE' AND NOT EXISTS (
-        SELECT 1 FROM old_slo o JOIN new_slo n ON n.id = o.id
-         WHERE (o.product_id, o.kind, o.spec, o.last_met)
-               IS DISTINCT FROM (n.product_id, n.kind, n.spec, n.last_met)) THEN
-        RETURN NULL;
-    END IF;
-    PERFORM meshpg._citus_send_catalog();
-    RETURN NULL;
-END
-$$;
+AS 'MODULE_PATHNAME', 'meshpg_citus_slo_changed';
 REVOKE ALL ON FUNCTION meshpg._citus_slo_changed() FROM PUBLIC;
 CREATE TRIGGER cat_slo_citus_status AFTER UPDATE ON meshpg.cat_slo
     REFERENCING OLD TABLE AS old_slo NEW TABLE AS new_slo

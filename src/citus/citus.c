@@ -274,21 +274,6 @@ meshpg_citus_sync(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-PG_FUNCTION_INFO_V1(meshpg_citus_send_catalog);
-
-/*
- * meshpg._citus_send_catalog(): what a catalog table's trigger does, for
- * the SLO table's triggers (sql/1.4/15-citus.sql) when a status changes.
- * Nothing off a Citus coordinator.
- */
-Datum
-meshpg_citus_send_catalog(PG_FUNCTION_ARGS)
-{
-	if (mesh_catalog() != NULL && mesh_citus_active() && citus.local_group() == 0)
-		mesh_citus_catalog_changed(mesh_catalog()->product_rel);
-	PG_RETURN_VOID();
-}
-
 /*
  * meshpg.purpose as the workers have it.  Citus carries SET LOCAL commands
  * to every worker connection of the transaction when

@@ -864,7 +864,7 @@ check_citus_call(FuncExpr *call, GovernContext *ctx)
 					 errmsg("cannot run %s() on the table of data product \"%s\"", name,
 							product->qualname),
 					 errdetail("Citus converts a table by creating a new one and dropping the old, which would leave the product without its relation."),
-					 errhint("Unregister the product (meshpg.unregister_product), convert the table, and register it again; for a published product, publish a new major version on a new table with meshpg.publish_version().")));
+					 errhint("To change the shard count, split shards with citus_split_shard_by_split_points(); to change colocation, use update_distributed_table_colocation(): both keep the table.  For other conversions, unregister a draft (meshpg.unregister_product), convert and register it again; publish a new major version of a published product on a new table (meshpg.publish_version()).")));
 	}
 	else if (strcmp(name, "create_distributed_table") == 0 ||
 			 strcmp(name, "create_distributed_table_concurrently") == 0 ||
