@@ -72,6 +72,7 @@ static struct
 static bool topology_in_xact = false;	/* a Citus topology call ran */
 static bool sent_in_xact = false;	/* the catalog was sent */
 static bool sync_callback_registered = false;
+static bool catalog_pending = false;	/* changed, not sent yet */
 static void sync_xact_callback(XactEvent event, void *arg);
 
 /* Whether the citus library is preloaded; binds its functions once. */
@@ -195,16 +196,16 @@ governance_table(Oid relid)
 		 relid == cat->secret_rel);
 }
 
-void
-mesh_citus_catalog_changed(Oid relid)
+/*
+ * Sends the catalog to the nodes with metadata, in this transaction.  On a
+ * coordinator only (callers check).
+ */
+static void
+send_catalog(void)
 {
 	char	   *payload;
 
-	if (!governance_table(relid) || !mesh_citus_active())
-		return;
-	/* only the coordinator (group 0) is the catalog's source */
-	if (citus.local_group() != 0)
-		return;
+	catalog_pending = false;
 
 	/*
 	 * Each send replaces the workers' catalog whole, so two transactions
@@ -254,6 +255,58 @@ mesh_citus_catalog_changed(Oid relid)
 	sent_in_xact = true;
 }
 
+/*
+ * A statement trigger on a governance table saw a change: the catalog is
+ * sent once, at commit (before Citus prepares the transaction on the
+ * workers), not once per catalog table a statement writes: registering a
+ * product writes several, and a script registering a thousand products in
+ * one transaction would send the whole catalog thousands of times.
+ * Nothing is lost by waiting: the catalog reaches a worker on the
+ * extension owner's connection, whose uncommitted rows no other
+ * connection of the transaction (each reader's own) could see anyway; the
+ * workers see the change when it commits, everywhere at once (two-phase
+ * commit), as before.
+ */
+void
+mesh_citus_catalog_changed(Oid relid)
+{
+	if (!governance_table(relid) || !mesh_citus_active())
+		return;
+	/* only the coordinator (group 0) is the catalog's source */
+	if (citus.local_group() != 0)
+		return;
+	/* refused now, not at the send: see send_catalog() */
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot change the meshpg catalog of a Citus cluster in a %s transaction",
+						IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
+				 errdetail("The catalog sent to the workers must include every change committed before it."),
+				 errhint("Change the catalog in a READ COMMITTED transaction.")));
+	if (!sync_callback_registered)
+	{
+		RegisterXactCallback(sync_xact_callback, NULL);
+		sync_callback_registered = true;
+	}
+	catalog_pending = true;
+}
+
+/* Makes a pending send, with a snapshot that sees this transaction's writes. */
+static void
+flush_catalog(void)
+{
+	bool		pushed;
+
+	if (!catalog_pending || !IsTransactionState() || mesh_catalog() == NULL)
+		return;
+	pushed = !ActiveSnapshotSet();
+	if (pushed)
+		PushActiveSnapshot(GetTransactionSnapshot());
+	send_catalog();
+	if (pushed)
+		PopActiveSnapshot();
+}
+
 PG_FUNCTION_INFO_V1(meshpg_citus_sync);
 
 /* meshpg.citus_sync(): send the catalog now. */
@@ -270,7 +323,9 @@ meshpg_citus_sync(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("meshpg.citus_sync() must run on the Citus coordinator"),
 				 errhint("The coordinator's catalog is the one the workers receive.")));
-	mesh_citus_catalog_changed(mesh_catalog()->product_rel);
+	if (IsolationUsesXactSnapshot())
+		mesh_citus_catalog_changed(mesh_catalog()->product_rel);	/* refuses */
+	send_catalog();
 	PG_RETURN_VOID();
 }
 
@@ -357,7 +412,7 @@ mesh_citus_executor_end(QueryDesc *query, MeshHookStep next)
 		/* the statement's own snapshot may be gone by now */
 		if (pushed)
 			PushActiveSnapshot(GetTransactionSnapshot());
-		mesh_citus_catalog_changed(mesh_catalog()->product_rel);
+		send_catalog();
 		if (pushed)
 			PopActiveSnapshot();
 	}
@@ -405,12 +460,21 @@ start_sync_worker(void)
 static void
 sync_xact_callback(XactEvent event, void *arg)
 {
+	/*
+	 * The catalog changed in this transaction: sent now, before Citus
+	 * prepares the transaction on the workers (its callback runs after
+	 * this one, which was registered after it).  Deferred triggers and
+	 * portals closed at commit have run.
+	 */
+	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE) &&
+		catalog_pending)
+		flush_catalog();
 	if (event == XACT_EVENT_COMMIT && topology_in_xact && sent_in_xact)
 		start_sync_worker();
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
 		event == XACT_EVENT_PARALLEL_ABORT)
-		topology_in_xact = sent_in_xact = false;
+		topology_in_xact = sent_in_xact = catalog_pending = false;
 }
 
 /* The background worker's entry point: one send, then exit. */
@@ -426,7 +490,7 @@ mesh_citus_sync_main(Datum arg)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "meshpg citus sync");
 	if (mesh_catalog() != NULL && mesh_citus_active() && citus.local_group() == 0)
-		mesh_citus_catalog_changed(mesh_catalog()->product_rel);
+		send_catalog();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);

@@ -37,7 +37,7 @@ CREATE TABLE payments.tx_copy (id bigint PRIMARY KEY, region text, customer_emai
 SELECT create_distributed_table('payments.tx_copy', 'id', colocate_with => 'payments.transactions');
 INSERT INTO payments.tx_copy SELECT id, region, customer_email FROM payments.transactions WHERE id <= 100;
 CREATE TABLE payments.tx_by_region (id bigint, region text, amount numeric);
-SELECT create_distributed_table('payments.tx_by_region', 'region');
+SELECT create_distributed_table('payments.tx_by_region', 'region', shard_count => 2);
 INSERT INTO payments.tx_by_region SELECT id, region, amount FROM payments.transactions WHERE id <= 100;
 });
 $coord->safe_psql('postgres', 'SELECT meshpg.flush_access_history()');
@@ -54,6 +54,9 @@ is($coord->safe_psql('postgres', q{
 SELECT target FROM meshpg.access_history WHERE command = 'INSERT' AND target = 'payments.tx_copy'}),
 	'payments.tx_copy', 'the access history names the target of the pushed-down write');
 
+# fewer shards to move below
+$coord->safe_psql('postgres', 'DROP TABLE payments.tx_copy, payments.tx_by_region');
+
 # --- the SLO read gate on a worker ---
 $coord->safe_psql('postgres', q{
 SET ROLE payments_team;
@@ -62,7 +65,7 @@ SELECT meshpg.declare_slo('payments.transactions', 'emails', 'completeness',
        '{"columns": ["customer_email"], "min_ratio": 0.99}');
 SELECT meshpg.evaluate('payments.transactions');
 });
-is($w1->safe_psql('postgres', 'SELECT name || ':' || last_met || ':' || (schedule IS NULL) FROM meshpg.cat_slo'),
+is($w1->safe_psql('postgres', q{SELECT name || ':' || last_met || ':' || (schedule IS NULL) FROM meshpg.cat_slo}),
 	'emails:false:true', 'the worker has the SLO as the coordinator measured it (never scheduled there)');
 for my $n ($coord, $w1, $w2)
 {
@@ -84,7 +87,7 @@ like($err, qr/WARNING:.*breaches its completeness SLO/, 'warn mode on the worker
 # recovery reaches the workers with the measurement that records it
 $coord->safe_psql('postgres', q{
 SET ROLE payments_team;
-UPDATE payments.transactions SET customer_email = 'user' || id || '@example.com' WHERE customer_email IS NULL;
+UPDATE payments.transactions SET customer_email = 'user' || id::text || '@example.com' WHERE customer_email IS NULL;
 SELECT meshpg.evaluate('payments.transactions');
 });
 is($w1->safe_psql('postgres', 'SELECT last_met FROM meshpg.cat_slo'), 't', 'the recovery reached the worker');
@@ -104,6 +107,8 @@ SELECT shardid || ' ' || shardminvalue || ' ' || nodeid FROM pg_dist_shard JOIN 
   JOIN pg_dist_node USING (groupid)
  WHERE logicalrelid = 'payments.transactions'::regclass AND nodeport = %d ORDER BY shardid LIMIT 1}, $w1->port));
 my ($split_id, $split_min, $split_node) = split / /, $split;
+my $count_shards = q{SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = 'payments.transactions'::regclass};
+my $shards_before = $coord->safe_psql('postgres', $count_shards);
 $coord->safe_psql('postgres', sprintf(q{
 SELECT citus_split_shard_by_split_points(%s, ARRAY['%d'], ARRAY[%d, %d], shard_transfer_mode => 'block_writes')},
 	$split_id, $split_min + 1000, $split_node, $split_node));
@@ -112,7 +117,9 @@ SELECT s.shardid || ' ' || n.nodeport FROM pg_dist_shard s JOIN pg_dist_placemen
   JOIN pg_dist_node n USING (groupid)
  WHERE logicalrelid = 'payments.transactions'::regclass AND shardid > %s AND n.nodeport IN (%d, %d)
  ORDER BY 1}, $split_id, $w1->port, $w2->port));
-ok(@new >= 2, 'the split made new shards (' . join(', ', @new) . ')');
+is($coord->safe_psql('postgres', $count_shards), $shards_before + 1, "citus_split_shard_by_split_points split shard $split_id in two");
+is($coord->safe_psql('postgres', "SELECT count(*) FROM pg_dist_shard WHERE shardid = $split_id"), '0',
+	'the split shard is gone');
 my %node = ($w1->port => $w1, $w2->port => $w2);
 for my $s (@new)
 {

@@ -35,7 +35,10 @@ extern bool mesh_citus_internal_backend(void);
 /* Whether relid's name could name a shard (ends in _<digits>). */
 extern bool mesh_citus_shard_like_name(Oid relid);
 
-/* A catalog table changed: send the catalog to the nodes with metadata. */
+/*
+ * A catalog table changed: the catalog is sent to the nodes with metadata
+ * at commit, once per transaction.
+ */
 extern void mesh_citus_catalog_changed(Oid relid);
 
 /*
