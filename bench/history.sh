@@ -38,7 +38,8 @@
 # Many short rounds beat a few long ones on a loaded machine: a burst of
 # load spoils one round's ratio, not the median.
 #
-# Environment: BENCH_ROWS (default 100000), BENCH_SECONDS (5),
+# Environment: BENCH_PAIRS (0) paired rounds, see below; BENCH_ROWS
+# (default 100000), BENCH_SECONDS (5),
 # BENCH_REPEAT (7), BENCH_CLIENTS (2), BENCH_SKIP_BUILD=1 to use the meshpg
 # already installed; BENCH_VARIANTS to run some of the variants only (for
 # example "off history"), and BENCH_RING for another ring size in slots
@@ -209,6 +210,51 @@ case $recorded in
     *) meshpg_err "the consumer's read was not recorded with its mask"; exit 1 ;;
 esac
 
+# --- paired rounds: history on and off at the same moment ---
+# Interleaved runs still see different load when other work on the machine
+# comes and goes within seconds.  In a paired round, two pgbench runs go at
+# once, one as a consumer with history on, one as a twin consumer (same
+# grant, same attribute) with history off, meshpg's worker flushing as it
+# comes: both see the same load at every moment, so their ratio does not
+# move with it.  The roles swap sides every round.  The flush worker's CPU
+# is taken from both sides alike here; the sequential history / off ratio
+# above charges it to history alone.  BENCH_PAIRS rounds (0: none).
+PAIRS=${BENCH_PAIRS:-0}
+case $PAIRS in '' | *[!0-9]*) meshpg_err "BENCH_PAIRS must be a whole number"; exit 1 ;; esac
+declare -a PAIR_RATIOS=()
+if [ "$PAIRS" -gt 0 ]; then
+    psql_as postgres -o /dev/null <<'SQL'
+CREATE ROLE bench_twin LOGIN;
+SELECT meshpg.set_attribute('bench_twin', 'region', '{EU}');
+SET ROLE bench_owner;
+SELECT meshpg.grant_access('bench_dom.customers', 'bench_twin');
+RESET ROLE;
+SQL
+    half=$(( CLIENTS / 2 > 0 ? CLIENTS / 2 : 1 ))
+    scheduler on
+    for ((r = 1; r <= PAIRS; r++)); do
+        if [ $((r % 2)) = 1 ]; then on=bench_consumer off=bench_twin; else on=bench_twin off=bench_consumer; fi
+        psql_as postgres -c "ALTER ROLE $on SET meshpg.history = on" -c "ALTER ROLE $off SET meshpg.history = off"
+        for role in "$on" "$off"; do
+            meshpg_run_as_pg "$MESHPG_PG_BIN/pgbench" -h "$MESHPG_TMP" -p "$MESHPG_PGPORT" \
+                -U "$role" -n -c "$half" -j "$half" -T "$SECS" -M prepared \
+                -f "$MESHPG_TMP/lookup.sql" bench >"$MESHPG_TMP/pair_$role.out" 2>&1 &
+        done
+        wait
+        t_on=$(awk '/^tps = / { print $3 }' "$MESHPG_TMP/pair_$on.out")
+        t_off=$(awk '/^tps = / { print $3 }' "$MESHPG_TMP/pair_$off.out")
+        if [ -z "$t_on" ] || [ -z "$t_off" ]; then
+            cat "$MESHPG_TMP/pair_$on.out" "$MESHPG_TMP/pair_$off.out" >&2
+            meshpg_err "pgbench failed in paired round $r"
+            exit 1
+        fi
+        PAIR_RATIOS+=("$(ratio "$t_on" "$t_off")")
+        meshpg_log "pair $r/$PAIRS: history on ($on) $t_on TPS, off ($off) $t_off TPS, ratio ${PAIR_RATIOS[-1]}"
+    done
+    scheduler off
+    psql_as postgres -c 'CALL public.bench_drain()' -c "ALTER ROLE bench_twin RESET meshpg.history"
+fi
+
 declare -A TPS CPU DRAIN AUDIT_BYTES RTPS
 read -r cap0 drop0 flushed0 <<<"$(stats)"
 read -r -a VARIANTS <<<"${BENCH_VARIANTS:-off capture history pgaudit}"
@@ -254,8 +300,12 @@ DRAIN_CAPTURE=$(printf '%s\n' ${DRAIN[capture]} | median)
 round_ratios() {
     local r
     for ((r = 1; r <= REPEAT; r++)); do
-        [ -n "${RTPS[$1,$r]:-}" ] && [ -n "${RTPS[$2,$r]:-}" ] && ratio "${RTPS[$1,$r]}" "${RTPS[$2,$r]}" && echo
+        if [ -n "${RTPS[$1,$r]:-}" ] && [ -n "${RTPS[$2,$r]:-}" ]; then
+            ratio "${RTPS[$1,$r]}" "${RTPS[$2,$r]}"
+            echo
+        fi
     done
+    return 0
 }
 # The ratios are medians of the per-round ratios: on a loaded machine the
 # load moves both variants of a round alike, and a round hit by a burst
@@ -293,6 +343,13 @@ line "history / off: with the flush (target >= 0.97)" "$r_hist $(verdict "$r_his
 line "pgaudit / off" "$r_audit" ""
 line "history / pgaudit (target >= 1.00: no more costly)" "$r_vs $(verdict "$r_vs" '>=' 1.00)" ""
 line "(ratio of the median TPS: capture / off, history / off)" "$m_cap $m_hist" ""
+if [ "$PAIRS" -gt 0 ]; then
+    r_pair=$(printf '%s\n' "${PAIR_RATIOS[@]}" | median)
+    [ "$r_pair" = nan ] || printf -v r_pair '%.3f' "$r_pair"
+    echo "Paired rounds ($PAIRS x $SECS s, history on and off at the same moment, flush as it comes):"
+    line "history on / off, median of the rounds (target >= 0.97)" "$r_pair $(verdict "$r_pair" '>=' 0.97)" \
+        "${PAIR_RATIOS[*]}"
+fi
 echo
 echo "Server CPU per lookup (all server processes, flushing included; less noisy than TPS):"
 line "variant" "median µs" "runs"
@@ -310,4 +367,4 @@ echo "           $reads reads in $rows rows of meshpg.cat_access_batch ($(awk -v
 echo "           with role, session role, columns, masks and row policies applied, purpose,"
 echo "           rows returned and query id"
 echo "  pgaudit: $audit_lines log lines (statement text and relation, no columns, policies or purpose);"
-echo "           $(printf '%s\n' "${AUDIT_BYTES[@]}" | awk '{ s += $1 } END { printf "%.1f", s / 1048576 }') MB of server log"
+echo "           $(printf '%s\n' "${AUDIT_BYTES[@]:-0}" | awk '{ s += $1 } END { printf "%.1f", s / 1048576 }') MB of server log"

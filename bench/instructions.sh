@@ -129,7 +129,8 @@ echo "  (instruction counts: lower is cheaper; the single-user backend prints ea
 # subtracted, so setup and the catalog's first load drop out)
 profile() {   # FILE -> "instructions function" lines of meshpg's functions
     callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null |
-        awk '$NF ~ /\/src\/.*\.c:/ && $1 ~ /^[0-9,]+$/ { gsub(",", "", $1); sub(/.*\/src\//, "src/", $NF); print $1, $NF }'
+        awk '$1 ~ /^[0-9,]+$/ { for (i = 2; i <= NF; i++) if ($i ~ /\/src\/.*\.c:/) {
+                 gsub(",", "", $1); sub(/.*\/src\//, "src/", $i); print $1, $i; next } }'
 }
 if [ "${BENCH_PROFILE:-0}" = 1 ]; then
     echo
@@ -137,5 +138,5 @@ if [ "${BENCH_PROFILE:-0}" = 1 ]; then
     profile "$MESHPG_TMP/cg_prepared_meshpg_0.out" >"$MESHPG_TMP/prof0"
     profile "$MESHPG_TMP/cg_prepared_meshpg_$N.out" >"$MESHPG_TMP/prof1"
     awk -v n="$N" 'FNR == NR { base[$2] = $1; next } { d = ($1 - base[$2]) / n; if (d >= 30) printf "  %10d  %s\n", d, $2 }' \
-        "$MESHPG_TMP/prof0" "$MESHPG_TMP/prof1" | sort -rn | awk 'NR <= 40'
+        "$MESHPG_TMP/prof0" "$MESHPG_TMP/prof1" | sort -rn | uniq | awk 'NR <= 40'
 fi

@@ -33,6 +33,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     is_coordinator boolean;
+    unresolved bigint[];
 BEGIN
     IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
         RAISE EXCEPTION 'only a superuser can replace the meshpg catalog'
@@ -84,20 +85,27 @@ BEGIN
     INSERT INTO meshpg.cat_tag
     SELECT * FROM jsonb_populate_recordset(NULL::meshpg.cat_tag, payload->'cat_tag');
 
-    -- a product whose policies would not all resolve here is left out whole
+    -- a product whose policies would not all resolve here is left out
+    -- whole: those with a policy of their own, or a tag with a policy,
+    -- that calls a function this node does not have.  Found once, not
+    -- per product (with a policy per product, that was quadratic).
+    WITH broken AS (
+        SELECT (pol->>'product_id')::bigint AS product_id, (pol->>'tag_id')::bigint AS tag_id
+          FROM jsonb_array_elements(payload->'cat_policy') pol
+         WHERE EXISTS (SELECT 1 FROM jsonb_array_elements_text(pol->'depends_functions') f
+                        WHERE to_regprocedure(f) IS NULL))
+    SELECT coalesce(array_agg(DISTINCT pid), '{}') INTO unresolved
+      FROM (SELECT product_id AS pid FROM broken WHERE product_id IS NOT NULL
+            UNION
+            SELECT (ct->>'product_id')::bigint
+              FROM jsonb_array_elements(payload->'cat_column_tag') ct
+              JOIN broken b ON b.tag_id = (ct->>'tag_id')::bigint) s;
     INSERT INTO meshpg.cat_product
     SELECT * FROM jsonb_populate_recordset(NULL::meshpg.cat_product,
         (SELECT coalesce(jsonb_agg(e - 'successor_id'), '[]') FROM jsonb_array_elements(payload->'cat_product') e
           WHERE to_regclass(e->>'relid') IS NOT NULL
             AND EXISTS (SELECT 1 FROM meshpg.cat_domain d WHERE d.id = (e->>'domain_id')::bigint)
-            AND NOT EXISTS (
-                SELECT 1 FROM jsonb_array_elements(payload->'cat_policy') pol,
-                              jsonb_array_elements_text(pol->'depends_functions') f
-                 WHERE to_regprocedure(f) IS NULL
-                   AND ((pol->>'product_id')::bigint = (e->>'id')::bigint
-                        OR EXISTS (SELECT 1 FROM jsonb_array_elements(payload->'cat_column_tag') ct
-                                    WHERE (ct->>'product_id')::bigint = (e->>'id')::bigint
-                                      AND (ct->>'tag_id')::bigint = (pol->>'tag_id')::bigint)))));
+            AND NOT (e->>'id')::bigint = ANY (unresolved)));
     UPDATE meshpg.cat_product p SET successor_id = (e->>'successor_id')::bigint
       FROM jsonb_array_elements(payload->'cat_product') e
      WHERE p.id = (e->>'id')::bigint AND e->>'successor_id' IS NOT NULL

@@ -205,4 +205,39 @@ is($coord->safe_psql('postgres', q{
 SELECT count(*) FROM meshpg.lineage_edges WHERE source = 'payments.accounts' AND target = 'analyst.my_accounts'}),
 	'1', 'and the copy has its lineage');
 
+# --- the catalog is sent once per transaction, at commit ---
+$w1->safe_psql('postgres', "ALTER SYSTEM SET track_functions = 'pl'");
+$w1->safe_psql('postgres', 'SELECT pg_reload_conf()');
+my $receives = q{SELECT pg_stat_clear_snapshot(), coalesce((SELECT calls FROM pg_stat_user_functions
+                  WHERE funcname = '_citus_receive_catalog'), 0)};
+sub receives { my ($n) = $w1->safe_psql('postgres', $receives) =~ /\|(\d+)$/; return $n; }
+my $r0 = receives();
+$coord->safe_psql('postgres', q{
+SET ROLE payments_team;
+BEGIN;
+SELECT meshpg.grant_access('payments.accounts', 'analyst_late');
+SELECT meshpg.grant_access('payments.transactions', 'analyst_late');
+SELECT meshpg.revoke_access('payments.transactions', 'analyst_late');
+SELECT meshpg.revoke_access('payments.accounts', 'analyst_late');
+SELECT meshpg.grant_access('payments.accounts', 'analyst_late');
+COMMIT;});
+is(receives() - $r0, 1, 'five catalog changes in one transaction: the worker receives the catalog once');
+($ret, $out) = as($w1, 'analyst_late', 'SELECT count(*), min(customer_email) FROM payments.accounts');
+is($out, '100|*****@example.com', 'and governs with it');
+
+# a change rolled back never reaches the workers; a revocation does, at commit
+$coord->safe_psql('postgres', q{
+SET ROLE payments_team;
+BEGIN;
+SELECT meshpg.grant_access('payments.accounts', 'analyst_none');
+ROLLBACK;
+SELECT meshpg.revoke_access('payments.accounts', 'analyst_late');});
+for my $n ($w1, $w2)
+{
+	($ret, $out, $err) = as($n, 'analyst_none', 'SELECT count(*) FROM payments.accounts');
+	isnt($ret, 0, $n->name . ': a grant rolled back on the coordinator gives nothing on the worker');
+	($ret, $out, $err) = as($n, 'analyst_late', 'SELECT count(*) FROM payments.accounts');
+	like($err, qr/permission denied|holds no meshpg access grant/, $n->name . ': a committed revocation holds on the worker');
+}
+
 done_testing();
