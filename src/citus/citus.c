@@ -392,13 +392,28 @@ mesh_citus_workers_have_purpose(const char *purpose)
 void
 mesh_citus_executor_end(QueryDesc *query, MeshHookStep next)
 {
-	bool		sync = false;
+	uint32		sync = 0;
 	ListCell   *lc;
 
 	foreach(lc, query->plannedstmt->invalItems)
-		sync |= ((PlanInvalItem *) lfirst(lc))->cacheId == MESH_MARK_CITUS_SYNC;
+		if (((PlanInvalItem *) lfirst(lc))->cacheId == MESH_MARK_CITUS_SYNC)
+			sync = Max(sync, ((PlanInvalItem *) lfirst(lc))->hashValue);
 	mesh_next_executor_end(query, next);
-	if (sync && mesh_catalog() != NULL && mesh_citus_active() && citus.local_group() == 0)
+	if (sync == MESH_CITUS_TOPOLOGY && mesh_citus_active() && citus.local_group() == 0)
+	{
+		/*
+		 * A table that is no product distributed (a consumer's own): no
+		 * send, but one after commit if the transaction registers it.
+		 */
+		if (!sync_callback_registered)
+		{
+			RegisterXactCallback(sync_xact_callback, NULL);
+			sync_callback_registered = true;
+		}
+		topology_in_xact = true;
+	}
+	else if (sync == MESH_CITUS_TOPOLOGY_SEND && mesh_catalog() != NULL &&
+			 mesh_citus_active() && citus.local_group() == 0)
 	{
 		bool		pushed = !ActiveSnapshotSet();
 

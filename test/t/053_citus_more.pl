@@ -225,6 +225,14 @@ is(receives() - $r0, 1, 'five catalog changes in one transaction: the worker rec
 ($ret, $out) = as($w1, 'analyst_late', 'SELECT count(*), min(customer_email) FROM payments.accounts');
 is($out, '100|*****@example.com', 'and governs with it');
 
+# a consumer distributing a table of its own sends no catalog
+$r0 = receives();
+($ret, $out, $err) = as($coord, 'analyst_eu', q{
+CREATE TABLE analyst.mine (id bigint PRIMARY KEY);
+SELECT create_distributed_table('analyst.mine', 'id', shard_count => 2);});
+is($ret, 0, 'a consumer distributes a table of its own') or diag $err;
+is(receives() - $r0, 0, 'and no catalog is sent for it');
+
 # a change rolled back never reaches the workers; a revocation does, at commit
 $coord->safe_psql('postgres', q{
 SET ROLE payments_team;

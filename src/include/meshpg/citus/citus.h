@@ -16,6 +16,13 @@
  * ExecutorEnd step reads it).
  */
 #define MESH_MARK_CITUS_SYNC	(-1008)
+/*
+ * Its value: the call changes the cluster's tables (the catalog is sent
+ * after commit if the transaction sends it at all), or needs the catalog
+ * sent now as well (a product distributed, a node added).
+ */
+#define MESH_CITUS_TOPOLOGY			1
+#define MESH_CITUS_TOPOLOGY_SEND	2
 
 /* Citus is preloaded and created in this database. */
 extern bool mesh_citus_active(void);
