@@ -23,8 +23,12 @@
 #
 # Needs Citus installed in our PostgreSQL (scripts/test.sh builds it from
 # ../shared/vendor; so does this script when it is missing).
+#   C3 the catalog re-sent on a large catalog: BENCH_CATALOG more products
+#      (default 2000; 0 skips it), then meshpg.citus_sync() and one catalog
+#      change (grant_access) timed, beside the same with the small catalog.
+#
 # Environment: BENCH_ROWS (1000000), BENCH_SECONDS (10), BENCH_REPEAT (2),
-# BENCH_CLIENTS (2), BENCH_RUNS (5), BENCH_SKIP_BUILD=1 to use the meshpg
+# BENCH_CLIENTS (2), BENCH_RUNS (5), BENCH_CATALOG (2000), BENCH_SKIP_BUILD=1 to use the meshpg
 # already installed.
 
 set -eu -o pipefail
@@ -282,6 +286,88 @@ for mode in simple prepared; do
     done
 done
 
+# --- C3: the catalog re-sent on a large catalog ---
+# BENCH_CATALOG products (small tables that exist on every node, so the
+# workers keep every product and its policies), registered with the
+# catalog's triggers off (session_replication_role = replica: no send per
+# registration while building), then sent once.  Timed, each a median of
+# BENCH_RUNS: meshpg.citus_sync() (one whole send), and one catalog change
+# that a domain team makes (grant_access, one statement), at this size and,
+# for comparison, before the products were added.
+catalog_change_ms() {   # -> median ms of RUNS grant/revoke pairs, one statement each
+    local f=$CTMP/c3_change.sql i
+    {
+        echo '\timing on'
+        for ((i = 0; i < RUNS; i++)); do
+            echo "\\echo @@ grant"
+            echo "SELECT meshpg.grant_access('bench_dom.tx', 'bench_c3');"
+            echo "\\echo @@ revoke"
+            echo "SELECT meshpg.revoke_access('bench_dom.tx', 'bench_c3');"
+        done
+    } | put "$f"
+    psql_on coord bench_owner -At -o /dev/null -f - <"$f" >"$CTMP/c3_change.out" 2>&1 ||
+        { cat "$CTMP/c3_change.out" >&2; return 1; }
+    awk '/^@@ grant/ { t = 1; next } /^@@/ { t = 0; next } /^Time: / && t { print $2 }' "$CTMP/c3_change.out" | median
+}
+sync_ms() {   # -> median ms of RUNS meshpg.citus_sync()
+    local i
+    { echo '\timing on'; for ((i = 0; i < RUNS; i++)); do echo 'SELECT meshpg.citus_sync();'; done; } |
+        put "$CTMP/c3_sync.sql"
+    psql_on coord postgres -At -o /dev/null -f - <"$CTMP/c3_sync.sql" >"$CTMP/c3_sync.out" 2>&1 ||
+        { cat "$CTMP/c3_sync.out" >&2; return 1; }
+    awk '/^Time: / { print $2 }' "$CTMP/c3_sync.out" | median
+}
+CATALOG=${BENCH_CATALOG:-2000}
+case $CATALOG in '' | *[!0-9]*) meshpg_err "BENCH_CATALOG must be a whole number"; exit 1 ;; esac
+if [ "$CATALOG" -gt 0 ]; then
+    psql_on coord postgres -c 'CREATE ROLE bench_c3 LOGIN'
+    C3_SMALL_N=$(psql_on coord postgres -At -c 'SELECT count(*) FROM meshpg.cat_product')
+    meshpg_log "C3: catalog sends with $C3_SMALL_N products"
+    C3_SMALL_SYNC=$(sync_ms)
+    C3_SMALL_CHANGE=$(catalog_change_ms)
+    meshpg_log "C3: adding $CATALOG products (tables on every node, registered without sending)"
+    t0=$(date +%s)
+    # the domain makes its schema (on the coordinator); the tables are made
+    # on every node, owned by the domain's owner, without Citus
+    psql_on coord postgres -o /dev/null \
+        -c "SELECT meshpg.create_domain('bench_c3', 'bench_owner', description => 'Catalog size benchmark')"
+    for n in "${NODES[@]}"; do
+        psql_on "$n" postgres -o /dev/null -v n="$CATALOG" <<'SQL'
+SET citus.enable_ddl_propagation = off;
+SET client_min_messages = warning;
+CREATE SCHEMA IF NOT EXISTS bench_c3;
+SELECT format('CREATE TABLE IF NOT EXISTS bench_c3.t%s (id bigint, email text, region text)', g)
+  FROM generate_series(1, :n) g \gexec
+SELECT format('ALTER TABLE bench_c3.t%s OWNER TO bench_owner', g) FROM generate_series(1, :n) g \gexec
+SQL
+    done
+    psql_on coord postgres -o /dev/null -v n="$CATALOG" <<'SQL'
+SET client_min_messages = warning;
+SET session_replication_role = replica;
+SET ROLE bench_owner;
+SELECT meshpg.register_product('bench_c3', 't' || g, 'bench_c3.t' || g, description => 'Product ' || g)
+  FROM generate_series(1, :n) g;
+SELECT meshpg.tag_column('bench_c3.t' || g, 'email', 'email') FROM generate_series(1, :n) g;
+SELECT meshpg.tag_column('bench_c3.t' || g, 'region', 'geo') FROM generate_series(1, :n) g;
+SELECT meshpg.publish('bench_c3.t' || g) FROM generate_series(1, :n) g;
+SELECT meshpg.grant_access('bench_c3.t' || g, 'bench_consumer') FROM generate_series(1, :n) g;
+RESET ROLE;
+RESET session_replication_role;
+SELECT meshpg.citus_sync();
+SQL
+    meshpg_log "C3: added in $(( $(date +%s) - t0 )) s"
+    C3_N=$(psql_on coord postgres -At -c 'SELECT count(*) FROM meshpg.cat_product')
+    C3_W=$(psql_on w1 postgres -At -c 'SELECT count(*) FROM meshpg.cat_product')
+    [ "$C3_W" = "$C3_N" ] || { meshpg_err "C3: worker w1 knows $C3_W products of $C3_N"; exit 1; }
+    C3_BYTES=$(psql_on coord postgres -At -c 'SELECT length(meshpg._citus_catalog_payload()::text)')
+    meshpg_log "C3: catalog sends with $C3_N products ($C3_BYTES bytes)"
+    C3_SYNC=$(sync_ms)
+    C3_CHANGE=$(catalog_change_ms)
+    # still governed at that size
+    got=$(psql_on w1 bench_consumer -At -c 'SELECT count(*), min(email) FROM bench_dom.tx WHERE id = 3')
+    case $got in 1\|\*\*\*\*\*@example.com) ;; *) meshpg_err "C3: the consumer on w1 got '$got'"; exit 1 ;; esac
+fi
+
 # --- report ---
 f1() { awk -v v="$1" 'BEGIN { printf "%.1f", v }'; }
 line() { printf '  %-66s %12s %12s\n' "$@"; }
@@ -319,6 +405,14 @@ rline "ratio meshpg / minimum" "target >= 0.9" "$c2_s $(verdict "$c2_s" '>=' 0.9
 rline "ratio hand-written / minimum" "(information)" "$h2_s" "$h2_p"
 rline "ratio meshpg / raw" "(information)" "$r2_s" "$r2_p"
 echo
+if [ "$CATALOG" -gt 0 ]; then
+    echo "C3 the governance catalog re-sent to the workers, median ms of $RUNS (2 workers)"
+    line "" "$C3_SMALL_N products" "$C3_N products"
+    line "meshpg.citus_sync(): the whole catalog, once" "$(f1 "$C3_SMALL_SYNC")" "$(f1 "$C3_SYNC")"
+    line "one catalog change (grant_access, which sends it)" "$(f1 "$C3_SMALL_CHANGE")" "$(f1 "$C3_CHANGE")"
+    line "payload at $C3_N products (bytes)" "" "$C3_BYTES"
+    echo
+fi
 echo "Where the work is done: the coordinator routes; each worker masks and filters its shards for the"
 echo "consumer (meshpg's planner hook there), so the minimum's typed-in filter and mask calls and the"
 echo "product run the same expressions on the same nodes."

@@ -62,7 +62,9 @@ declare -A FROM=(
     [minimum]="SELECT $MIN_COLS FROM raw.customers WHERE region = 'EU' AND id ="
     [nohist]="SELECT $COLS FROM bench_dom.customers WHERE id ="
 )
-VARIANTS=(raw meshpg minimum nohist)
+# BENCH_VARIANTS, BENCH_MODES: some of them only (for a quick profile)
+read -r -a VARIANTS <<<"${BENCH_VARIANTS:-raw meshpg minimum nohist}"
+read -r -a MODES <<<"${BENCH_MODES:-prepared simple}"
 
 # script MODE VARIANT COUNT: the statements a single-user backend reads
 script() {
@@ -92,7 +94,8 @@ instructions() {
 }
 
 declare -A PER
-for mode in prepared simple; do
+for m in prepared simple; do for v in raw meshpg minimum nohist; do PER[$m,$v]=0; done; done
+for mode in "${MODES[@]}"; do
     for v in "${VARIANTS[@]}"; do
         meshpg_log "callgrind: $mode, $v, $N lookups"
         base=$(instructions "$mode" "$v" 0)
@@ -105,7 +108,7 @@ echo
 echo "Instructions per point lookup (callgrind, single-user backend, consumer, $ROWS rows, $N lookups)"
 printf '  %-40s %12s %12s\n' "" "prepared" "simple"
 for v in "${VARIANTS[@]}"; do
-    printf '  %-40s %12s %12s\n' "$v" "${PER[prepared,$v]}" "${PER[simple,$v]}"
+    printf '  %-40s %12s %12s\n' "$v" "${PER[prepared,$v]:-}" "${PER[simple,$v]:-}"
 done
 printf '  %-40s %12s %12s\n' "meshpg / minimum (governance itself)" \
     "$(ratio "${PER[prepared,meshpg]}" "${PER[prepared,minimum]}")" \
@@ -120,3 +123,20 @@ printf '  %-40s %12s %12s\n' "meshpg / nohist (history: capture, flush)" \
     "$(ratio "${PER[prepared,meshpg]}" "${PER[prepared,nohist]}")" \
     "$(ratio "${PER[simple,meshpg]}" "${PER[simple,nohist]}")"
 echo "  (instruction counts: lower is cheaper; the single-user backend prints each row, the same for all)"
+
+# BENCH_PROFILE=1: where the governed prepared lookup spends them, by
+# function of meshpg.so (inclusive, per lookup: the run without lookups
+# subtracted, so setup and the catalog's first load drop out)
+profile() {   # FILE -> "instructions function" lines of meshpg's functions
+    callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null |
+        awk '$1 ~ /^[0-9,]+$/ { for (i = 2; i <= NF; i++) if ($i ~ /\/src\/.*\.c:/) {
+                 gsub(",", "", $1); sub(/.*\/src\//, "src/", $i); print $1, $i; next } }'
+}
+if [ "${BENCH_PROFILE:-0}" = 1 ]; then
+    echo
+    echo "Profile of meshpg, prepared (inclusive instructions per lookup, functions of meshpg.so):"
+    profile "$MESHPG_TMP/cg_prepared_meshpg_0.out" >"$MESHPG_TMP/prof0"
+    profile "$MESHPG_TMP/cg_prepared_meshpg_$N.out" >"$MESHPG_TMP/prof1"
+    awk -v n="$N" 'FNR == NR { base[$2] = $1; next } { d = ($1 - base[$2]) / n; if (d >= 30) printf "  %10d  %s\n", d, $2 }' \
+        "$MESHPG_TMP/prof0" "$MESHPG_TMP/prof1" | sort -rn | uniq | awk 'NR <= 40'
+fi

@@ -36,8 +36,12 @@
 
 #include "access/xact.h"
 #include "executor/executor.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
+#include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 
 #include "meshpg/catalog/catalog.h"
@@ -63,6 +67,13 @@ static struct
 	groupid_fn local_group;
 	send_fn send_as_owner;
 } citus = {0};
+
+/* In this transaction (see mesh_citus_sync_main) */
+static bool topology_in_xact = false;	/* a Citus topology call ran */
+static bool sent_in_xact = false;	/* the catalog was sent */
+static bool sync_callback_registered = false;
+static bool catalog_pending = false;	/* changed, not sent yet */
+static void sync_xact_callback(XactEvent event, void *arg);
 
 /* Whether the citus library is preloaded; binds its functions once. */
 static bool
@@ -185,16 +196,16 @@ governance_table(Oid relid)
 		 relid == cat->secret_rel);
 }
 
-void
-mesh_citus_catalog_changed(Oid relid)
+/*
+ * Sends the catalog to the nodes with metadata, in this transaction.  On a
+ * coordinator only (callers check).
+ */
+static void
+send_catalog(void)
 {
 	char	   *payload;
 
-	if (!governance_table(relid) || !mesh_citus_active())
-		return;
-	/* only the coordinator (group 0) is the catalog's source */
-	if (citus.local_group() != 0)
-		return;
+	catalog_pending = false;
 
 	/*
 	 * Each send replaces the workers' catalog whole, so two transactions
@@ -241,6 +252,59 @@ mesh_citus_catalog_changed(Oid relid)
 									 quote_literal_cstr(payload)));
 		AtEOXact_GUC(true, nest);
 	}
+	sent_in_xact = true;
+}
+
+/*
+ * A statement trigger on a governance table saw a change: the catalog is
+ * sent once, at commit (before Citus prepares the transaction on the
+ * workers), not once per catalog table a statement writes: registering a
+ * product writes several, and a script registering a thousand products in
+ * one transaction would send the whole catalog thousands of times.
+ * Nothing is lost by waiting: the catalog reaches a worker on the
+ * extension owner's connection, whose uncommitted rows no other
+ * connection of the transaction (each reader's own) could see anyway; the
+ * workers see the change when it commits, everywhere at once (two-phase
+ * commit), as before.
+ */
+void
+mesh_citus_catalog_changed(Oid relid)
+{
+	if (!governance_table(relid) || !mesh_citus_active())
+		return;
+	/* only the coordinator (group 0) is the catalog's source */
+	if (citus.local_group() != 0)
+		return;
+	/* refused now, not at the send: see send_catalog() */
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot change the meshpg catalog of a Citus cluster in a %s transaction",
+						IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
+				 errdetail("The catalog sent to the workers must include every change committed before it."),
+				 errhint("Change the catalog in a READ COMMITTED transaction.")));
+	if (!sync_callback_registered)
+	{
+		RegisterXactCallback(sync_xact_callback, NULL);
+		sync_callback_registered = true;
+	}
+	catalog_pending = true;
+}
+
+/* Makes a pending send, with a snapshot that sees this transaction's writes. */
+static void
+flush_catalog(void)
+{
+	bool		pushed;
+
+	if (!catalog_pending || !IsTransactionState() || mesh_catalog() == NULL)
+		return;
+	pushed = !ActiveSnapshotSet();
+	if (pushed)
+		PushActiveSnapshot(GetTransactionSnapshot());
+	send_catalog();
+	if (pushed)
+		PopActiveSnapshot();
 }
 
 PG_FUNCTION_INFO_V1(meshpg_citus_sync);
@@ -259,7 +323,9 @@ meshpg_citus_sync(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("meshpg.citus_sync() must run on the Citus coordinator"),
 				 errhint("The coordinator's catalog is the one the workers receive.")));
-	mesh_citus_catalog_changed(mesh_catalog()->product_rel);
+	if (IsolationUsesXactSnapshot())
+		mesh_citus_catalog_changed(mesh_catalog()->product_rel);	/* refuses */
+	send_catalog();
 	PG_RETURN_VOID();
 }
 
@@ -319,30 +385,131 @@ mesh_citus_workers_have_purpose(const char *purpose)
  * and the like, the nodes may hold relations (or be nodes) the catalog they
  * have does not cover: send it again.  Rows whose relation is not visible
  * to the receiving connection yet (created in this transaction on another
- * connection) are left out there, and meshpg.citus_sync() after commit
+ * connection) are left out there, and the send after commit (above)
  * completes them; until then those shards refuse reads.  An ExecutorEnd
  * step (src/hooks.c).
  */
 void
 mesh_citus_executor_end(QueryDesc *query, MeshHookStep next)
 {
-	bool		sync = false;
+	uint32		sync = 0;
 	ListCell   *lc;
 
 	foreach(lc, query->plannedstmt->invalItems)
-		sync |= ((PlanInvalItem *) lfirst(lc))->cacheId == MESH_MARK_CITUS_SYNC;
+		if (((PlanInvalItem *) lfirst(lc))->cacheId == MESH_MARK_CITUS_SYNC)
+			sync = Max(sync, ((PlanInvalItem *) lfirst(lc))->hashValue);
 	mesh_next_executor_end(query, next);
-	if (sync && mesh_catalog() != NULL && mesh_citus_active() && citus.local_group() == 0)
+	if (sync == MESH_CITUS_TOPOLOGY && mesh_citus_active() && citus.local_group() == 0)
+	{
+		/*
+		 * A table that is no product distributed (a consumer's own): no
+		 * send, but one after commit if the transaction registers it.
+		 */
+		if (!sync_callback_registered)
+		{
+			RegisterXactCallback(sync_xact_callback, NULL);
+			sync_callback_registered = true;
+		}
+		topology_in_xact = true;
+	}
+	else if (sync == MESH_CITUS_TOPOLOGY_SEND && mesh_catalog() != NULL &&
+			 mesh_citus_active() && citus.local_group() == 0)
 	{
 		bool		pushed = !ActiveSnapshotSet();
+
+		if (!sync_callback_registered)
+		{
+			RegisterXactCallback(sync_xact_callback, NULL);
+			sync_callback_registered = true;
+		}
+		topology_in_xact = true;
 
 		/* the statement's own snapshot may be gone by now */
 		if (pushed)
 			PushActiveSnapshot(GetTransactionSnapshot());
-		mesh_citus_catalog_changed(mesh_catalog()->product_rel);
+		send_catalog();
 		if (pushed)
 			PopActiveSnapshot();
 	}
+}
+
+/*
+ * The catalog again after commit.  A table distributed in a transaction
+ * (create_distributed_table, create_reference_table) exists on the workers
+ * only in that transaction's own worker connections until it commits, so
+ * the catalog the transaction sent (on the extension owner's connection)
+ * left its product out there, and the workers refuse its shards.  When a
+ * transaction that changed the cluster's topology and sent the catalog
+ * commits, a background worker ("meshpg citus sync") sends it once more.
+ * It takes the lock every send takes, which the committing transaction
+ * holds until Citus has committed it on the workers (Citus commits its
+ * prepared transactions in its commit callback, before locks are
+ * released), so what it sends is read after the tables exist everywhere.
+ * Until it has run, the shards of such a product refuse reads (fail
+ * closed); if it cannot run, meshpg.citus_sync() does the same.
+ */
+
+static void
+start_sync_worker(void)
+{
+	BackgroundWorker worker = {0};
+	BackgroundWorkerHandle *handle;
+
+	snprintf(worker.bgw_name, BGW_MAXLEN, "meshpg citus sync");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "meshpg citus sync");
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "meshpg");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "mesh_citus_sync_main");
+	worker.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
+	worker.bgw_notify_pid = 0;
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start the meshpg citus sync worker: no background worker slot is free"),
+				 errdetail("The workers refuse reads of a product distributed in this transaction until the catalog is sent again."),
+				 errhint("Run SELECT meshpg.citus_sync() on the coordinator, or raise max_worker_processes.")));
+}
+
+static void
+sync_xact_callback(XactEvent event, void *arg)
+{
+	/*
+	 * The catalog changed in this transaction: sent now, before Citus
+	 * prepares the transaction on the workers (its callback runs after
+	 * this one, which was registered after it).  Deferred triggers and
+	 * portals closed at commit have run.
+	 */
+	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE) &&
+		catalog_pending)
+		flush_catalog();
+	if (event == XACT_EVENT_COMMIT && topology_in_xact && sent_in_xact)
+		start_sync_worker();
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		topology_in_xact = sent_in_xact = catalog_pending = false;
+}
+
+/* The background worker's entry point: one send, then exit. */
+void
+mesh_citus_sync_main(Datum arg)
+{
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), InvalidOid, 0);
+	pgstat_report_appname("meshpg citus sync");
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "meshpg citus sync");
+	if (mesh_catalog() != NULL && mesh_citus_active() && citus.local_group() == 0)
+		send_catalog();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	proc_exit(0);
 }
 
 /*

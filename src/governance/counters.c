@@ -244,59 +244,66 @@ hide(Relation rel, QueryDesc *query)
 }
 
 /*
- * Stops counting relation relid (which the statement does not open itself)
+ * Stops counting rel (opened here, under the transaction's resource owner)
  * for query, holding it open until the statement ends: a relation whose
  * relcache entry were dropped and built again meanwhile would count again.
  * The reference belongs to the transaction's resource owner, not to the
  * statement's: a statement that fails never reaches ExecutorEnd, and its
  * entries are released later (at the end of the transaction, or by a
  * later statement whose QueryDesc has its address), when the statement's
- * owner may be gone.
+ * owner may be gone.  Returns whether rel is kept (else it was closed).
  */
-static void
-hide_opened(Oid relid, QueryDesc *query)
+static bool
+hide_opened(Relation rel, QueryDesc *query)
 {
-	ResourceOwner save = CurrentResourceOwner;
-	Relation	rel;
-
-	if (TopTransactionResourceOwner == NULL)
-		return;
-	CurrentResourceOwner = TopTransactionResourceOwner;
-	rel = try_relation_open(relid, AccessShareLock);
-	if (rel != NULL)
+	if (hide(rel, query))
 	{
-		if (hide(rel, query))
-			hidden[nhidden - 1].opened = rel;
-		else
-			relation_close(rel, NoLock);
+		hidden[nhidden - 1].opened = rel;
+		return true;
 	}
-	CurrentResourceOwner = save;
+	relation_close(rel, NoLock);
+	return false;
 }
 
 /*
  * The TOAST relation of rel and its index.  A row policy that reads a
  * long value of a hidden row (a function, a LIKE) fetches it from there:
  * its counters would tell that the row exists.
+ *
+ * They are opened without a lock of their own: the statement holds rel
+ * locked, and a TOAST relation is only replaced or dropped under a lock on
+ * its table that conflicts with that one.  This runs for every filtered
+ * statement, and a lock taken and released on each TOAST relation and
+ * index was most of what hiding cost a point lookup.
  */
 static void
 hide_toast(Relation rel, QueryDesc *query)
 {
 	Oid			toastrelid = rel->rd_rel->reltoastrelid;
+	ResourceOwner save = CurrentResourceOwner;
 	Relation	toast;
-	List	   *indexes;
 	ListCell   *lc;
 
-	if (!OidIsValid(toastrelid))
+	if (!OidIsValid(toastrelid) || TopTransactionResourceOwner == NULL)
 		return;
-	hide_opened(toastrelid, query);
-	toast = try_relation_open(toastrelid, AccessShareLock);
-	if (toast == NULL)
-		return;
-	indexes = RelationGetIndexList(toast);
-	relation_close(toast, NoLock);
-	foreach(lc, indexes)
-		hide_opened(lfirst_oid(lc), query);
-	list_free(indexes);
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	toast = try_relation_open(toastrelid, NoLock);
+	if (toast != NULL)
+	{
+		/* a copy: opening an index may rebuild the TOAST relation's entry */
+		List	   *indexes = RelationGetIndexList(toast);
+
+		foreach(lc, indexes)
+		{
+			Relation	index = try_relation_open(lfirst_oid(lc), NoLock);
+
+			if (index != NULL)
+				(void) hide_opened(index, query);
+		}
+		list_free(indexes);
+		(void) hide_opened(toast, query);
+	}
+	CurrentResourceOwner = save;
 }
 
 

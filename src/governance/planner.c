@@ -68,8 +68,9 @@ typedef struct GovernContext
 	List	   *marks;			/* reads let through on a grant: relid, user */
 	Oid			hash;			/* meshpg.mask_hash */
 	bool		calls_hash;		/* and the query calls it outside a policy */
-	bool		citus_topology;	/* calls a Citus function after which the
-								 * nodes need the catalog again */
+	int			citus_topology; /* calls a Citus function that changes the
+								 * cluster's tables or nodes:
+								 * MESH_CITUS_TOPOLOGY(_SEND), citus.h */
 	TimestampTz valid_until;	/* the earliest of the rules' */
 	List	   *applied;		/* MESH_MARK_POLICY_* items */
 	bool		contain;		/* a policy may raise errors with raw values */
@@ -864,18 +865,34 @@ check_citus_call(FuncExpr *call, GovernContext *ctx)
 					 errmsg("cannot run %s() on the table of data product \"%s\"", name,
 							product->qualname),
 					 errdetail("Citus converts a table by creating a new one and dropping the old, which would leave the product without its relation."),
-					 errhint("Unregister the product (meshpg.unregister_product), convert the table, and register it again; for a published product, publish a new major version on a new table with meshpg.publish_version().")));
+					 errhint("To change the shard count, split shards with citus_split_shard_by_split_points(); to change colocation, use update_distributed_table_colocation(): both keep the table.  For other conversions, unregister a draft (meshpg.unregister_product), convert and register it again; publish a new major version of a published product on a new table (meshpg.publish_version()).")));
 	}
 	else if (strcmp(name, "create_distributed_table") == 0 ||
 			 strcmp(name, "create_distributed_table_concurrently") == 0 ||
 			 strcmp(name, "create_reference_table") == 0 ||
-			 strcmp(name, "citus_add_local_table_to_metadata") == 0 ||
-			 strcmp(name, "citus_add_node") == 0 ||
+			 strcmp(name, "citus_add_local_table_to_metadata") == 0)
+	{
+		Node	   *arg = call->args != NIL ? linitial(call->args) : NULL;
+
+		/*
+		 * Distributing a table that is not a product (a consumer's own)
+		 * needs no send now: if the transaction registers it later, that
+		 * change is sent, and again after commit (citus.c).  Any other
+		 * argument (a product, or a table not given as a constant) sends.
+		 */
+		if (arg != NULL && IsA(arg, Const) && !((Const *) arg)->constisnull &&
+			((Const *) arg)->consttype == REGCLASSOID &&
+			mesh_product_by_relid(DatumGetObjectId(((Const *) arg)->constvalue)) == NULL)
+			ctx->citus_topology = Max(ctx->citus_topology, MESH_CITUS_TOPOLOGY);
+		else
+			ctx->citus_topology = MESH_CITUS_TOPOLOGY_SEND;
+	}
+	else if (strcmp(name, "citus_add_node") == 0 ||
 			 strcmp(name, "master_add_node") == 0 ||
 			 strcmp(name, "citus_activate_node") == 0 ||
 			 strcmp(name, "start_metadata_sync_to_node") == 0 ||
 			 strcmp(name, "citus_set_coordinator_host") == 0)
-		ctx->citus_topology = true;
+		ctx->citus_topology = MESH_CITUS_TOPOLOGY_SEND;
 }
 
 static bool
@@ -1184,7 +1201,7 @@ mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 		PlanInvalItem *item = makeNode(PlanInvalItem);
 
 		item->cacheId = MESH_MARK_CITUS_SYNC;
-		item->hashValue = 0;
+		item->hashValue = (uint32) ctx.citus_topology;
 		result->invalItems = lappend(result->invalItems, item);
 	}
 

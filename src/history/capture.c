@@ -388,6 +388,27 @@ target_of(QueryDesc *query, char command)
 		return mesh_lineage_utility_target(command);
 	if (command != 's' && stmt->resultRelations != NIL)
 		return rt_fetch(linitial_int(stmt->resultRelations), stmt->rtable)->relid;
+
+	/*
+	 * A plan without a ModifyTable node writes through a custom scan: Citus
+	 * runs INSERT ... SELECT into a distributed table (pushed down to the
+	 * shards, or repartitioned) that way, and leaves resultRelations empty.
+	 * Its range table still has the target first among the entries it
+	 * checks INSERT or UPDATE privileges on.
+	 */
+	if (command == 'i' || command == 'u' || command == 'm')
+	{
+		ListCell   *lc;
+
+		foreach(lc, stmt->rtable)
+		{
+			RangeTblEntry *rte = lfirst(lc);
+
+			if (rte->rtekind == RTE_RELATION &&
+				(rte->requiredPerms & (ACL_INSERT | ACL_UPDATE)) != 0)
+				return rte->relid;
+		}
+	}
 	return InvalidOid;
 }
 

@@ -10,6 +10,11 @@
  * state committed anywhere (a shared generation counter) or the catalog
  * changed.  Freshness by last change is judged live, from the shared change
  * table, so a product that went stale since its last evaluation is caught.
+ *
+ * On a Citus worker the SLOs are the coordinator's copy, sent with the
+ * catalog whenever a measurement changes a status (sql/1.4/15-citus.sql):
+ * a reader connecting to the worker is gated by the last measurement, live
+ * freshness included (the worker's change table sees its shards only).
  */
 #include "postgres.h"
 
@@ -17,6 +22,9 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "commands/trigger.h"
+#include "executor/tuptable.h"
+#include "utils/datum.h"
+#include "utils/tuplestore.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -26,11 +34,13 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "meshpg/citus/citus.h"
 #include "meshpg/governance/governance.h"
 #include "meshpg/meshpg.h"
 #include "meshpg/slo/slo.h"
 
 PG_FUNCTION_INFO_V1(meshpg_slo_changed);
+PG_FUNCTION_INFO_V1(meshpg_citus_slo_changed);
 PG_FUNCTION_INFO_V1(meshpg_may_read_product);
 
 typedef enum
@@ -110,6 +120,7 @@ load_gate(void)
 	HeapTuple	tup;
 	HASHCTL		ctl;
 	uint64		generation;
+	bool		on_worker = mesh_citus_is_worker();
 
 	generation = sh ? pg_atomic_read_u64(&sh->state_generation) : 0;
 	if (gate_cxt == NULL)
@@ -153,7 +164,7 @@ load_gate(void)
 		column = strcmp(kind, "freshness") == 0 ? spec_text(spec, "column") : NULL;
 		/* Only a breach, or a live check, needs remembering. */
 		if ((met_null || DatumGetBool(met)) &&
-			!(strcmp(kind, "freshness") == 0 && column == NULL))
+			!(strcmp(kind, "freshness") == 0 && column == NULL && !on_worker))
 			continue;
 
 		old = MemoryContextSwitchTo(gate_cxt);
@@ -174,7 +185,11 @@ load_gate(void)
 																   ObjectIdGetDatum(InvalidOid),
 																   Int32GetDatum(-1)));
 
-			check->live = column == NULL;
+			/*
+			 * A Citus worker judges by the coordinator's last measurement:
+			 * its own change table sees only the writes to its shards.
+			 */
+			check->live = column == NULL && !on_worker;
 			check->max_age_us = iv->time + (int64) iv->day * USECS_PER_DAY +
 				(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
 			check->target = psprintf("age at most %s", age);
@@ -278,6 +293,78 @@ meshpg_slo_changed(PG_FUNCTION_ARGS)
 				 errmsg("meshpg._slo_changed() must be called as a trigger")));
 	gate_stale = true;
 	mesh_slo_state_changed();
+	PG_RETURN_POINTER(NULL);
+}
+
+/*
+ * Whether the rows of an UPDATE's transition tables differ in what a
+ * worker's gate decides on: which SLO, of which product and kind, met or
+ * not.  A measurement that leaves every status as it was changes nothing.
+ */
+static bool
+gate_state_changed(TriggerData *trigdata)
+{
+	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
+	TupleTableSlot *o = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	TupleTableSlot *n = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	bool		changed = false;
+
+	/*
+	 * The tables hold the updated rows in the same order (one entry per
+	 * row updated, old and new side by side).
+	 */
+	tuplestore_rescan(trigdata->tg_oldtable);
+	tuplestore_rescan(trigdata->tg_newtable);
+	while (!changed)
+	{
+		bool		have_o = tuplestore_gettupleslot(trigdata->tg_oldtable, true, false, o);
+		bool		have_n = tuplestore_gettupleslot(trigdata->tg_newtable, true, false, n);
+		static const AttrNumber keys[] = {1, Anum_slo_product_id, Anum_slo_kind,
+		Anum_slo_spec, Anum_slo_last_met};
+
+		if (have_o != have_n)
+			changed = true;
+		if (!have_o || !have_n)
+			break;
+		for (int k = 0; k < (int) lengthof(keys) && !changed; k++)
+		{
+			bool		onull;
+			bool		nnull;
+			Datum		ov = slot_getattr(o, keys[k], &onull);
+			Datum		nv = slot_getattr(n, keys[k], &nnull);
+			Form_pg_attribute att = TupleDescAttr(desc, keys[k] - 1);
+
+			changed = onull != nnull ||
+				(!onull && !datumIsEqual(ov, nv, att->attbyval, att->attlen));
+		}
+	}
+	ExecDropSingleTupleTableSlot(o);
+	ExecDropSingleTupleTableSlot(n);
+	return changed;
+}
+
+/*
+ * Statement triggers on meshpg.cat_slo (sql/1.4/15-citus.sql): on a Citus
+ * coordinator, the workers' read gates learn a status that changed (or an
+ * SLO dropped) in the transaction that changed it, with the catalog.
+ */
+Datum
+meshpg_citus_slo_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	const MeshCatalog *cat = mesh_catalog();
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("meshpg._citus_slo_changed() must be called as a trigger")));
+	if (cat == NULL || !mesh_citus_active() || mesh_citus_is_worker())
+		PG_RETURN_POINTER(NULL);
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) &&
+		trigdata->tg_oldtable != NULL && trigdata->tg_newtable != NULL &&
+		!gate_state_changed(trigdata))
+		PG_RETURN_POINTER(NULL);
+	mesh_citus_catalog_changed(cat->product_rel);
 	PG_RETURN_POINTER(NULL);
 }
 

@@ -307,15 +307,17 @@ ok(!leaks($out . $err) && $out =~ /^1000\|0\|\*{5}/ && $out !~ /^\d+\|[1-9]/m, '
   or diag "$out\n$err";
 
 # --- the catalog a consumer's statement sends: Citus's logging of remote commands ---
-# create_distributed_table() of the consumer's own table is followed by a
-# send of the governance catalog (with the hash key) on a connection of the
-# extension owner; citus.log_remote_commands is the consumer's to set.
+# create_distributed_table() of the consumer's own table, named other than
+# by a constant, is followed by a send of the governance catalog (with the
+# hash key) on a connection of the extension owner (a constant that names
+# no product sends nothing); citus.log_remote_commands is the consumer's
+# to set.  A catalog change is sent at commit, with the setting still on.
 my $key = $coord->safe_psql('postgres', q{SELECT encode(hmac_key, 'hex') FROM meshpg.cat_secret});
 ($ret, $out, $err) = as($coord, 'analyst_eu', q{
 SET citus.log_remote_commands = on;
 SET client_min_messages = debug5;
 CREATE TABLE sandbox.spy (id bigint);
-SELECT create_distributed_table('sandbox.spy', 'id');});
+SELECT create_distributed_table(t, 'id') FROM (VALUES ('sandbox.spy'::regclass)) v(t);});
 unlike($err, qr/\Q$key\E|hmac|_citus_receive_catalog/i,
 	'a consumer\'s create_distributed_table() does not show it the catalog sent to the workers, nor the hash key');
 ($ret, $out, $err) = as($coord, 'payments_team', q{

@@ -16,6 +16,13 @@
  * ExecutorEnd step reads it).
  */
 #define MESH_MARK_CITUS_SYNC	(-1008)
+/*
+ * Its value: the call changes the cluster's tables (the catalog is sent
+ * after commit if the transaction sends it at all), or needs the catalog
+ * sent now as well (a product distributed, a node added).
+ */
+#define MESH_CITUS_TOPOLOGY			1
+#define MESH_CITUS_TOPOLOGY_SEND	2
 
 /* Citus is preloaded and created in this database. */
 extern bool mesh_citus_active(void);
@@ -35,7 +42,10 @@ extern bool mesh_citus_internal_backend(void);
 /* Whether relid's name could name a shard (ends in _<digits>). */
 extern bool mesh_citus_shard_like_name(Oid relid);
 
-/* A catalog table changed: send the catalog to the nodes with metadata. */
+/*
+ * A catalog table changed: the catalog is sent to the nodes with metadata
+ * at commit, once per transaction.
+ */
 extern void mesh_citus_catalog_changed(Oid relid);
 
 /*
@@ -43,6 +53,9 @@ extern void mesh_citus_catalog_changed(Oid relid);
  * = purpose (SET LOCAL, carried by citus.propagate_set_commands = 'local').
  */
 extern bool mesh_citus_workers_have_purpose(const char *purpose);
+
+/* Background worker: sends the catalog after a topology change commits. */
+extern PGDLLEXPORT void mesh_citus_sync_main(Datum arg);
 
 /* What the catalog asks of the cluster (registered from src/hooks.c). */
 extern const MeshClusterOps mesh_citus_cluster_ops;
