@@ -32,6 +32,7 @@ LAYERS=(
     "governance"                 # enforcement: planner, executor, statistics, functions, COPY
     "registry contract slo"      # the SQL surface: domains, products, grants, DDL guards; contracts,
                                  # descriptors; SLOs (declaration, evaluation, change tracking, the gate)
+    "ports"                      # output ports: the governed change streams (logical decoding plugin)
     "lineage"                    # lineage: derivation, graph, tag propagation
     "history"                    # the access history (records lineage as it captures)
     "worker"                     # the background worker (SLO scheduler, history flush)

@@ -21,6 +21,7 @@
 #include "meshpg/history/history.h"
 #include "meshpg/hooks.h"
 #include "meshpg/meshpg.h"
+#include "meshpg/ports/ports.h"
 #include "meshpg/citus/citus.h"
 
 PG_MODULE_MAGIC;
@@ -58,6 +59,7 @@ _PG_init(void)
 	mesh_slo_init();			/* settings, transaction callbacks, read gate */
 	mesh_worker_init();			/* settings, the launcher */
 	mesh_define_history_settings();
+	mesh_ports_init();			/* meshpg.port_max_lag */
 
 	MarkGUCPrefixReserved("meshpg");
 

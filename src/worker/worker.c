@@ -36,6 +36,7 @@
 
 #include "meshpg/history/history.h"
 #include "meshpg/meshpg.h"
+#include "meshpg/ports/ports.h"
 #include "meshpg/slo/slo.h"
 #include "meshpg/worker/worker.h"
 
@@ -48,6 +49,8 @@ PG_FUNCTION_INFO_V1(meshpg_worker_tasks);
 static const MeshTask mesh_worker_tasks[] = {
 	{"slo_schedule", mesh_slo_schedule_task, false},
 	{"history_flush", mesh_history_flush_task, true},
+	/* output ports: suspend those past meshpg.port_max_lag, drop orphaned slots */
+	{"ports_watch", mesh_ports_watch_task, false},
 	{NULL, NULL, false}
 };
 
