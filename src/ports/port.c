@@ -46,6 +46,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/pg_lsn.h"
 #include "utils/regproc.h"
@@ -54,6 +55,7 @@
 
 #include "meshpg/catalog/catalog.h"
 #include "meshpg/catalog/sqlcall.h"
+#include "meshpg/events/events.h"
 #include "meshpg/governance/governance.h"
 #include "meshpg/policy/policy.h"
 #include "meshpg/ports/ports.h"
@@ -511,13 +513,28 @@ drop_slot_if_idle(const char *slot)
  * Events (the mesh events of doc/events.md, when the backbone is there)
  * ---------------------------------------------------------------------- */
 
+/*
+ * One event of the mesh (names and reasons only, never a row's value): its
+ * subject is the product, its data the port and its consumer.
+ */
 static void
-port_event(const char *type, const char *port, const char *product, const char *reason)
+port_event(const char *type, const char *port, const char *product, Oid consumer,
+		   const char *reason)
 {
-	(void) type;
-	(void) port;
-	(void) product;
-	(void) reason;
+	StringInfoData data;
+
+	initStringInfo(&data);
+	appendStringInfoString(&data, "{\"port\":");
+	escape_json(&data, port);
+	appendStringInfoString(&data, ",\"consumer\":");
+	escape_json(&data, GetUserNameFromId(consumer, true) ? GetUserNameFromId(consumer, true) : "");
+	if (reason)
+	{
+		appendStringInfoString(&data, ",\"reason\":");
+		escape_json(&data, reason);
+	}
+	appendStringInfoChar(&data, '}');
+	mesh_event_emit(type, product, data.data);
 }
 
 /* ----------------------------------------------------------------------
@@ -669,7 +686,7 @@ store_compiled(const PortRow *port, const PortCompiled *c, bool resume)
 				  args, nulls);
 	if (SPI_processed > 0 && strcmp(state, port->state) != 0)
 		port_event(strcmp(state, "active") == 0 ? "meshpg.port.resumed" : "meshpg.port.suspended",
-				   port->name, port->product_name, reason);
+				   port->name, port->product_name, port->consumer, reason);
 	return strcmp(state, "active") == 0;
 }
 
@@ -838,7 +855,7 @@ meshpg_create_output_port(PG_FUNCTION_ARGS)
 					  11, (Oid[]) {TEXTOID, INT8OID, OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
 						  TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID},
 					  args, nulls);
-		port_event("meshpg.port.created", name, c.product_name, NULL);
+		port_event("meshpg.port.created", name, c.product_name, consumer, NULL);
 	}
 	PG_CATCH();
 	{
@@ -866,7 +883,7 @@ meshpg_drop_output_port(PG_FUNCTION_ARGS)
 				  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(port.id)}, NULL);
 	/* a slot being streamed goes when its reader stops (the worker) */
 	drop_slot_if_idle(port.slot);
-	port_event("meshpg.port.dropped", port.name, port.product_name, NULL);
+	port_event("meshpg.port.dropped", port.name, port.product_name, port.consumer, NULL);
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();
 }
@@ -1102,7 +1119,7 @@ mesh_ports_watch_task(void)
 			mesh_spi_exec("UPDATE meshpg.cat_port SET state = 'suspended', reason = $2 WHERE id = $1",
 						  2, (Oid[]) {INT8OID, TEXTOID},
 						  (Datum[]) {Int64GetDatum(port.id), CStringGetTextDatum(reason)}, NULL);
-			port_event("meshpg.port.suspended", port.name, port.product_name, reason);
+			port_event("meshpg.port.suspended", port.name, port.product_name, port.consumer, reason);
 		}
 		/* the slots of ports suspended for lag, once no one streams them */
 		mesh_spi_exec("SELECT pg_catalog.pg_drop_replication_slot(s.slot_name) "
