@@ -36,6 +36,9 @@ CREATE TABLE meshpg.cat_port (
     CHECK (name ~ '^[a-z][a-z0-9_]{0,47}$')
 ) WITH (user_catalog_table = true);
 ALTER SEQUENCE meshpg.cat_port_id_seq OWNED BY meshpg.cat_port.id;
+-- a port's stream tells its consumer what changed in its row (suspended,
+-- resumed, ended): the plugin compares the old row with the new one
+ALTER TABLE meshpg.cat_port REPLICA IDENTITY FULL;
 SELECT pg_catalog.pg_extension_config_dump('meshpg.cat_port', '');
 SELECT pg_catalog.pg_extension_config_dump('meshpg.cat_port_id_seq', '');
 REVOKE ALL ON meshpg.cat_port FROM PUBLIC;

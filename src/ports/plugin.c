@@ -485,23 +485,34 @@ port_row_changed(LogicalDecodingContext *ctx, PortState *st, ReorderBufferTXN *t
 		char	   *slot = newt ? text_attr(newt, desc, Anum_cat_port_slot_name) : NULL;
 		char	   *state;
 		char	   *rules;
+		char	   *was_state = st->found ? st->state : NULL;
+		char	   *was_rules = st->found ? st->rules_text : NULL;
 
 		if (slot == NULL || strcmp(slot, st->slot_name) != 0)
 			return;
 		state = text_attr(newt, desc, Anum_cat_port_state);
 		rules = text_attr(newt, desc, Anum_cat_port_rules);
 		reason = text_attr(newt, desc, Anum_cat_port_reason);
+		/* the old row (cat_port logs it whole) says what changed */
+		if (oldt != NULL)
+		{
+			was_state = text_attr(oldt, desc, Anum_cat_port_state);
+			was_rules = text_attr(oldt, desc, Anum_cat_port_rules);
+		}
 		if (change->action == REORDER_BUFFER_CHANGE_INSERT)
 			type = "meshpg.port.created";
-		else if (strcmp(state, "suspended") == 0 && (!st->found || strcmp(st->state, state) != 0))
+		else if (was_state != NULL && strcmp(was_state, state) == 0)
+		{
+			if (strcmp(state, "active") == 0 &&
+				(was_rules == NULL || rules == NULL || strcmp(was_rules, rules) != 0))
+				type = "meshpg.port.rules_changed";
+		}
+		else if (strcmp(state, "suspended") == 0)
 			type = "meshpg.port.suspended";
-		else if (strcmp(state, "ended") == 0 && (!st->found || strcmp(st->state, state) != 0))
+		else if (strcmp(state, "ended") == 0)
 			type = "meshpg.port.ended";
-		else if (strcmp(state, "active") == 0 && st->found && strcmp(st->state, "active") != 0)
+		else if (strcmp(state, "active") == 0)
 			type = "meshpg.port.resumed";
-		else if (strcmp(state, "active") == 0 && st->found &&
-				 (st->rules_text == NULL || rules == NULL || strcmp(st->rules_text, rules) != 0))
-			type = "meshpg.port.rules_changed";
 	}
 	if (type != NULL)
 		emit_message(ctx, st, txn, change->lsn, type, reason);

@@ -52,6 +52,7 @@
 #include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
+#include "utils/varlena.h"
 
 #include "meshpg/catalog/catalog.h"
 #include "meshpg/catalog/sqlcall.h"
@@ -319,6 +320,24 @@ check_policies(MeshProduct *product, Relation rel, Oid consumer, PortCompiled *o
 	mesh_compile_rules_for_role(product, policies, relid, natts, consumer, rules);
 }
 
+static void
+check_policies_no_purpose(MeshProduct *product, Relation rel, Oid consumer,
+						  PortCompiled *out, MeshRules *rules)
+{
+	char	   *saved_purpose = mesh_session_purpose;
+
+	mesh_session_purpose = NULL;
+	PG_TRY();
+	{
+		check_policies(product, rel, consumer, out, rules);
+	}
+	PG_FINALLY();
+	{
+		mesh_session_purpose = saved_purpose;
+	}
+	PG_END_TRY();
+}
+
 /*
  * Compiles the rules of consumer on the product whose relation is relid
  * (call inside mesh_spi_begin/end).  A refusal is returned, not raised:
@@ -337,7 +356,6 @@ port_compile(int64 product_id, Oid relid, Oid consumer, const char *port_name,
 	List	   *masks = NIL;
 	List	   *quals = NIL;
 	MeshRules	rules;
-	char	   *saved_purpose = mesh_session_purpose;
 	char	   *state;
 	ListCell   *lc;
 
@@ -400,16 +418,7 @@ port_compile(int64 product_id, Oid relid, Oid consumer, const char *port_name,
 
 	rel = relation_open(relid, AccessShareLock);
 	natts = RelationGetNumberOfAttributes(rel);
-	mesh_session_purpose = NULL;
-	PG_TRY();
-	{
-		check_policies(&product, rel, consumer, out, &rules);
-	}
-	PG_FINALLY();
-	{
-		mesh_session_purpose = saved_purpose;
-	}
-	PG_END_TRY();
+	check_policies_no_purpose(&product, rel, consumer, out, &rules);
 	if (out->refusal != NULL)
 	{
 		relation_close(rel, AccessShareLock);
@@ -485,11 +494,37 @@ require_no_writes(const char *function)
 static void
 require_logical(void)
 {
+	const char *allowed;
+
 	if (wal_level < WAL_LEVEL_LOGICAL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("output ports need wal_level = logical"),
 				 errhint("Set wal_level = logical in postgresql.conf and restart the server.")));
+
+	/*
+	 * Servers that list the libraries allowed as output plugins (Debian's
+	 * 15.20 and later) must list meshpg: that is the DBA's decision.
+	 */
+	allowed = GetConfigOption("output_plugin_libraries", true, false);
+	if (allowed != NULL)
+	{
+		char	   *copy = pstrdup(allowed);
+		List	   *names = NIL;
+		bool		listed = false;
+		ListCell   *lc;
+
+		if (SplitIdentifierString(copy, ',', &names))
+			foreach(lc, names)
+				listed |= strcmp(lfirst(lc), MESH_PORT_PLUGIN) == 0;
+		if (!listed)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("output ports need meshpg in output_plugin_libraries"),
+					 errdetail("The server lets only the libraries it lists decode as output plugins, and lists \"%s\".",
+							   allowed),
+					 errhint("Add meshpg to output_plugin_libraries in postgresql.conf and reload the server: its plugin streams only what each port's consumer may see.")));
+	}
 }
 
 /* as the catalog owner (inside mesh_spi_begin), before any write */
@@ -930,19 +965,31 @@ meshpg_resume_output_port(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	mesh_spi_end(&spi);
-	PG_RETURN_TEXT_P(cstring_to_text(port.state));
+	PG_RETURN_TEXT_P(cstring_to_text("active"));
 }
 
 static void
-create_slots(List *slots, List **created)
+create_slots_and_recompile(List *slots, List **created)
 {
 	ListCell   *lc;
 
-	foreach(lc, slots)
+	PG_TRY();
 	{
-		create_slot(lfirst(lc));
-		*created = lappend(*created, lfirst(lc));
+		foreach(lc, slots)
+		{
+			create_slot(lfirst(lc));
+			*created = lappend(*created, lfirst(lc));
+		}
+		recompile_all();
 	}
+	PG_CATCH();
+	{
+		/* slots are not transactional: take back those made here */
+		foreach(lc, *created)
+			ReplicationSlotDrop(lfirst(lc), true);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -971,18 +1018,7 @@ meshpg_port_recreate_slots(PG_FUNCTION_ARGS)
 				  0, NULL, NULL, NULL);
 	for (uint64 i = 0; i < SPI_processed; i++)
 		missing = lappend(missing, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
-	PG_TRY();
-	{
-		create_slots(missing, created);
-		recompile_all();
-	}
-	PG_CATCH();
-	{
-		foreach(lc, *created)
-			ReplicationSlotDrop(lfirst(lc), true);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	create_slots_and_recompile(missing, created);
 	mesh_spi_end(&spi);
 	foreach(lc, *created)
 	{
