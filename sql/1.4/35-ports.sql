@@ -33,7 +33,7 @@ CREATE TABLE meshpg.cat_port (
     product_version text NOT NULL,
     created_by  text NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    CHECK (name ~ '^[a-z][a-z0-9_]{0,47}$')
+    CHECK (name ~ '^[a-z][a-z0-9_]{0,39}$')
 ) WITH (user_catalog_table = true);
 ALTER SEQUENCE meshpg.cat_port_id_seq OWNED BY meshpg.cat_port.id;
 -- a port's stream tells its consumer what changed in its row (suspended,

@@ -472,10 +472,21 @@ raise_refusal(const PortCompiled *c)
  * Slots
  * ---------------------------------------------------------------------- */
 
+/*
+ * A port's slot: slot names are the cluster's, so the database is in it
+ * (a restored copy beside its source gets slots of its own).
+ */
+static char *
+port_slot_name(const char *port)
+{
+	return psprintf("%s%u_%s", MESH_PORT_SLOT_PREFIX, MyDatabaseId, port);
+}
+
 static bool
 slot_exists(const char *slot)
 {
-	mesh_spi_exec("SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+	mesh_spi_exec("SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 "
+				  "   AND database = pg_catalog.current_database()",
 				  1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(slot)}, NULL);
 	return SPI_processed > 0;
 }
@@ -805,7 +816,7 @@ static void
 check_port_name(const char *name)
 {
 	int			len = strlen(name);
-	bool		ok = len > 0 && len <= 48 && name[0] >= 'a' && name[0] <= 'z';
+	bool		ok = len > 0 && len <= 40 && name[0] >= 'a' && name[0] <= 'z';
 
 	for (int i = 0; ok && i < len; i++)
 		ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
@@ -814,7 +825,7 @@ check_port_name(const char *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
 				 errmsg("invalid output port name \"%s\"", name),
-				 errhint("A port name is 1 to 48 lower-case letters, digits and underscores, starting with a letter: it names the port's replication slot too.")));
+				 errhint("A port name is 1 to 40 lower-case letters, digits and underscores, starting with a letter: it names the port's replication slot too.")));
 }
 
 /* meshpg.create_output_port(product, consumer, name) */
@@ -832,7 +843,7 @@ meshpg_create_output_port(PG_FUNCTION_ARGS)
 	check_port_name(name);
 	require_logical();
 	require_no_writes("meshpg.create_output_port()");
-	slot = psprintf("%s%s", MESH_PORT_SLOT_PREFIX, name);
+	slot = port_slot_name(name);
 
 	mesh_spi_begin(&spi);
 	/* no FOR UPDATE: a row lock is a write, and the slot must come first */
@@ -980,6 +991,10 @@ create_slots_and_recompile(List *slots, List **created)
 			create_slot(lfirst(lc));
 			*created = lappend(*created, lfirst(lc));
 		}
+		/* rows restored from elsewhere name their source's slots */
+		mesh_spi_exec("UPDATE meshpg.cat_port SET slot_name = $1 || name "
+					  " WHERE state <> 'ended' AND slot_name <> $1 || name",
+					  1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(port_slot_name(""))}, NULL);
 		recompile_all();
 	}
 	PG_CATCH();
@@ -1008,16 +1023,26 @@ meshpg_port_recreate_slots(PG_FUNCTION_ARGS)
 
 	require_logical();
 	require_no_writes("meshpg.port_recreate_slots()");
-	InitMaterializedSRF(fcinfo, 0);
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	mesh_spi_begin(&spi);
 	mesh_require_admin(spi.userid, "recreate the slots of output ports");
 	mesh_spi_exec(PORT_CREATE_LOCK, 0, NULL, NULL, NULL);
-	mesh_spi_exec("SELECT p.slot_name FROM meshpg.cat_port p "
-				  " WHERE p.state = 'active' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots s "
-				  "                                          WHERE s.slot_name = p.slot_name) ORDER BY 1",
+	mesh_spi_exec("SELECT p.name FROM meshpg.cat_port p WHERE p.state <> 'ended' ORDER BY 1",
 				  0, NULL, NULL, NULL);
 	for (uint64 i = 0; i < SPI_processed; i++)
 		missing = lappend(missing, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+	{
+		List	   *slots = NIL;
+
+		foreach(lc, missing)
+		{
+			char	   *slot = port_slot_name(lfirst(lc));
+
+			if (!slot_exists(slot))
+				slots = lappend(slots, slot);
+		}
+		missing = slots;
+	}
 	create_slots_and_recompile(missing, created);
 	mesh_spi_end(&spi);
 	foreach(lc, *created)
