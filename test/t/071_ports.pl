@@ -16,6 +16,7 @@ use lib "$FindBin::RealBin/../perl";
 use MeshPG::TestCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 
 my $node = meshpg_node('ports', conf => q{
 wal_level = logical
@@ -189,6 +190,24 @@ $node->safe_psql('postgres', q{INSERT INTO shop.orders VALUES (7, 'seven@x.org',
 $sql_stream = $node->safe_psql('postgres', q{SET ROLE buyer; SELECT change FROM meshpg.port_changes('buyer_sql')});
 like($sql_stream, qr/meshpg.port.resumed.*"id":7/s, 'resumed record, then changes again');
 unlike($sql_stream, qr/CANARY/, 'the change made while suspended is not streamed');
+
+# ---------------------------------------------------------------------------
+# meshctl stream: one JSON document per line, consumed once printed
+# ---------------------------------------------------------------------------
+$node->safe_psql('postgres', q{INSERT INTO shop.orders VALUES (12, 'twelve@x.org', 'EU', 'by meshctl', 120),
+	(13, 'CANARY_M@x.org', 'US', 'CANARY_M', 130)});
+my $bindir = $node->config_data('--bindir');
+my ($mout, $merr) = ('', '');
+my $mok = IPC::Run::run([ "$bindir/meshctl", '-d', $node->connstr('postgres') . ' user=buyer',
+	'--once', '--batch', '1', 'stream', 'buyer_sql' ], '>', \$mout, '2>', \$merr);
+ok($mok, 'meshctl stream --once exits 0') or diag($merr);
+like($mout, qr/\A\{"before":null,"after":\{"id":12,[^\n]*"op":"c"[^\n]*\}\n\z/, 'meshctl prints the change as one JSON line');
+unlike($mout, qr/CANARY/, 'and only what the consumer may see');
+is($node->safe_psql('postgres', q{SET ROLE buyer; SELECT count(*) FROM meshpg.port_changes('buyer_sql')}), '0',
+	'what meshctl printed is consumed');
+($mok) = IPC::Run::run([ "$bindir/meshctl", '-d', $node->connstr('postgres') . ' user=other',
+	'--once', 'stream', 'buyer_sql' ], '>', \$mout, '2>', \$merr);
+ok(!$mok && $merr =~ /permission denied for output port/, 'meshctl stream as another role is refused');
 
 # ---------------------------------------------------------------------------
 # Restart
