@@ -37,6 +37,7 @@
 #include "replication/reorderbuffer.h"
 #include "replication/slot.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/datetime.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
@@ -85,6 +86,7 @@ typedef struct PortState
 	Oid		   *types;
 	int32	   *typmods;
 	ExprState **masks;
+	bool	   *reusable;		/* the value's text depends on the column alone */
 	ExprState  *qual;
 	Bitmapset  *qual_attrs;		/* attnos the quals read */
 	JsonKind   *kinds;
@@ -129,6 +131,7 @@ load_rules(PortState *st)
 	st->types = palloc0(sizeof(Oid) * (st->natts + 1));
 	st->typmods = palloc0(sizeof(int32) * (st->natts + 1));
 	st->masks = palloc0(sizeof(ExprState *) * (st->natts + 1));
+	st->reusable = palloc0(sizeof(bool) * (st->natts + 1));
 	st->kinds = palloc0(sizeof(JsonKind) * (st->natts + 1));
 	st->outfuncs = palloc0(sizeof(FmgrInfo) * (st->natts + 1));
 	st->usable = palloc0(sizeof(bool) * (st->natts + 1));
@@ -138,8 +141,17 @@ load_rules(PortState *st)
 
 		st->types[i] = typid;
 		st->typmods[i] = list_nth_int(typmods, i);
+		st->reusable[i] = true;
 		if (list_nth(masks, i) != NULL)
+		{
+			Bitmapset  *reads = NULL;
+
 			st->masks[i] = ExecInitExpr((Expr *) list_nth(masks, i), NULL);
+			pull_varattnos((Node *) list_nth(masks, i), 1, &reads);
+			st->reusable[i] = bms_num_members(reads) <= 1 &&
+				(reads == NULL ||
+				 bms_is_member(i + 1 - FirstLowInvalidHeapAttributeNumber, reads));
+		}
 		if (OidIsValid(typid))
 		{
 			Oid			outfunc;
@@ -425,16 +437,46 @@ row_visible(PortState *st, const Image *img)
 	return ExecQual(st->qual, st->econtext);
 }
 
-/* One row image as the consumer sees it; only: the key columns, or NULL. */
+/*
+ * Where each column's value text went in the output: an update's new row
+ * reuses the old row's text of every column whose value did not change
+ * (most of them, usually), rather than masking and printing it again.
+ */
+typedef struct Printed
+{
+	int		   *start;			/* -1: not printed */
+	int		   *len;
+} Printed;
+
+static bool
+same_value(TupleDesc desc, int i, const Image *a, const Image *b)
+{
+	Form_pg_attribute att = TupleDescAttr(desc, i);
+
+	if (a->unavailable[i] || b->unavailable[i] || a->nulls[i] != b->nulls[i])
+		return false;
+	return a->nulls[i] || datumIsEqual(a->values[i], b->values[i], att->attbyval, att->attlen);
+}
+
+/*
+ * One row image as the consumer sees it; only: the key columns, or NULL.
+ * prev/prev_printed: the image printed before in the same document, whose
+ * text may be reused; printed: where this one's values go, or NULL.
+ */
 static void
 append_image(StringInfo out, PortState *st, TupleDesc desc, const Image *img,
-			 Bitmapset *only)
+			 Bitmapset *only, const Image *prev, const Printed *prev_printed,
+			 Printed *printed)
 {
 	bool		first = true;
 
 	appendStringInfoChar(out, '{');
 	for (int i = 0; i < st->natts; i++)
 	{
+		int			start;
+
+		if (printed)
+			printed->start[i] = -1;
 		if (!st->usable[i])
 			continue;
 		if (only != NULL &&
@@ -445,7 +487,19 @@ append_image(StringInfo out, PortState *st, TupleDesc desc, const Image *img,
 		first = false;
 		escape_json(out, NameStr(TupleDescAttr(desc, i)->attname));
 		appendStringInfoChar(out, ':');
-		if (img->unavailable[i])
+		start = out->len;
+		if (prev != NULL && prev_printed->start[i] >= 0 && st->reusable[i] &&
+			same_value(desc, i, prev, img))
+		{
+			int			len = prev_printed->len[i];
+
+			/* from the buffer itself: enlarge first, it may move */
+			enlargeStringInfo(out, len);
+			memcpy(out->data + out->len, out->data + prev_printed->start[i], len);
+			out->len += len;
+			out->data[out->len] = '\0';
+		}
+		else if (img->unavailable[i])
 			appendStringInfoString(out, "\"__meshpg_unavailable_value\"");
 		else if (st->masks[i] != NULL)
 		{
@@ -456,6 +510,11 @@ append_image(StringInfo out, PortState *st, TupleDesc desc, const Image *img,
 		}
 		else
 			append_value(out, st, i, img->values[i], img->nulls[i]);
+		if (printed)
+		{
+			printed->start[i] = start;
+			printed->len[i] = out->len - start;
+		}
 	}
 	appendStringInfoChar(out, '}');
 }
@@ -618,6 +677,8 @@ port_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relatio
 	bool		new_vis = false;
 	char		op;
 	Bitmapset  *key_only = NULL;
+	Printed		printed;
+	bool		before_printed = false;
 	MemoryContext old;
 
 	if (!st->loaded)
@@ -717,12 +778,15 @@ port_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relatio
 	else
 		goto done;
 
+	printed.start = palloc(sizeof(int) * (st->natts + 1));
+	printed.len = palloc(sizeof(int) * (st->natts + 1));
 	OutputPluginPrepareWrite(ctx, true);
 	appendStringInfoString(ctx->out, "{\"before\":");
 	if ((op == 'u' || op == 'd') && has_old)
 	{
 		store_slot(st, desc, &oldimg);
-		append_image(ctx->out, st, desc, &oldimg, key_only);
+		append_image(ctx->out, st, desc, &oldimg, key_only, NULL, NULL, &printed);
+		before_printed = true;
 	}
 	else
 		appendStringInfoString(ctx->out, "null");
@@ -730,7 +794,8 @@ port_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relatio
 	if (op == 'c' || op == 'u')
 	{
 		store_slot(st, desc, &newimg);
-		append_image(ctx->out, st, desc, &newimg, NULL);
+		append_image(ctx->out, st, desc, &newimg, NULL,
+					 before_printed ? &oldimg : NULL, &printed, NULL);
 	}
 	else
 		appendStringInfoString(ctx->out, "null");

@@ -22,17 +22,17 @@ my $node = meshpg_node('ports', conf => q{
 wal_level = logical
 max_replication_slots = 10
 max_wal_senders = 4
-output_plugin_libraries = 'pgoutput, test_decoding, meshpg'
 meshpg.scheduler = on
 meshpg.databases = 'postgres'
 meshpg.worker_naptime = 1
 meshpg.port_max_lag = -1
 });
-# The list exists from Debian's 15.20 on; older servers do not know it.
+# Debian's 15.20 and later decode only with the output plugins the DBA lists.
 if ($node->safe_psql('postgres',
-		q{SELECT count(*) FROM pg_settings WHERE name = 'output_plugin_libraries'}) eq '0')
+		q{SELECT count(*) FROM pg_settings WHERE name = 'output_plugin_libraries'}) eq '1')
 {
-	$node->adjust_conf('postgresql.conf', 'output_plugin_libraries', undef);
+	$node->safe_psql('postgres',
+		q{ALTER SYSTEM SET output_plugin_libraries = pgoutput, test_decoding, meshpg});
 	$node->restart;
 }
 
