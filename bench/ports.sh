@@ -88,7 +88,7 @@ CREATE TABLE pay.charges (id bigint PRIMARY KEY, email text NOT NULL, card text 
                           region text NOT NULL, amount numeric(12,2) NOT NULL,
                           created_at timestamptz NOT NULL);
 INSERT INTO pay.charges
-SELECT g, 'customer' || g || '@example.com', lpad((g * 7919 % 10000000000000000)::text, 16, '4'),
+SELECT g, 'customer' || g || '@example.com', lpad((g::bigint * 7919)::text, 16, '4'),
        CASE WHEN g % 100 < :visible THEN 'EU' ELSE 'US' END,
        (g % 50000) / 100.0, '2026-01-01'::timestamptz + g * interval '1 second'
   FROM generate_series(1, :rows) g;
