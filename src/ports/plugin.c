@@ -36,6 +36,7 @@
 #include "replication/output_plugin.h"
 #include "replication/reorderbuffer.h"
 #include "replication/slot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/datetime.h"
@@ -67,6 +68,9 @@ typedef struct PortState
 
 	/* the port's row, read once per transaction (and after it changes) */
 	bool		loaded;
+	bool		stale;			/* memberships changed since compiled */
+	bool		stale_reported;
+	Oid			consumer;
 	Oid			port_relid;		/* meshpg.cat_port */
 	bool		found;
 	bool		active;
@@ -184,6 +188,30 @@ load_rules(PortState *st)
 		i++;
 	}
 	st->qual = ExecInitQual(quals, NULL);
+
+	/*
+	 * The memberships the rules rest on, as they were when this change
+	 * committed: changed since (a role revoked, a superuser demoted), the
+	 * rules may be too loose, so nothing is streamed until recompiled.
+	 */
+	st->stale = list_length(rules) < 6;
+	if (!st->stale)
+	{
+		List	   *roles = list_nth(rules, MESH_PORT_RULES_ROLES);
+		List	   *held = list_nth(rules, MESH_PORT_RULES_HELD);
+		ListCell   *rc;
+		int			k = 0;
+
+		foreach(rc, roles)
+		{
+			Oid			role = lfirst_oid(rc);
+			bool		now = OidIsValid(role) ? has_privs_of_role(st->consumer, role) :
+				superuser_arg(st->consumer);
+
+			if (now != (list_nth_int(held, k++) != 0))
+				st->stale = true;
+		}
+	}
 	st->qual_attrs = NULL;
 	pull_varattnos((Node *) quals, 1, &st->qual_attrs);
 	st->checked_desc = NULL;
@@ -206,6 +234,7 @@ load_port(PortState *st)
 	st->loaded = true;
 	st->found = false;
 	st->active = false;
+	st->stale = false;
 	st->port_relid = InvalidOid;
 	st->slot = NULL;
 	st->slot_src = NULL;
@@ -234,6 +263,7 @@ load_port(PortState *st)
 		st->id = DatumGetInt64(heap_getattr(tup, Anum_cat_port_id, desc, &isnull));
 		st->name = text_attr(tup, desc, Anum_cat_port_name);
 		st->relid = DatumGetObjectId(heap_getattr(tup, Anum_cat_port_relid, desc, &isnull));
+		st->consumer = DatumGetObjectId(heap_getattr(tup, Anum_cat_port_consumer, desc, &isnull));
 		st->state = text_attr(tup, desc, Anum_cat_port_state);
 		st->rules_text = text_attr(tup, desc, Anum_cat_port_rules);
 		compiled_in = text_attr(tup, desc, Anum_cat_port_compiled_in);
@@ -697,6 +727,14 @@ port_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relatio
 	}
 	if (!st->active || relid != st->relid)
 		return;
+	if (st->stale)
+	{
+		if (!st->stale_reported)
+			emit_message(ctx, st, txn, change->lsn, "meshpg.port.rules_stale",
+						 "the consumer's role memberships changed since the rules were compiled; nothing is streamed until the port is recompiled");
+		st->stale_reported = true;
+		return;
+	}
 	if (st->has_expiry && txn->xact_time.commit_time >= st->expires_at)
 	{
 		if (!st->expiry_reported)
@@ -822,7 +860,7 @@ port_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelations
 			st->dbname = MemoryContextStrdup(ctx->context, get_database_name(MyDatabaseId));
 		load_port(st);
 	}
-	if (!st->active)
+	if (!st->active || st->stale)
 		return;
 	for (int i = 0; i < nrelations; i++)
 	{

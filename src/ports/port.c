@@ -320,6 +320,59 @@ check_policies(MeshProduct *product, Relation rel, Oid consumer, PortCompiled *o
 	mesh_compile_rules_for_role(product, policies, relid, natts, consumer, rules);
 }
 
+static List *
+policies_of(const MeshProduct *product)
+{
+	return product->policies;
+}
+
+/*
+ * The role memberships the rules rest on, which no catalog trigger sees
+ * change (GRANT and REVOKE of roles, ALTER ROLE ... SUPERUSER): whether
+ * the consumer is a superuser (InvalidOid), has the privileges of the
+ * domain's owner, of each exempt role, and of each role holding a live
+ * grant.  Stored with the rules; the plugin and every read check them
+ * again, and a port whose memberships changed streams nothing until it is
+ * recompiled.
+ */
+static void
+membership_signature(const MeshProduct *product, List *policies, Oid consumer,
+					 int64 product_id, List **roles, List **held)
+{
+	ListCell   *lc;
+
+	*roles = lappend_oid(*roles, InvalidOid);
+	*held = lappend_int(*held, superuser_arg(consumer));
+	*roles = lappend_oid(*roles, product->domain_owner);
+	*held = lappend_int(*held, has_privs_of_role(consumer, product->domain_owner));
+	foreach(lc, policies)
+	{
+		MeshPolicy *policy = lfirst(lc);
+
+		for (int i = 0; i < policy->nexempt_roles; i++)
+		{
+			if (list_member_oid(*roles, policy->exempt_roles[i]))
+				continue;
+			*roles = lappend_oid(*roles, policy->exempt_roles[i]);
+			*held = lappend_int(*held, has_privs_of_role(consumer, policy->exempt_roles[i]));
+		}
+	}
+	mesh_spi_exec("SELECT DISTINCT grantee::oid FROM meshpg.cat_grant WHERE product_id = $1 "
+				  "   AND (expires_at IS NULL OR expires_at > pg_catalog.now()) ORDER BY 1",
+				  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(product_id)}, NULL);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Oid			grantee = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+															 SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (list_member_oid(*roles, grantee))
+			continue;
+		*roles = lappend_oid(*roles, grantee);
+		*held = lappend_int(*held, has_privs_of_role(consumer, grantee));
+	}
+}
+
 static void
 check_policies_no_purpose(MeshProduct *product, Relation rel, Oid consumer,
 						  PortCompiled *out, MeshRules *rules)
@@ -454,7 +507,13 @@ port_compile(int64 product_id, Oid relid, Oid consumer, const char *port_name,
 			return;
 		}
 	}
-	out->rules = nodeToString(list_make4(types, typmods, masks, quals));
+	{
+		List	   *roles = NIL;
+		List	   *held = NIL;
+
+		membership_signature(&product, policies_of(&product), consumer, product_id, &roles, &held);
+		out->rules = nodeToString(lappend(list_make5(types, typmods, masks, quals, roles), held));
+	}
 }
 
 /* Raises a refusal (creation and resume). */
@@ -600,6 +659,7 @@ typedef struct PortRow
 	char	   *compiled_in;
 	char	   *product_name;
 	Oid			domain_owner;
+	char	   *rules;
 } PortRow;
 
 static bool
@@ -610,7 +670,7 @@ read_port(const char *name, PortRow *out)
 	TupleDesc	desc;
 
 	mesh_spi_exec("SELECT p.id, p.name, p.product_id, p.relid::oid, p.consumer::oid, p.slot_name, "
-				  "       p.state, p.reason, p.compiled_in, p.product_name, d.owner::oid "
+				  "       p.state, p.reason, p.compiled_in, p.product_name, d.owner::oid, p.rules "
 				  "  FROM meshpg.cat_port p "
 				  "  LEFT JOIN meshpg.cat_product pr ON pr.id = p.product_id "
 				  "  LEFT JOIN meshpg.cat_domain d ON d.id = pr.domain_id "
@@ -633,6 +693,7 @@ read_port(const char *name, PortRow *out)
 	out->domain_owner = DatumGetObjectId(SPI_getbinval(tup, desc, 11, &isnull));
 	if (isnull)
 		out->domain_owner = InvalidOid;
+	out->rules = SPI_getvalue(tup, desc, 12);
 	return true;
 }
 
@@ -949,12 +1010,12 @@ meshpg_resume_output_port(PG_FUNCTION_ARGS)
 	mesh_spi_begin(&spi);
 	require_port(name, &port);
 	require_port_manager(spi.userid, &port, false);
-	if (strcmp(port.state, "suspended") != 0)
+	/* an active port is compiled again (after a change of role memberships) */
+	if (strcmp(port.state, "ended") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("output port \"%s\" is %s, not suspended", name, port.state),
-				 strcmp(port.state, "ended") == 0 ?
-				 errhint("An ended port stays ended: create a new one.") : 0));
+				 errmsg("output port \"%s\" is ended", name),
+				 errhint("An ended port stays ended: create a new one.")));
 	port_compile(port.product_id, port.relid, port.consumer, port.name, &c);
 	if (c.rules == NULL)
 		raise_refusal(&c);
@@ -1100,6 +1161,7 @@ port_read(FunctionCallInfo fcinfo, bool peek)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("output port \"%s\" streams a relation that is no longer a data product", name)));
 	(void) mesh_may_read(product, port.consumer, true);
+
 	if (port.compiled_in == NULL || strcmp(port.compiled_in, mesh_port_compiled_here()) != 0 ||
 		!slot_exists(port.slot))
 		ereport(ERROR,
@@ -1107,6 +1169,24 @@ port_read(FunctionCallInfo fcinfo, bool peek)
 				 errmsg("output port \"%s\" has no slot in this database", name),
 				 errdetail("Slots are not dumped: after a restore, or once a slot is lost, the port needs a new one."),
 				 errhint("A member of meshpg_admin runs SELECT meshpg.port_recreate_slots().")));
+
+	/*
+	 * The rules as they would be compiled now must be the stored ones: role
+	 * memberships change without any catalog trigger seeing it (the plugin
+	 * streams nothing then, and reads are refused until recompiled).
+	 */
+	{
+		PortCompiled now;
+
+		port_compile(port.product_id, port.relid, port.consumer, port.name, &now);
+		if (now.rules == NULL || port.rules == NULL || strcmp(now.rules, port.rules) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the rules of output port \"%s\" changed since it was compiled", name),
+					 errdetail("%s", now.rules == NULL ? now.refusal :
+							   "The consumer's rules compiled now differ from the port's: a role membership of the consumer changed."),
+					 errhint("The owning domain team compiles it again with meshpg.resume_output_port().")));
+	}
 
 	args[0] = CStringGetTextDatum(port.slot);
 	if (PG_ARGISNULL(1))

@@ -237,6 +237,28 @@ like($sql_stream, qr/"id":10/, 'the restored port streams');
 unlike($sql_stream, qr/CANARY/, 'governed after restore');
 
 # ---------------------------------------------------------------------------
+# Role memberships change without a catalog trigger: a consumer compiled as
+# a member of the domain (raw), then revoked, gets nothing raw
+# ---------------------------------------------------------------------------
+$node->safe_psql('postgres', q{SET ROLE buyer; SELECT count(*) FROM meshpg.port_changes('buyer_sql')});
+$node->safe_psql('postgres', q{GRANT shop_team TO buyer});
+($ret, $out, $err) = $node->psql('postgres', q{SET ROLE buyer; SELECT * FROM meshpg.port_changes('buyer_sql')});
+like($err, qr/the rules of output port "buyer_sql" changed since it was compiled.*resume_output_port/s,
+	'a read with rules older than the memberships is refused');
+$node->safe_psql('postgres', q{SET ROLE shop_dev; SELECT meshpg.resume_output_port('buyer_sql')});
+$node->safe_psql('postgres', q{INSERT INTO shop.orders VALUES (14, 'member@x.org', 'US', 'raw for a member', 140)});
+$node->safe_psql('postgres', q{REVOKE shop_team FROM buyer});
+$node->safe_psql('postgres', q{INSERT INTO shop.orders VALUES (15, 'CANARY_MEMBER@x.org', 'US', 'CANARY_MEMBER', 150)});
+$raw = $node->safe_psql('postgres',
+	q{SELECT string_agg(data, E'\n') FROM pg_logical_slot_peek_changes(
+	    (SELECT slot_name FROM meshpg.output_ports WHERE name = 'buyer_sql'), NULL, NULL)});
+like($raw, qr/"id":14.*"type":"meshpg.port.rules_stale"/s,
+	'raw while a member, then the stream stops when the membership goes');
+unlike($raw, qr/CANARY/, 'nothing raw after the membership was revoked');
+$node->safe_psql('postgres', q{SET ROLE shop_dev; SELECT meshpg.resume_output_port('buyer_sql')});
+$node->safe_psql('postgres', q{SET ROLE buyer; SELECT count(*) FROM meshpg.port_changes('buyer_sql')});
+
+# ---------------------------------------------------------------------------
 # Grant revoked mid-stream: the stream ends with a record, nothing after
 # ---------------------------------------------------------------------------
 $node->safe_psql('postgres', q{SET ROLE shop_dev; SELECT meshpg.revoke_access('shop.orders', 'buyer')});

@@ -29,12 +29,17 @@ extern bool mesh_ports_watch_task(void);
  *            dropped then);
  *   typmods: IntList, their typmods;
  *   masks:   List of Expr or NULL per column (Vars at varno 1);
- *   quals:   List of Expr, the row filters to AND.
+ *   quals:   List of Expr, the row filters to AND;
+ *   roles:   OidList, the roles whose membership the rules rest on
+ *            (InvalidOid: superuser), see port.c;
+ *   held:    IntList, whether the consumer had their privileges.
  */
 #define MESH_PORT_RULES_TYPES	0
 #define MESH_PORT_RULES_TYPMODS	1
 #define MESH_PORT_RULES_MASKS	2
 #define MESH_PORT_RULES_QUALS	3
+#define MESH_PORT_RULES_ROLES	4
+#define MESH_PORT_RULES_HELD	5
 
 /* where rules were compiled: a restored copy must recompile (port.c) */
 extern char *mesh_port_compiled_here(void);
