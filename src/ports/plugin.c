@@ -98,6 +98,8 @@ typedef struct PortState
 
 	/* the columns usable under the relation's current descriptor */
 	TupleDesc	checked_desc;
+	char	  **keys;			/* "column": per column, for checked_desc */
+	char	   *source_head;	/* ,"source":{"name":"meshpg","db":..,"table":.. */
 	bool	   *usable;
 	bool		quals_usable;
 	bool		drift_reported;
@@ -139,6 +141,7 @@ load_rules(PortState *st)
 	st->kinds = palloc0(sizeof(JsonKind) * (st->natts + 1));
 	st->outfuncs = palloc0(sizeof(FmgrInfo) * (st->natts + 1));
 	st->usable = palloc0(sizeof(bool) * (st->natts + 1));
+	st->keys = palloc0(sizeof(char *) * (st->natts + 1));
 	foreach(lc, types)
 	{
 		Oid			typid = lfirst_oid(lc);
@@ -231,6 +234,7 @@ load_port(PortState *st)
 	MemoryContext old;
 
 	MemoryContextReset(st->rules_cxt);
+	st->source_head = NULL;
 	st->loaded = true;
 	st->found = false;
 	st->active = false;
@@ -308,14 +312,25 @@ unix_ms(TimestampTz t)
 static void
 append_source(StringInfo out, PortState *st, ReorderBufferTXN *txn, XLogRecPtr lsn)
 {
-	appendStringInfo(out, ",\"ts_ms\":" INT64_FORMAT ",\"source\":{\"name\":\"meshpg\",\"db\":",
-					 unix_ms(txn->xact_time.commit_time));
-	escape_json(out, st->dbname);
-	appendStringInfoString(out, ",\"schema\":");
-	escape_json(out, st->schema ? st->schema : "");
-	appendStringInfoString(out, ",\"table\":");
-	escape_json(out, st->table ? st->table : "");
-	appendStringInfo(out, ",\"lsn\":" UINT64_FORMAT ",\"txId\":%u", (uint64) lsn, txn->xid);
+	if (st->source_head == NULL)
+	{
+		StringInfoData head;
+		MemoryContext old = MemoryContextSwitchTo(st->rules_cxt);
+
+		initStringInfo(&head);
+		appendStringInfoString(&head, ",\"source\":{\"name\":\"meshpg\",\"db\":");
+		escape_json(&head, st->dbname);
+		appendStringInfoString(&head, ",\"schema\":");
+		escape_json(&head, st->schema ? st->schema : "");
+		appendStringInfoString(&head, ",\"table\":");
+		escape_json(&head, st->table ? st->table : "");
+		appendStringInfoString(&head, ",\"lsn\":");
+		st->source_head = head.data;
+		MemoryContextSwitchTo(old);
+	}
+	appendStringInfo(out, ",\"ts_ms\":" INT64_FORMAT, unix_ms(txn->xact_time.commit_time));
+	appendStringInfoString(out, st->source_head);
+	appendStringInfo(out, UINT64_FORMAT ",\"txId\":%u", (uint64) lsn, txn->xid);
 	if (st->source_tail)
 		appendStringInfoString(out, st->source_tail);
 	else
@@ -387,6 +402,17 @@ check_descriptor(PortState *st, TupleDesc desc)
 
 		st->usable[i] = att != NULL && !att->attisdropped && OidIsValid(st->types[i]) &&
 			att->atttypid == st->types[i] && att->atttypmod == st->typmods[i];
+		if (st->usable[i])
+		{
+			StringInfoData key;
+			MemoryContext old = MemoryContextSwitchTo(st->rules_cxt);
+
+			initStringInfo(&key);
+			escape_json(&key, NameStr(att->attname));
+			appendStringInfoChar(&key, ':');
+			st->keys[i] = key.data;
+			MemoryContextSwitchTo(old);
+		}
 	}
 	st->quals_usable = true;
 	while ((x = bms_next_member(st->qual_attrs, x)) >= 0)
@@ -515,8 +541,7 @@ append_image(StringInfo out, PortState *st, TupleDesc desc, const Image *img,
 		if (!first)
 			appendStringInfoChar(out, ',');
 		first = false;
-		escape_json(out, NameStr(TupleDescAttr(desc, i)->attname));
-		appendStringInfoChar(out, ':');
+		appendStringInfoString(out, st->keys[i]);
 		start = out->len;
 		if (prev != NULL && prev_printed->start[i] >= 0 && st->reusable[i] &&
 			same_value(desc, i, prev, img))
