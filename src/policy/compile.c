@@ -1186,7 +1186,7 @@ mesh_compile_rules(const MeshProduct *product, Oid relid, int rtindex, int natts
  * transaction that changed them).  Not cached.
  */
 bool
-mesh_compile_rules_for_role(const MeshProduct *product, List *policies, Oid relid,
+mesh_compile_rules_from_policies(const MeshProduct *product, List *policies, Oid relid,
 							int natts, Oid role, MeshRules *rules)
 {
 	MeshProduct copy = *product;

@@ -295,7 +295,17 @@ load_port(PortState *st)
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	if (st->active)
+	{
+		Oid			save_userid;
+		int			save_sec;
+
+		/* as the consumer, as its reads are: its EXECUTE rights count */
+		GetUserIdAndSecContext(&save_userid, &save_sec);
+		SetUserIdAndSecContext(st->consumer, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
 		load_rules(st);
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
 	MemoryContextSwitchTo(old);
 }
 
@@ -735,6 +745,8 @@ port_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relatio
 	Printed		printed;
 	bool		before_printed = false;
 	MemoryContext old;
+	Oid			save_userid;
+	int			save_sec;
 
 	if (!st->loaded)
 	{
@@ -779,6 +791,16 @@ port_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relatio
 		return;
 	}
 
+	/*
+	 * The policies' functions run as the consumer, as in its reads, and in
+	 * a restricted operation: never as the role that decodes (the catalog
+	 * owner, or a replication role), which a policy's author could
+	 * otherwise borrow.  An error aborts the decoding transaction, which
+	 * restores the user.
+	 */
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(st->consumer, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
 	old = MemoryContextSwitchTo(st->change_cxt);
 	newt = change->data.tp.newtuple ? &change->data.tp.newtuple->tuple : NULL;
 	oldt = change->data.tp.oldtuple ? &change->data.tp.oldtuple->tuple : NULL;
@@ -871,6 +893,7 @@ done:
 	ResetExprContext(st->econtext);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(st->change_cxt);
+	SetUserIdAndSecContext(save_userid, save_sec);
 }
 
 static void

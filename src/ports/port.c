@@ -285,6 +285,20 @@ check_policies(MeshProduct *product, Relation rel, Oid consumer, PortCompiled *o
 
 		if (mesh_policy_exempt(product, policy, consumer, &why))
 			continue;
+
+		/*
+		 * Neither a row filter nor a mask: a policy that limits how the
+		 * product may be read (a column only filtered on, aggregates of
+		 * large groups only, noise): a stream of rows cannot honour it.
+		 */
+		if (!policy->is_row && policy->mask == MASK_NONE)
+		{
+			refuse(out, ERRCODE_FEATURE_NOT_SUPPORTED, policy->name,
+				   psprintf("policy \"%s\" cannot be applied to a stream of rows", policy->name),
+				   "It limits how the product may be read (projection, aggregation or privacy), which only queries can honour.",
+				   "Exempt the consumer from it, or let the consumer read the product through SQL.");
+			return;
+		}
 		if (policy->is_row || policy->mask == MASK_CUSTOM)
 			expr = mesh_instantiate_filter(product, policy, consumer);
 		else if (policy->subject > 0 && policy->subject <= natts)
@@ -317,7 +331,7 @@ check_policies(MeshProduct *product, Relation rel, Oid consumer, PortCompiled *o
 			return;
 		}
 	}
-	mesh_compile_rules_for_role(product, policies, relid, natts, consumer, rules);
+	mesh_compile_rules_from_policies(product, policies, relid, natts, consumer, rules);
 }
 
 static List *
@@ -468,6 +482,14 @@ port_compile(int64 product_id, Oid relid, Oid consumer, const char *port_name,
 		return;
 	}
 	product = *cached;
+	if (product.citus_table)
+	{
+		refuse(out, ERRCODE_FEATURE_NOT_SUPPORTED, NULL,
+			   psprintf("data product \"%s\" is a Citus table", out->product_name),
+			   "Its rows change on the worker nodes, whose WAL this server's slots do not decode.",
+			   "Read the product through SQL.");
+		return;
+	}
 
 	rel = relation_open(relid, AccessShareLock);
 	natts = RelationGetNumberOfAttributes(rel);

@@ -218,6 +218,26 @@ $sql_stream = $node->safe_psql('postgres', q{SET ROLE buyer; SELECT change FROM 
 like($sql_stream, qr/"id":8/, 'the port streams after a restart');
 
 # ---------------------------------------------------------------------------
+# A policy's function runs as the consumer, never as the role that decodes
+# ---------------------------------------------------------------------------
+$node->safe_psql('postgres', q{
+CREATE FUNCTION public.only_as_buyer(text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF current_user <> 'buyer' THEN RAISE EXCEPTION 'policy function ran as %', current_user; END IF;
+    RETURN true;
+END $$;
+SELECT meshpg.create_row_policy('as_consumer', product => 'shop.orders',
+       expression => 'public.only_as_buyer(region)');
+INSERT INTO shop.orders VALUES (20, 'twenty@x.org', 'EU', 'as consumer', 200);
+});
+$raw = $node->safe_psql('postgres',
+	q{SELECT string_agg(data, E'\n') FROM pg_logical_slot_peek_changes(
+	    (SELECT slot_name FROM meshpg.output_ports WHERE name = 'buyer_sql'), NULL, NULL)});
+like($raw, qr/"id":20/, 'decoded by a superuser, the policy function ran as the consumer');
+$node->safe_psql('postgres', q{SELECT meshpg.drop_policy('as_consumer');
+	SET ROLE buyer; SELECT count(*) FROM meshpg.port_changes('buyer_sql')});
+
+# ---------------------------------------------------------------------------
 # pg_dump / restore: the port's row is dumped, its slot is not
 # ---------------------------------------------------------------------------
 my $dump = $node->basedir . '/ports.dump';
