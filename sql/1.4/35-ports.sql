@@ -119,27 +119,36 @@ LANGUAGE C
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'meshpg_port_peek';
 
--- Metadata is discoverable; the rules are not shown.
-CREATE FUNCTION meshpg.port_status(port text DEFAULT NULL)
-RETURNS TABLE (name text, product text, consumer regrole, state text, reason text,
-               slot_name text, slot_exists boolean, lag_bytes bigint,
-               compiled_at timestamptz, created_by text, created_at timestamptz)
-LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-SELECT p.name, p.product_name, p.consumer, p.state, p.reason, p.slot_name,
-       s.slot_name IS NOT NULL,
+-- Who streams what is seen as grants are (meshpg.grants): by the consumer,
+-- the owning domain's team and the governance team.  The rules are never
+-- shown.
+CREATE VIEW meshpg.output_ports AS
+SELECT p.name, p.product_name AS product, p.consumer, p.state, p.reason, p.slot_name,
+       s.slot_name IS NOT NULL AS slot_exists,
        CASE WHEN s.restart_lsn IS NOT NULL
-            THEN pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn)::bigint END,
+            THEN pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn)::bigint
+       END AS lag_bytes,
        p.compiled_at, p.created_by, p.created_at
   FROM meshpg.cat_port p
-  LEFT JOIN pg_catalog.pg_replication_slots s ON s.slot_name = p.slot_name
- WHERE $1 IS NULL OR p.name = $1
- ORDER BY p.name
-$$;
-
-CREATE VIEW meshpg.output_ports AS SELECT * FROM meshpg.port_status(NULL);
+  LEFT JOIN meshpg.cat_product pr ON pr.id OPERATOR(pg_catalog.=) p.product_id
+  LEFT JOIN meshpg.cat_domain d ON d.id OPERATOR(pg_catalog.=) pr.domain_id
+  LEFT JOIN pg_catalog.pg_replication_slots s
+         ON s.slot_name OPERATOR(pg_catalog.=) p.slot_name
+        AND s.database OPERATOR(pg_catalog.=) pg_catalog.current_database()
+ WHERE pg_catalog.pg_has_role(d.owner, 'USAGE')
+    OR pg_catalog.pg_has_role(p.consumer, 'USAGE')
+    OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                WHERE r.rolname OPERATOR(pg_catalog.=) 'meshpg_admin'
+                  AND pg_catalog.pg_has_role(r.oid, 'USAGE'));
 GRANT SELECT ON meshpg.output_ports TO PUBLIC;
+
+CREATE FUNCTION meshpg.port_status(port text DEFAULT NULL)
+RETURNS SETOF meshpg.output_ports
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT * FROM meshpg.output_ports o WHERE $1 IS NULL OR o.name OPERATOR(pg_catalog.=) $1 ORDER BY o.name
+$$;
 
 /* A port's row gone (dropped, or its product dropped): its slot goes too,
  * unless someone streams it right now (the worker drops it later). */
