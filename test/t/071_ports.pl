@@ -156,6 +156,11 @@ like($err, qr/permission denied for output port/, 'nor peek at it');
 ($ret, $out, $err) = $node->psql('postgres', q{SET ROLE buyer; SELECT * FROM pg_logical_slot_get_changes('} . $recv_slot . q{', NULL, NULL)});
 like($err, qr/must be superuser or replication role/, 'the consumer has no raw access to the slot');
 
+is($node->safe_psql('postgres', q{SET ROLE other; SELECT count(*) FROM meshpg.output_ports}), '0',
+	'who streams what is not shown to others');
+is($node->safe_psql('postgres', q{SET ROLE buyer; SELECT string_agg(name, ',' ORDER BY name) FROM meshpg.output_ports}),
+	'buyer_recv,buyer_sql', 'the consumer sees its ports');
+
 # a slot of meshpg's plugin that is no port streams nothing
 $node->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('rogue', 'meshpg')});
 ($ret, $out, $err) = $node->psql('postgres', q{SELECT * FROM pg_logical_slot_get_changes('rogue', NULL, NULL)});
