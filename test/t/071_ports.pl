@@ -185,6 +185,9 @@ my $raw = $node->safe_psql('postgres',
 	q{SELECT string_agg(data, E'\n') FROM pg_logical_slot_peek_changes(
 	    (SELECT slot_name FROM meshpg.output_ports WHERE name = 'buyer_sql'), NULL, NULL)});
 like($raw, qr/"message":\{"type":"meshpg.port.suspended"/, 'the stream says it was suspended');
+is($node->safe_psql('postgres', q{SET ROLE buyer; SELECT string_agg(DISTINCT type, ',' ORDER BY type) FROM meshpg.events
+	WHERE type LIKE 'meshpg.port.%' AND data->>'port' = 'buyer_sql'}),
+	'meshpg.port.created,meshpg.port.suspended', 'mesh events for the port, seen by its consumer');
 unlike($raw, qr/CANARY/, 'nothing is decoded while suspended');
 ($ret, $out, $err) = $node->psql('postgres', q{SET ROLE shop_dev; SELECT meshpg.resume_output_port('buyer_sql')});
 like($err, qr/volatile_rows/, 'resume is refused while the policy cannot run');
