@@ -90,6 +90,11 @@ typedef struct PortState
 	Oid		   *types;
 	int32	   *typmods;
 	ExprState **masks;
+	List	   *roles;			/* the memberships the rules rest on */
+	List	   *held;
+	bool		signed_rules;
+	ItemPointerData tid;		/* the port's row version the rules came from */
+	TransactionId xmin;
 	bool	   *reusable;		/* the value's text depends on the column alone */
 	ExprState  *qual;
 	Bitmapset  *qual_attrs;		/* attnos the quals read */
@@ -197,27 +202,35 @@ load_rules(PortState *st)
 	 * committed: changed since (a role revoked, a superuser demoted), the
 	 * rules may be too loose, so nothing is streamed until recompiled.
 	 */
-	st->stale = list_length(rules) < 6;
-	if (!st->stale)
-	{
-		List	   *roles = list_nth(rules, MESH_PORT_RULES_ROLES);
-		List	   *held = list_nth(rules, MESH_PORT_RULES_HELD);
-		ListCell   *rc;
-		int			k = 0;
-
-		foreach(rc, roles)
-		{
-			Oid			role = lfirst_oid(rc);
-			bool		now = OidIsValid(role) ? has_privs_of_role(st->consumer, role) :
-				superuser_arg(st->consumer);
-
-			if (now != (list_nth_int(held, k++) != 0))
-				st->stale = true;
-		}
-	}
+	st->roles = list_length(rules) >= 6 ? list_nth(rules, MESH_PORT_RULES_ROLES) : NIL;
+	st->held = list_length(rules) >= 6 ? list_nth(rules, MESH_PORT_RULES_HELD) : NIL;
+	st->signed_rules = list_length(rules) >= 6;
 	st->qual_attrs = NULL;
 	pull_varattnos((Node *) quals, 1, &st->qual_attrs);
 	st->checked_desc = NULL;
+}
+
+/*
+ * The memberships the rules rest on, as they were when the change being
+ * decoded committed: changed since (a role revoked, a superuser demoted),
+ * the rules may be too loose, so nothing is streamed until recompiled.
+ */
+static void
+check_memberships(PortState *st)
+{
+	ListCell   *rc;
+	int			k = 0;
+
+	st->stale = !st->signed_rules;
+	foreach(rc, st->roles)
+	{
+		Oid			role = lfirst_oid(rc);
+		bool		now = OidIsValid(role) ? has_privs_of_role(st->consumer, role) :
+			superuser_arg(st->consumer);
+
+		if (now != (list_nth_int(st->held, k++) != 0))
+			st->stale = true;
+	}
 }
 
 /*
@@ -231,39 +244,67 @@ load_port(PortState *st)
 	Relation	rel;
 	SysScanDesc scan;
 	HeapTuple	tup;
+	HeapTuple	found = NULL;
 	MemoryContext old;
 
-	MemoryContextReset(st->rules_cxt);
-	st->source_head = NULL;
 	st->loaded = true;
-	st->found = false;
-	st->active = false;
-	st->stale = false;
-	st->port_relid = InvalidOid;
-	st->slot = NULL;
-	st->slot_src = NULL;
-	st->checked_desc = NULL;
-	if (cat == NULL)
+	if (cat == NULL || !OidIsValid(st->port_relid = get_relname_relid("cat_port", cat->nsp)))
+	{
+		st->found = st->active = false;
 		return;
-	st->port_relid = get_relname_relid("cat_port", cat->nsp);
-	if (!OidIsValid(st->port_relid))
-		return;
+	}
 
-	old = MemoryContextSwitchTo(st->rules_cxt);
+	old = MemoryContextSwitchTo(st->change_cxt);
 	rel = table_open(st->port_relid, AccessShareLock);
 	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
+		char	   *slot = text_attr(tup, RelationGetDescr(rel), Anum_cat_port_slot_name);
+
+		if (slot != NULL && strcmp(slot, st->slot_name) == 0)
+		{
+			found = heap_copytuple(tup);
+			break;
+		}
+	}
+	systable_endscan(scan);
+
+	/*
+	 * The same version of the row as for the last transaction (the common
+	 * case): the rules stand, only the memberships are checked again.
+	 */
+	if (found != NULL && st->found && ItemPointerEquals(&found->t_self, &st->tid) &&
+		HeapTupleHeaderGetXmin(found->t_data) == st->xmin)
+	{
+		if (st->active)
+			check_memberships(st);
+		table_close(rel, AccessShareLock);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(st->change_cxt);
+		return;
+	}
+
+	MemoryContextReset(st->rules_cxt);
+	st->source_head = NULL;
+	st->found = false;
+	st->active = false;
+	st->stale = false;
+	st->slot = NULL;
+	st->slot_src = NULL;
+	st->checked_desc = NULL;
+	MemoryContextSwitchTo(st->rules_cxt);
+	if (found != NULL)
+	{
 		TupleDesc	desc = RelationGetDescr(rel);
-		char	   *slot = text_attr(tup, desc, Anum_cat_port_slot_name);
 		char	   *compiled_in;
 		bool		isnull;
 		Datum		d;
 		StringInfoData tail;
 
-		if (slot == NULL || strcmp(slot, st->slot_name) != 0)
-			continue;
+		tup = found;
 		st->found = true;
+		st->tid = tup->t_self;
+		st->xmin = HeapTupleHeaderGetXmin(tup->t_data);
 		st->id = DatumGetInt64(heap_getattr(tup, Anum_cat_port_id, desc, &isnull));
 		st->name = text_attr(tup, desc, Anum_cat_port_name);
 		st->relid = DatumGetObjectId(heap_getattr(tup, Anum_cat_port_relid, desc, &isnull));
@@ -290,9 +331,7 @@ load_port(PortState *st)
 		st->schema = st->table ? get_namespace_name(get_rel_namespace(st->relid)) : NULL;
 		if (st->table == NULL)
 			st->active = false;
-		break;
 	}
-	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	if (st->active)
 	{
@@ -305,8 +344,10 @@ load_port(PortState *st)
 							   SECURITY_RESTRICTED_OPERATION);
 		load_rules(st);
 		SetUserIdAndSecContext(save_userid, save_sec);
+		check_memberships(st);
 	}
 	MemoryContextSwitchTo(old);
+	MemoryContextReset(st->change_cxt);
 }
 
 /* ----------------------------------------------------------------------
