@@ -439,21 +439,25 @@ append_value(StringInfo out, PortState *st, int i, Datum value, bool isnull)
 	}
 }
 
-/* The columns the rules hold for, under the relation's current descriptor. */
+/*
+ * The columns the rules hold for, under the relation's current descriptor:
+ * checked at every change (a few comparisons), so that no column whose
+ * type changed since compiling is ever evaluated or printed; the printed
+ * keys are made again when the descriptor changes.
+ */
 static void
 check_descriptor(PortState *st, TupleDesc desc)
 {
 	int			x = -1;
+	bool		new_desc = st->checked_desc != desc;
 
-	if (st->checked_desc == desc)
-		return;
 	for (int i = 0; i < st->natts; i++)
 	{
 		Form_pg_attribute att = i < desc->natts ? TupleDescAttr(desc, i) : NULL;
 
 		st->usable[i] = att != NULL && !att->attisdropped && OidIsValid(st->types[i]) &&
 			att->atttypid == st->types[i] && att->atttypmod == st->typmods[i];
-		if (st->usable[i])
+		if (st->usable[i] && (new_desc || st->keys[i] == NULL))
 		{
 			StringInfoData key;
 			MemoryContext old = MemoryContextSwitchTo(st->rules_cxt);
@@ -512,7 +516,8 @@ deform(HeapTuple tup, TupleDesc desc, Image *img, const Image *old)
 static void
 store_slot(PortState *st, TupleDesc desc, const Image *img)
 {
-	if (st->slot == NULL || st->slot_src != desc)
+	if (st->slot == NULL || st->slot_src != desc ||
+		st->slot->tts_tupleDescriptor->natts != desc->natts)
 	{
 		MemoryContext old = MemoryContextSwitchTo(st->rules_cxt);
 

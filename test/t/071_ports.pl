@@ -226,6 +226,15 @@ $sql_stream = $node->safe_psql('postgres', q{SET ROLE buyer; SELECT change FROM 
 like($sql_stream, qr/"id":8/, 'the port streams after a restart');
 
 # ---------------------------------------------------------------------------
+# A column added: the port is compiled again in the same transaction
+# ---------------------------------------------------------------------------
+$node->safe_psql('postgres', q{SET ROLE shop_team; ALTER TABLE shop.orders ADD COLUMN extra text;
+	INSERT INTO shop.orders VALUES (16, 'sixteen@x.org', 'EU', 'with extra', 160, 'new column')});
+$sql_stream = $node->safe_psql('postgres', q{SET ROLE buyer; SELECT change FROM meshpg.port_changes('buyer_sql')});
+like($sql_stream, qr/"type":"meshpg.port.rules_changed".*"id":16,[^\n]*"extra":"new column"/s,
+	'an added column is streamed from its transaction on');
+
+# ---------------------------------------------------------------------------
 # A policy's function runs as the consumer, never as the role that decodes
 # ---------------------------------------------------------------------------
 $node->safe_psql('postgres', q{
