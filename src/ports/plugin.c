@@ -42,6 +42,7 @@
 #include "utils/datetime.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -117,6 +118,24 @@ typedef struct PortState
 /* ----------------------------------------------------------------------
  * The port's row
  * ---------------------------------------------------------------------- */
+
+/*
+ * Whether cat_port may have changed since a session last read its port's
+ * row: set by relcache invalidations of cat_port (its trigger sends one,
+ * and decoding replays a transaction's invalidations at the point it
+ * committed), by the decoded change of the row itself, and at start.  Per
+ * process: a relcache callback cannot be unregistered.
+ */
+static bool port_rows_dirty = true;
+static Oid	port_rows_relid = InvalidOid;
+static bool port_callback_registered = false;
+
+static void
+port_relcache_callback(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == port_rows_relid)
+		port_rows_dirty = true;
+}
 
 static char *
 text_attr(HeapTuple tup, TupleDesc desc, int attno)
@@ -248,11 +267,21 @@ load_port(PortState *st)
 	MemoryContext old;
 
 	st->loaded = true;
+
+	/* nothing changed in cat_port since: the rules stand, memberships aside */
+	if (!port_rows_dirty && st->found && OidIsValid(st->port_relid))
+	{
+		if (st->active)
+			check_memberships(st);
+		return;
+	}
+	port_rows_dirty = false;
 	if (cat == NULL || !OidIsValid(st->port_relid = get_relname_relid("cat_port", cat->nsp)))
 	{
 		st->found = st->active = false;
 		return;
 	}
+	port_rows_relid = st->port_relid;
 
 	old = MemoryContextSwitchTo(st->change_cxt);
 	rel = table_open(st->port_relid, AccessShareLock);
@@ -688,6 +717,7 @@ port_row_changed(LogicalDecodingContext *ctx, PortState *st, ReorderBufferTXN *t
 		emit_message(ctx, st, txn, change->lsn, type, reason);
 	/* read again at the next change, under its snapshot */
 	st->loaded = false;
+	port_rows_dirty = true;
 }
 
 /* ----------------------------------------------------------------------
@@ -719,6 +749,13 @@ port_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init
 	st->slot_name = pstrdup(NameStr(ctx->slot->data.name));
 	st->econtext = CreateStandaloneExprContext();
 	MemoryContextSwitchTo(old);
+	if (!port_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(port_relcache_callback, (Datum) 0);
+		port_callback_registered = true;
+	}
+	/* a new session reads its port's row afresh */
+	port_rows_dirty = true;
 	opt->output_type = OUTPUT_PLUGIN_TEXTUAL_OUTPUT;
 	opt->receive_rewrites = false;
 	ctx->output_plugin_private = st;
