@@ -37,6 +37,7 @@
 #include "meshpg/events/events.h"
 #include "meshpg/history/history.h"
 #include "meshpg/meshpg.h"
+#include "meshpg/retention/retention.h"
 #include "meshpg/ports/ports.h"
 #include "meshpg/slo/slo.h"
 #include "meshpg/worker/worker.h"
@@ -46,11 +47,12 @@ PGDLLEXPORT void mesh_database_worker_main(Datum arg);
 
 PG_FUNCTION_INFO_V1(meshpg_worker_tasks);
 
-/* The task table: SLO scheduling, the access history, the events outbox. */
+/* The task table: SLO scheduling, the access history, the events outbox, retention. */
 static const MeshTask mesh_worker_tasks[] = {
 	{"slo_schedule", mesh_slo_schedule_task, false},
 	{"history_flush", mesh_history_flush_task, true},
 	{"events_prune", mesh_events_prune_task, false},
+	{"retention", mesh_retention_task, false},
 	/* output ports: suspend those past meshpg.port_max_lag, drop orphaned slots */
 	{"ports_watch", mesh_ports_watch_task, false},
 	{NULL, NULL, false}
