@@ -50,6 +50,7 @@
 #include "utils/lsyscache.h"
 #include "utils/pg_lsn.h"
 #include "utils/regproc.h"
+#include "utils/syscache.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
@@ -427,6 +428,14 @@ port_compile(int64 product_id, Oid relid, Oid consumer, const char *port_name,
 	ListCell   *lc;
 
 	memset(out, 0, sizeof(PortCompiled));
+
+	/* a consumer role dropped since: the port ends (never fails the caller) */
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(consumer)))
+	{
+		out->ended = true;
+		refuse(out, ERRCODE_UNDEFINED_OBJECT, NULL, "the port's consumer role was dropped", NULL, NULL);
+		return;
+	}
 
 	/* the product as it is now in this transaction */
 	mesh_spi_exec("SELECT p.state, d.name || '.' || p.name, p.version, d.owner::oid "
@@ -1167,7 +1176,7 @@ port_read(FunctionCallInfo fcinfo, bool peek)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for output port \"%s\"", name),
 				 errdetail("Only its consumer, role \"%s\", reads it.",
-						   GetUserNameFromId(port.consumer, false)),
+						   GetUserNameFromId(port.consumer, true) ? GetUserNameFromId(port.consumer, true) : "(dropped)"),
 				 errhint("Ask the owning domain team for a port of your own.")));
 	if (strcmp(port.state, "active") != 0)
 		ereport(ERROR,

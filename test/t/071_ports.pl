@@ -311,6 +311,19 @@ like($raw, qr/"type":"meshpg.port.ended","reason":"role \\"buyer\\" holds no liv
 unlike($raw, qr/CANARY/, 'no change after the grant ended is decoded');
 
 # ---------------------------------------------------------------------------
+# A consumer role dropped (it read through a group's grant): the port ends,
+# and the mesh's catalog changes go on
+# ---------------------------------------------------------------------------
+$node->safe_psql('postgres', q{CREATE ROLE readers; CREATE ROLE temp_reader LOGIN IN ROLE readers;
+	SET ROLE shop_dev; SELECT meshpg.grant_access('shop.orders', 'readers')});
+$node->safe_psql('postgres', q{SET ROLE shop_dev; SELECT meshpg.create_output_port('shop.orders', 'temp_reader', 'temp_port')});
+$node->safe_psql('postgres', q{DROP ROLE temp_reader});
+$node->safe_psql('postgres', q{SELECT meshpg.set_attribute('buyer', 'region', '{EU}')});
+is($node->safe_psql('postgres', q{SELECT state || ': ' || reason FROM meshpg.output_ports WHERE name = 'temp_port'}),
+	'ended: the port\'s consumer role was dropped', 'a dropped consumer ends its port');
+$node->safe_psql('postgres', q{SET ROLE shop_dev; SELECT meshpg.drop_output_port('temp_port')});
+
+# ---------------------------------------------------------------------------
 # Lag limit: the worker suspends the port and drops its slot
 # ---------------------------------------------------------------------------
 $node->safe_psql('postgres', q{SET ROLE shop_dev; SELECT meshpg.grant_access('shop.orders', 'buyer')});
