@@ -1293,13 +1293,21 @@ mesh_ports_watch_task(void)
 						  (Datum[]) {Int64GetDatum(port.id), CStringGetTextDatum(reason)}, NULL);
 			port_event("meshpg.port.suspended", port.name, port.product_name, port.consumer, reason);
 		}
-		/* the slots of ports suspended for lag, once no one streams them */
+		/*
+		 * The slots past the limit, once no one streams them: those just
+		 * suspended, those of ports suspended for another reason (a
+		 * policy; resuming makes a new slot) and those of ended ports,
+		 * whose slots keep WAL as well.
+		 */
 		mesh_spi_exec("SELECT pg_catalog.pg_drop_replication_slot(s.slot_name) "
 					  "  FROM meshpg.cat_port p "
 					  "  JOIN pg_catalog.pg_replication_slots s ON s.slot_name = p.slot_name "
-					  " WHERE p.state = 'suspended' AND p.reason LIKE 'its slot retained%' AND NOT s.active",
-					  0, NULL, NULL, NULL);
+					  " WHERE p.state IN ('suspended', 'ended') AND NOT s.active AND s.restart_lsn IS NOT NULL "
+					  "   AND pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn) "
+					  "       > $1::numeric * 1048576",
+					  1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(mesh_port_max_lag)}, NULL);
 	}
+
 
 	/*
 	 * Slots of meshpg's plugin in this database with no port (the port or

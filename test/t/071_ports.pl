@@ -335,6 +335,9 @@ ok($node->poll_query_until('postgres',
 	'a port past meshpg.port_max_lag is suspended and its slot dropped');
 like($node->safe_psql('postgres', q{SELECT reason FROM meshpg.output_ports WHERE name = 'buyer_lag'}),
 	qr/port_max_lag/, 'the reason names the limit');
+ok($node->poll_query_until('postgres',
+	q{SELECT NOT slot_exists FROM meshpg.output_ports WHERE name = 'buyer_sql'}),
+	'an ended port\'s slot past the limit is dropped too');
 $node->safe_psql('postgres', q{ALTER SYSTEM SET meshpg.port_max_lag = -1; SELECT pg_reload_conf()});
 
 # ---------------------------------------------------------------------------
