@@ -34,6 +34,7 @@ REGRESS = init names domains products lifecycle grants search ddl security bad_i
 # 1.4: one line per concern, so parallel work merges cleanly.
 REGRESS += events
 REGRESS += classify retention
+REGRESS += ports
 REGRESS_OPTS = --inputdir=$(srcdir)/test/regress --outputdir=test/regress \
 	--temp-instance=./tmp_check_regress \
 	--temp-config=$(srcdir)/test/meshpg.conf \

@@ -36,6 +36,7 @@ LAYERS=(
                                  # the SQL surface: domains, products, grants, DDL guards; contracts,
                                  # descriptors; SLOs (declaration, evaluation, change tracking, the gate);
                                  # PII classification (validators, suggestions); retention and legal holds
+    "ports"                      # output ports: the governed change streams (logical decoding plugin)
     "lineage"                    # lineage: derivation, graph, tag propagation
     "history"                    # the access history (records lineage as it captures)
     "worker"                     # the background worker (SLO scheduler, history flush)

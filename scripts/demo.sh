@@ -30,11 +30,11 @@ OUT=${MESHPG_DEMO_OUT:-$PWD/meshpg-demo.out}
 MAP=${MESHPG_DEMO_MAP:-$PWD/meshpg-mesh-map.svg}
 : >"$LOG"
 : >"$OUT"
-STEPS=7
+STEPS=8
 step_no=0
 
 # step TITLE COMMAND...: runs COMMAND with its output in the log, and
-# prints "[n/7] TITLE ... ok (Ns)", or the end of the log and stops.
+# prints "[n/8] TITLE ... ok (Ns)", or the end of the log and stops.
 step() {
     local title=$1 start rc
     shift
@@ -85,6 +85,15 @@ run_walkthrough() {
     }
 }
 
+# Debian's PostgreSQL 15.20 and later decode only with the output plugins
+# output_plugin_libraries lists (older servers do not know the setting).
+allow_port_plugin() {
+    if [ "$(meshpg_psql -d postgres -Atc "SELECT count(*) FROM pg_settings WHERE name = 'output_plugin_libraries'")" = 1 ]; then
+        meshpg_psql -d postgres -q -c 'ALTER SYSTEM SET output_plugin_libraries = pgoutput, test_decoding, meshpg' \
+            -c 'SELECT pg_reload_conf()' >/dev/null
+    fi
+}
+
 # The mesh map: graphviz only for the demo, so it is not in MESHPG_PACKAGES.
 draw_map() {
     if ! command -v dot >/dev/null 2>&1; then
@@ -101,8 +110,9 @@ echo "(the full log is $LOG)"
 step "install missing packages (apt)" meshpg_install_deps
 step "build meshpg" meshpg_build
 step "install meshpg into PostgreSQL" meshpg_install
-# shellcheck disable=SC2119 # no extra settings
-step "start a cluster that preloads meshpg" meshpg_cluster_start
+# logical decoding for the output port of the walkthrough's last part
+step "start a cluster that preloads meshpg" meshpg_cluster_start "wal_level = logical"
+step "let meshpg's plugin decode (output ports)" allow_port_plugin
 step "run the walkthrough (scripts/demo.sql)" run_walkthrough
 step "draw the mesh map (graphviz)" draw_map
 step "check the map" test -s "$MAP"

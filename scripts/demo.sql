@@ -346,3 +346,24 @@ SELECT meshpg.lineage_dot();
 \o
 \pset tuples_only off
 \pset format aligned
+
+-------------------------------------------------------------------------------
+-- 7. An output port: analyst_eu streams the customers' changes, filtered and
+--    masked exactly as its reads are (doc/ports.md); `meshctl stream
+--    eu_customers | kcat -P -b BROKER -t TOPIC` would carry them to Kafka.
+-------------------------------------------------------------------------------
+SET ROLE payments_team;
+-- the row policy is judged on the old row too: the WAL must carry it whole
+ALTER TABLE payments.customers REPLICA IDENTITY FULL;
+SELECT meshpg.create_output_port('payments.customers', 'analyst_eu', 'eu_customers');
+INSERT INTO payments.customers VALUES
+    (10, 'new.client@example.fr', '4111000000099990', 'EU'),
+    (11, 'other.client@example.com', '4111000000088880', 'US');   -- not in the EU view
+UPDATE payments.customers SET region = 'EU' WHERE customer_id = 2;    -- moves into view
+UPDATE payments.customers SET region = 'US' WHERE customer_id = 10;   -- moves out
+RESET ROLE;
+SET ROLE analyst_eu;
+SELECT change FROM meshpg.port_changes('eu_customers');
+-- the same pseudonyms and masks as a SELECT
+SELECT customer_id, email, card_number FROM payments.customers WHERE customer_id = 2;
+RESET ROLE;

@@ -23,6 +23,7 @@
 #include "meshpg/history/history.h"
 #include "meshpg/hooks.h"
 #include "meshpg/meshpg.h"
+#include "meshpg/ports/ports.h"
 #include "meshpg/citus/citus.h"
 #include "meshpg/events/events.h"
 
@@ -64,6 +65,7 @@ _PG_init(void)
 	mesh_define_history_settings();
 	mesh_define_classify_settings();
 	mesh_define_retention_settings();
+	mesh_ports_init();			/* meshpg.port_max_lag */
 
 	MarkGUCPrefixReserved("meshpg");
 

@@ -1177,3 +1177,34 @@ mesh_compile_rules(const MeshProduct *product, Oid relid, int rtindex, int natts
 		copy_rules(&built, rtindex, rules);
 	return rules->any;
 }
+
+/*
+ * The rules of one role on relid, as a session without meshpg.purpose would
+ * get them: for output ports (src/ports/), compiled once for the port's
+ * consumer rather than per query.  policies are the product's policies as
+ * loaded by mesh_load_policies (fresh: the caller may be inside the
+ * transaction that changed them).  Not cached.
+ */
+bool
+mesh_compile_rules_from_policies(const MeshProduct *product, List *policies, Oid relid,
+							int natts, Oid role, MeshRules *rules)
+{
+	MeshProduct copy = *product;
+	char	   *saved = mesh_session_purpose;
+	bool		cacheable;
+
+	copy.policies = policies;
+	copy.policies_loaded = true;
+	copy.compiled = NIL;
+	mesh_session_purpose = NULL;
+	PG_TRY();
+	{
+		build_rules(&copy, relid, natts, list_make1_oid(role), rules, &cacheable);
+	}
+	PG_FINALLY();
+	{
+		mesh_session_purpose = saved;
+	}
+	PG_END_TRY();
+	return rules->any;
+}

@@ -678,7 +678,14 @@ ensure_hash_key(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not generate a random hash key")));
-	mesh_spi_exec("INSERT INTO meshpg.cat_secret (id, hmac_key) VALUES (1, $1) ON CONFLICT DO NOTHING",
+	/*
+	 * No ON CONFLICT: cat_secret is a user_catalog_table (output ports'
+	 * plugin reads the key under its historic snapshot), which refuses it.
+	 * The lock makes concurrent first hash policies wait, then see the key.
+	 */
+	mesh_spi_exec("LOCK TABLE meshpg.cat_secret IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL);
+	mesh_spi_exec("INSERT INTO meshpg.cat_secret (id, hmac_key) SELECT 1, $1 "
+				  " WHERE NOT EXISTS (SELECT 1 FROM meshpg.cat_secret)",
 				  1, (Oid[]) {BYTEAOID}, (Datum[]) {PointerGetDatum(key)}, NULL);
 }
 

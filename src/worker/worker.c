@@ -39,6 +39,7 @@
 #include "meshpg/meshpg.h"
 #include "meshpg/registry/registry.h"
 #include "meshpg/retention/retention.h"
+#include "meshpg/ports/ports.h"
 #include "meshpg/slo/slo.h"
 #include "meshpg/worker/worker.h"
 
@@ -54,6 +55,8 @@ static const MeshTask mesh_worker_tasks[] = {
 	{"grant_expiry", mesh_grant_expiry_task, false},
 	{"events_prune", mesh_events_prune_task, false},
 	{"retention", mesh_retention_task, false},
+	/* output ports: suspend those past meshpg.port_max_lag, drop orphaned slots */
+	{"ports_watch", mesh_ports_watch_task, false},
 	{NULL, NULL, false}
 };
 

@@ -63,6 +63,22 @@
 #define Anum_cat_grant_purpose		3
 #define Anum_cat_grant_expires_at	4
 
+/* meshpg.cat_port (sql/1.4/35-ports.sql), read by the ports' plugin */
+#define Anum_cat_port_id			1
+#define Anum_cat_port_name			2
+#define Anum_cat_port_product_id	3
+#define Anum_cat_port_relid			4
+#define Anum_cat_port_consumer		5
+#define Anum_cat_port_slot_name		6
+#define Anum_cat_port_state			7
+#define Anum_cat_port_reason		8
+#define Anum_cat_port_rules			9
+#define Anum_cat_port_compiled_in	10
+#define Anum_cat_port_compiled_at	11
+#define Anum_cat_port_grant_expires_at 12
+#define Anum_cat_port_product_name	13
+#define Anum_cat_port_product_version 14
+
 /* OIDs of meshpg's own objects in the current database. */
 typedef struct MeshCatalog
 {

@@ -92,6 +92,8 @@ extern Node *mesh_instantiate_filter(const MeshProduct *product, const MeshPolic
 									 Oid role);
 extern Expr *mesh_mask_expr(const MeshPolicy *policy, Relation rel, Var *subject);
 extern List *mesh_reader_roles(void);
+extern bool mesh_compile_rules_from_policies(const MeshProduct *product, List *policies,
+										Oid relid, int natts, Oid role, MeshRules *rules);
 extern const char *mesh_mask_name(MeshMaskKind kind);
 
 /*
