@@ -15,6 +15,9 @@
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/table.h"
+#include "access/transam.h"
+#include "common/hashfn.h"
+#include "lib/stringinfo.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
@@ -924,6 +927,66 @@ copy_rules(const MeshRules *src, int rtindex, MeshRules *dst)
 	dst->policy_attnos = palloc(sizeof(AttrNumber) * (src->npolicies + 1));
 	memcpy(dst->policies, src->policies, sizeof(int64) * src->npolicies);
 	memcpy(dst->policy_attnos, src->policy_attnos, sizeof(AttrNumber) * src->npolicies);
+	dst->spec_key = src->spec_key;
+	dst->spec_ok = src->spec_ok;
+}
+
+/*
+ * Functions a specialisation's filter and masks may call for meshpg's
+ * worker to evaluate them apart from any reader (governed statistics):
+ * PostgreSQL's own and meshpg's.  A team's function would run there as
+ * the catalog owner, so anything else is left to the reader's query.
+ */
+bool
+mesh_spec_function_ok(Oid funcid)
+{
+	const MeshCatalog *cat = mesh_catalog();
+
+	if (funcid < FirstGenbkiObjectId)
+		return true;
+	return cat != NULL && get_func_namespace(funcid) == cat->nsp;
+}
+
+static bool
+spec_function_refused(Oid funcid, void *context)
+{
+	return !mesh_spec_function_ok(funcid);
+}
+
+static bool
+spec_expr_refused_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, SubLink) || IsA(node, Query) || IsA(node, Param))
+		return true;
+	if (check_functions_in_node(node, spec_function_refused, context))
+		return true;
+	return expression_tree_walker(node, spec_expr_refused_walker, context);
+}
+
+/*
+ * The specialisation of compiled rules (Vars at index 1): a hash of the
+ * filter and of each mask, and whether the filter can be evaluated apart
+ * from the reader (no subquery, only immutable functions of PostgreSQL and
+ * meshpg).  The expressions are already specialised for the reader
+ * (attributes, purpose and current_user are constants), so equal hashes
+ * mean the same rows and the same masked values.
+ */
+static void
+set_spec_key(MeshRules *rules)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, nodeToString(rules->quals));
+	for (int i = 0; i < rules->natts; i++)
+		if (rules->masks[i] != NULL)
+			appendStringInfo(&buf, "|%d:%s", i + 1, nodeToString(rules->masks[i]));
+	rules->spec_key = hash_bytes_extended((const unsigned char *) buf.data, buf.len, 0x6d657368);
+	pfree(buf.data);
+	rules->spec_ok = !contain_mutable_functions((Node *) rules->quals) &&
+		!spec_expr_refused_walker((Node *) rules->quals, NULL);
 }
 
 /* Records that policy applies (once), for the access history. */
@@ -1044,6 +1107,8 @@ build_rules(const MeshProduct *product, Oid relid, int natts, List *roles,
 	for (int i = 0; i < natts && !rules->any; i++)
 		rules->any = rules->masks[i] != NULL;
 	rules->valid_until = purpose_valid_until;
+	if (rules->any)
+		set_spec_key(rules);
 }
 
 /*
@@ -1066,6 +1131,39 @@ mesh_ensure_policies(const MeshProduct *product, Oid relid)
 		entry->policies = loaded;
 		entry->policies_loaded = true;
 	}
+}
+
+/*
+ * The rules one role would read relid under, alone in its session, without
+ * a purpose (Vars at index 1, not cached): the specialisations the worker
+ * computes statistics for (governance/statsets.c), and explain_access.
+ */
+bool
+mesh_compile_rules_for_role(const MeshProduct *product, Oid relid, int natts, Oid role,
+							MeshRules *rules)
+{
+	MeshProduct *entry = (MeshProduct *) product;
+	bool		cacheable;
+	char	   *purpose = mesh_session_purpose;
+
+	memset(rules, 0, sizeof(MeshRules));
+	rules->valid_until = DT_NOEND;
+	if (superuser_arg(role))
+		return false;
+	mesh_ensure_policies(product, relid);
+	if (entry->policies == NIL)
+		return false;
+	mesh_session_purpose = NULL;
+	PG_TRY();
+	{
+		build_rules(product, relid, natts, list_make1_oid(role), rules, &cacheable);
+	}
+	PG_FINALLY();
+	{
+		mesh_session_purpose = purpose;
+	}
+	PG_END_TRY();
+	return rules->any;
 }
 
 /*

@@ -79,6 +79,18 @@ typedef struct MeshRules
 	int			npolicies;
 	int64	   *policies;
 	AttrNumber *policy_attnos;
+
+	/*
+	 * The row-policy specialisation these rules are (governed statistics,
+	 * governance/statsets.c): readers whose filters and masks compile to the
+	 * same expressions see the same rows and values, and share one set of
+	 * statistics.  spec_key hashes the expressions; spec_ok is false when
+	 * the filter cannot be evaluated apart from the reader's query (a
+	 * subquery, a function that is not immutable, a function outside
+	 * PostgreSQL and meshpg), and then no statistics are computed for it.
+	 */
+	uint64		spec_key;
+	bool		spec_ok;
 } MeshRules;
 
 /* compile.c */
@@ -92,6 +104,9 @@ extern Node *mesh_instantiate_filter(const MeshProduct *product, const MeshPolic
 									 Oid role);
 extern Expr *mesh_mask_expr(const MeshPolicy *policy, Relation rel, Var *subject);
 extern List *mesh_reader_roles(void);
+extern bool mesh_compile_rules_for_role(const MeshProduct *product, Oid relid, int natts,
+										Oid role, MeshRules *rules);
+extern bool mesh_spec_function_ok(Oid funcid);
 extern const char *mesh_mask_name(MeshMaskKind kind);
 
 /*
@@ -130,6 +145,14 @@ extern void mesh_check_expr_sources(Node *expr);
  */
 typedef void (*MeshPolicyExprObserver) (Node *expr);
 extern void mesh_register_policy_expr_observer(MeshPolicyExprObserver observer);
+
+/*
+ * explain.c: which statistics a role's plans use (explain_access); the
+ * statistics' owner (governance/statsets.c) registers it from src/hooks.c.
+ */
+typedef void (*MeshStatsDescriber) (const MeshProduct *product, Oid relid, Oid role,
+									const char **effect, char **reason);
+extern void mesh_register_stats_describer(MeshStatsDescriber describer);
 
 /* stats.c */
 extern void mesh_hide_stats(RangeTblEntry *rte, Oid relid, const MeshRules *rules);
