@@ -413,8 +413,12 @@ eligible(const MeshProduct *product, Oid relid, const char **why)
 		*why = "a Citus table";
 	else if (relkind == RELKIND_VIEW)
 		*why = "a view";
-	else if (relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW)
+	else if (relkind == RELKIND_PARTITIONED_TABLE)
 		*why = "a partitioned table";
+	else if (relkind == RELKIND_FOREIGN_TABLE)
+		*why = "a foreign table";
+	else if (relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW)
+		*why = "this kind of relation";
 	else if (has_subclass(relid))
 		*why = "a table with inheritance children";
 	else
@@ -1008,7 +1012,12 @@ mesh_refresh_stat_sets(Oid relid)
 	copy = *product;
 	copy.qualname = pstrdup(product->qualname);
 
-	rel = relation_open(relid, AccessShareLock);
+	/*
+	 * As ANALYZE does: one refresh of a relation at a time (the worker's
+	 * and refresh_statistics()'s would both write the same sets), writes
+	 * and reads go on.
+	 */
+	rel = relation_open(relid, ShareUpdateExclusiveLock);
 	if (eligible(&copy, relid, &why) && mesh_max_stat_specialisations > 0)
 	{
 		specs = enumerate_specs(relid, RelationGetNumberOfAttributes(rel));
@@ -1035,7 +1044,7 @@ mesh_refresh_stat_sets(Oid relid)
 
 	if (kept != NIL)
 		sample_and_compute(&copy, rel, kept);
-	relation_close(rel, AccessShareLock);
+	relation_close(rel, NoLock);
 
 	/* every backend reads the sets again */
 	CacheInvalidateRelcacheByRelid(set_rel);

@@ -73,6 +73,11 @@ EXPLAIN (COSTS ON) SELECT * FROM gs.orders WHERE status = 'secret-status';
 EXPLAIN (COSTS ON) SELECT * FROM gs.orders WHERE status = 'open';
 -- distinct count of the visible rows
 EXPLAIN (COSTS ON) SELECT status, count(*) FROM gs.orders GROUP BY status;
+-- the plans run (the indexes are only hypothetical to the estimator)
+SELECT count(*), max(amount) FROM gs.orders WHERE amount > 90;
+SET enable_seqscan = off;
+SELECT count(*), min(email), max(email) FROM gs.orders WHERE amount < 2;
+RESET enable_seqscan;
 RESET ROLE;
 
 -- The US reader gets its own set.
