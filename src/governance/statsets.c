@@ -1195,7 +1195,7 @@ mesh_describe_stats(const MeshProduct *product, Oid relid, Oid role,
 	if (!mesh_compile_rules_for_role(product, relid, natts, role, &rules))
 	{
 		*effect = "postgresql";
-		*reason = pstrdup("no policy applies to the role: PostgreSQL's own statistics");
+		*reason = pstrdup("no policy applies to the role");
 		return;
 	}
 	product = mesh_product_by_relid(relid);
@@ -1203,18 +1203,17 @@ mesh_describe_stats(const MeshProduct *product, Oid relid, Oid role,
 		elog(ERROR, "data product of relation %u vanished", relid);
 	*effect = "withheld";
 	if (!eligible(product, relid, &why))
-		*reason = psprintf("governed statistics are not kept for %s", why);
+		*reason = psprintf("not kept for %s", why);
 	else if (!rules.spec_ok)
-		*reason = pstrdup("the role's row filter calls a subquery, a function that is not immutable, or a function outside PostgreSQL and meshpg");
+		*reason = pstrdup("row filter with a subquery or a non-immutable call");
 	else if (mesh_max_stat_specialisations <= 0)
 		*reason = pstrdup("meshpg.max_stat_specialisations is 0");
 	else if ((set = mesh_stat_set_lookup(relid, &rules)) == NULL)
-		*reason = pstrdup("no governed statistics for the role's specialisation yet, or more specialisations than meshpg.max_stat_specialisations");
+		*reason = pstrdup("no set kept for the role's specialisation");
 	else
 	{
 		*effect = "governed";
-		*reason = psprintf("statistic set %lld: %d of %d sampled rows visible, computed at %s",
-						   (long long) set->id, set->visible_rows, set->sample_rows,
-						   timestamptz_to_str(set->computed_at));
+		*reason = psprintf("set %lld, %d of %d sampled rows visible",
+						   (long long) set->id, set->visible_rows, set->sample_rows);
 	}
 }
