@@ -24,7 +24,7 @@ SELECT g::bigint AS id,
        (ARRAY['EU', 'US', 'APAC'])[c % 3 + 1] AS region,
        '4' || lpad(((g * 104729) % 1000000000000000)::text, 15, '0') AS card
   FROM (SELECT g, 1 + (g * 2654435761) % (SELECT count(*) FROM bench_dom.customers) AS c
-          FROM generate_series(1, :fact) g) s;
+          FROM generate_series(1::bigint, :fact) g) s;
 
 SET ROLE bench_owner;
 CREATE TABLE bench_dom.stores (id int PRIMARY KEY, city text NOT NULL, region text NOT NULL,
