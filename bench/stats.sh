@@ -92,11 +92,12 @@ Q_MIN=(
 "SELECT count(*), max($CARD) FROM raw.sales f JOIN raw.customers c ON c.id = f.customer_id WHERE f.region = 'EU' AND c.region = 'EU' AND c.created_at < timestamptz '2024-01-03'"
 )
 
-# shape: the plan's node types, in order and depth, without relation,
-# index and alias names.
+# shape: the plan's node types (the first line and the "->" lines), in
+# order and depth, without relation, index and alias names, nor the
+# details below each node (a filter's order of quals may differ).
 shape() {
     psql_as bench_consumer -At -c "EXPLAIN (COSTS OFF) $1" |
-        awk '/^ *(->  )?[A-Z]/ { line = $0; sub(/->  /, "", line); ind = match(line, /[^ ]/);
+        awk 'NR == 1 || /->  / { line = $0; sub(/->  /, "", line); ind = match(line, /[^ ]/);
                                  sub(/^ +/, "", line); sub(/ (on|using) .*/, "", line);
                                  sub(/  \(.*/, "", line); print ind ":" line }'
 }

@@ -60,8 +60,8 @@ SELECT meshpg.grant_access('bench_dom.stores', 'bench_consumer');
 SELECT meshpg.grant_access('bench_dom.sales', 'bench_consumer');
 RESET ROLE;
 
--- Four more readers of customers, so that it has five specialisations
--- (EU is shared with bench_consumer): the refresh-cost measure.
+-- Four more readers of customers, so that with bench_consumer (EU) it has
+-- five specialisations: the refresh-cost measure.
 SELECT format('CREATE ROLE %I', 'bench_r' || i) FROM generate_series(1, 4) i
 \gexec
 SELECT meshpg.set_attribute('bench_r1', 'region', '{US}');
