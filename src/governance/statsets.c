@@ -1204,6 +1204,10 @@ mesh_describe_stats(const MeshProduct *product, Oid relid, Oid role,
 	*effect = "withheld";
 	if (!eligible(product, relid, &why))
 		*reason = psprintf("not kept for %s", why);
+	else if (!rules.spec_ok && rules.agg_rules != NIL)
+		*reason = pstrdup("an aggregation or privacy policy applies");
+	else if (!rules.spec_ok && rules.projected != NULL)
+		*reason = pstrdup("a projection policy applies");
 	else if (!rules.spec_ok)
 		*reason = pstrdup("row filter with a subquery or a non-immutable call");
 	else if (mesh_max_stat_specialisations <= 0)

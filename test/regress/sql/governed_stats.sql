@@ -122,6 +122,19 @@ SELECT subject, effect FROM meshpg.explain_access('gs.orders', 'gs_us')
  WHERE subject = 'statistics';
 ALTER SYSTEM RESET meshpg.max_stat_specialisations;
 SELECT pg_reload_conf();
+SELECT pg_sleep(0.2);
+
+-- A reader held to aggregates of large groups gets no statistics (most
+-- common values and histogram bounds are single values): its set goes at
+-- the next refresh, and it plans withheld.
+SELECT meshpg.create_aggregation_policy('gs_agg', 10, product => 'gs.orders',
+                                        exempt_roles => '{gs_eu,gs_eu2,gs_exempt}');
+SELECT subject, effect, reason FROM meshpg.explain_access('gs.orders', 'gs_us')
+ WHERE subject = 'statistics';
+SELECT meshpg.refresh_statistics('gs.orders');
+SELECT readers, visible_rows FROM meshpg.statistic_sets;
+SELECT meshpg.drop_policy('gs_agg');
+SELECT meshpg.refresh_statistics('gs.orders');
 
 -- Who may refresh: the governance team and the owning domain; and errors.
 SET ROLE gs_eu;
