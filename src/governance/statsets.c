@@ -1217,7 +1217,11 @@ mesh_describe_stats(const MeshProduct *product, Oid relid, Oid role,
 	else
 	{
 		*effect = "governed";
-		*reason = psprintf("set %lld, %d of %d sampled rows visible",
-						   (long long) set->id, set->visible_rows, set->sample_rows);
+		/*
+		 * The set and the rows it counts, which is what EXPLAIN shows the
+		 * reader anyway; not the sample's size (with the visible rows in
+		 * it, it would tell how many rows are hidden).
+		 */
+		*reason = psprintf("set %lld: %.0f rows", (long long) set->id, set->tuples);
 	}
 }
