@@ -41,6 +41,7 @@
 #include <math.h>
 
 #include "access/genam.h"
+#include "access/xlog.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/table.h"
@@ -1083,11 +1084,27 @@ mesh_stats_refresh_task(void)
 	List	   *candidates = NIL;
 	ListCell   *lc;
 
-	if (mesh_catalog() == NULL)
+	static uint64 checked_generation = (uint64) -1;
+	static uint64 checked_membership = (uint64) -1;
+	uint64		generation;
+	uint64		membership;
+	bool		recheck;
+
+	/* a standby's sets come from its primary */
+	if (RecoveryInProgress() || mesh_catalog() == NULL)
 		return false;
 	lookup_oids();
 	if (!OidIsValid(set_rel) || mesh_max_stat_specialisations <= 0)
 		return false;
+
+	/*
+	 * The readers' specialisations change only with the catalog (policies,
+	 * attributes, grants) or role memberships: compiled again for every
+	 * role only after such a change, not every tick.
+	 */
+	generation = mesh_catalog_generation();
+	membership = mesh_membership_generation();
+	recheck = checked_generation != generation || checked_membership != membership;
 
 	mesh_spi_begin(&spi);
 	mesh_spi_exec("SELECT p.relid::oid, "
@@ -1132,7 +1149,7 @@ mesh_stats_refresh_task(void)
 
 		if (product == NULL || !eligible(product, relid, &why))
 			continue;
-		if (!due)
+		if (!due && recheck)
 		{
 			/* the specialisations kept against those of the readers now */
 			Relation	rel = relation_open(relid, AccessShareLock);
@@ -1174,6 +1191,9 @@ mesh_stats_refresh_task(void)
 			return true;
 		}
 	}
+	/* as they were when the pass began: a change during it is seen next time */
+	checked_generation = generation;
+	checked_membership = membership;
 	return false;
 }
 
