@@ -33,6 +33,7 @@ REGRESS = init names domains products lifecycle grants search ddl security bad_i
 	fdw_products
 # 1.4: one line per concern, so parallel work merges cleanly.
 REGRESS += governed_stats
+REGRESS += events
 REGRESS_OPTS = --inputdir=$(srcdir)/test/regress --outputdir=test/regress \
 	--temp-instance=./tmp_check_regress \
 	--temp-config=$(srcdir)/test/meshpg.conf \
