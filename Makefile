@@ -34,6 +34,7 @@ REGRESS = init names domains products lifecycle grants search ddl security bad_i
 # 1.4: one line per concern, so parallel work merges cleanly.
 REGRESS += governed_stats
 REGRESS += events
+REGRESS += classify retention
 REGRESS_OPTS = --inputdir=$(srcdir)/test/regress --outputdir=test/regress \
 	--temp-instance=./tmp_check_regress \
 	--temp-config=$(srcdir)/test/meshpg.conf \
@@ -44,6 +45,7 @@ ISOLATION = confusable_race grant_invalidation policy_invalidation snapshot_race
 	contract_apply_race contract_notify \
 	slo_alerts slo_gate \
 	history_flush governance_locks
+ISOLATION += retention_race
 ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=test/isolation \
 	--temp-instance=./tmp_check_iso \
 	--temp-config=$(srcdir)/test/meshpg.conf \
@@ -53,6 +55,7 @@ ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=test/isolation 
 # comparison, the attack output must never contain a hidden value (CANARY).
 SECURITY = setup vectors rowsecurity adversary adversary2 adversary3 adversary4 adversary6 adversary7 adversary8 \
 	adversary_fdw hardening_history hardening_walks adversary_red10 adversary_red11
+SECURITY += adversary_classify
 SECURITY += adversary_stats
 SECURITY_OPTS = --inputdir=$(srcdir)/test/security --outputdir=test/security \
 	--temp-instance=./tmp_check_security \

@@ -32,8 +32,10 @@ LAYERS=(
     "governance"                 # enforcement: planner, executor, statistics, functions, COPY
     "events"                     # mesh events: the kinds table of types, emission (outbox, logical
                                  # decoding message, NOTIFY), the outbox's pruning
-    "registry contract slo"      # the SQL surface: domains, products, grants, DDL guards; contracts,
-                                 # descriptors; SLOs (declaration, evaluation, change tracking, the gate)
+    "registry contract slo classify retention"
+                                 # the SQL surface: domains, products, grants, DDL guards; contracts,
+                                 # descriptors; SLOs (declaration, evaluation, change tracking, the gate);
+                                 # PII classification (validators, suggestions); retention and legal holds
     "lineage"                    # lineage: derivation, graph, tag propagation
     "history"                    # the access history (records lineage as it captures)
     "worker"                     # the background worker (SLO scheduler, history flush)

@@ -15,7 +15,9 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "meshpg/classify/classify.h"
 #include "meshpg/contract/contract.h"
+#include "meshpg/retention/retention.h"
 #include "meshpg/governance/governance.h"
 #include "meshpg/policy/policy.h"
 #include "meshpg/history/history.h"
@@ -61,6 +63,8 @@ _PG_init(void)
 	mesh_slo_init();			/* settings, transaction callbacks, read gate */
 	mesh_worker_init();			/* settings, the launcher */
 	mesh_define_history_settings();
+	mesh_define_classify_settings();
+	mesh_define_retention_settings();
 
 	MarkGUCPrefixReserved("meshpg");
 

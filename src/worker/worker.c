@@ -38,6 +38,7 @@
 #include "meshpg/governance/governance.h"
 #include "meshpg/history/history.h"
 #include "meshpg/meshpg.h"
+#include "meshpg/retention/retention.h"
 #include "meshpg/slo/slo.h"
 #include "meshpg/worker/worker.h"
 
@@ -48,12 +49,13 @@ PG_FUNCTION_INFO_V1(meshpg_worker_tasks);
 
 /*
  * The task table: SLO scheduling, the access history, the events outbox,
- * governed statistics.
+ * retention, governed statistics.
  */
 static const MeshTask mesh_worker_tasks[] = {
 	{"slo_schedule", mesh_slo_schedule_task, false},
 	{"history_flush", mesh_history_flush_task, true},
 	{"events_prune", mesh_events_prune_task, false},
+	{"retention", mesh_retention_task, false},
 	/* one product's governed statistics per round (governance/statsets.c) */
 	{"stats_refresh", mesh_stats_refresh_task, false},
 	{NULL, NULL, false}
