@@ -32,6 +32,7 @@ REGRESS = init names domains products lifecycle grants search ddl security bad_i
 	history_access history_plans history_encoding lineage_graph lineage_tags hostile_input newcomer \
 	fdw_products
 # 1.4: one line per concern, so parallel work merges cleanly.
+REGRESS += governed_stats
 REGRESS += events
 REGRESS += classify retention
 REGRESS += ports
@@ -58,6 +59,7 @@ SECURITY = setup vectors rowsecurity adversary adversary2 adversary3 adversary4 
 	adversary_fdw hardening_history hardening_walks adversary_red10 adversary_red11
 SECURITY += adversary_events
 SECURITY += adversary_classify
+SECURITY += adversary_stats
 SECURITY_OPTS = --inputdir=$(srcdir)/test/security --outputdir=test/security \
 	--temp-instance=./tmp_check_security \
 	--temp-config=$(srcdir)/test/meshpg.conf \

@@ -397,6 +397,9 @@ mesh_install_hooks(void)
 	/* enforcement pins the functions of every policy expression loaded */
 	mesh_register_policy_expr_observer(mesh_pin_policy_functions);
 
+	/* explain_access says which statistics a role's plans use */
+	mesh_register_stats_describer(mesh_describe_stats);
+
 	prev_shmem_request = shmem_request_hook;
 	shmem_request_hook = meshpg_shmem_request;
 	prev_shmem_startup = shmem_startup_hook;

@@ -58,6 +58,7 @@ _PG_init(void)
 
 	mesh_define_identity_settings();
 	mesh_define_counter_settings();	/* governance/counters.c */
+	mesh_define_stat_settings();	/* governance/statsets.c */
 	mesh_define_contract_settings();
 	mesh_define_event_settings();	/* events/emit.c: meshpg.events, events_retention */
 	mesh_slo_init();			/* settings, transaction callbacks, read gate */

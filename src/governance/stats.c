@@ -1,10 +1,13 @@
 /*
  * stats.c
  *		Statistics the planner must not use for a reader: those of rows the
- *		reader may not see and of columns masked for it.
+ *		reader may not see and of columns masked for it; and, in their
+ *		place, the governed statistics of what the reader may see
+ *		(statsets.c) when a set is kept for the reader's specialisation.
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/index.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
@@ -35,6 +38,8 @@ typedef struct HiddenStats
 	Oid			relid;
 	bool		all;			/* every column, and extended statistics */
 	Bitmapset  *cols;			/* else: these columns */
+	const MeshStatSet *set;		/* served instead: the reader's governed set */
+	int64		set_id;
 } HiddenStats;
 
 static List *hidden_stats = NIL;
@@ -42,12 +47,39 @@ static List *hidden_stats = NIL;
 static void
 hide_stats(Oid relid, bool all, Bitmapset *cols)
 {
-	HiddenStats *h = palloc(sizeof(HiddenStats));
+	HiddenStats *h = palloc0(sizeof(HiddenStats));
 
 	h->relid = relid;
 	h->all = all;
 	h->cols = cols;
 	hidden_stats = lappend(hidden_stats, h);
+}
+
+/*
+ * The governed set served for relid, if every entry of relid in this
+ * planner call is served the same set: a relation read twice under
+ * different rules (a self-join through a view whose owner's policies
+ * differ) gets none.
+ */
+static const MeshStatSet *
+served_set(Oid relid)
+{
+	ListCell   *lc;
+	const MeshStatSet *set = NULL;
+	int64		id = 0;
+
+	foreach(lc, hidden_stats)
+	{
+		HiddenStats *h = lfirst(lc);
+
+		if (h->relid != relid)
+			continue;
+		if (h->set == NULL || (id != 0 && h->set_id != id))
+			return NULL;
+		set = h->set;
+		id = h->set_id;
+	}
+	return set;
 }
 
 /* A relation and its inheritance children or partitions, queried through it. */
@@ -129,8 +161,23 @@ mesh_relation_stats(PlannerInfo *root, RangeTblEntry *rte, AttrNumber attnum,
 {
 	if (rte->rtekind == RTE_RELATION && stats_hidden(rte->relid, attnum))
 	{
+		const MeshStatSet *set = rte->inh ? NULL : served_set(rte->relid);
+
 		vardata->statsTuple = NULL;
 		vardata->freefunc = NULL;
+		if (set != NULL && attnum > 0 && attnum <= set->natts &&
+			set->columns[attnum] != NULL)
+		{
+			/* a copy: an invalidation may reset the cache while it is used */
+			vardata->statsTuple = heap_copytuple(set->columns[attnum]);
+			vardata->freefunc = heap_freetuple;
+
+			/*
+			 * Only values the reader may see: any operator may read them,
+			 * leakproof or not, as for a table the reader may read itself.
+			 */
+			vardata->acl_ok = true;
+		}
 		return true;
 	}
 	return mesh_next_relation_stats(root, rte, attnum, vardata, next);
@@ -156,9 +203,32 @@ void
 mesh_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
 				   RelOptInfo *rel, MeshHookStep next)
 {
+	const MeshStatSet *set;
+	ListCell   *lc;
+
 	mesh_next_relation_info(root, relationObjectId, inhparent, rel, next);
-	if (find_hidden_stats(relationObjectId) != NULL)
-		rel->statlist = NIL;
+	if (find_hidden_stats(relationObjectId) == NULL)
+		return;
+	rel->statlist = NIL;
+	if (inhparent || (set = served_set(relationObjectId)) == NULL)
+		return;
+
+	/*
+	 * Served a governed set: the relation has the rows the reader may see
+	 * (its pages stay what a scan reads).  Its indexes are planned as
+	 * hypothetical, so that the planner never reads their actual first or
+	 * last value (raw, of any row) to refine the governed histogram's ends
+	 * (selfuncs.c, get_actual_variable_range), nor GIN's and BRIN's
+	 * metapages; and they index no more rows than the reader sees.
+	 */
+	rel->tuples = Max(set->tuples, 1);
+	foreach(lc, rel->indexlist)
+	{
+		IndexOptInfo *index = lfirst(lc);
+
+		index->hypothetical = true;
+		index->tuples = Min(index->tuples, rel->tuples);
+	}
 }
 
 /*
@@ -175,6 +245,10 @@ mesh_attavgwidth(Oid relid, AttrNumber attnum, MeshHookStep next)
 		Oid			type;
 		int32		typmod;
 		Oid			collation;
+		const MeshStatSet *set = served_set(relid);
+
+		if (set != NULL && attnum > 0 && attnum <= set->natts && set->widths[attnum] > 0)
+			return set->widths[attnum];
 
 		get_atttypetypmodcoll(relid, attnum, &type, &typmod, &collation);
 		return get_typavgwidth(type, typmod);
@@ -189,6 +263,18 @@ mesh_attavgwidth(Oid relid, AttrNumber attnum, MeshHookStep next)
 void
 mesh_hide_stats(RangeTblEntry *rte, Oid relid, const MeshRules *rules)
 {
+	const MeshStatSet *set;
+
+	if (rte->rtekind == RTE_RELATION &&
+		(set = mesh_stat_set_lookup(relid, rules)) != NULL)
+	{
+		/* everything hidden, but what the reader's set has is served */
+		hide_stats(relid, true, NULL);
+		((HiddenStats *) llast(hidden_stats))->set = set;
+		((HiddenStats *) llast(hidden_stats))->set_id = set->id;
+		mesh_stat_sets_pinned++;
+		return;
+	}
 	if (rte->rtekind == RTE_SUBQUERY)
 		(void) hide_view_stats_walker((Node *) rte->subquery, NULL);
 	else if (rules->quals != NIL)
@@ -217,5 +303,11 @@ mesh_hidden_stats_enter(void)
 void
 mesh_hidden_stats_leave(List *outer)
 {
+	ListCell   *lc;
+
+	/* the sets this planner call was served may be freed again */
+	foreach(lc, hidden_stats)
+		if (((HiddenStats *) lfirst(lc))->set != NULL)
+			mesh_stat_sets_pinned--;
 	hidden_stats = outer;
 }

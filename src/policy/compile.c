@@ -15,6 +15,9 @@
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/table.h"
+#include "access/transam.h"
+#include "common/hashfn.h"
+#include "lib/stringinfo.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
@@ -218,8 +221,15 @@ policy_from_tuple(HeapTuple tup, TupleDesc desc, Relation rel, const char *subje
 	callback.arg = p->name;
 	callback.previous = error_context_stack;
 	error_context_stack = &callback;
-	p->is_row = strcmp(TextDatumGetCString(heap_getattr(tup, Anum_cat_policy_kind, desc, &isnull)),
-					   "row") == 0;
+	{
+		char	   *kind = TextDatumGetCString(heap_getattr(tup, Anum_cat_policy_kind, desc, &isnull));
+		const MeshPolicyKindInfo *info = mesh_policy_kind_info(kind);
+
+		if (info == NULL)
+			elog(ERROR, "unexpected policy kind \"%s\"", kind);
+		p->kind = info->kind;
+	}
+	p->is_row = p->kind == POLICY_ROW;
 	d = heap_getattr(tup, Anum_cat_policy_mask, desc, &isnull);
 	p->mask = isnull ? MASK_NONE : parse_mask_kind(TextDatumGetCString(d));
 
@@ -249,6 +259,46 @@ policy_from_tuple(HeapTuple tup, TupleDesc desc, Relation rel, const char *subje
 		pg_strtoint32(jsonb_member_text(args, "keep_first")) : 0;
 	p->keep_last = jsonb_member_text(args, "keep_last") ?
 		pg_strtoint32(jsonb_member_text(args, "keep_last")) : 4;
+	p->options = DatumGetJsonbPCopy(heap_getattr(tup, Anum_cat_policy_mask_args, desc, &isnull));
+	if (p->kind == POLICY_AGGREGATION || p->kind == POLICY_PRIVACY)
+	{
+		char	   *size = jsonb_member_text(args, "min_group_size");
+		char	   *key = jsonb_member_text(args, "entity_key");
+
+		p->min_group_size = size ? pg_strtoint32(size) : 1;
+		if (key != NULL)
+		{
+			p->entity_key = get_attnum(RelationGetRelid(rel), key);
+			if (p->entity_key <= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("policy \"%s\" counts entities by column \"%s\", which relation \"%s\" does not have",
+								p->name, key, RelationGetRelationName(rel)),
+						 errdetail("meshpg refuses to read the relation rather than read it ungoverned.")));
+		}
+		p->aggregates = MESH_AGG_DEFAULT;
+		{
+			JsonbValue	k;
+			JsonbValue *v;
+
+			k.type = jbvString;
+			k.val.string.val = "aggregates";
+			k.val.string.len = strlen("aggregates");
+			v = findJsonbValueFromContainer(&args->root, JB_FOBJECT, &k);
+			if (v != NULL && v->type == jbvBinary)
+			{
+				JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
+				JsonbValue	e;
+				JsonbIteratorToken tok;
+
+				p->aggregates = 0;
+				while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+					if (tok == WJB_ELEM && e.type == jbvString)
+						p->aggregates |= mesh_agg_flag(pnstrdup(e.val.string.val,
+																 e.val.string.len));
+			}
+		}
+	}
 
 	d = heap_getattr(tup, Anum_cat_policy_expression, desc, &isnull);
 	expression = isnull ? NULL : TextDatumGetCString(d);
@@ -824,6 +874,90 @@ static const MeshMaskInfo mesh_masks[] = {
 	{"custom", MASK_CUSTOM, {NULL}, true, build_custom},
 };
 
+/*
+ * The kinds of policy, one row each: the one table that the loader (the
+ * kind of a catalog row), the validator (registry/policy.c: the option
+ * keys), explain_access and descriptors read.  Masks have their own table
+ * for their arguments (above).
+ *
+ * Adding a kind: its value in MeshPolicyKind, a row here, what the
+ * compiler gives the reader for it (build_rules), and, in the next upgrade
+ * script, the CHECKs on meshpg.cat_policy's kind (shipped scripts are
+ * frozen).
+ */
+static const MeshPolicyKindInfo mesh_policy_kinds[] = {
+	{"mask", POLICY_MASK, true, {NULL}},
+	{"row", POLICY_ROW, false, {NULL}},
+	{"projection", POLICY_PROJECTION, true, {NULL}},
+	{"aggregation", POLICY_AGGREGATION, false, {"min_group_size", "entity_key", "aggregates", NULL}},
+	{"privacy", POLICY_PRIVACY, false, {"min_group_size", "entity_key", "aggregates", NULL}},
+};
+
+const MeshPolicyKindInfo *
+mesh_policy_kind_info(const char *name)
+{
+	for (int i = 0; i < (int) lengthof(mesh_policy_kinds); i++)
+		if (strcmp(mesh_policy_kinds[i].name, name) == 0)
+			return &mesh_policy_kinds[i];
+	return NULL;
+}
+
+const MeshPolicyKindInfo *
+mesh_policy_kind_info_of(MeshPolicyKind kind)
+{
+	for (int i = 0; i < (int) lengthof(mesh_policy_kinds); i++)
+		if (mesh_policy_kinds[i].kind == kind)
+			return &mesh_policy_kinds[i];
+	return NULL;
+}
+
+/* The aggregates' names in an aggregation policy's "aggregates" option. */
+static const struct
+{
+	const char *name;
+	uint32		flag;
+}			mesh_agg_names[] = {
+	{"count", MESH_AGG_COUNT},
+	{"count_distinct", MESH_AGG_COUNT_DISTINCT},
+	{"sum", MESH_AGG_SUM},
+	{"avg", MESH_AGG_AVG},
+	{"min", MESH_AGG_MIN},
+	{"max", MESH_AGG_MAX},
+};
+
+/* The flag of an aggregate's name; 0 for none. */
+uint32
+mesh_agg_flag(const char *name)
+{
+	for (int i = 0; i < (int) lengthof(mesh_agg_names); i++)
+		if (strcmp(mesh_agg_names[i].name, name) == 0)
+			return mesh_agg_names[i].flag;
+	return 0;
+}
+
+/* "count, sum and avg": the names of flags, for messages and explain_access. */
+const char *
+mesh_agg_flag_names(uint32 flags)
+{
+	StringInfoData out;
+	int			n = 0;
+	int			i = 0;
+
+	for (int k = 0; k < (int) lengthof(mesh_agg_names); k++)
+		n += (flags & mesh_agg_names[k].flag) != 0;
+	initStringInfo(&out);
+	if (n == 0)
+		appendStringInfoString(&out, "none");
+	for (int k = 0; k < (int) lengthof(mesh_agg_names); k++)
+		if (flags & mesh_agg_names[k].flag)
+		{
+			appendStringInfo(&out, "%s%s", i == 0 ? "" : (i == n - 1 ? " and " : ", "),
+							 mesh_agg_names[k].name);
+			i++;
+		}
+	return out.data;
+}
+
 /* The mask named name, or NULL. */
 const MeshMaskInfo *
 mesh_mask_info(const char *name)
@@ -924,6 +1058,96 @@ copy_rules(const MeshRules *src, int rtindex, MeshRules *dst)
 	dst->policy_attnos = palloc(sizeof(AttrNumber) * (src->npolicies + 1));
 	memcpy(dst->policies, src->policies, sizeof(int64) * src->npolicies);
 	memcpy(dst->policy_attnos, src->policy_attnos, sizeof(AttrNumber) * src->npolicies);
+	dst->projected = NULL;
+	if (src->projected != NULL)
+	{
+		dst->projected = palloc0(sizeof(char *) * (src->natts + 1));
+		for (int i = 0; i < src->natts; i++)
+			if (src->projected[i] != NULL)
+				dst->projected[i] = pstrdup(src->projected[i]);
+	}
+	dst->agg_rules = NIL;
+	foreach_ptr(MeshAggRule, rule, src->agg_rules)
+	{
+		MeshAggRule *copy = palloc(sizeof(MeshAggRule));
+
+		*copy = *rule;
+		copy->policy_name = pstrdup(rule->policy_name);
+		copy->options = rule->options ? (Jsonb *) pg_detoast_datum_copy((struct varlena *) rule->options) : NULL;
+		dst->agg_rules = lappend(dst->agg_rules, copy);
+	}
+	dst->spec_key = src->spec_key;
+	dst->spec_ok = src->spec_ok;
+}
+
+/*
+ * Functions a specialisation's filter and masks may call for meshpg's
+ * worker to evaluate them apart from any reader (governed statistics):
+ * PostgreSQL's own and meshpg's.  A team's function would run there as
+ * the catalog owner, so anything else is left to the reader's query.
+ */
+bool
+mesh_spec_function_ok(Oid funcid)
+{
+	const MeshCatalog *cat = mesh_catalog();
+
+	if (funcid < FirstGenbkiObjectId)
+		return true;
+	return cat != NULL && get_func_namespace(funcid) == cat->nsp;
+}
+
+static bool
+spec_function_refused(Oid funcid, void *context)
+{
+	return !mesh_spec_function_ok(funcid);
+}
+
+static bool
+spec_expr_refused_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, SubLink) || IsA(node, Query) || IsA(node, Param))
+		return true;
+	if (check_functions_in_node(node, spec_function_refused, context))
+		return true;
+	return expression_tree_walker(node, spec_expr_refused_walker, context);
+}
+
+/*
+ * The specialisation of compiled rules (Vars at index 1): a hash of the
+ * filter and of each mask, and whether the filter can be evaluated apart
+ * from the reader (no subquery, only immutable functions of PostgreSQL and
+ * meshpg).  The expressions are already specialised for the reader
+ * (attributes, purpose and current_user are constants), so equal hashes
+ * mean the same rows and the same masked values.
+ */
+static void
+set_spec_key(MeshRules *rules)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, nodeToString(rules->quals));
+	for (int i = 0; i < rules->natts; i++)
+		if (rules->masks[i] != NULL)
+			appendStringInfo(&buf, "|%d:%s", i + 1, nodeToString(rules->masks[i]));
+	rules->spec_key = hash_bytes_extended((const unsigned char *) buf.data, buf.len, 0x6d657368);
+	pfree(buf.data);
+	rules->spec_ok = !contain_mutable_functions((Node *) rules->quals) &&
+		!spec_expr_refused_walker((Node *) rules->quals, NULL);
+
+	/*
+	 * A reader held to aggregates of large groups (aggregation, privacy)
+	 * may not learn single values, which most common values and histogram
+	 * bounds are; nor the values of a column it may only filter on
+	 * (projection).  Its statistics stay withheld.
+	 */
+	if (rules->agg_rules != NIL)
+		rules->spec_ok = false;
+	for (int i = 0; rules->projected != NULL && i < rules->natts; i++)
+		if (rules->projected[i] != NULL)
+			rules->spec_ok = false;
 }
 
 /* Records that policy applies (once), for the access history. */
@@ -973,6 +1197,40 @@ build_rules(const MeshProduct *product, Oid relid, int natts, List *roles,
 
 			if (mesh_policy_exempt(product, policy, role, &why))
 				continue;
+			if (policy->kind == POLICY_PROJECTION)
+			{
+				if (policy->subject <= natts)
+				{
+					if (rules->projected == NULL)
+						rules->projected = palloc0(sizeof(char *) * (natts + 1));
+					if (rules->projected[policy->subject - 1] == NULL)
+						rules->projected[policy->subject - 1] = pstrdup(policy->name);
+					note_applied(rules, policy, policy->subject);
+				}
+				continue;
+			}
+			if (policy->kind == POLICY_AGGREGATION || policy->kind == POLICY_PRIVACY)
+			{
+				bool		seen = false;
+
+				foreach_ptr(MeshAggRule, r, rules->agg_rules)
+					seen |= r->policy_id == policy->id;
+				if (!seen)
+				{
+					MeshAggRule *rule = palloc0(sizeof(MeshAggRule));
+
+					rule->kind = policy->kind;
+					rule->policy_id = policy->id;
+					rule->policy_name = pstrdup(policy->name);
+					rule->min_group_size = policy->min_group_size;
+					rule->entity_key = policy->entity_key;
+					rule->aggregates = policy->aggregates;
+					rule->options = policy->options;
+					rules->agg_rules = lappend(rules->agg_rules, rule);
+					note_applied(rules, policy, 0);
+				}
+				continue;
+			}
 			if (policy->is_row)
 			{
 				rules->quals = lappend(rules->quals,
@@ -1040,10 +1298,12 @@ build_rules(const MeshProduct *product, Oid relid, int natts, List *roles,
 		}
 	pfree(winning);
 
-	rules->any = rules->quals != NIL;
+	rules->any = rules->quals != NIL || rules->projected != NULL || rules->agg_rules != NIL;
 	for (int i = 0; i < natts && !rules->any; i++)
 		rules->any = rules->masks[i] != NULL;
 	rules->valid_until = purpose_valid_until;
+	if (rules->any)
+		set_spec_key(rules);
 }
 
 /*
@@ -1066,6 +1326,28 @@ mesh_ensure_policies(const MeshProduct *product, Oid relid)
 		entry->policies = loaded;
 		entry->policies_loaded = true;
 	}
+}
+
+/*
+ * The rules one role would read relid under, alone in its session, without
+ * a purpose (Vars at index 1, not cached): the specialisations the worker
+ * computes statistics for (governance/statsets.c), and explain_access.
+ */
+bool
+mesh_compile_rules_for_role(const MeshProduct *product, Oid relid, int natts, Oid role,
+							MeshRules *rules)
+{
+	MeshProduct *entry = (MeshProduct *) product;
+
+	memset(rules, 0, sizeof(MeshRules));
+	rules->valid_until = DT_NOEND;
+	if (superuser_arg(role))
+		return false;
+	mesh_ensure_policies(product, relid);
+	if (entry->policies == NIL)
+		return false;
+	return mesh_compile_rules_from_policies(product, entry->policies, relid, natts,
+											role, rules);
 }
 
 /*

@@ -24,6 +24,14 @@
 PG_FUNCTION_INFO_V1(meshpg_explain_access);
 PG_FUNCTION_INFO_V1(meshpg_statistics_visible);
 
+static MeshStatsDescriber stats_describer = NULL;
+
+void
+mesh_register_stats_describer(MeshStatsDescriber describer)
+{
+	stats_describer = describer;
+}
+
 static void
 emit(Tuplestorestate *store, TupleDesc desc, const char *subject, const char *policy,
 	 const char *kind, const char *effect, const char *reason)
@@ -177,6 +185,19 @@ meshpg_explain_access(PG_FUNCTION_ARGS)
 				 "visible", "no masking policy governs this column");
 	}
 	relation_close(rel, AccessShareLock);
+
+	/* the statistics the role's plans use: governed, withheld, PostgreSQL's */
+	if (allowed && stats_describer != NULL)
+	{
+		const char *effect;
+		char	   *reason;
+
+		product = mesh_product_by_relid(row.relid);
+		if (product == NULL)
+			elog(ERROR, "data product \"%s\" vanished", row.qualname);
+		stats_describer(product, row.relid, role, &effect, &reason);
+		emit(rsinfo->setResult, rsinfo->setDesc, "statistics", NULL, NULL, effect, reason);
+	}
 	return (Datum) 0;
 }
 

@@ -44,6 +44,8 @@ PG_FUNCTION_INFO_V1(meshpg_unset_attribute);
 PG_FUNCTION_INFO_V1(meshpg_create_masking_policy);
 PG_FUNCTION_INFO_V1(meshpg_create_row_policy);
 PG_FUNCTION_INFO_V1(meshpg_drop_policy);
+PG_FUNCTION_INFO_V1(meshpg_create_projection_policy);
+PG_FUNCTION_INFO_V1(meshpg_create_aggregation_policy);
 
 
 /* Tag names are dotted names, each part a name: pii.email, geo.region. */
@@ -192,7 +194,7 @@ validate_product(Oid relid)
 			mesh_check_expr_sources(policy->expr);
 			(void) mesh_instantiate_filter(product, policy, GetUserId());
 		}
-		else
+		else if (policy->kind == POLICY_MASK)
 		{
 			Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), policy->subject - 1);
 
@@ -733,6 +735,11 @@ create_policy(PolicyArgs *a)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a masking policy bound to a product needs column_name")));
+	if (strcmp(a->kind, "projection") == 0 && a->product != NULL && a->column == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a projection policy bound to a product needs column_name"),
+				 errhint("Name the column that may be filtered on but not returned, or bind the policy to a tag.")));
 	if (a->tag != NULL && a->column != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -979,5 +986,124 @@ meshpg_drop_policy(PG_FUNCTION_ARGS)
 				  (Datum[]) {CStringGetTextDatum(name)}, NULL);
 	mesh_event_emit("meshpg.policy.dropped", name, mesh_event_data_end(&event));
 	mesh_spi_end(&spi);
+	PG_RETURN_VOID();
+}
+
+/*
+ * meshpg.create_projection_policy(name, tag, product, column_name,
+ * exempt_roles, exempt_attributes, exempt_purposes, applies_to_domain,
+ * description): the column may be used in predicates (WHERE, JOIN ON,
+ * HAVING) but never returned (governance/aggregate.c).
+ */
+Datum
+meshpg_create_projection_policy(PG_FUNCTION_ARGS)
+{
+	PolicyArgs	a = {0};
+
+	a.name = mesh_arg_text(fcinfo, 0, "policy name");
+	a.kind = "projection";
+	a.tag = mesh_arg_text_opt(fcinfo, 1);
+	a.product = mesh_arg_text_opt(fcinfo, 2);
+	a.column = mesh_arg_text_opt(fcinfo, 3);
+	a.args = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+	exemptions(fcinfo, 4, &a);
+	create_policy(&a);
+	PG_RETURN_VOID();
+}
+
+/*
+ * meshpg.create_aggregation_policy(name, min_group_size, tag, product,
+ * entity_key, aggregates, exempt_roles, exempt_attributes, exempt_purposes,
+ * applies_to_domain, description): the product may be read only through
+ * the allowed aggregates, in groups of at least min_group_size rows (or
+ * distinct entity keys).  The options are stored as the policy's args.
+ */
+Datum
+meshpg_create_aggregation_policy(PG_FUNCTION_ARGS)
+{
+	PolicyArgs	a = {0};
+	int32		size;
+	char	   *entity_key;
+	bool		aggs_null;
+	Datum		aggs;
+	JsonbParseState *state = NULL;
+	JsonbValue	v;
+
+	a.name = mesh_arg_text(fcinfo, 0, "policy name");
+	a.kind = "aggregation";
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("min_group_size must not be null")));
+	size = PG_GETARG_INT32(1);
+	if (size < 1 || size > 1000000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("min_group_size must be between 1 and 1000000, not %d", size)));
+	a.tag = mesh_arg_text_opt(fcinfo, 2);
+	a.product = mesh_arg_text_opt(fcinfo, 3);
+	entity_key = mesh_arg_text_opt(fcinfo, 4);
+	aggs = mesh_arg_text_array(fcinfo, 5, "aggregates", &aggs_null);
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	v.type = jbvString;
+	v.val.string.val = "min_group_size";
+	v.val.string.len = strlen(v.val.string.val);
+	pushJsonbValue(&state, WJB_KEY, &v);
+	v.type = jbvNumeric;
+	v.val.numeric = DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(size)));
+	pushJsonbValue(&state, WJB_VALUE, &v);
+	if (entity_key != NULL)
+	{
+		v.type = jbvString;
+		v.val.string.val = "entity_key";
+		v.val.string.len = strlen(v.val.string.val);
+		pushJsonbValue(&state, WJB_KEY, &v);
+		v.val.string.val = entity_key;
+		v.val.string.len = strlen(entity_key);
+		pushJsonbValue(&state, WJB_VALUE, &v);
+	}
+	if (!aggs_null)
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		v.type = jbvString;
+		v.val.string.val = "aggregates";
+		v.val.string.len = strlen(v.val.string.val);
+		pushJsonbValue(&state, WJB_KEY, &v);
+		pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+		deconstruct_array(DatumGetArrayTypeP(aggs), TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &nulls, &n);
+		if (n == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("aggregates must name at least one aggregate"),
+					 errhint("Aggregates are count, count_distinct, sum, avg, min and max; leave the argument out for count, count_distinct, sum and avg.")));
+		for (int i = 0; i < n; i++)
+		{
+			char	   *name = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
+
+			if (name == NULL || mesh_agg_flag(name) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown aggregate \"%s\" in aggregates", name ? name : "null"),
+						 errhint("Aggregates are count, count_distinct, sum, avg, min and max.")));
+			v.type = jbvString;
+			v.val.string.val = name;
+			v.val.string.len = strlen(name);
+			pushJsonbValue(&state, WJB_ELEM, &v);
+		}
+		pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	}
+	a.args = JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)));
+	exemptions(fcinfo, 6, &a);
+	if (entity_key != NULL && a.product == NULL && a.tag != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("an aggregation policy bound to a tag takes no entity_key"),
+				 errhint("Bind the policy to the product to count its groups by an entity key column.")));
+	create_policy(&a);
 	PG_RETURN_VOID();
 }

@@ -35,6 +35,7 @@
 #include "utils/varlena.h"
 
 #include "meshpg/events/events.h"
+#include "meshpg/governance/governance.h"
 #include "meshpg/history/history.h"
 #include "meshpg/meshpg.h"
 #include "meshpg/registry/registry.h"
@@ -48,7 +49,10 @@ PGDLLEXPORT void mesh_database_worker_main(Datum arg);
 
 PG_FUNCTION_INFO_V1(meshpg_worker_tasks);
 
-/* The task table: SLO scheduling, the access history, the events outbox, retention. */
+/*
+ * The task table: SLO scheduling, the access history, the events outbox,
+ * retention, governed statistics.
+ */
 static const MeshTask mesh_worker_tasks[] = {
 	{"slo_schedule", mesh_slo_schedule_task, false},
 	{"history_flush", mesh_history_flush_task, true},
@@ -57,6 +61,8 @@ static const MeshTask mesh_worker_tasks[] = {
 	{"retention", mesh_retention_task, false},
 	/* output ports: suspend those past meshpg.port_max_lag, drop orphaned slots */
 	{"ports_watch", mesh_ports_watch_task, false},
+	/* one product's governed statistics per round (governance/statsets.c) */
+	{"stats_refresh", mesh_stats_refresh_task, false},
 	{NULL, NULL, false}
 };
 

@@ -27,11 +27,12 @@ SELECT p.proname, p.proconfig, p.prosecdef
   FROM pg_proc p WHERE p.pronamespace = 'meshpg'::regnamespace
    AND (p.proconfig IS DISTINCT FROM '{"search_path=pg_catalog, pg_temp"}' OR p.prosecdef)
    AND NOT ((p.proname LIKE 'mask\_%'
-             OR p.proname IN ('guard', 'guard_support', '_slo_tally_step', '_slo_tally_combine'))
+             OR p.proname IN ('guard', 'guard_support', '_slo_tally_step', '_slo_tally_combine')
+             OR p.proname LIKE '\_entit%')
             AND p.proconfig IS NULL
             AND (p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
                  OR p.prosqlbody IS NOT NULL))
-   AND NOT (p.proname = '_slo_tally' AND p.prokind = 'a')
+   AND NOT (p.proname IN ('_slo_tally', '_entities') AND p.prokind = 'a')
  ORDER BY 1;
 SELECT count(*) AS functions FROM pg_proc WHERE pronamespace = 'meshpg'::regnamespace;
 

@@ -6,6 +6,8 @@
 #ifndef MESHPG_GOVERNANCE_H
 #define MESHPG_GOVERNANCE_H
 
+#include "access/htup.h"
+#include "datatype/timestamp.h"
 #include "nodes/parsenodes.h"
 
 #include "meshpg/hooks.h"
@@ -138,5 +140,33 @@ extern void counters_executor_end(QueryDesc *query, MeshHookStep next);
 /* executor.c: a filtered plan's buffer, WAL and function-call usage taken back out */
 extern void mesh_executor_finish(QueryDesc *queryDesc, MeshHookStep next);
 extern void mesh_executor_end(QueryDesc *queryDesc, MeshHookStep next);
+
+/*
+ * statsets.c: governed statistics, one set per product and row-policy
+ * specialisation (see there).  A set as the planner is served it: per
+ * column, a pg_statistic tuple of the relation (NULL: none kept).
+ */
+typedef struct MeshStatSet
+{
+	int64		id;				/* 0: no set */
+	int			readers;
+	int			sample_rows;
+	int			visible_rows;
+	double		tuples;			/* rows the specialisation may see */
+	TimestampTz computed_at;
+	int			natts;
+	HeapTuple  *columns;		/* [attnum] */
+	int32	   *widths;			/* [attnum] */
+} MeshStatSet;
+
+struct MeshRules;
+extern int	mesh_max_stat_specialisations;
+extern int	mesh_stat_sets_pinned;
+extern void mesh_define_stat_settings(void);
+extern const MeshStatSet *mesh_stat_set_lookup(Oid relid, const struct MeshRules *rules);
+extern int	mesh_refresh_stat_sets(Oid relid);
+extern bool mesh_stats_refresh_task(void);
+extern void mesh_describe_stats(const struct MeshProduct *product, Oid relid, Oid role,
+								const char **effect, char **reason);
 
 #endif							/* MESHPG_GOVERNANCE_H */
