@@ -49,8 +49,10 @@ SELECT count(*) FROM agg.trips WHERE id = 5;
 -- a remainder too small is suppressed
 SELECT city, count(*) FROM agg.trips WHERE id > 310 GROUP BY city ORDER BY 1;
 SELECT city, count(*) FROM agg.trips WHERE id > 315 GROUP BY city ORDER BY 1;
--- avg and count(DISTINCT) cannot be merged: small groups suppressed
+-- count(DISTINCT) cannot be merged: small groups suppressed; avg is
+-- merged from sums and counts
 SELECT city, count(DISTINCT customer), round(avg(fare), 2) FROM agg.trips GROUP BY city ORDER BY 1;
+SELECT city, avg(fare) FROM agg.trips GROUP BY city ORDER BY 1;
 -- grouping sets: each set's groups fold on their own
 SELECT city, region, count(*) FROM agg.trips GROUP BY GROUPING SETS ((city), (region)) ORDER BY 1, 2;
 SELECT city, count(*) FROM agg.trips GROUP BY ROLLUP (city) ORDER BY 1;
