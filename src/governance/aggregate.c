@@ -215,10 +215,31 @@ agg_policy(MeshAggEntry *e)
  * ------------------------------------------------------------------------
  */
 
+/*
+ * Whether a function may receive a constrained value: a leakproof one, or
+ * a built-in one that is immutable, or stable and runs no query of its
+ * own.  A volatile built-in can carry the value out (pg_notify,
+ * set_config, setseed, pg_logical_emit_message), and so can a stable one
+ * that runs SQL built from it (query_to_xml and its family, ts_stat).
+ */
 static bool
 safe_function(Oid funcid)
 {
-	return funcid < FirstNormalObjectId || get_func_leakproof(funcid);
+	char		volatility;
+	char	   *name;
+
+	if (get_func_leakproof(funcid))
+		return true;
+	if (funcid >= FirstNormalObjectId)
+		return false;
+	volatility = func_volatile(funcid);
+	if (volatility == PROVOLATILE_IMMUTABLE)
+		return true;
+	if (volatility != PROVOLATILE_STABLE)
+		return false;
+	name = get_func_name(funcid);
+	return name != NULL && strstr(name, "_to_xml") == NULL &&
+		strncmp(name, "ts_stat", 7) != 0 && strncmp(name, "ts_rewrite", 10) != 0;
 }
 
 static bool
@@ -331,9 +352,9 @@ functions_walker(Node *node, UseContext *ctx)
 				 errmsg("%s %s may not receive column \"%s\" of data product \"%s\"",
 						what, OidIsValid(funcid) ? format_procedure(funcid) :
 						format_type_be(exprType(node)), col, e->product),
-				 errdetail("Policy \"%s\" hides the column's values, and a %s that is neither built in nor leakproof could show them.",
+				 errdetail("Policy \"%s\" hides the column's values, and a %s that is not leakproof, nor built in and free of side effects, could show them.",
 						   policy, what),
-				 errhint("Use built-in operators and functions on the column.")));
+				 errhint("Use built-in immutable or stable operators and functions on the column.")));
 	}
 	return expression_tree_walker(node, functions_walker, ctx);
 }
