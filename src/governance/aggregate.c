@@ -323,6 +323,13 @@ functions_walker(Node *node, UseContext *ctx)
 			args = list_make1(((CoerceViaIO *) node)->arg);
 			what = "type conversion";
 			break;
+		case T_ArrayCoerceExpr:
+			/* its per-element conversion reads a placeholder, not the column */
+			bad = !safe_type(((ArrayCoerceExpr *) node)->resulttype) ||
+				!safe_type(exprType((Node *) ((ArrayCoerceExpr *) node)->arg));
+			args = list_make1(((ArrayCoerceExpr *) node)->arg);
+			what = "type conversion";
+			break;
 		case T_CoerceToDomain:
 			bad = !safe_type(((CoerceToDomain *) node)->resulttype);
 			args = list_make1(((CoerceToDomain *) node)->arg);
