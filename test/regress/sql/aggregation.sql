@@ -137,6 +137,16 @@ EXECUTE agg_q;
 RESET ROLE;
 DEALLOCATE agg_q;
 
+-- The access history names the policies that applied, with their kind.
+SELECT meshpg.flush_access_history() >= 0 AS flushed_earlier;
+SET ROLE regress_agg_reader;
+SELECT city, count(*), sum(fare) FROM agg.trips GROUP BY city ORDER BY 1;
+RESET ROLE;
+SELECT meshpg.flush_access_history() > 0 AS flushed;
+SELECT DISTINCT masks::text, row_policies FROM meshpg.access_history
+ WHERE product = 'agg.trips' AND role = 'regress_agg_reader' AND 'agg_eu' = ANY (row_policies)
+ ORDER BY 1, 2;
+
 -- pg_stats shows nothing of an aggregate-only product to the reader.
 ANALYZE agg.trips;
 SET ROLE regress_agg_reader;
