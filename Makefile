@@ -34,6 +34,8 @@ REGRESS = init names domains products lifecycle grants search ddl security bad_i
 # 1.4: one line per concern, so parallel work merges cleanly.
 REGRESS += projection
 REGRESS += aggregation
+REGRESS += events
+REGRESS += classify retention
 REGRESS_OPTS = --inputdir=$(srcdir)/test/regress --outputdir=test/regress \
 	--temp-instance=./tmp_check_regress \
 	--temp-config=$(srcdir)/test/meshpg.conf \
@@ -44,6 +46,7 @@ ISOLATION = confusable_race grant_invalidation policy_invalidation snapshot_race
 	contract_apply_race contract_notify \
 	slo_alerts slo_gate \
 	history_flush governance_locks
+ISOLATION += retention_race
 ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=test/isolation \
 	--temp-instance=./tmp_check_iso \
 	--temp-config=$(srcdir)/test/meshpg.conf \
@@ -54,6 +57,7 @@ ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=test/isolation 
 SECURITY = setup vectors rowsecurity adversary adversary2 adversary3 adversary4 adversary6 adversary7 adversary8 \
 	adversary_fdw hardening_history hardening_walks adversary_red10 adversary_red11
 SECURITY += adversary_agg
+SECURITY += adversary_classify
 SECURITY_OPTS = --inputdir=$(srcdir)/test/security --outputdir=test/security \
 	--temp-instance=./tmp_check_security \
 	--temp-config=$(srcdir)/test/meshpg.conf \

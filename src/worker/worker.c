@@ -34,8 +34,10 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
+#include "meshpg/events/events.h"
 #include "meshpg/history/history.h"
 #include "meshpg/meshpg.h"
+#include "meshpg/retention/retention.h"
 #include "meshpg/slo/slo.h"
 #include "meshpg/worker/worker.h"
 
@@ -44,10 +46,12 @@ PGDLLEXPORT void mesh_database_worker_main(Datum arg);
 
 PG_FUNCTION_INFO_V1(meshpg_worker_tasks);
 
-/* The task table: SLO scheduling, then the access history. */
+/* The task table: SLO scheduling, the access history, the events outbox, retention. */
 static const MeshTask mesh_worker_tasks[] = {
 	{"slo_schedule", mesh_slo_schedule_task, false},
 	{"history_flush", mesh_history_flush_task, true},
+	{"events_prune", mesh_events_prune_task, false},
+	{"retention", mesh_retention_task, false},
 	{NULL, NULL, false}
 };
 
