@@ -33,6 +33,8 @@ REGRESS = init names domains products lifecycle grants search ddl security bad_i
 	fdw_products
 # 1.4: one line per concern, so parallel work merges cleanly.
 REGRESS += governed_stats
+REGRESS += projection
+REGRESS += aggregation
 REGRESS += events
 REGRESS += classify retention
 REGRESS += ports
@@ -58,6 +60,7 @@ ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=test/isolation 
 SECURITY = setup vectors rowsecurity adversary adversary2 adversary3 adversary4 adversary6 adversary7 adversary8 \
 	adversary_fdw hardening_history hardening_walks adversary_red10 adversary_red11
 SECURITY += adversary_events
+SECURITY += adversary_agg
 SECURITY += adversary_classify
 SECURITY += adversary_stats
 SECURITY_OPTS = --inputdir=$(srcdir)/test/security --outputdir=test/security \
