@@ -63,6 +63,7 @@ SECURITY += adversary_events
 SECURITY += adversary_agg
 SECURITY += adversary_classify
 SECURITY += adversary_stats
+SECURITY += adversary_red12
 SECURITY_OPTS = --inputdir=$(srcdir)/test/security --outputdir=test/security \
 	--temp-instance=./tmp_check_security \
 	--temp-config=$(srcdir)/test/meshpg.conf \

@@ -1303,6 +1303,9 @@ mesh_constraints_rewrite(Query *q, List *entries, MeshAggPlanNotes *notes)
  * ------------------------------------------------------------------------
  */
 
+/* the largest min_group_size a policy may have (registry/policy.c) */
+#define ENTITY_SET_MAX_CAP 1000000
+
 typedef struct EntitySet
 {
 	int32		cap;
@@ -1321,10 +1324,22 @@ typedef struct EntityHash
 static EntitySet *
 set_new(MemoryContext cxt, int32 cap)
 {
-	EntitySet  *s = MemoryContextAllocZero(cxt, sizeof(EntitySet));
+	EntitySet  *s;
 
-	if (cap < 1)
-		cap = 1;
+	/*
+	 * The cap comes from the call, and the aggregate is callable by anyone
+	 * (the rewrite runs it as the reader).  Bound it like min_group_size
+	 * (registry/policy.c): a cap whose doubling overflows left the table at
+	 * 8 slots, and set_add then probed a full table forever, a loop that no
+	 * statement_timeout or cancel could stop.
+	 */
+	if (cap < 1 || cap > ENTITY_SET_MAX_CAP)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("entity set cap must be between 1 and %d, not %d",
+						ENTITY_SET_MAX_CAP, cap),
+				 errhint("meshpg._entities() is internal to the rewrite of aggregate-only queries; use count(DISTINCT ...) instead.")));
+	s = MemoryContextAllocZero(cxt, sizeof(EntitySet));
 	s->cap = cap;
 	s->size = 8;
 	while (s->size < cap * 2)
@@ -1340,6 +1355,8 @@ set_add(EntitySet *s, uint64 h)
 
 	if (s->saturated)
 		return;
+	/* size >= 2 * cap and n < cap here: a free slot always exists */
+	Assert(s->n < s->size / 2);
 	if (h == 0)
 		h = 1;
 	for (i = (uint32) h & (s->size - 1);; i = (i + 1) & (s->size - 1))
