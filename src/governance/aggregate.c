@@ -115,6 +115,15 @@ typedef struct UseContext
 	/* the first reference found */
 	MeshAggEntry *entry;
 	AttrNumber	attno;
+
+	/*
+	 * Within the WHEN tests of "CASE x WHEN v ...": whether x is a
+	 * constrained column (which), since those tests read x through a
+	 * CaseTestExpr placeholder, not through its Var.
+	 */
+	bool		case_constrained;
+	MeshAggEntry *case_entry;
+	AttrNumber	case_attno;
 } UseContext;
 
 static bool
@@ -158,6 +167,12 @@ uses_walker(Node *node, UseContext *ctx)
 		return false;
 	if (IsA(node, Var))
 		return constrained_var((Var *) node, ctx);
+	if (IsA(node, CaseTestExpr) && ctx->case_constrained)
+	{
+		ctx->entry = ctx->case_entry;
+		ctx->attno = ctx->case_attno;
+		return true;
+	}
 	if (IsA(node, Query))
 	{
 		bool		found;
@@ -271,6 +286,44 @@ functions_walker(Node *node, UseContext *ctx)
 		found = query_tree_walker((Query *) node, functions_walker, ctx, 0);
 		ctx->depth--;
 		return found;
+	}
+	if (IsA(node, CaseExpr) && ((CaseExpr *) node)->arg != NULL)
+	{
+		/*
+		 * "CASE x WHEN v THEN ..." compares with x's equality operator, found
+		 * on the search path: the test is an OpExpr of a placeholder and v,
+		 * so it would hand a constrained x to the reader's own "=" unseen.
+		 * The tests are walked knowing what the placeholder stands for.
+		 */
+		CaseExpr   *c = (CaseExpr *) node;
+		bool		saved = ctx->case_constrained;
+		MeshAggEntry *saved_entry = ctx->case_entry;
+		AttrNumber	saved_attno = ctx->case_attno;
+		ListCell   *lc;
+
+		if (functions_walker((Node *) c->arg, ctx))
+			return true;
+		ctx->case_constrained = uses((Node *) c->arg, ctx);
+		ctx->case_entry = ctx->entry;
+		ctx->case_attno = ctx->attno;
+		foreach(lc, c->args)
+		{
+			CaseWhen   *w = lfirst_node(CaseWhen, lc);
+
+			if (functions_walker((Node *) w->expr, ctx))
+				return true;
+		}
+		ctx->case_constrained = saved;
+		ctx->case_entry = saved_entry;
+		ctx->case_attno = saved_attno;
+		foreach(lc, c->args)
+		{
+			CaseWhen   *w = lfirst_node(CaseWhen, lc);
+
+			if (functions_walker((Node *) w->result, ctx))
+				return true;
+		}
+		return functions_walker((Node *) c->defresult, ctx);
 	}
 	switch (nodeTag(node))
 	{

@@ -20,3 +20,43 @@ SELECT meshpg._entity_count(meshpg._entities(s, 1500000000))
   FROM (SELECT meshpg._entities(g, 3) s FROM generate_series(1, 20) g GROUP BY g) x;
 \set VERBOSITY default
 RESET ROLE;
+
+-- 2. "CASE x WHEN v THEN ..." compares x with "=" as the search path finds
+-- it, through a placeholder (CaseTestExpr) rather than x's Var: the check
+-- of functions handed constrained columns did not see that the reader's
+-- own "=" received a projected column, and every raw value reached it (a
+-- NOTICE per row).  The placeholder now counts as the column it stands for.
+CREATE ROLE red12_team;
+SELECT meshpg.create_domain('red12', 'red12_team');
+SET ROLE red12_team;
+CREATE TABLE red12.t (id int PRIMARY KEY, secret text, other text, customer int);
+INSERT INTO red12.t SELECT g, 'CAN' || 'ARY-' || g, 'o' || g, g % 20 FROM generate_series(1, 40) g;
+SELECT meshpg.register_product('red12', 't', 'red12.t', description => 'Projected');
+SELECT meshpg.publish('red12.t', '1.0.0');
+SELECT meshpg.grant_access('red12.t', 'reader');
+SELECT meshpg.create_projection_policy('red12_secret', product => 'red12.t', column_name => 'secret');
+CREATE TABLE red12.a (id int PRIMARY KEY, city text, customer int);
+INSERT INTO red12.a SELECT g, 'CAN' || 'ARY-city-' || (g % 2), g % 20 FROM generate_series(1, 40) g;
+SELECT meshpg.register_product('red12', 'a', 'red12.a', description => 'Aggregate-only');
+SELECT meshpg.publish('red12.a', '1.0.0');
+SELECT meshpg.grant_access('red12.a', 'reader');
+SELECT meshpg.create_aggregation_policy('red12_min5', 5, product => 'red12.a', entity_key => 'customer');
+RESET ROLE;
+SET ROLE reader;
+CREATE FUNCTION attack.red12_eq(text, text) RETURNS boolean LANGUAGE plpgsql AS
+    $$ BEGIN RAISE NOTICE 'red12_eq => %, %', $1, $2; RETURN $1 OPERATOR(pg_catalog.=) $2; END $$;
+CREATE OPERATOR attack.= (PROCEDURE = attack.red12_eq, LEFTARG = text, RIGHTARG = text);
+SET search_path = attack, pg_catalog;
+\set VERBOSITY terse
+-- refused: a projected column, or any column of an aggregate-only product
+SELECT count(*) FROM red12.t WHERE CASE secret WHEN 'x' THEN true ELSE false END;
+SELECT count(*) FROM red12.t WHERE CASE id WHEN 1 THEN CASE secret WHEN 'x' THEN true END END;
+SELECT count(*) FROM red12.t t JOIN (VALUES (1)) v(n) ON CASE t.secret WHEN 'x' THEN true END;
+SELECT count(*) FROM red12.a WHERE CASE city WHEN 'x' THEN true ELSE true END;
+-- allowed: a column the policy leaves free (the notices show its values)
+SELECT count(*) FROM red12.t WHERE id <= 2 AND CASE other WHEN 'o1' THEN true ELSE false END;
+RESET search_path;
+-- built-in "=": allowed, the value never leaves
+SELECT count(*) FROM red12.t WHERE CASE secret WHEN 'x' THEN true ELSE false END;
+\set VERBOSITY default
+RESET ROLE;
