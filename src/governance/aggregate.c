@@ -124,7 +124,13 @@ typedef struct UseContext
 	bool		case_constrained;
 	MeshAggEntry *case_entry;
 	AttrNumber	case_attno;
+	/* likewise the Params of a sublink's test, for its subquery's output */
+	bool		param_constrained;
+	MeshAggEntry *param_entry;
+	AttrNumber	param_attno;
 } UseContext;
+
+static bool has_join_rtes(Query *q);
 
 static bool
 constrained_var(Var *var, UseContext *ctx)
@@ -171,6 +177,13 @@ uses_walker(Node *node, UseContext *ctx)
 	{
 		ctx->entry = ctx->case_entry;
 		ctx->attno = ctx->case_attno;
+		return true;
+	}
+	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_SUBLINK &&
+		ctx->param_constrained)
+	{
+		ctx->entry = ctx->param_entry;
+		ctx->attno = ctx->param_attno;
 		return true;
 	}
 	if (IsA(node, Query))
@@ -263,6 +276,20 @@ safe_type(Oid type)
 	return type < FirstNormalObjectId;
 }
 
+static void
+refuse_passed_on(UseContext *ctx)
+{
+	MeshAggEntry *e = ctx->entry;
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("column \"%s\" of data product \"%s\" may not be passed to a FROM item or WITH query of a subquery",
+					column_name(e, ctx->attno), e->product),
+			 errdetail("Policy \"%s\" hides the column's values; what a FROM item returns is no longer known to be the column, so the functions it reaches could not be checked.",
+					   ctx->projected_only ? projection_policy(e, ctx->attno) : agg_policy(e)),
+			 errhint("Compare the column in the subquery's WHERE clause instead.")));
+}
+
 /*
  * Refuses a function that is neither built in nor leakproof and gets a
  * constrained value, anywhere in node (nested queries included).
@@ -280,12 +307,65 @@ functions_walker(Node *node, UseContext *ctx)
 	check_stack_depth();
 	if (IsA(node, Query))
 	{
+		Query	   *sub = (Query *) node;
 		bool		found;
+		ListCell   *lc;
 
 		ctx->depth++;
-		found = query_tree_walker((Query *) node, functions_walker, ctx, 0);
+
+		/*
+		 * A subquery of a condition may use the column, but not hand it to
+		 * one of its FROM items or WITH queries: what they return is a new
+		 * Var ("SELECT 1 FROM (SELECT t.secret AS v) x WHERE f(x.v)"), which
+		 * the checks here no longer see as the column.  Refused, not traced.
+		 */
+		foreach(lc, sub->rtable)
+		{
+			RangeTblEntry *rte = lfirst(lc);
+			Node	   *item = NULL;
+
+			if (rte->rtekind == RTE_SUBQUERY)
+				item = (Node *) rte->subquery;
+			else if (rte->rtekind == RTE_FUNCTION)
+				item = (Node *) rte->functions;
+			else if (rte->rtekind == RTE_VALUES)
+				item = (Node *) rte->values_lists;
+			else if (rte->rtekind == RTE_TABLEFUNC)
+				item = (Node *) rte->tablefunc;
+			if (item != NULL && uses(item, ctx))
+				refuse_passed_on(ctx);
+		}
+		foreach(lc, sub->cteList)
+			if (uses(((CommonTableExpr *) lfirst(lc))->ctequery, ctx))
+				refuse_passed_on(ctx);
+		found = query_tree_walker(sub, functions_walker, ctx, 0);
 		ctx->depth--;
 		return found;
+	}
+	if (IsA(node, SubLink) && ((SubLink *) node)->testexpr != NULL)
+	{
+		/*
+		 * "v = ANY (SELECT t.secret)": the test compares v with a Param that
+		 * stands for the subquery's output, with the "=" the search path
+		 * finds.  When the subquery uses a constrained column, its Params
+		 * count as that column in the test.
+		 */
+		SubLink    *sl = (SubLink *) node;
+		bool		saved = ctx->param_constrained;
+		MeshAggEntry *saved_entry = ctx->param_entry;
+		AttrNumber	saved_attno = ctx->param_attno;
+
+		if (functions_walker(sl->subselect, ctx))
+			return true;
+		ctx->param_constrained = uses(sl->subselect, ctx);
+		ctx->param_entry = ctx->entry;
+		ctx->param_attno = ctx->attno;
+		if (functions_walker(sl->testexpr, ctx))
+			return true;
+		ctx->param_constrained = saved;
+		ctx->param_entry = saved_entry;
+		ctx->param_attno = saved_attno;
+		return false;
 	}
 	if (IsA(node, CaseExpr) && ((CaseExpr *) node)->arg != NULL)
 	{
@@ -425,6 +505,23 @@ check_functions(Query *q, List *entries, bool projected_only)
 {
 	UseContext	ctx = {entries, 0, projected_only, NULL, 0};
 
+	/*
+	 * A merged column of a FULL JOIN ... USING is a Var of the join, not of
+	 * the product: COALESCE(t.x, s.x).  Walk the query with the join's
+	 * columns replaced by what they stand for, as the projection check does.
+	 */
+	if (has_join_rtes(q))
+	{
+		Query	   *f = copyObject(q);
+
+		f->jointree = (FromExpr *) flatten_join_alias_vars(q, (Node *) f->jointree);
+		f->targetList = (List *) flatten_join_alias_vars(q, (Node *) f->targetList);
+		f->havingQual = flatten_join_alias_vars(q, f->havingQual);
+		f->returningList = (List *) flatten_join_alias_vars(q, (Node *) f->returningList);
+		f->onConflict = (OnConflictExpr *) flatten_join_alias_vars(q, (Node *) f->onConflict);
+		f->mergeActionList = (List *) flatten_join_alias_vars(q, (Node *) f->mergeActionList);
+		q = f;
+	}
 	(void) query_tree_walker(q, functions_walker, &ctx, 0);
 }
 

@@ -58,5 +58,36 @@ SELECT count(*) FROM red12.t WHERE id <= 2 AND CASE other WHEN 'o1' THEN true EL
 RESET search_path;
 -- built-in "=": allowed, the value never leaves
 SELECT count(*) FROM red12.t WHERE CASE secret WHEN 'x' THEN true ELSE false END;
+
+-- 3. A constrained column renamed on its way to the reader's function:
+-- the check followed the column's own Var only.  A FULL JOIN ... USING
+-- merges it into a Var of the join; a subquery of a condition handed it
+-- to one of its FROM items (a subquery, VALUES, a function, a WITH query),
+-- whose output is a new Var; and "v = ANY (SELECT t.secret)" compares a
+-- Param standing for it with the search path's "=".  Each printed every
+-- raw value.  Now the join's columns are followed, a subquery may not pass
+-- the column to its FROM items or WITH queries, and a sublink's Params
+-- count as the column its subquery uses.
+CREATE TABLE attack.red12_s (secret text, city text);
+INSERT INTO attack.red12_s VALUES ('zz', 'zz');
+SELECT count(*) FROM red12.t FULL JOIN attack.red12_s USING (secret) WHERE f_leak(secret);
+SELECT count(*) FROM red12.a FULL JOIN attack.red12_s USING (city) WHERE f_leak(city);
+SELECT count(*) FROM red12.t t WHERE EXISTS (SELECT 1 FROM (SELECT t.secret AS v) x WHERE f_leak(x.v));
+SELECT count(*) FROM red12.t t WHERE EXISTS (SELECT 1 FROM (SELECT t.secret AS v OFFSET 0) x WHERE f_leak(x.v));
+SELECT count(*) FROM red12.t t WHERE EXISTS (SELECT 1 FROM (VALUES (t.secret)) x(v) WHERE f_leak(x.v));
+SELECT count(*) FROM red12.t t WHERE EXISTS (WITH c AS (SELECT t.secret AS v) SELECT 1 FROM c WHERE f_leak(c.v));
+SELECT count(*) FROM red12.t t WHERE EXISTS (SELECT 1 FROM unnest(ARRAY[t.secret]) x(v) WHERE f_leak(x.v));
+SELECT count(*) FROM red12.t t WHERE (SELECT f_leak(v) FROM (SELECT t.secret AS v OFFSET 0) x);
+SELECT count(*) FROM red12.t t
+ WHERE EXISTS (SELECT 1 FROM attack.red12_s a FULL JOIN (SELECT t.secret AS secret) b USING (secret) WHERE f_leak(secret));
+SELECT count(*) FROM red12.a p WHERE EXISTS (SELECT 1 FROM (SELECT p.city AS v OFFSET 0) x WHERE f_leak(x.v));
+SET search_path = attack, pg_catalog;
+SELECT count(*) FROM red12.t t WHERE 'x' = ANY (SELECT t.secret);
+SELECT count(*) FROM red12.t t WHERE 'x' IN (SELECT t.secret || '');
+RESET search_path;
+-- still allowed: the column compared in a subquery's WHERE, built-in "="
+SELECT count(*) FROM red12.t t WHERE EXISTS (SELECT 1 FROM attack.red12_s s WHERE s.secret = t.secret);
+SELECT count(*) FROM red12.t t WHERE 'CAN' || 'ARY-1' = ANY (SELECT t.secret);
+SELECT count(*) FROM red12.t JOIN attack.red12_s USING (secret);
 \set VERBOSITY default
 RESET ROLE;
