@@ -34,6 +34,7 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
+#include "meshpg/governance/privacy.h"
 #include "meshpg/history/history.h"
 #include "meshpg/meshpg.h"
 #include "meshpg/slo/slo.h"
@@ -48,6 +49,8 @@ PG_FUNCTION_INFO_V1(meshpg_worker_tasks);
 static const MeshTask mesh_worker_tasks[] = {
 	{"slo_schedule", mesh_slo_schedule_task, false},
 	{"history_flush", mesh_history_flush_task, true},
+	/* privacy spends from shared memory to meshpg.cat_privacy_ledger */
+	{"privacy_ledger", mesh_privacy_flush_task, false},
 	{NULL, NULL, false}
 };
 

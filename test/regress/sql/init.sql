@@ -24,7 +24,9 @@ SELECT p.proname, p.proconfig, p.prosecdef
   FROM pg_proc p WHERE p.pronamespace = 'meshpg'::regnamespace
    AND (p.proconfig IS DISTINCT FROM '{"search_path=pg_catalog, pg_temp"}' OR p.prosecdef)
    AND NOT ((p.proname LIKE 'mask\_%'
-             OR p.proname IN ('guard', 'guard_support', '_slo_tally_step', '_slo_tally_combine'))
+             OR p.proname IN ('guard', 'guard_support', '_slo_tally_step', '_slo_tally_combine')
+             -- differential privacy: per-row bounding and the noisy aggregates
+             OR p.proname LIKE '\_dp\_%' OR p.proname IN ('dp_admit', 'dp_count', 'dp_sum_int', 'dp_sum_float'))
             AND p.proconfig IS NULL
             AND (p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
                  OR p.prosqlbody IS NOT NULL))
