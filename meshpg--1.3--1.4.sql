@@ -16,6 +16,7 @@ CREATE FUNCTION meshpg.dp_noise_sample(mechanism text, epsilon double precision,
                                        sensitivity double precision, n integer)
 RETURNS SETOF double precision
 LANGUAGE C VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'mesh_dp_noise_sample';
 REVOKE ALL ON FUNCTION meshpg.dp_noise_sample(text, double precision, double precision, integer) FROM PUBLIC;
 
@@ -64,16 +65,19 @@ CREATE AGGREGATE meshpg.dp_sum_float(double precision[], double precision) (
 -- Post-processing of noisy values (no data of their own).
 CREATE FUNCTION meshpg.dp_avg(sum numeric, count bigint, lo double precision, hi double precision)
 RETURNS numeric LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'mesh_dp_avg';
 CREATE FUNCTION meshpg.dp_avg_halfwidth(sum numeric, count bigint,
                                         sum_halfwidth double precision,
                                         count_halfwidth double precision)
 RETURNS double precision LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'mesh_dp_avg_halfwidth';
 
 -- The 95% half-width of a noisy aggregate: meshpg.dp_interval(count(*)).
 CREATE FUNCTION meshpg.dp_interval(value anyelement)
 RETURNS double precision LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'mesh_dp_interval';
 
 /*
@@ -98,6 +102,7 @@ CREATE FUNCTION meshpg._privacy_pending(OUT reader oid, OUT product_id bigint,
                                         OUT policy_id bigint, OUT spent_at timestamptz,
                                         OUT epsilon double precision, OUT delta double precision)
 RETURNS SETOF record LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'mesh_dp_pending';
 REVOKE ALL ON FUNCTION meshpg._privacy_pending() FROM PUBLIC;
 

@@ -62,6 +62,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
@@ -1424,4 +1425,133 @@ mesh_dp_pending(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
 	}
 	return (Datum) 0;
+}
+
+/* ----------------------------------------------------------------------
+ * The policy's options (cat_policy.mask_args of a 'privacy' policy).
+ * ---------------------------------------------------------------------- */
+
+static bool
+option(Jsonb *options, const char *key, JsonbValue *v)
+{
+	JsonbValue *found;
+
+	if (options == NULL)
+		return false;
+	found = getKeyJsonValueFromContainer(&options->root, key, strlen(key), v);
+	return found != NULL && found->type != jbvNull;
+}
+
+static void
+bad_option(const char *key, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("privacy policy option \"%s\" %s", key, what),
+			 errhint("Options: privacy_unit (column), epsilon (> 0), delta (0 to 1e-3), max_contributions (1 to 10000), "
+					 "bounds ({\"column\": [lo, hi]}), budget_epsilon (>= epsilon), budget_delta, budget_window (interval).")));
+}
+
+static double
+number_option(Jsonb *options, const char *key, double dflt, double min, double max)
+{
+	JsonbValue	v;
+	double		d;
+
+	if (!option(options, key, &v))
+		return dflt;
+	if (v.type != jbvNumeric)
+		bad_option(key, "must be a number");
+	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v.val.numeric)));
+	if (!(d >= min && d <= max))
+		bad_option(key, psprintf("must be between %g and %g", min, max));
+	return d;
+}
+
+void
+mesh_privacy_parse_options(Jsonb *options, Oid relid, MeshPrivacyRule *rule)
+{
+	JsonbValue	v;
+
+	rule->epsilon = number_option(options, "epsilon", 0, 1e-6, 100);
+	if (!(rule->epsilon > 0))
+		bad_option("epsilon", "is required");
+	rule->delta = number_option(options, "delta", 0, 0, 1e-3);
+	rule->max_contributions = (int) number_option(options, "max_contributions", 1, 1, 10000);
+	rule->budget_epsilon = number_option(options, "budget_epsilon", rule->epsilon * 10, 1e-6, 1e6);
+	if (rule->budget_epsilon < rule->epsilon)
+		bad_option("budget_epsilon", "must be at least epsilon");
+	rule->budget_delta = number_option(options, "budget_delta", 0, 0, 1);
+	if (rule->budget_delta > 0 && rule->budget_delta < rule->delta)
+		bad_option("budget_delta", "must be at least delta");
+	rule->window_usecs = USECS_PER_DAY;
+	if (option(options, "budget_window", &v))
+	{
+		Interval   *iv;
+
+		if (v.type != jbvString)
+			bad_option("budget_window", "must be an interval, as text");
+		iv = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+												   CStringGetDatum(pnstrdup(v.val.string.val, v.val.string.len)),
+												   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+		rule->window_usecs = iv->time + (int64) iv->day * USECS_PER_DAY +
+			(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+		if (rule->window_usecs < USECS_PER_SEC || rule->window_usecs > 3660 * USECS_PER_DAY)
+			bad_option("budget_window", "must be between 1 second and 10 years");
+	}
+	rule->nbounds = 0;
+	rule->bound_attnos = NULL;
+	rule->bound_lo = rule->bound_hi = NULL;
+	if (option(options, "bounds", &v))
+	{
+		JsonbIterator *it;
+		JsonbValue	k;
+		JsonbIteratorToken tok;
+		int			cap;
+
+		if (v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
+			bad_option("bounds", "must be an object {\"column\": [lo, hi]}");
+		cap = JsonContainerSize(v.val.binary.data);
+		rule->bound_attnos = palloc0(sizeof(AttrNumber) * Max(cap, 1));
+		rule->bound_lo = palloc0(sizeof(double) * Max(cap, 1));
+		rule->bound_hi = palloc0(sizeof(double) * Max(cap, 1));
+		it = JsonbIteratorInit(v.val.binary.data);
+		while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+		{
+			char	   *col;
+			AttrNumber	attno;
+			JsonbValue	pair;
+			JsonbValue *lo;
+			JsonbValue *hi;
+			Oid			type;
+
+			if (tok != WJB_KEY)
+				continue;
+			col = pnstrdup(k.val.string.val, k.val.string.len);
+			tok = JsonbIteratorNext(&it, &pair, true);
+			attno = get_attnum(relid, col);
+			if (attno <= 0)
+				bad_option("bounds", psprintf("names no column of the product: \"%s\"", col));
+			type = get_atttype(relid, attno);
+			if (type != INT2OID && type != INT4OID && type != INT8OID && type != FLOAT4OID &&
+				type != FLOAT8OID && type != NUMERICOID)
+				bad_option("bounds", psprintf("names column \"%s\", which is not numeric", col));
+			if (pair.type != jbvBinary || !JsonContainerIsArray(pair.val.binary.data) ||
+				JsonContainerSize(pair.val.binary.data) != 2 ||
+				(lo = getIthJsonbValueFromContainer(pair.val.binary.data, 0)) == NULL ||
+				(hi = getIthJsonbValueFromContainer(pair.val.binary.data, 1)) == NULL ||
+				lo->type != jbvNumeric || hi->type != jbvNumeric)
+				bad_option("bounds", psprintf("of \"%s\" must be [lo, hi], two numbers", col));
+			rule->bound_attnos[rule->nbounds] = attno;
+			rule->bound_lo[rule->nbounds] =
+				DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(lo->val.numeric)));
+			rule->bound_hi[rule->nbounds] =
+				DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(hi->val.numeric)));
+			if (!(rule->bound_lo[rule->nbounds] <= rule->bound_hi[rule->nbounds]) ||
+				!isfinite(rule->bound_lo[rule->nbounds]) || !isfinite(rule->bound_hi[rule->nbounds]) ||
+				Max(fabs(rule->bound_lo[rule->nbounds]), fabs(rule->bound_hi[rule->nbounds])) > 1e15)
+				bad_option("bounds", psprintf("of \"%s\" must have lo <= hi, both within +-1e15", col));
+			rule->nbounds++;
+		}
+	}
 }

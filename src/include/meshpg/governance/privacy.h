@@ -10,6 +10,7 @@
 
 #include "executor/execdesc.h"
 #include "nodes/parsenodes.h"
+#include "utils/jsonb.h"
 
 #include "meshpg/hooks.h"
 
@@ -49,6 +50,13 @@ typedef struct MeshPrivacyRule
  */
 extern List *mesh_privacy_rewrite(Query *q, int rti, Oid relid,
 								  const MeshPrivacyRule *rule, bool top);
+
+/*
+ * Reads a privacy policy's options (cat_policy.mask_args) into rule (all but
+ * the policy's and product's names and ids, and the unit); errors on a bad
+ * option (create_privacy_policy validates with it, the planner fails closed).
+ */
+extern void mesh_privacy_parse_options(Jsonb *options, Oid relid, MeshPrivacyRule *rule);
 
 /* The refusal of a read of a privacy-governed product that can't be bounded. */
 extern void mesh_privacy_refuse(const MeshPrivacyRule *rule, const char *why,
