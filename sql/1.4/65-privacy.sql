@@ -122,3 +122,29 @@ SELECT s.reader, d.name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) p.na
                 WHERE r.rolname OPERATOR(pg_catalog.=) 'meshpg_admin'
                   AND pg_catalog.pg_has_role(r.oid, 'USAGE'));
 GRANT SELECT ON meshpg.privacy_spends TO PUBLIC;
+
+/*
+ * A differential-privacy policy on a product (a row of meshpg.cat_policy,
+ * kind 'privacy', its options in mask_args).  budget_epsilon NULL: ten
+ * queries' worth (10 * epsilon) per window.
+ */
+CREATE FUNCTION meshpg.create_privacy_policy(
+    name text,
+    product text,
+    privacy_unit text,
+    epsilon double precision,
+    delta double precision DEFAULT 0,
+    max_contributions integer DEFAULT 1,
+    bounds jsonb DEFAULT '{}',
+    budget_epsilon double precision DEFAULT NULL,
+    budget_delta double precision DEFAULT 0,
+    budget_window interval DEFAULT '1 day',
+    exempt_roles regrole[] DEFAULT '{}',
+    exempt_attributes jsonb DEFAULT '{}',
+    exempt_purposes text[] DEFAULT '{}',
+    applies_to_domain boolean DEFAULT false,
+    description text DEFAULT NULL)
+RETURNS void
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'meshpg_create_privacy_policy';

@@ -53,7 +53,9 @@
 #include "utils/syscache.h"
 
 #include "meshpg/catalog/catalog.h"
+#include "meshpg/governance/aggregate.h"
 #include "meshpg/governance/governance.h"
+#include "meshpg/governance/privacy.h"
 #include "meshpg/policy/policy.h"
 #include "meshpg/catalog/sqlcall.h"
 #include "meshpg/meshpg.h"
@@ -906,9 +908,82 @@ govern_walker(Node *node, GovernContext *ctx)
 	return expression_tree_walker(node, govern_walker, ctx);
 }
 
+/*
+ * The entries of q that projection, aggregation or privacy policies apply
+ * to for this reader (MeshAggEntry), compiled as govern_entry will (the
+ * compiled rules are cached): only products that have such policies.
+ */
+static List *
+constrained_entries(Query *q, List *entries, List *relids, List *vias)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+	ListCell   *rc = list_head(relids);
+	ListCell   *vc = list_head(vias);
+
+	foreach(lc, entries)
+	{
+		int			rti = lfirst_int(lc);
+		Oid			relid;
+		Oid			via;
+		const MeshProduct *product;
+		bool		has = false;
+		MeshRules	rules;
+		Relation	rel;
+		MeshAggEntry *e;
+
+		if (rti < 0)
+			continue;
+		relid = lfirst_oid(rc);
+		via = lfirst_oid(vc);
+		rc = lnext(relids, rc);
+		vc = lnext(vias, vc);
+		product = mesh_product_by_relid(relid);
+		if (product == NULL)
+			continue;
+		mesh_ensure_policies(product, relid);
+		foreach_ptr(MeshPolicy, policy, product->policies)
+			has |= policy->kind == POLICY_PROJECTION || policy->kind == POLICY_AGGREGATION ||
+			policy->kind == POLICY_PRIVACY;
+		if (!has)
+			continue;
+		rel = relation_open(relid, NoLock);
+		(void) mesh_compile_rules(product, relid, rti, RelationGetNumberOfAttributes(rel),
+								  via, &rules);
+		relation_close(rel, NoLock);
+		if (rules.projected == NULL && rules.agg_rules == NIL)
+			continue;
+		/* an INSERT's target is written, not read */
+		if (q->commandType == CMD_INSERT && rti == q->resultRelation && rules.projected == NULL)
+			continue;
+		/* looking may have reloaded the cache */
+		product = mesh_product_by_relid(relid);
+		if (product == NULL)
+			continue;
+		if (product->citus_table && rules.agg_rules != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot read distributed data product \"%s\": its aggregation policies apply to you",
+							product->qualname),
+					 errdetail("Citus aggregates each shard apart, and the groups of a shard are not the groups of the product."),
+					 errhint("Read the product as a role the policy does not apply to, or register an aggregated product.")));
+		e = palloc0(sizeof(MeshAggEntry));
+		e->rti = rti;
+		e->relid = relid;
+		e->product = pstrdup(product->qualname);
+		e->projected = rules.projected;
+		e->natts = rules.natts;
+		e->rules = rules.agg_rules;
+		result = lappend(result, e);
+	}
+	return result;
+}
+
 static void
 govern_query(Query *q, GovernContext *ctx)
 {
+	List	   *constrained;
+	MeshAggPlanNotes notes = {false, false, NIL};
 	List	   *entries = NIL;
 	List	   *relids = NIL;
 	List	   *vias = NIL;
@@ -989,6 +1064,14 @@ govern_query(Query *q, GovernContext *ctx)
 		}
 	}
 
+	/*
+	 * Projection and aggregation policies are checked on the query as the
+	 * reader wrote it, before masks replace the columns they name.
+	 */
+	constrained = constrained_entries(q, entries, relids, vias);
+	if (constrained != NIL)
+		mesh_constraints_check(q, constrained, &notes);
+
 	rc = list_head(relids);
 	vc = list_head(vias);
 	foreach(lc, entries)
@@ -1007,6 +1090,19 @@ govern_query(Query *q, GovernContext *ctx)
 
 	/* Then the queries nested in this one: subqueries, CTEs, sublinks. */
 	query_tree_walker(q, govern_walker, ctx, 0);
+
+	/*
+	 * Last, with rows filtered and values masked at every level below, the
+	 * aggregation constraints (and noise): the rewrite moves this level,
+	 * already governed, into a subquery the walk must not govern again.
+	 */
+	if (constrained != NIL)
+	{
+		mesh_constraints_rewrite(q, constrained, &notes);
+		ctx->contain |= notes.contain;
+		ctx->filtered |= notes.filtered;
+		ctx->applied = list_concat(ctx->applied, notes.items);
+	}
 }
 
 /* Whether plan, or a plan below it, scans one of relids itself. */
@@ -1164,8 +1260,14 @@ mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 	PlannedStmt *volatile result = NULL;
 	ListCell   *lc;
 	List	   *outer_hidden_stats = mesh_hidden_stats_enter();
+	Query	   *outer_top = mesh_privacy_top_query;
 
-	/* nested planning (a function run while planning) keeps ours intact */
+	/*
+	 * nested planning (a function run while planning) keeps ours intact;
+	 * the statement's own query is the one a privacy rewrite may apply to
+	 * (privacy.c: it runs once per execution)
+	 */
+	mesh_privacy_top_query = parse;
 	PG_TRY();
 	{
 		result = govern_and_plan(parse, query_string, cursorOptions, boundParams, &ctx,
@@ -1174,6 +1276,7 @@ mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 	PG_FINALLY();
 	{
 		mesh_hidden_stats_leave(outer_hidden_stats);
+		mesh_privacy_top_query = outer_top;
 	}
 	PG_END_TRY();
 

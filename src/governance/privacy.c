@@ -70,6 +70,7 @@
 #include "utils/timestamp.h"
 
 #include "meshpg/catalog/catalog.h"
+#include "meshpg/governance/aggregate.h"
 #include "meshpg/governance/privacy.h"
 #include "meshpg/policy/noise.h"
 
@@ -172,6 +173,8 @@ typedef struct DpExecution
 } DpExecution;
 
 static DpExecution *dp_current = NULL;
+
+Query	   *mesh_privacy_top_query = NULL;
 
 /* The execution's memory goes away (end, error): unlink its table. */
 static void
@@ -890,7 +893,7 @@ mark_double(List **marks, double d)
 }
 
 List *
-mesh_privacy_rewrite(Query *q, int rti, Oid relid, const MeshPrivacyRule *rule, bool top)
+mesh_privacy_rewrite_entry(Query *q, int rti, Oid relid, const MeshPrivacyRule *rule, bool top)
 {
 	DpRewrite	rw = {rule, rti, relid, NIL, 0, InvalidOid};
 	RangeTblEntry *rte = rt_fetch(rti, q->rtable);
@@ -1554,4 +1557,61 @@ mesh_privacy_parse_options(Jsonb *options, Oid relid, MeshPrivacyRule *rule)
 			rule->nbounds++;
 		}
 	}
+}
+
+/* ----------------------------------------------------------------------
+ * The planner's seam (governance/aggregate.c, step 3): the entries of q
+ * that privacy policies apply to, already filtered and masked.
+ * ---------------------------------------------------------------------- */
+bool
+mesh_privacy_rewrite(Query *q, List *entries, MeshAggPlanNotes *notes)
+{
+	bool		aggregation = false;
+
+	foreach_ptr(MeshAggEntry, e, entries)
+	{
+		MeshAggRule *privacy = NULL;
+
+		foreach_ptr(MeshAggRule, r, e->rules)
+		{
+			if (r->kind == POLICY_AGGREGATION)
+				aggregation = true;
+			else if (r->kind == POLICY_PRIVACY)
+			{
+				/* two budgets, two units: not combined in v1 */
+				if (privacy != NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("data product \"%s\" has two privacy policies that apply to you: \"%s\" and \"%s\"",
+									e->product, privacy->policy_name, r->policy_name),
+							 errhint("Ask the product's owner to keep one privacy policy per reader.")));
+				privacy = r;
+			}
+		}
+		if (privacy != NULL)
+		{
+			MeshPrivacyRule rule = {0};
+			const MeshProduct *product = mesh_product_by_relid(e->relid);
+
+			if (product == NULL)
+				elog(ERROR, "privacy policy on a relation that is no product");
+			rule.product_id = product->id;
+			rule.product_name = e->product;
+			rule.policy_id = privacy->policy_id;
+			rule.policy_name = privacy->policy_name;
+			rule.unit = privacy->entity_key;
+			if (rule.unit <= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("privacy policy \"%s\" names no privacy unit column", privacy->policy_name),
+						 errdetail("meshpg refuses to read the product rather than read it without contribution bounds.")));
+			mesh_privacy_parse_options(privacy->options, e->relid, &rule);
+			notes->items = list_concat(notes->items,
+									   mesh_privacy_rewrite_entry(q, e->rti, e->relid, &rule,
+																  q == mesh_privacy_top_query));
+			notes->filtered = true;
+		}
+	}
+	/* an aggregation policy as well: its fold runs after the noise */
+	return !aggregation;
 }

@@ -218,8 +218,15 @@ policy_from_tuple(HeapTuple tup, TupleDesc desc, Relation rel, const char *subje
 	callback.arg = p->name;
 	callback.previous = error_context_stack;
 	error_context_stack = &callback;
-	p->is_row = strcmp(TextDatumGetCString(heap_getattr(tup, Anum_cat_policy_kind, desc, &isnull)),
-					   "row") == 0;
+	{
+		char	   *kind = TextDatumGetCString(heap_getattr(tup, Anum_cat_policy_kind, desc, &isnull));
+		const MeshPolicyKindInfo *info = mesh_policy_kind_info(kind);
+
+		if (info == NULL)
+			elog(ERROR, "unexpected policy kind \"%s\"", kind);
+		p->kind = info->kind;
+	}
+	p->is_row = p->kind == POLICY_ROW;
 	d = heap_getattr(tup, Anum_cat_policy_mask, desc, &isnull);
 	p->mask = isnull ? MASK_NONE : parse_mask_kind(TextDatumGetCString(d));
 
@@ -249,6 +256,46 @@ policy_from_tuple(HeapTuple tup, TupleDesc desc, Relation rel, const char *subje
 		pg_strtoint32(jsonb_member_text(args, "keep_first")) : 0;
 	p->keep_last = jsonb_member_text(args, "keep_last") ?
 		pg_strtoint32(jsonb_member_text(args, "keep_last")) : 4;
+	p->options = DatumGetJsonbPCopy(heap_getattr(tup, Anum_cat_policy_mask_args, desc, &isnull));
+	if (p->kind == POLICY_AGGREGATION || p->kind == POLICY_PRIVACY)
+	{
+		char	   *size = jsonb_member_text(args, "min_group_size");
+		char	   *key = jsonb_member_text(args, "entity_key");
+
+		p->min_group_size = size ? pg_strtoint32(size) : 1;
+		if (key != NULL)
+		{
+			p->entity_key = get_attnum(RelationGetRelid(rel), key);
+			if (p->entity_key <= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("policy \"%s\" counts entities by column \"%s\", which relation \"%s\" does not have",
+								p->name, key, RelationGetRelationName(rel)),
+						 errdetail("meshpg refuses to read the relation rather than read it ungoverned.")));
+		}
+		p->aggregates = MESH_AGG_DEFAULT;
+		{
+			JsonbValue	k;
+			JsonbValue *v;
+
+			k.type = jbvString;
+			k.val.string.val = "aggregates";
+			k.val.string.len = strlen("aggregates");
+			v = findJsonbValueFromContainer(&args->root, JB_FOBJECT, &k);
+			if (v != NULL && v->type == jbvBinary)
+			{
+				JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
+				JsonbValue	e;
+				JsonbIteratorToken tok;
+
+				p->aggregates = 0;
+				while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+					if (tok == WJB_ELEM && e.type == jbvString)
+						p->aggregates |= mesh_agg_flag(pnstrdup(e.val.string.val,
+																 e.val.string.len));
+			}
+		}
+	}
 
 	d = heap_getattr(tup, Anum_cat_policy_expression, desc, &isnull);
 	expression = isnull ? NULL : TextDatumGetCString(d);
@@ -824,6 +871,91 @@ static const MeshMaskInfo mesh_masks[] = {
 	{"custom", MASK_CUSTOM, {NULL}, true, build_custom},
 };
 
+/*
+ * The kinds of policy, one row each: the one table that the loader (the
+ * kind of a catalog row), the validator (registry/policy.c: the option
+ * keys), explain_access and descriptors read.  Masks have their own table
+ * for their arguments (above).
+ *
+ * Adding a kind: its value in MeshPolicyKind, a row here, what the
+ * compiler gives the reader for it (build_rules), and, in the next upgrade
+ * script, the CHECKs on meshpg.cat_policy's kind (shipped scripts are
+ * frozen).
+ */
+static const MeshPolicyKindInfo mesh_policy_kinds[] = {
+	{"mask", POLICY_MASK, true, {NULL}},
+	{"row", POLICY_ROW, false, {NULL}},
+	{"projection", POLICY_PROJECTION, true, {NULL}},
+	{"aggregation", POLICY_AGGREGATION, false, {"min_group_size", "entity_key", "aggregates", NULL}},
+	{"privacy", POLICY_PRIVACY, false, {"entity_key", "epsilon", "delta", "max_contributions", "bounds",
+										   "budget_epsilon", "budget_delta", "budget_window", NULL}},
+};
+
+const MeshPolicyKindInfo *
+mesh_policy_kind_info(const char *name)
+{
+	for (int i = 0; i < (int) lengthof(mesh_policy_kinds); i++)
+		if (strcmp(mesh_policy_kinds[i].name, name) == 0)
+			return &mesh_policy_kinds[i];
+	return NULL;
+}
+
+const MeshPolicyKindInfo *
+mesh_policy_kind_info_of(MeshPolicyKind kind)
+{
+	for (int i = 0; i < (int) lengthof(mesh_policy_kinds); i++)
+		if (mesh_policy_kinds[i].kind == kind)
+			return &mesh_policy_kinds[i];
+	return NULL;
+}
+
+/* The aggregates' names in an aggregation policy's "aggregates" option. */
+static const struct
+{
+	const char *name;
+	uint32		flag;
+}			mesh_agg_names[] = {
+	{"count", MESH_AGG_COUNT},
+	{"count_distinct", MESH_AGG_COUNT_DISTINCT},
+	{"sum", MESH_AGG_SUM},
+	{"avg", MESH_AGG_AVG},
+	{"min", MESH_AGG_MIN},
+	{"max", MESH_AGG_MAX},
+};
+
+/* The flag of an aggregate's name; 0 for none. */
+uint32
+mesh_agg_flag(const char *name)
+{
+	for (int i = 0; i < (int) lengthof(mesh_agg_names); i++)
+		if (strcmp(mesh_agg_names[i].name, name) == 0)
+			return mesh_agg_names[i].flag;
+	return 0;
+}
+
+/* "count, sum and avg": the names of flags, for messages and explain_access. */
+const char *
+mesh_agg_flag_names(uint32 flags)
+{
+	StringInfoData out;
+	int			n = 0;
+	int			i = 0;
+
+	for (int k = 0; k < (int) lengthof(mesh_agg_names); k++)
+		n += (flags & mesh_agg_names[k].flag) != 0;
+	initStringInfo(&out);
+	if (n == 0)
+		appendStringInfoString(&out, "none");
+	for (int k = 0; k < (int) lengthof(mesh_agg_names); k++)
+		if (flags & mesh_agg_names[k].flag)
+		{
+			appendStringInfo(&out, "%s%s", i == 0 ? "" : (i == n - 1 ? " and " : ", "),
+							 mesh_agg_names[k].name);
+			i++;
+		}
+	return out.data;
+}
+
 /* The mask named name, or NULL. */
 const MeshMaskInfo *
 mesh_mask_info(const char *name)
@@ -924,6 +1056,24 @@ copy_rules(const MeshRules *src, int rtindex, MeshRules *dst)
 	dst->policy_attnos = palloc(sizeof(AttrNumber) * (src->npolicies + 1));
 	memcpy(dst->policies, src->policies, sizeof(int64) * src->npolicies);
 	memcpy(dst->policy_attnos, src->policy_attnos, sizeof(AttrNumber) * src->npolicies);
+	dst->projected = NULL;
+	if (src->projected != NULL)
+	{
+		dst->projected = palloc0(sizeof(char *) * (src->natts + 1));
+		for (int i = 0; i < src->natts; i++)
+			if (src->projected[i] != NULL)
+				dst->projected[i] = pstrdup(src->projected[i]);
+	}
+	dst->agg_rules = NIL;
+	foreach_ptr(MeshAggRule, rule, src->agg_rules)
+	{
+		MeshAggRule *copy = palloc(sizeof(MeshAggRule));
+
+		*copy = *rule;
+		copy->policy_name = pstrdup(rule->policy_name);
+		copy->options = rule->options ? (Jsonb *) pg_detoast_datum_copy((struct varlena *) rule->options) : NULL;
+		dst->agg_rules = lappend(dst->agg_rules, copy);
+	}
 }
 
 /* Records that policy applies (once), for the access history. */
@@ -973,6 +1123,40 @@ build_rules(const MeshProduct *product, Oid relid, int natts, List *roles,
 
 			if (mesh_policy_exempt(product, policy, role, &why))
 				continue;
+			if (policy->kind == POLICY_PROJECTION)
+			{
+				if (policy->subject <= natts)
+				{
+					if (rules->projected == NULL)
+						rules->projected = palloc0(sizeof(char *) * (natts + 1));
+					if (rules->projected[policy->subject - 1] == NULL)
+						rules->projected[policy->subject - 1] = pstrdup(policy->name);
+					note_applied(rules, policy, policy->subject);
+				}
+				continue;
+			}
+			if (policy->kind == POLICY_AGGREGATION || policy->kind == POLICY_PRIVACY)
+			{
+				bool		seen = false;
+
+				foreach_ptr(MeshAggRule, r, rules->agg_rules)
+					seen |= r->policy_id == policy->id;
+				if (!seen)
+				{
+					MeshAggRule *rule = palloc0(sizeof(MeshAggRule));
+
+					rule->kind = policy->kind;
+					rule->policy_id = policy->id;
+					rule->policy_name = pstrdup(policy->name);
+					rule->min_group_size = policy->min_group_size;
+					rule->entity_key = policy->entity_key;
+					rule->aggregates = policy->aggregates;
+					rule->options = policy->options;
+					rules->agg_rules = lappend(rules->agg_rules, rule);
+					note_applied(rules, policy, 0);
+				}
+				continue;
+			}
 			if (policy->is_row)
 			{
 				rules->quals = lappend(rules->quals,
@@ -1040,7 +1224,7 @@ build_rules(const MeshProduct *product, Oid relid, int natts, List *roles,
 		}
 	pfree(winning);
 
-	rules->any = rules->quals != NIL;
+	rules->any = rules->quals != NIL || rules->projected != NULL || rules->agg_rules != NIL;
 	for (int i = 0; i < natts && !rules->any; i++)
 		rules->any = rules->masks[i] != NULL;
 	rules->valid_until = purpose_valid_until;

@@ -26,10 +26,14 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/float.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
+#include "meshpg/governance/privacy.h"
 #include "meshpg/policy/policy.h"
 #include "meshpg/registry/registry.h"
 #include "meshpg/text/text.h"
@@ -43,6 +47,9 @@ PG_FUNCTION_INFO_V1(meshpg_unset_attribute);
 PG_FUNCTION_INFO_V1(meshpg_create_masking_policy);
 PG_FUNCTION_INFO_V1(meshpg_create_row_policy);
 PG_FUNCTION_INFO_V1(meshpg_drop_policy);
+PG_FUNCTION_INFO_V1(meshpg_create_projection_policy);
+PG_FUNCTION_INFO_V1(meshpg_create_aggregation_policy);
+PG_FUNCTION_INFO_V1(meshpg_create_privacy_policy);
 
 
 /* Tag names are dotted names, each part a name: pii.email, geo.region. */
@@ -191,7 +198,19 @@ validate_product(Oid relid)
 			mesh_check_expr_sources(policy->expr);
 			(void) mesh_instantiate_filter(product, policy, GetUserId());
 		}
-		else
+		else if (policy->kind == POLICY_PRIVACY)
+		{
+			MeshPrivacyRule rule = {0};
+
+			/* the rewrite reads these at every plan: refuse them now */
+			if (policy->entity_key <= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("privacy policy \"%s\" needs a privacy unit column", policy->name),
+						 errhint("Name the column that identifies a person (or another unit to protect): privacy_unit => 'customer_id'.")));
+			mesh_privacy_parse_options(policy->options, relid, &rule);
+		}
+		else if (policy->kind == POLICY_MASK)
 		{
 			Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), policy->subject - 1);
 
@@ -650,6 +669,11 @@ create_policy(PolicyArgs *a)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a masking policy bound to a product needs column_name")));
+	if (strcmp(a->kind, "projection") == 0 && a->product != NULL && a->column == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a projection policy bound to a product needs column_name"),
+				 errhint("Name the column that may be filtered on but not returned, or bind the policy to a tag.")));
 	if (a->tag != NULL && a->column != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -862,5 +886,187 @@ meshpg_drop_policy(PG_FUNCTION_ARGS)
 	mesh_spi_exec("DELETE FROM meshpg.cat_policy WHERE name = $1", 1, (Oid[]) {TEXTOID},
 				  (Datum[]) {CStringGetTextDatum(name)}, NULL);
 	mesh_spi_end(&spi);
+	PG_RETURN_VOID();
+}
+
+/*
+ * meshpg.create_projection_policy(name, tag, product, column_name,
+ * exempt_roles, exempt_attributes, exempt_purposes, applies_to_domain,
+ * description): the column may be used in predicates (WHERE, JOIN ON,
+ * HAVING) but never returned (governance/aggregate.c).
+ */
+Datum
+meshpg_create_projection_policy(PG_FUNCTION_ARGS)
+{
+	PolicyArgs	a = {0};
+
+	a.name = mesh_arg_text(fcinfo, 0, "policy name");
+	a.kind = "projection";
+	a.tag = mesh_arg_text_opt(fcinfo, 1);
+	a.product = mesh_arg_text_opt(fcinfo, 2);
+	a.column = mesh_arg_text_opt(fcinfo, 3);
+	a.args = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+	exemptions(fcinfo, 4, &a);
+	create_policy(&a);
+	PG_RETURN_VOID();
+}
+
+/*
+ * meshpg.create_aggregation_policy(name, min_group_size, tag, product,
+ * entity_key, aggregates, exempt_roles, exempt_attributes, exempt_purposes,
+ * applies_to_domain, description): the product may be read only through
+ * the allowed aggregates, in groups of at least min_group_size rows (or
+ * distinct entity keys).  The options are stored as the policy's args.
+ */
+Datum
+meshpg_create_aggregation_policy(PG_FUNCTION_ARGS)
+{
+	PolicyArgs	a = {0};
+	int32		size;
+	char	   *entity_key;
+	bool		aggs_null;
+	Datum		aggs;
+	JsonbParseState *state = NULL;
+	JsonbValue	v;
+
+	a.name = mesh_arg_text(fcinfo, 0, "policy name");
+	a.kind = "aggregation";
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("min_group_size must not be null")));
+	size = PG_GETARG_INT32(1);
+	if (size < 1 || size > 1000000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("min_group_size must be between 1 and 1000000, not %d", size)));
+	a.tag = mesh_arg_text_opt(fcinfo, 2);
+	a.product = mesh_arg_text_opt(fcinfo, 3);
+	entity_key = mesh_arg_text_opt(fcinfo, 4);
+	aggs = mesh_arg_text_array(fcinfo, 5, "aggregates", &aggs_null);
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	v.type = jbvString;
+	v.val.string.val = "min_group_size";
+	v.val.string.len = strlen(v.val.string.val);
+	pushJsonbValue(&state, WJB_KEY, &v);
+	v.type = jbvNumeric;
+	v.val.numeric = DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(size)));
+	pushJsonbValue(&state, WJB_VALUE, &v);
+	if (entity_key != NULL)
+	{
+		v.type = jbvString;
+		v.val.string.val = "entity_key";
+		v.val.string.len = strlen(v.val.string.val);
+		pushJsonbValue(&state, WJB_KEY, &v);
+		v.val.string.val = entity_key;
+		v.val.string.len = strlen(entity_key);
+		pushJsonbValue(&state, WJB_VALUE, &v);
+	}
+	if (!aggs_null)
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		v.type = jbvString;
+		v.val.string.val = "aggregates";
+		v.val.string.len = strlen(v.val.string.val);
+		pushJsonbValue(&state, WJB_KEY, &v);
+		pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+		deconstruct_array(DatumGetArrayTypeP(aggs), TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &nulls, &n);
+		if (n == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("aggregates must name at least one aggregate"),
+					 errhint("Aggregates are count, count_distinct, sum, avg, min and max; leave the argument out for count, count_distinct, sum and avg.")));
+		for (int i = 0; i < n; i++)
+		{
+			char	   *name = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
+
+			if (name == NULL || mesh_agg_flag(name) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown aggregate \"%s\" in aggregates", name ? name : "null"),
+						 errhint("Aggregates are count, count_distinct, sum, avg, min and max.")));
+			v.type = jbvString;
+			v.val.string.val = name;
+			v.val.string.len = strlen(name);
+			pushJsonbValue(&state, WJB_ELEM, &v);
+		}
+		pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	}
+	a.args = JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)));
+	exemptions(fcinfo, 6, &a);
+	if (entity_key != NULL && a.product == NULL && a.tag != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("an aggregation policy bound to a tag takes no entity_key"),
+				 errhint("Bind the policy to the product to count its groups by an entity key column.")));
+	create_policy(&a);
+	PG_RETURN_VOID();
+}
+
+/*
+ * meshpg.create_privacy_policy(name, product, privacy_unit, epsilon, delta,
+ * max_contributions, bounds, budget_epsilon, budget_delta, budget_window,
+ * exempt_roles, exempt_attributes, exempt_purposes, applies_to_domain,
+ * description): the product may be read only through noisy aggregates,
+ * each query spending from a budget per reader (governance/privacy.c).
+ * Bound to a product only: the unit and the bounds are its columns.  The
+ * options are stored as the policy's args, and validated by the same
+ * parser the planner uses.
+ */
+static void
+json_number(StringInfo buf, const char *key, double v)
+{
+	char	   *num = float8out_internal(v);
+
+	appendStringInfo(buf, ", ");
+	escape_json(buf, key);
+	appendStringInfo(buf, ": %s", num);
+}
+
+Datum
+meshpg_create_privacy_policy(PG_FUNCTION_ARGS)
+{
+	PolicyArgs	a = {0};
+	char	   *unit;
+	StringInfoData buf;
+
+	a.name = mesh_arg_text(fcinfo, 0, "policy name");
+	a.kind = "privacy";
+	a.product = mesh_arg_text(fcinfo, 1, "product");
+	unit = mesh_arg_text(fcinfo, 2, "privacy_unit");
+	for (int i = 3; i <= 9; i++)
+		if (PG_ARGISNULL(i) && i != 7)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be null",
+							(const char *[]) {"epsilon", "delta", "max_contributions", "bounds",
+											  "budget_epsilon", "budget_delta", "budget_window"}[i - 3])));
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{");
+	escape_json(&buf, "entity_key");
+	appendStringInfoString(&buf, ": ");
+	escape_json(&buf, unit);
+	json_number(&buf, "epsilon", PG_GETARG_FLOAT8(3));
+	json_number(&buf, "delta", PG_GETARG_FLOAT8(4));
+	json_number(&buf, "max_contributions", (double) PG_GETARG_INT32(5));
+	appendStringInfoString(&buf, ", \"bounds\": ");
+	appendStringInfoString(&buf, JsonbToCString(NULL, &PG_GETARG_JSONB_P(6)->root, 0));
+	if (!PG_ARGISNULL(7))
+		json_number(&buf, "budget_epsilon", PG_GETARG_FLOAT8(7));
+	json_number(&buf, "budget_delta", PG_GETARG_FLOAT8(8));
+	appendStringInfoString(&buf, ", ");
+	escape_json(&buf, "budget_window");
+	appendStringInfoString(&buf, ": ");
+	escape_json(&buf, DatumGetCString(DirectFunctionCall1(interval_out, PG_GETARG_DATUM(9))));
+	appendStringInfoString(&buf, "}");
+	a.args = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+	exemptions(fcinfo, 10, &a);
+	create_policy(&a);
 	PG_RETURN_VOID();
 }

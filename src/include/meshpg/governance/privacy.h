@@ -48,8 +48,8 @@ typedef struct MeshPrivacyRule
  * other read.  top: q is the statement itself (a DP query is run exactly
  * once per execution only then).  Returns the plan items to add.
  */
-extern List *mesh_privacy_rewrite(Query *q, int rti, Oid relid,
-								  const MeshPrivacyRule *rule, bool top);
+extern List *mesh_privacy_rewrite_entry(Query *q, int rti, Oid relid,
+										const MeshPrivacyRule *rule, bool top);
 
 /*
  * Reads a privacy policy's options (cat_policy.mask_args) into rule (all but
@@ -57,6 +57,12 @@ extern List *mesh_privacy_rewrite(Query *q, int rti, Oid relid,
  * option (create_privacy_policy validates with it, the planner fails closed).
  */
 extern void mesh_privacy_parse_options(Jsonb *options, Oid relid, MeshPrivacyRule *rule);
+
+/*
+ * The query the planner hook was called with (planner.c sets it): a
+ * privacy rewrite applies only to it, as it runs once per execution.
+ */
+extern Query *mesh_privacy_top_query;
 
 /* The refusal of a read of a privacy-governed product that can't be bounded. */
 extern void mesh_privacy_refuse(const MeshPrivacyRule *rule, const char *why,

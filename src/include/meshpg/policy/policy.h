@@ -9,10 +9,22 @@
 
 #include "nodes/parsenodes.h"
 #include "nodes/primnodes.h"
+#include "utils/jsonb.h"
 #include "utils/relcache.h"
 
 #include "meshpg/catalog/catalog.h"
 #include "datatype/timestamp.h"
+
+/* PostgreSQL 17's typed list loop, for the 15 meshpg builds on */
+#ifndef foreach_ptr
+#define foreach_ptr(type, var, lst) \
+	for (type *var = 0, *var##__outerloop = (type *) 1; var##__outerloop; \
+		 var##__outerloop = 0) \
+		for (ForEachState var##__state = {(lst), 0}; \
+			 (var##__state.l != NIL && var##__state.i < var##__state.l->length && \
+			  (var = (type *) lfirst(&var##__state.l->elements[var##__state.i]), true)); \
+			 var##__state.i++)
+#endif
 
 /*
  * The call format meshpg gives the keyed-hash calls it puts in a query.  The
@@ -37,6 +49,42 @@ typedef enum MeshMaskKind
 	MASK_NULL
 } MeshMaskKind;
 
+/*
+ * The kinds of policy, one row each in mesh_policy_kinds[] (compile.c):
+ * what a reader's rules get from a policy of the kind.  Stored in
+ * meshpg.cat_policy.kind, its options in cat_policy.mask_args.
+ */
+typedef enum MeshPolicyKind
+{
+	POLICY_MASK = 0,			/* a column's values replaced (MeshMaskKind) */
+	POLICY_ROW,					/* rows filtered */
+	POLICY_PROJECTION,			/* a column filtered on, never returned */
+	POLICY_AGGREGATION,			/* read only through aggregates of large groups */
+	POLICY_PRIVACY				/* aggregates with calibrated noise (engineer dp) */
+} MeshPolicyKind;
+
+/* The aggregates an aggregation policy lets consume a product's columns. */
+#define MESH_AGG_COUNT			0x01	/* count(*), count(col) */
+#define MESH_AGG_COUNT_DISTINCT	0x02	/* count(DISTINCT col) */
+#define MESH_AGG_SUM			0x04
+#define MESH_AGG_AVG			0x08
+#define MESH_AGG_MIN			0x10
+#define MESH_AGG_MAX			0x20
+#define MESH_AGG_DEFAULT		(MESH_AGG_COUNT | MESH_AGG_COUNT_DISTINCT | MESH_AGG_SUM | MESH_AGG_AVG)
+
+typedef struct MeshPolicyKindInfo
+{
+	const char *name;			/* cat_policy.kind */
+	MeshPolicyKind kind;
+	bool		column;			/* applies to a column (tagged or named) */
+	const char *options[12];		/* keys of its options; masks: per mask */
+} MeshPolicyKindInfo;
+
+extern const MeshPolicyKindInfo *mesh_policy_kind_info(const char *name);
+extern const MeshPolicyKindInfo *mesh_policy_kind_info_of(MeshPolicyKind kind);
+extern uint32 mesh_agg_flag(const char *name);
+extern const char *mesh_agg_flag_names(uint32 flags);
+
 typedef struct MeshExemptAttribute
 {
 	char	   *key;
@@ -48,8 +96,9 @@ typedef struct MeshPolicy
 {
 	int64		id;
 	char	   *name;
-	bool		is_row;
-	MeshMaskKind mask;
+	MeshPolicyKind kind;
+	bool		is_row;			/* kind == POLICY_ROW */
+	MeshMaskKind mask;			/* MASK_NONE unless kind == POLICY_MASK */
 	AttrNumber	subject;		/* masked or tagged column; 0 for a product row policy */
 	Node	   *expr;			/* row filter or custom mask; Vars have varno 1 */
 	char	   *arg_value;		/* redact: the replacement, as text */
@@ -58,12 +107,33 @@ typedef struct MeshPolicy
 	char	   *fill;
 	char	   *unit;			/* date */
 	char	   *step;			/* round and bucket, as numeric text */
+	/* aggregation and privacy policies */
+	Jsonb	   *options;		/* as stored (cat_policy.mask_args) */
+	int			min_group_size;
+	AttrNumber	entity_key;		/* 0: none, groups count rows */
+	uint32		aggregates;		/* MESH_AGG_* */
 	int			nexempt_roles;
 	Oid		   *exempt_roles;
 	List	   *exempt_attributes;	/* of MeshExemptAttribute */
 	List	   *exempt_purposes;	/* of char * */
 	bool		applies_to_domain;
 } MeshPolicy;
+
+/*
+ * An aggregation or differential-privacy policy that applies to the reader:
+ * the relation may be read only through aggregates (governance/aggregate.c
+ * checks and rewrites the query that reads it).  Palloc'd with the rules.
+ */
+typedef struct MeshAggRule
+{
+	MeshPolicyKind kind;		/* POLICY_AGGREGATION or POLICY_PRIVACY */
+	int64		policy_id;
+	char	   *policy_name;
+	int			min_group_size;
+	AttrNumber	entity_key;		/* 0: groups count the relation's rows */
+	uint32		aggregates;		/* MESH_AGG_* allowed */
+	Jsonb	   *options;		/* the policy's options, as stored */
+} MeshAggRule;
 
 /* What a query may see of one relation, for the roles it runs as. */
 typedef struct MeshRules
@@ -79,6 +149,10 @@ typedef struct MeshRules
 	int			npolicies;
 	int64	   *policies;
 	AttrNumber *policy_attnos;
+	/* projection policies: [attno - 1] names the policy, or NULL */
+	char	  **projected;
+	/* aggregation and privacy policies that apply (MeshAggRule) */
+	List	   *agg_rules;
 } MeshRules;
 
 /* compile.c */
