@@ -69,8 +69,11 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'mesh_dp_avg_halfwidth';
 
 -- The 95% half-width of a noisy aggregate: meshpg.dp_interval(count(*)).
+-- The rewrite replaces it; run as such it raises one fixed error, whatever
+-- its argument, so it is leakproof (the aggregate-only checks let it wrap
+-- an aggregate of a product's column).
 CREATE FUNCTION meshpg.dp_interval(value anyelement)
-RETURNS double precision LANGUAGE C VOLATILE
+RETURNS double precision LANGUAGE C VOLATILE LEAKPROOF
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'mesh_dp_interval';
 
@@ -98,7 +101,7 @@ CREATE FUNCTION meshpg._privacy_pending(OUT reader oid, OUT product_id bigint,
 RETURNS SETOF record LANGUAGE C VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'mesh_dp_pending';
-REVOKE ALL ON FUNCTION meshpg._privacy_pending() FROM PUBLIC;
+-- filters itself: a reader's own spends, a domain's products', all for the governance team
 
 /*
  * Who spent what: a reader sees its own spends, a domain its products',

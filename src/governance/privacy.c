@@ -59,6 +59,7 @@
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -70,6 +71,7 @@
 #include "utils/timestamp.h"
 
 #include "meshpg/catalog/catalog.h"
+#include "meshpg/catalog/sqlcall.h"
 #include "meshpg/governance/aggregate.h"
 #include "meshpg/governance/privacy.h"
 #include "meshpg/policy/noise.h"
@@ -1405,6 +1407,7 @@ mesh_dp_pending(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	DpSpendSlot *copy = palloc(sizeof(DpSpendSlot) * DP_SLOTS);
 	int			n = 0;
+	bool		admin = mesh_is_admin(GetUserId());
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	if (dp_shared == NULL)
@@ -1418,6 +1421,20 @@ mesh_dp_pending(PG_FUNCTION_ARGS)
 	{
 		Datum		v[6];
 		bool		nulls[6] = {false};
+
+		/* the reader's own, its products' for a domain, all for the governance team */
+		if (!admin && !has_privs_of_role(GetUserId(), copy[i].reader))
+		{
+			Oid			type = INT8OID;
+			Datum		id = Int64GetDatum(copy[i].product_id);
+			char	   *owner = mesh_spi_first_value("SELECT d.owner::oid FROM meshpg.cat_product p "
+													 "JOIN meshpg.cat_domain d ON d.id = p.domain_id WHERE p.id = $1",
+													 1, &type, &id);
+
+			if (owner == NULL ||
+				!has_privs_of_role(GetUserId(), (Oid) strtoul(owner, NULL, 10)))
+				continue;
+		}
 
 		v[0] = ObjectIdGetDatum(copy[i].reader);
 		v[1] = Int64GetDatum(copy[i].product_id);

@@ -191,8 +191,15 @@ mesh_hide_stats(RangeTblEntry *rte, Oid relid, const MeshRules *rules)
 {
 	if (rte->rtekind == RTE_SUBQUERY)
 		(void) hide_view_stats_walker((Node *) rte->subquery, NULL);
-	else if (rules->quals != NIL)
+	else if (rules->quals != NIL || rules->agg_rules != NIL)
+	{
+		/*
+		 * Row filters, and aggregate-only or privacy policies: estimates
+		 * (row counts, most common values, histograms) are exact statistics
+		 * of the rows, which such a reader may not see.
+		 */
 		hide_relation_stats(relid, true, NULL);
+	}
 	else
 	{
 		Bitmapset  *cols = NULL;

@@ -176,6 +176,28 @@ meshpg_explain_access(PG_FUNCTION_ARGS)
 			emit(rsinfo->setResult, rsinfo->setDesc, NameStr(att->attname), NULL, NULL,
 				 "visible", "no masking policy governs this column");
 	}
+
+	/* differential privacy: what a query gets, and what it costs */
+	{
+		ListCell   *lc;
+
+		foreach(lc, policies)
+		{
+			MeshPolicy *policy = lfirst(lc);
+			bool		exempt;
+
+			if (policy->kind != POLICY_PRIVACY)
+				continue;
+			exempt = mesh_policy_exempt(product, policy, role, &why);
+			emit(rsinfo->setResult, rsinfo->setDesc, "queries", policy->name, "privacy",
+				 exempt ? "exempt" : "noisy aggregates",
+				 exempt ? why :
+				 psprintf("only count, sum and avg of the rows, with noise, each privacy unit (%s) bounded; each query spends from a budget per reader; %s",
+						  policy->entity_key > 0 ?
+						  NameStr(TupleDescAttr(desc, policy->entity_key - 1)->attname) : "?",
+						  JsonbToCString(NULL, &policy->options->root, 0)));
+		}
+	}
 	relation_close(rel, AccessShareLock);
 	return (Datum) 0;
 }
@@ -202,7 +224,7 @@ meshpg_statistics_visible(PG_FUNCTION_ARGS)
 	relation_close(rel, AccessShareLock);
 	if (!mesh_compile_rules(product, relid, 1, natts, InvalidOid, &rules))
 		PG_RETURN_BOOL(true);
-	if (rules.quals != NIL)
+	if (rules.quals != NIL || rules.agg_rules != NIL)
 		PG_RETURN_BOOL(false);
 	PG_RETURN_BOOL(!(attnum > 0 && attnum <= natts && rules.masks[attnum - 1] != NULL));
 }

@@ -31,7 +31,7 @@ SELECT p.proname, p.proconfig, p.prosecdef
             AND p.proconfig IS NULL
             AND (p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
                  OR p.prosqlbody IS NOT NULL))
-   AND NOT (p.proname IN ('_slo_tally', '_entities') AND p.prokind = 'a')
+   AND NOT (p.proname IN ('_slo_tally', '_entities', 'dp_count', 'dp_sum_int', 'dp_sum_float') AND p.prokind = 'a')
  ORDER BY 1;
 SELECT count(*) AS functions FROM pg_proc WHERE pronamespace = 'meshpg'::regnamespace;
 
