@@ -32,6 +32,8 @@ REGRESS = init names domains products lifecycle grants search ddl security bad_i
 	history_access history_plans history_encoding lineage_graph lineage_tags hostile_input newcomer \
 	fdw_products
 # 1.4: one line per concern, so parallel work merges cleanly.
+REGRESS += projection
+REGRESS += aggregation
 REGRESS += privacy
 REGRESS_OPTS = --inputdir=$(srcdir)/test/regress --outputdir=test/regress \
 	--temp-instance=./tmp_check_regress \
@@ -52,6 +54,7 @@ ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=test/isolation 
 # comparison, the attack output must never contain a hidden value (CANARY).
 SECURITY = setup vectors rowsecurity adversary adversary2 adversary3 adversary4 adversary6 adversary7 adversary8 \
 	adversary_fdw hardening_history hardening_walks adversary_red10 adversary_red11
+SECURITY += adversary_agg
 SECURITY_OPTS = --inputdir=$(srcdir)/test/security --outputdir=test/security \
 	--temp-instance=./tmp_check_security \
 	--temp-config=$(srcdir)/test/meshpg.conf \

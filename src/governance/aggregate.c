@@ -35,6 +35,8 @@
 
 #include "access/transam.h"
 #include "catalog/pg_aggregate.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_proc.h"
@@ -772,7 +774,7 @@ make_counters(Query *q, List *entries)
 					Var		   *ctid = makeVar(e->rti, SelfItemPointerAttributeNumber, TIDOID, -1,
 											   InvalidOid, 0);
 
-					if (rte->inh)
+					if (rte->relkind == RELKIND_PARTITIONED_TABLE || has_subclass(e->relid))
 					{
 						RowExpr    *row = makeNode(RowExpr);
 
@@ -1052,7 +1054,7 @@ mesh_aggregate_fold(Query *q, List *entries)
 			Var		   *v;
 			TypeCacheEntry *tce = lookup_type_cache(exprType(c->arg), TYPECACHE_HASH_EXTENDED_PROC);
 
-			if (!OidIsValid(tce->hash_extended_proc))
+			if (exprType(c->arg) != RECORDOID && !OidIsValid(tce->hash_extended_proc))
 				refuse_rows(c->entry, psprintf("Its entity key has type %s, which cannot be hashed to count entities.",
 											   format_type_be(exprType(c->arg))));
 			set = make_aggref(meshpg_func("_entities", 2, argtypes),
@@ -1336,14 +1338,15 @@ meshpg_entities_step(PG_FUNCTION_ARGS)
 	{
 		Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 1);
 		TypeCacheEntry *tce = lookup_type_cache(type, TYPECACHE_HASH_EXTENDED_PROC);
+		Oid			proc = type == RECORDOID ? F_HASH_RECORD_EXTENDED : tce->hash_extended_proc;
 
-		if (!OidIsValid(tce->hash_extended_proc))
+		if (!OidIsValid(proc))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("entity keys of type %s cannot be counted", format_type_be(type))));
 		hash = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(EntityHash));
 		hash->type = type;
-		fmgr_info_cxt(tce->hash_extended_proc, &hash->finfo, fcinfo->flinfo->fn_mcxt);
+		fmgr_info_cxt(proc, &hash->finfo, fcinfo->flinfo->fn_mcxt);
 		fcinfo->flinfo->fn_extra = hash;
 	}
 	set_add(s, DatumGetUInt64(FunctionCall2Coll(&hash->finfo, PG_GET_COLLATION(),

@@ -183,8 +183,9 @@ mesh_attavgwidth(Oid relid, AttrNumber attnum, MeshHookStep next)
 }
 
 /*
- * What a governed entry's rules hide: everything of a filtered relation (or
- * of every relation under a governed view), else its masked columns.
+ * What a governed entry's rules hide: everything of a filtered or
+ * aggregate-only relation (or of every relation under a governed view),
+ * else its masked and projected columns (a histogram lists their values).
  */
 void
 mesh_hide_stats(RangeTblEntry *rte, Oid relid, const MeshRules *rules)
@@ -192,20 +193,14 @@ mesh_hide_stats(RangeTblEntry *rte, Oid relid, const MeshRules *rules)
 	if (rte->rtekind == RTE_SUBQUERY)
 		(void) hide_view_stats_walker((Node *) rte->subquery, NULL);
 	else if (rules->quals != NIL || rules->agg_rules != NIL)
-	{
-		/*
-		 * Row filters, and aggregate-only or privacy policies: estimates
-		 * (row counts, most common values, histograms) are exact statistics
-		 * of the rows, which such a reader may not see.
-		 */
 		hide_relation_stats(relid, true, NULL);
-	}
 	else
 	{
 		Bitmapset  *cols = NULL;
 
 		for (int i = 0; i < rules->natts; i++)
-			if (rules->masks[i] != NULL)
+			if (rules->masks[i] != NULL ||
+				(rules->projected != NULL && rules->projected[i] != NULL))
 				cols = bms_add_member(cols, i + 1);
 		hide_relation_stats(relid, false, cols);
 	}

@@ -194,7 +194,13 @@ load_policy_names(void)
 	ctl.entrysize = sizeof(int64) + sizeof(char *);
 	ctl.hcxt = CurrentMemoryContext;
 	names = hash_create("meshpg policy names", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	mesh_spi_exec("SELECT id, name FROM meshpg.cat_policy", 0, NULL, NULL, NULL);
+	/*
+	 * Masks and row policies by name; the kinds recorded beside them (a
+	 * projection policy on its column, an aggregation or privacy policy
+	 * with the row policies) carry their kind: "aggregation:orders_min50".
+	 */
+	mesh_spi_exec("SELECT id, CASE WHEN kind IN ('mask', 'row') THEN name "
+				  "ELSE kind || ':' || name END FROM meshpg.cat_policy", 0, NULL, NULL, NULL);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;

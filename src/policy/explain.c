@@ -115,13 +115,13 @@ meshpg_explain_access(PG_FUNCTION_ARGS)
 	{
 		ListCell   *lc;
 		bool		any = false;
+		bool		exempt;
 
 		foreach(lc, policies)
 		{
 			MeshPolicy *policy = lfirst(lc);
-			bool		exempt;
 
-			if (!policy->is_row)
+			if (policy->kind != POLICY_ROW)
 				continue;
 			any = true;
 			exempt = mesh_policy_exempt(product, policy, role, &why);
@@ -134,6 +134,37 @@ meshpg_explain_access(PG_FUNCTION_ARGS)
 		if (!any)
 			emit(rsinfo->setResult, rsinfo->setDesc, "rows", NULL, NULL, "all",
 				 "no row policy governs this product");
+
+		/*
+		 * aggregation and privacy policies: the subject "aggregates", after
+		 * the rows (rows are filtered first, then aggregates constrained);
+		 * a tag-bound one is loaded once per tagged column: said once.
+		 */
+		{
+			List	   *seen = NIL;
+
+			foreach(lc, policies)
+			{
+				MeshPolicy *policy = lfirst(lc);
+				const char *kind = mesh_policy_kind_info_of(policy->kind)->name;
+
+				/* privacy policies: their own subject, below */
+				if (policy->kind != POLICY_AGGREGATION ||
+					list_member_ptr(seen, (void *) (intptr_t) policy->id))
+					continue;
+				seen = lappend(seen, (void *) (intptr_t) policy->id);
+				exempt = mesh_policy_exempt(product, policy, role, &why);
+				emit(rsinfo->setResult, rsinfo->setDesc, "aggregates", policy->name, kind,
+					 exempt ? "exempt" : "aggregates only",
+					 exempt ? why :
+					 psprintf("groups of at least %d %s%s%s; aggregates allowed: %s",
+							  policy->min_group_size,
+							  policy->entity_key > 0 ? "distinct " : "rows",
+							  policy->entity_key > 0 ? NameStr(TupleDescAttr(desc, policy->entity_key - 1)->attname) : "",
+							  policy->entity_key > 0 ? " values" : "",
+							  mesh_agg_flag_names(policy->aggregates)));
+			}
+		}
 	}
 
 	/* columns, in order */
@@ -150,7 +181,7 @@ meshpg_explain_access(PG_FUNCTION_ARGS)
 		{
 			MeshPolicy *policy = lfirst(lc);
 
-			if (policy->is_row || policy->subject != att->attnum)
+			if (policy->kind != POLICY_MASK || policy->subject != att->attnum)
 				continue;
 			if (!mesh_policy_exempt(product, policy, role, &why) &&
 				(winner == NULL || policy->mask > winner->mask))
@@ -161,7 +192,16 @@ meshpg_explain_access(PG_FUNCTION_ARGS)
 			MeshPolicy *policy = lfirst(lc);
 			bool		exempt;
 
-			if (policy->is_row || policy->subject != att->attnum)
+			if (policy->kind == POLICY_PROJECTION && policy->subject == att->attnum)
+			{
+				any = true;
+				exempt = mesh_policy_exempt(product, policy, role, &why);
+				emit(rsinfo->setResult, rsinfo->setDesc, NameStr(att->attname), policy->name,
+					 "projection", exempt ? "exempt" : "not returned",
+					 exempt ? why : "usable in WHERE, JOIN ON and HAVING conditions only");
+				continue;
+			}
+			if (policy->kind != POLICY_MASK || policy->subject != att->attnum)
 				continue;
 			any = true;
 			exempt = mesh_policy_exempt(product, policy, role, &why);
@@ -226,5 +266,7 @@ meshpg_statistics_visible(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(true);
 	if (rules.quals != NIL || rules.agg_rules != NIL)
 		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(!(attnum > 0 && attnum <= natts && rules.masks[attnum - 1] != NULL));
+	PG_RETURN_BOOL(!(attnum > 0 && attnum <= natts &&
+					 (rules.masks[attnum - 1] != NULL ||
+					  (rules.projected != NULL && rules.projected[attnum - 1] != NULL))));
 }

@@ -27,6 +27,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/timestamp.h"
 #include "utils/float.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -1063,7 +1064,15 @@ meshpg_create_privacy_policy(PG_FUNCTION_ARGS)
 	appendStringInfoString(&buf, ", ");
 	escape_json(&buf, "budget_window");
 	appendStringInfoString(&buf, ": ");
-	escape_json(&buf, DatumGetCString(DirectFunctionCall1(interval_out, PG_GETARG_DATUM(9))));
+	{
+		/* ISO 8601, whatever the session's IntervalStyle: descriptors compare it */
+		struct pg_itm itm;
+		char		iso[MAXDATELEN + 1];
+
+		interval2itm(*PG_GETARG_INTERVAL_P(9), &itm);
+		EncodeInterval(&itm, INTSTYLE_ISO_8601, iso);
+		escape_json(&buf, iso);
+	}
 	appendStringInfoString(&buf, "}");
 	a.args = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
 	exemptions(fcinfo, 10, &a);
