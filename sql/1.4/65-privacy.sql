@@ -103,6 +103,13 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'mesh_dp_pending';
 -- filters itself: a reader's own spends, a domain's products', all for the governance team
 
+-- The worker's task, run now (superusers; tests): spends to the ledger.
+CREATE FUNCTION meshpg._privacy_flush()
+RETURNS void LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'mesh_dp_flush';
+REVOKE ALL ON FUNCTION meshpg._privacy_flush() FROM PUBLIC;
+
 /*
  * Who spent what: a reader sees its own spends, a domain its products',
  * the governance team all.  pending: not yet written to the ledger.

@@ -88,6 +88,7 @@ PG_FUNCTION_INFO_V1(mesh_dp_avg);
 PG_FUNCTION_INFO_V1(mesh_dp_avg_halfwidth);
 PG_FUNCTION_INFO_V1(mesh_dp_interval);
 PG_FUNCTION_INFO_V1(mesh_dp_pending);
+PG_FUNCTION_INFO_V1(mesh_dp_flush);
 
 /* the confidence level of meshpg.dp_interval */
 #define DP_LEVEL 0.95
@@ -1631,4 +1632,16 @@ mesh_privacy_rewrite(Query *q, List *entries, MeshAggPlanNotes *notes)
 	}
 	/* an aggregation policy as well: its fold runs after the noise */
 	return !aggregation;
+}
+
+/* meshpg._privacy_flush(): the worker's task, now (superusers; tests). */
+Datum
+mesh_dp_flush(PG_FUNCTION_ARGS)
+{
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("meshpg._privacy_flush is for superusers")));
+	(void) mesh_privacy_flush_task();
+	PG_RETURN_VOID();
 }

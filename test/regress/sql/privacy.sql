@@ -214,3 +214,42 @@ RESET ROLE;
 -- explain_access says what applies.
 SELECT * FROM meshpg.explain_access('dpdom.visits', 'regress_dp_reader') WHERE kind = 'privacy';
 SELECT * FROM meshpg.explain_access('dpdom.visits', 'regress_dp_dev') WHERE kind = 'privacy';
+
+-- 4. The ledger: the worker writes the spends from shared memory to
+-- meshpg.cat_privacy_ledger (here its task runs at once); the budget counts
+-- both, so the reader is still refused.
+SELECT meshpg._privacy_flush();
+SELECT pending, count(*), sum(epsilon) FROM meshpg.privacy_spends GROUP BY pending ORDER BY pending;
+SELECT reader, count(*) FROM meshpg.cat_privacy_ledger GROUP BY reader ORDER BY reader;
+SET ROLE regress_dp_reader;
+SELECT regexp_replace(expect_error($$ SELECT count(*) FROM dpdom.visits $$), 'back at [^(]*\(', 'back at <time> (');
+SELECT expect_error($$ SELECT meshpg._privacy_flush() $$);
+RESET ROLE;
+
+-- 5. Descriptors: the policy is exported with its options and applies back
+-- unchanged; pg_dump carries the ledger (it is a configuration table).
+SELECT p->>'name' AS name, p->>'kind' AS kind, p->'args' AS args
+  FROM jsonb_array_elements(meshpg.export('dpdom.visits', 'json')::jsonb->'policies') p;
+SELECT * FROM meshpg.plan(meshpg.export('dpdom.visits'));
+SELECT 'meshpg.cat_privacy_ledger'::regclass = ANY (extconfig) AS dumped
+  FROM pg_extension WHERE extname = 'meshpg';
+
+CREATE TEMP TABLE saved AS SELECT meshpg.export('dpdom.visits') AS body;
+
+-- Dropping the policy: the reader reads rows again (as the grant allows);
+-- the descriptor brings it back.
+SET ROLE regress_dp_dev;
+SELECT meshpg.drop_policy('dp_visits');
+RESET ROLE;
+SET ROLE regress_dp_reader;
+SELECT count(*) AS exact FROM dpdom.visits;
+RESET ROLE;
+GRANT SELECT ON saved TO regress_dp_dev;
+SET ROLE regress_dp_dev;
+SELECT * FROM meshpg.apply((SELECT body FROM saved));
+SELECT * FROM meshpg.plan((SELECT body FROM saved));
+SELECT meshpg.drop_policy('dp_visits');
+RESET ROLE;
+SET ROLE regress_dp_reader;
+SELECT count(*) AS exact FROM dpdom.visits;
+RESET ROLE;
