@@ -51,7 +51,9 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
+#include "optimizer/tlist.h"
 #include "parser/parse_coerce.h"
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
@@ -651,6 +653,10 @@ collect_walker(Node *node, DpRewrite *rw)
 			a->aggfilter != NULL || a->aggkind != AGGKIND_NORMAL)
 			mesh_privacy_refuse(rw->rule, "DISTINCT, ORDER BY or FILTER in an aggregate",
 								NULL);
+		foreach_ptr(TargetEntry, te, a->args)
+			if (contain_leaked_vars((Node *) te->expr))
+			mesh_privacy_refuse(rw->rule, "an aggregate's argument applies a function that is not leakproof to its values",
+								"Aggregate plain columns; an error on one row would reveal that row.");
 		if (fn == F_COUNT_)
 			find_or_add_measure(rw, DP_COUNT, NULL, 0, false, true);
 		else if (fn == F_COUNT_ANY)
@@ -928,6 +934,21 @@ mesh_privacy_rewrite_entry(Query *q, int rti, Oid relid, const MeshPrivacyRule *
 	if (grouped && !(rule->delta > 0))
 		mesh_privacy_refuse(rule, "GROUP BY needs a delta in the policy",
 							"The set of groups present is itself information; ask the product's owner for a delta, or query without GROUP BY.");
+
+	/*
+	 * The error channel: a condition, a group key or a counted expression
+	 * is evaluated on every row, before any noise; one that can fail on a
+	 * value (1 / (amount - 42), a cast of text) answers "is there such a
+	 * row" exactly, through the error alone.  Only leakproof functions and
+	 * operators may take the product's values there.
+	 */
+	if (contain_leaked_vars(q->jointree->quals))
+		mesh_privacy_refuse(rule, "a condition applies a function or operator that is not leakproof to its values",
+							"Compare columns with constants of the same type (=, <, >, IN, BETWEEN); an error on one row would reveal that row.");
+	foreach(lc, q->groupClause)
+		if (contain_leaked_vars(get_sortgroupclause_expr(lfirst(lc), q->targetList)))
+			mesh_privacy_refuse(rule, "a group key applies a function that is not leakproof to its values",
+								"Group by plain columns; an error on one row would reveal that row.");
 
 	/* the measurements, then the share of epsilon each one gets */
 	foreach(lc, q->targetList)

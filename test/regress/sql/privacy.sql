@@ -169,6 +169,9 @@ SELECT expect_error($$ SELECT city, count(*) OVER () FROM dpdom.visits $$);
 SELECT expect_error($$ SELECT city, count(*) FROM dpdom.visits GROUP BY ROLLUP (city) $$);
 SELECT expect_error($$ SELECT count(*) FROM dpdom.visits WHERE id IN (SELECT 1) $$);
 SELECT expect_error($$ EXPLAIN ANALYZE SELECT count(*) FROM dpdom.visits $$);
+-- the error channel: a condition that fails on one row would reveal it
+SELECT expect_error($$ SELECT count(*) FROM dpdom.visits WHERE 1 / (amount - 42) > 0 $$);
+SELECT expect_error($$ SELECT count(*) FROM dpdom.visits WHERE note::int > 0 $$);
 SELECT expect_error($$ SELECT meshpg.dp_interval(5) FROM dpdom.visits GROUP BY city $$);
 RESET ROLE;
 
