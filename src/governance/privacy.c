@@ -42,6 +42,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_aggregate.h"
+#include "catalog/pg_attribute.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/executor.h"
@@ -70,6 +71,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "meshpg/catalog/catalog.h"
@@ -217,47 +219,53 @@ dp_execution_begin(EState *estate)
  * unit's own rows and their order, never on other units' rows, so removing
  * a unit changes no other unit's contribution.
  */
+typedef struct DpAdmitType
+{
+	int16		len;
+	bool		byval;
+} DpAdmitType;
+
 Datum
 mesh_dp_admit(PG_FUNCTION_ARGS)
 {
-	int32		k = PG_GETARG_INT32(1);
+	uint32		k = (uint32) PG_GETARG_INT32(1);
+	DpAdmitType *t = fcinfo->flinfo->fn_extra;
 	uint64		key;
 	bool		found;
 	DpUnit	   *u;
 
-	if (dp_current == NULL)
+	if (unlikely(dp_current == NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("meshpg.dp_admit can only run in a query meshpg rewrote for a privacy policy")));
 	if (PG_ARGISNULL(0))
-		return BoolGetDatum(++dp_current->null_count <= (uint32) k);
-	else
+		return BoolGetDatum(++dp_current->null_count <= k);
+	/* the unit's type, once per call site (this runs for every row) */
+	if (unlikely(t == NULL))
 	{
-		Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 0);
-		int16		len;
-		bool		byval;
-		Datum		v = PG_GETARG_DATUM(0);
-
-		get_typlenbyval(type, &len, &byval);
-		if (byval)
-			key = (uint64) v;
-		else if (len == -1)
-		{
-			struct varlena *d = PG_DETOAST_DATUM_PACKED(v);
-
-			key = hash_bytes_extended((unsigned char *) VARDATA_ANY(d),
-									  VARSIZE_ANY_EXHDR(d), 0);
-		}
-		else if (len > 0)
-			key = hash_bytes_extended((unsigned char *) DatumGetPointer(v), len, 0);
-		else
-			key = hash_bytes_extended((unsigned char *) DatumGetCString(v),
-									  strlen(DatumGetCString(v)), 0);
+		t = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(DpAdmitType));
+		get_typlenbyval(get_fn_expr_argtype(fcinfo->flinfo, 0), &t->len, &t->byval);
+		fcinfo->flinfo->fn_extra = t;
 	}
+	if (t->byval)
+		key = (uint64) PG_GETARG_DATUM(0);
+	else if (t->len == -1)
+	{
+		struct varlena *d = PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
+
+		key = hash_bytes_extended((unsigned char *) VARDATA_ANY(d),
+								  VARSIZE_ANY_EXHDR(d), 0);
+	}
+	else if (t->len > 0)
+		key = hash_bytes_extended((unsigned char *) DatumGetPointer(PG_GETARG_DATUM(0)),
+								  t->len, 0);
+	else
+		key = hash_bytes_extended((unsigned char *) DatumGetCString(PG_GETARG_DATUM(0)),
+								  strlen(DatumGetCString(PG_GETARG_DATUM(0))), 0);
 	u = dpunit_insert(dp_current->units, key, &found);
 	if (!found)
 		u->count = 0;
-	if (u->count >= (uint32) k)
+	if (u->count >= k)
 		PG_RETURN_BOOL(false);
 	u->count++;
 	PG_RETURN_BOOL(true);
@@ -592,6 +600,27 @@ find_or_add_measure(DpRewrite *rw, int kind, Node *arg, AttrNumber attno,
 {
 	ListCell   *lc;
 	Measure    *m;
+
+	/* count(x) of a NOT NULL column is count(*): one measurement, not two */
+	if (kind == DP_COUNT_NN)
+	{
+		Var		   *v = bounded_column(arg, rw->rti);
+		HeapTuple	tup;
+
+		if (v != NULL &&
+			HeapTupleIsValid(tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(rw->relid),
+												   Int16GetDatum(v->varattno))))
+		{
+			bool		notnull = ((Form_pg_attribute) GETSTRUCT(tup))->attnotnull;
+
+			ReleaseSysCache(tup);
+			if (notnull)
+			{
+				kind = DP_COUNT;
+				arg = NULL;
+			}
+		}
+	}
 
 	foreach(lc, rw->measures)
 	{
