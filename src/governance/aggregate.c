@@ -1326,14 +1326,17 @@ set_merge_bytes(EntitySet *s, bytea *in)
 Datum
 meshpg_entities_step(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = agg_context(fcinfo);
 	EntitySet  *s = PG_ARGISNULL(0) ? NULL : (EntitySet *) PG_GETARG_POINTER(0);
-	EntityHash *hash = fcinfo->flinfo->fn_extra;
+	EntityHash *hash;
 
+	/* the hot path: most rows come after their group has enough */
+	if (s != NULL && (s->saturated || PG_ARGISNULL(1)))
+		PG_RETURN_POINTER(s);
 	if (s == NULL)
-		s = set_new(cxt, PG_ARGISNULL(2) ? 1 : PG_GETARG_INT32(2));
+		s = set_new(agg_context(fcinfo), PG_ARGISNULL(2) ? 1 : PG_GETARG_INT32(2));
 	if (s->saturated || PG_ARGISNULL(1))
 		PG_RETURN_POINTER(s);
+	hash = fcinfo->flinfo->fn_extra;
 	if (hash == NULL)
 	{
 		Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 1);

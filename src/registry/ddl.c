@@ -744,6 +744,11 @@ apply_column_rename(RenameStmt *rs, Oid relid)
 					  "WHERE product_id = $1 AND column_name = $2", 3, types, args, NULL);
 		mesh_spi_exec("UPDATE meshpg.cat_policy SET column_name = $3 "
 					  "WHERE product_id = $1 AND column_name = $2", 3, types, args, NULL);
+		/* an aggregation or privacy policy's entity key, in its options */
+		mesh_spi_exec("UPDATE meshpg.cat_policy "
+					  "SET mask_args = jsonb_set(mask_args, '{entity_key}', to_jsonb($3)) "
+					  "WHERE product_id = $1 AND kind IN ('aggregation', 'privacy') "
+					  "AND mask_args->>'entity_key' = $2", 3, types, args, NULL);
 		mesh_refresh_search_product(id);
 		relids_renamed = lappend_oid(relids_renamed, lfirst_oid(lc));
 	}
