@@ -41,6 +41,7 @@
 #include <math.h>
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_type.h"
@@ -1303,6 +1304,8 @@ spend(Oid reader, const DpSpendReq *r)
 	}
 }
 
+static void flush_if_crowded(void);
+
 static uint64
 read_word_pair(ListCell **lc, List *items)
 {
@@ -1349,7 +1352,10 @@ mesh_privacy_executor_start(QueryDesc *queryDesc, int eflags, MeshHookStep next)
 			r.window_usecs = (int64) read_word_pair(&lc, items);
 			/* EXPLAIN without ANALYZE runs nothing and releases nothing */
 			if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+			{
 				spend(GetUserId(), &r);
+				flush_if_crowded();
+			}
 			dp = true;
 		}
 	}
@@ -1362,47 +1368,109 @@ mesh_privacy_executor_start(QueryDesc *queryDesc, int eflags, MeshHookStep next)
  * The worker's task: spends to the ledger.
  * ---------------------------------------------------------------------- */
 
+/*
+ * The slots this backend is writing, with the subtransaction that wrote
+ * each: cleared when the transaction commits, handed back to the next
+ * writer when it (or that subtransaction) aborts.
+ */
 static List *flushing_slots = NIL;	/* slot numbers, in TopMemoryContext */
+static List *flushing_subids = NIL; /* SubTransactionId of each */
 static bool xact_callback_registered = false;
+
+static void
+unmark_slots(SubTransactionId only)
+{
+	List	   *keep_slots = NIL;
+	List	   *keep_subids = NIL;
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	LWLockAcquire(dp_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < list_length(flushing_slots); i++)
+	{
+		SubTransactionId subid = (SubTransactionId) list_nth_int(flushing_subids, i);
+
+		if (only == InvalidSubTransactionId || subid == only)
+			dp_shared->slots[list_nth_int(flushing_slots, i)].flushing = false;
+		else
+		{
+			keep_slots = lappend_int(keep_slots, list_nth_int(flushing_slots, i));
+			keep_subids = lappend_int(keep_subids, (int) subid);
+		}
+	}
+	LWLockRelease(dp_shared->lock);
+	list_free(flushing_slots);
+	list_free(flushing_subids);
+	flushing_slots = keep_slots;
+	flushing_subids = keep_subids;
+	MemoryContextSwitchTo(old);
+}
 
 static void
 flush_xact_callback(XactEvent event, void *arg)
 {
 	ListCell   *lc;
 
-	if (flushing_slots == NIL ||
-		(event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT))
+	if (flushing_slots == NIL)
 		return;
-	LWLockAcquire(dp_shared->lock, LW_EXCLUSIVE);
-	foreach(lc, flushing_slots)
-	{
-		DpSpendSlot *s = &dp_shared->slots[lfirst_int(lc)];
-
-		if (event == XACT_EVENT_COMMIT)
-			s->used = false;
-		s->flushing = false;
-	}
 	if (event == XACT_EVENT_COMMIT)
+	{
+		LWLockAcquire(dp_shared->lock, LW_EXCLUSIVE);
+		foreach(lc, flushing_slots)
+		{
+			dp_shared->slots[lfirst_int(lc)].used = false;
+			dp_shared->slots[lfirst_int(lc)].flushing = false;
+		}
 		dp_shared->generation++;
-	LWLockRelease(dp_shared->lock);
-	list_free(flushing_slots);
-	flushing_slots = NIL;
+		LWLockRelease(dp_shared->lock);
+		list_free(flushing_slots);
+		list_free(flushing_subids);
+		flushing_slots = flushing_subids = NIL;
+	}
+	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE)
+	{
+		/* prepared: written again later (counted twice meanwhile, never less) */
+		unmark_slots(InvalidSubTransactionId);
+	}
 }
 
-bool
-mesh_privacy_flush_task(void)
+static void
+flush_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	if (flushing_slots == NIL)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		unmark_slots(mySubid);
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		ListCell   *lc;
+
+		foreach(lc, flushing_subids)
+			if ((SubTransactionId) lfirst_int(lc) == mySubid)
+			lfirst_int(lc) = (int) parentSubid;
+	}
+}
+
+/*
+ * Writes this database's pending spends to the ledger in the current
+ * transaction (as the catalog owner); the slots are freed when it commits.
+ */
+static void
+flush_pending(void)
 {
 	DpSpendSlot *copy;
 	int			n = 0;
 	MeshSpiState spi;
 	MemoryContext old;
+	SubTransactionId subid = GetCurrentSubTransactionId();
 
 	if (dp_shared == NULL || mesh_catalog() == NULL ||
 		!OidIsValid(get_relname_relid("cat_privacy_ledger", mesh_catalog()->nsp)))
-		return false;
+		return;
 	if (!xact_callback_registered)
 	{
 		RegisterXactCallback(flush_xact_callback, NULL);
+		RegisterSubXactCallback(flush_subxact_callback, NULL);
 		xact_callback_registered = true;
 	}
 	copy = palloc(sizeof(DpSpendSlot) * DP_SLOTS);
@@ -1417,12 +1485,13 @@ mesh_privacy_flush_task(void)
 			s->flushing = true;
 			copy[n++] = *s;
 			flushing_slots = lappend_int(flushing_slots, i);
+			flushing_subids = lappend_int(flushing_subids, (int) subid);
 		}
 	}
 	LWLockRelease(dp_shared->lock);
 	MemoryContextSwitchTo(old);
 	if (n == 0)
-		return false;
+		return;
 
 	mesh_spi_begin(&spi);
 	for (int i = 0; i < n; i++)
@@ -1436,16 +1505,44 @@ mesh_privacy_flush_task(void)
 
 		/* a role dropped since: its spends are kept under its old oid */
 		{
-			char	   *n = GetUserNameFromId(copy[i].reader, true);
+			char	   *rn = GetUserNameFromId(copy[i].reader, true);
 
-			namestrcpy(&rolname, n ? n : psprintf("%u", copy[i].reader));
+			namestrcpy(&rolname, rn ? rn : psprintf("%u", copy[i].reader));
 		}
 		mesh_spi_exec("INSERT INTO meshpg.cat_privacy_ledger "
 					  "(reader, product_id, policy_id, spent_at, epsilon, delta) "
 					  "VALUES ($1, $2, $3, $4, $5, $6)", 6, types, values, NULL);
 	}
 	mesh_spi_end(&spi);
+}
+
+bool
+mesh_privacy_flush_task(void)
+{
+	flush_pending();
 	return false;
+}
+
+/*
+ * Without the worker (meshpg.scheduler off, or this database not in
+ * meshpg.databases), a reader's own transaction writes the spends once
+ * half the slots are taken, so that the budget never stops for want of
+ * room.  Not in a read-only transaction or on a standby: there the slots
+ * wait, and when they are full, queries are refused.
+ */
+static void
+flush_if_crowded(void)
+{
+	int			pending = 0;
+
+	if (XactReadOnly || RecoveryInProgress())
+		return;
+	LWLockAcquire(dp_shared->lock, LW_SHARED);
+	for (int i = 0; i < DP_SLOTS; i++)
+		pending += dp_shared->slots[i].used && !dp_shared->slots[i].flushing;
+	LWLockRelease(dp_shared->lock);
+	if (pending >= DP_SLOTS / 2)
+		flush_pending();
 }
 
 /*

@@ -221,6 +221,18 @@ SELECT * FROM meshpg.explain_access('dpdom.visits', 'regress_dp_dev') WHERE kind
 -- 4. The ledger: the worker writes the spends from shared memory to
 -- meshpg.cat_privacy_ledger (here its task runs at once); the budget counts
 -- both, so the reader is still refused.
+-- A write that is rolled back (here a savepoint) gives the spends back to
+-- shared memory, never loses them.
+BEGIN;
+SAVEPOINT s;
+SELECT meshpg._privacy_flush();
+ROLLBACK TO s;
+COMMIT;
+SELECT pending, count(*), sum(epsilon) FROM meshpg.privacy_spends GROUP BY pending ORDER BY pending;
+BEGIN;
+SELECT meshpg._privacy_flush();
+ROLLBACK;
+SELECT pending, count(*), sum(epsilon) FROM meshpg.privacy_spends GROUP BY pending ORDER BY pending;
 SELECT meshpg._privacy_flush();
 SELECT pending, count(*), sum(epsilon) FROM meshpg.privacy_spends GROUP BY pending ORDER BY pending;
 SELECT reader, count(*) FROM meshpg.cat_privacy_ledger GROUP BY reader ORDER BY reader;
