@@ -243,6 +243,9 @@ AS 'MODULE_PATHNAME', 'mesh_dp_count_nn_trans';
 CREATE FUNCTION meshpg._dp_sum_int_trans(internal, double precision[], bigint)
 RETURNS internal LANGUAGE C VOLATILE PARALLEL RESTRICTED
 AS 'MODULE_PATHNAME', 'mesh_dp_sum_int_trans';
+CREATE FUNCTION meshpg._dp_sum_int4_trans(internal, double precision[], integer)
+RETURNS internal LANGUAGE C VOLATILE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'mesh_dp_sum_int4_trans';
 CREATE FUNCTION meshpg._dp_sum_float_trans(internal, double precision[], double precision)
 RETURNS internal LANGUAGE C VOLATILE PARALLEL RESTRICTED
 AS 'MODULE_PATHNAME', 'mesh_dp_sum_float_trans';
@@ -264,6 +267,9 @@ CREATE AGGREGATE meshpg.dp_count(double precision[], "any") (
     FINALFUNC = meshpg._dp_count_final, PARALLEL = RESTRICTED);
 CREATE AGGREGATE meshpg.dp_sum_int(double precision[], bigint) (
     SFUNC = meshpg._dp_sum_int_trans, STYPE = internal,
+    FINALFUNC = meshpg._dp_sum_int_final, PARALLEL = RESTRICTED);
+CREATE AGGREGATE meshpg.dp_sum_int(double precision[], integer) (
+    SFUNC = meshpg._dp_sum_int4_trans, STYPE = internal,
     FINALFUNC = meshpg._dp_sum_int_final, PARALLEL = RESTRICTED);
 CREATE AGGREGATE meshpg.dp_sum_float(double precision[], double precision) (
     SFUNC = meshpg._dp_sum_float_trans, STYPE = internal,

@@ -85,6 +85,7 @@ PG_FUNCTION_INFO_V1(mesh_dp_admit);
 PG_FUNCTION_INFO_V1(mesh_dp_count_trans);
 PG_FUNCTION_INFO_V1(mesh_dp_count_nn_trans);
 PG_FUNCTION_INFO_V1(mesh_dp_sum_int_trans);
+PG_FUNCTION_INFO_V1(mesh_dp_sum_int4_trans);
 PG_FUNCTION_INFO_V1(mesh_dp_sum_float_trans);
 PG_FUNCTION_INFO_V1(mesh_dp_count_final);
 PG_FUNCTION_INFO_V1(mesh_dp_sum_int_final);
@@ -370,8 +371,8 @@ sum_bounds(FunctionCallInfo fcinfo, DpState *st)
 	st->init = true;
 }
 
-Datum
-mesh_dp_sum_int_trans(PG_FUNCTION_ARGS)
+static inline Datum
+sum_int_step(FunctionCallInfo fcinfo, bool int4)
 {
 	DpState    *st = dp_state(fcinfo);
 	int64		v;
@@ -385,7 +386,7 @@ mesh_dp_sum_int_trans(PG_FUNCTION_ARGS)
 	}
 	if (PG_ARGISNULL(2))
 		PG_RETURN_POINTER(st);
-	v = PG_GETARG_INT64(2);
+	v = int4 ? (int64) PG_GETARG_INT32(2) : PG_GETARG_INT64(2);
 	if ((double) v < st->lo)
 		v = (int64) st->lo;
 	else if ((double) v > st->hi)
@@ -396,6 +397,19 @@ mesh_dp_sum_int_trans(PG_FUNCTION_ARGS)
 				 errmsg("noisy sum out of range")));
 	st->count++;
 	PG_RETURN_POINTER(st);
+}
+
+Datum
+mesh_dp_sum_int_trans(PG_FUNCTION_ARGS)
+{
+	return sum_int_step(fcinfo, false);
+}
+
+/* the same for int2 and int4 columns, without a cast per row */
+Datum
+mesh_dp_sum_int4_trans(PG_FUNCTION_ARGS)
+{
+	return sum_int_step(fcinfo, true);
 }
 
 Datum
@@ -783,7 +797,8 @@ measure_aggref(DpRewrite *rw, Measure *m)
 			arg = copyObject(m->arg);
 			break;
 		case DP_SUM:
-			types[1] = m->integral ? INT8OID : FLOAT8OID;
+			types[1] = !m->integral ? FLOAT8OID :
+				exprType(m->arg) == INT8OID ? INT8OID : INT4OID;
 			a->aggfnoid = dp_func(m->integral ? "dp_sum_int" : "dp_sum_float", 2, types);
 			a->aggtype = m->integral ? NUMERICOID : FLOAT8OID;
 			arg = coerce_to(copyObject(m->arg), types[1]);
