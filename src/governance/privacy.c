@@ -81,6 +81,10 @@
 #include "meshpg/governance/privacy.h"
 #include "meshpg/policy/noise.h"
 
+#ifndef HAVE_INT128
+#error "differential privacy sums need a 128-bit integer type"
+#endif
+
 PG_FUNCTION_INFO_V1(mesh_dp_admit);
 PG_FUNCTION_INFO_V1(mesh_dp_count_trans);
 PG_FUNCTION_INFO_V1(mesh_dp_count_nn_trans);
@@ -282,7 +286,7 @@ mesh_dp_admit(PG_FUNCTION_ARGS)
 typedef struct DpState
 {
 	int64		count;
-	int64		isum;
+	int128		isum;			/* never overflows: |value| <= 1e15 per row */
 	double		fsum;
 	double		lo;
 	double		hi;
@@ -391,10 +395,8 @@ sum_int_step(FunctionCallInfo fcinfo, bool int4)
 		v = (int64) st->lo;
 	else if ((double) v > st->hi)
 		v = (int64) st->hi;
-	if (pg_add_s64_overflow(st->isum, v, &st->isum))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("noisy sum out of range")));
+	/* no overflow error: its presence would depend on the data, not noisy */
+	st->isum += v;
 	st->count++;
 	PG_RETURN_POINTER(st);
 }
@@ -446,21 +448,36 @@ mesh_dp_count_final(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(Max(noisy, 0));
 }
 
+/* An int128 as numeric, through its decimal digits. */
+static Numeric
+int128_numeric(int128 v)
+{
+	char		buf[48];
+	char	   *p = buf + sizeof(buf) - 1;
+	bool		neg = v < 0;
+	uint128		u = neg ? (uint128) (-(v + 1)) + 1 : (uint128) v;
+
+	*p = '\0';
+	do
+	{
+		*--p = '0' + (int) (u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (neg)
+		*--p = '-';
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(p),
+											   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+}
+
 Datum
 mesh_dp_sum_int_final(PG_FUNCTION_ARGS)
 {
 	double		spec[SPEC_LEN];
-	int64		s = PG_ARGISNULL(0) ? 0 : ((DpState *) PG_GETARG_POINTER(0))->isum;
-	int64		noisy;
+	int128		s = PG_ARGISNULL(0) ? 0 : ((DpState *) PG_GETARG_POINTER(0))->isum;
 
 	call_spec(fcinfo, spec);
-	if (pg_add_s64_overflow(s, mesh_dp_geometric(spec[SPEC_EPS],
-												 grid_sensitivity(spec, true, 1.0)),
-							&noisy))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("noisy sum out of range")));
-	PG_RETURN_NUMERIC(int64_to_numeric(noisy));
+	s += mesh_dp_geometric(spec[SPEC_EPS], grid_sensitivity(spec, true, 1.0));
+	PG_RETURN_NUMERIC(int128_numeric(s));
 }
 
 Datum
