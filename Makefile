@@ -45,6 +45,7 @@ ISOLATION = confusable_race grant_invalidation policy_invalidation snapshot_race
 	contract_apply_race contract_notify \
 	slo_alerts slo_gate \
 	history_flush governance_locks
+ISOLATION += privacy_budget
 ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=test/isolation \
 	--temp-instance=./tmp_check_iso \
 	--temp-config=$(srcdir)/test/meshpg.conf \

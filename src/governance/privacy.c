@@ -1541,9 +1541,12 @@ flush_pending(void)
 
 			namestrcpy(&rolname, rn ? rn : psprintf("%u", copy[i].reader));
 		}
+		/* a product dropped since has no budget left to keep */
 		mesh_spi_exec("INSERT INTO meshpg.cat_privacy_ledger "
 					  "(reader, product_id, policy_id, spent_at, epsilon, delta) "
-					  "VALUES ($1, $2, $3, $4, $5, $6)", 6, types, values, NULL);
+					  "SELECT $1, $2, $3, $4, $5, $6 "
+					  "WHERE EXISTS (SELECT 1 FROM meshpg.cat_product WHERE id = $2)",
+					  6, types, values, NULL);
 	}
 	mesh_spi_end(&spi);
 }
