@@ -937,6 +937,17 @@ noise_mutator(Node *node, DpRewrite *rw)
 	return expression_tree_mutator(node, noise_mutator, rw);
 }
 
+/* node with each aggregate replaced by a NULL of its type */
+static Node *
+aggregates_as_nulls(Node *node, void *context)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Aggref))
+		return (Node *) makeNullConst(((Aggref *) node)->aggtype, -1, InvalidOid);
+	return expression_tree_mutator(node, aggregates_as_nulls, context);
+}
+
 static void
 mark_word(List **marks, int id, uint32 value)
 {
@@ -1007,6 +1018,15 @@ mesh_privacy_rewrite_entry(Query *q, int rti, Oid relid, const MeshPrivacyRule *
 	if (contain_leaked_vars(q->jointree->quals))
 		mesh_privacy_refuse(rule, "a condition applies a function or operator that is not leakproof to its values",
 							"Compare columns with constants of the same type (=, <, >, IN, BETWEEN); an error on one row would reveal that row.");
+	/*
+	 * HAVING: a condition on the group keys alone is moved below the
+	 * aggregation by the planner, onto every row; its aggregates are noisy
+	 * values (post-processing), so only what is outside them counts.
+	 */
+	if (q->havingQual != NULL &&
+		contain_leaked_vars(aggregates_as_nulls(copyObject(q->havingQual), NULL)))
+		mesh_privacy_refuse(rule, "a HAVING condition applies a function or operator that is not leakproof to its values",
+							"Compare group keys with constants of the same type; an error on one row would reveal that row.");
 	foreach(lc, q->groupClause)
 		if (contain_leaked_vars(get_sortgroupclause_expr(lfirst(lc), q->targetList)))
 			mesh_privacy_refuse(rule, "a group key applies a function that is not leakproof to its values",

@@ -125,6 +125,8 @@ SELECT city, count(*) OVER () FROM vault.dpvisits GROUP BY city;
 SELECT count(*) FROM vault.dpvisits WHERE 1 / (amount - 1000) > 0;
 SELECT count(*) FROM vault.dpvisits WHERE (CASE WHEN customer = 7 THEN email ELSE '1' END)::int > 0;
 SELECT count(*) FROM vault.dpvisits GROUP BY 10 / (amount - 1000);
+SELECT amount, count(*) FROM vault.dpvisits GROUP BY amount HAVING 10 / (amount - 1000) > 0;
+SELECT city, count(*) > 1 AS shown FROM vault.dpvisits GROUP BY city HAVING city = 'Lyon' AND count(*) > 1;
 -- meshpg's own building blocks, called directly
 SELECT meshpg.dp_count('{1,1000,1,0,0}') FROM vault.dpvisits;
 SELECT meshpg.dp_noise_sample('laplace', 1, 1, 1);
