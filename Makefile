@@ -35,6 +35,8 @@ REGRESS = init names domains products lifecycle grants search ddl security bad_i
 REGRESS += projection
 REGRESS += aggregation
 REGRESS += privacy
+REGRESS += events
+REGRESS += classify retention
 REGRESS_OPTS = --inputdir=$(srcdir)/test/regress --outputdir=test/regress \
 	--temp-instance=./tmp_check_regress \
 	--temp-config=$(srcdir)/test/meshpg.conf \
@@ -46,6 +48,7 @@ ISOLATION = confusable_race grant_invalidation policy_invalidation snapshot_race
 	slo_alerts slo_gate \
 	history_flush governance_locks
 ISOLATION += privacy_budget
+ISOLATION += retention_race
 ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=test/isolation \
 	--temp-instance=./tmp_check_iso \
 	--temp-config=$(srcdir)/test/meshpg.conf \
@@ -57,6 +60,7 @@ SECURITY = setup vectors rowsecurity adversary adversary2 adversary3 adversary4 
 	adversary_fdw hardening_history hardening_walks adversary_red10 adversary_red11
 SECURITY += adversary_agg
 SECURITY += adversary_dp
+SECURITY += adversary_classify
 SECURITY_OPTS = --inputdir=$(srcdir)/test/security --outputdir=test/security \
 	--temp-instance=./tmp_check_security \
 	--temp-config=$(srcdir)/test/meshpg.conf \

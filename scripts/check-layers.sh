@@ -30,8 +30,12 @@ LAYERS=(
     "citus"                      # the cluster: Citus tables and shards, the catalog sent to the
                                  # other nodes (the catalog reaches it through a registration)
     "governance"                 # enforcement: planner, executor, statistics, functions, COPY
-    "registry contract slo"      # the SQL surface: domains, products, grants, DDL guards; contracts,
-                                 # descriptors; SLOs (declaration, evaluation, change tracking, the gate)
+    "events"                     # mesh events: the kinds table of types, emission (outbox, logical
+                                 # decoding message, NOTIFY), the outbox's pruning
+    "registry contract slo classify retention"
+                                 # the SQL surface: domains, products, grants, DDL guards; contracts,
+                                 # descriptors; SLOs (declaration, evaluation, change tracking, the gate);
+                                 # PII classification (validators, suggestions); retention and legal holds
     "lineage"                    # lineage: derivation, graph, tag propagation
     "history"                    # the access history (records lineage as it captures)
     "worker"                     # the background worker (SLO scheduler, history flush)

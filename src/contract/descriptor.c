@@ -140,6 +140,20 @@ static const FieldSpec slo_fields[] = {
 	{NULL}
 };
 
+/* A product-bound retention policy: the arguments of meshpg.create_retention_policy */
+static const char *const retention_actions[] = {"delete", "anonymise", "drop_partitions", NULL};
+static const FieldSpec retention_fields[] = {
+	{"name", F_STRING, true},
+	{"keep", F_STRING, true},
+	{"timeColumn", F_STRING, true},
+	{"action", F_STRING, false, NULL, retention_actions},
+	{"columns", F_STRINGS},
+	{"mask", F_STRING},
+	{"args", F_FREE_OBJECT},
+	{"description", F_STRING},
+	{NULL}
+};
+
 static const FieldSpec document_fields[] = {
 	{"apiVersion", F_STRING, true},
 	{"kind", F_STRING, true, NULL, contract_kinds},
@@ -157,6 +171,7 @@ static const FieldSpec document_fields[] = {
 	{"policies", F_LIST, false, policy_fields},
 	{"slaProperties", F_LIST, false, slo_fields},
 	{"quality", F_LIST, false, slo_fields},
+	{"retention", F_LIST, false, retention_fields},
 	{NULL}
 };
 

@@ -813,8 +813,14 @@ history_executor_run(QueryDesc *query, ScanDirection direction, uint64 count,
 static bool
 may_derive_indirectly(QueryDesc *query, int exec)
 {
+	/*
+	 * A portal held across COMMIT (a PL/pgSQL FOR loop over a query that
+	 * commits) ends its executor after PersistHoldablePortal has dropped
+	 * its receiver: no dest then, and nothing written through one.
+	 */
 	if (query->operation == CMD_SELECT && !query->plannedstmt->hasModifyingCTE &&
-		query->dest->mydest != DestIntoRel && query->dest->mydest != DestTransientRel)
+		(query->dest == NULL ||
+		 (query->dest->mydest != DestIntoRel && query->dest->mydest != DestTransientRel)))
 		return false;
 	return query->estate != NULL && exec >= 0 && !open_execs[exec].ri_query &&
 		history_applies(exec, query->estate->es_top_eflags);

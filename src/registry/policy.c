@@ -306,30 +306,26 @@ meshpg_drop_tag(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* meshpg.tag_column(product, column_name, tag, value) */
-Datum
-meshpg_tag_column(PG_FUNCTION_ARGS)
+/*
+ * Tags column of product (rights already checked, inside mesh_spi_begin):
+ * the path meshpg.tag_column and an accepted classification suggestion
+ * (classify/classify.c) share, so that both check the same things.
+ */
+void
+mesh_tag_column_as(const MeshProductRow *product, const char *column, const char *tag_in,
+				   const char *value, Oid userid)
 {
-	char	   *ref = mesh_arg_text(fcinfo, 0, "data product");
-	char	   *column = mesh_arg_text(fcinfo, 1, "column name");
-	char	   *tag_in = mesh_arg_text(fcinfo, 2, "tag");
-	char	   *value = mesh_arg_text_opt(fcinfo, 3);
-	MeshSpiState spi;
-	MeshProductRow product;
 	int64		tag;
 	char	   *tag_name;
 	bool		isnull;
 	Datum		args[5];
 	char		nulls[5] = "     ";
 
-	mesh_spi_begin(&spi);
-	mesh_resolve_product(ref, true, &product);
-	mesh_require_domain_member(spi.userid, &product.domain);
-	if (get_attnum(product.relid, column) <= 0)
+	if (get_attnum(product->relid, column) <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of data product \"%s\" does not exist",
-						column, product.qualname)));
+						column, product->qualname)));
 	tag = mesh_resolve_tag(tag_in, &tag_name);
 
 	mesh_spi_exec("SELECT allowed_values, $2 = ANY (allowed_values) FROM meshpg.cat_tag WHERE id = $1",
@@ -356,22 +352,39 @@ meshpg_tag_column(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("tag value must not be empty")));
 
-	args[0] = Int64GetDatum(product.id);
+	args[0] = Int64GetDatum(product->id);
 	args[1] = CStringGetTextDatum(column);
 	args[2] = Int64GetDatum(tag);
 	if (value == NULL)
 		nulls[3] = 'n';
 	else
 		args[3] = CStringGetTextDatum(value);
-	args[4] = CStringGetTextDatum(GetUserNameFromId(spi.userid, false));
+	args[4] = CStringGetTextDatum(GetUserNameFromId(userid, false));
 	mesh_spi_exec("INSERT INTO meshpg.cat_column_tag (product_id, column_name, tag_id, value, tagged_by) "
 				  "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (product_id, column_name, tag_id) "
 				  "DO UPDATE SET value = EXCLUDED.value, tagged_by = EXCLUDED.tagged_by, tagged_at = now()",
 				  5, (Oid[]) {INT8OID, TEXTOID, INT8OID, TEXTOID, TEXTOID}, args, nulls);
 
 	/* The tag's policies must be enforceable on this column. */
-	validate_product(product.relid);
-	mesh_invalidate_products(PRODUCT_BY_ID, product.id);
+	validate_product(product->relid);
+	mesh_invalidate_products(PRODUCT_BY_ID, product->id);
+}
+
+/* meshpg.tag_column(product, column_name, tag, value) */
+Datum
+meshpg_tag_column(PG_FUNCTION_ARGS)
+{
+	char	   *ref = mesh_arg_text(fcinfo, 0, "data product");
+	char	   *column = mesh_arg_text(fcinfo, 1, "column name");
+	char	   *tag_in = mesh_arg_text(fcinfo, 2, "tag");
+	char	   *value = mesh_arg_text_opt(fcinfo, 3);
+	MeshSpiState spi;
+	MeshProductRow product;
+
+	mesh_spi_begin(&spi);
+	mesh_resolve_product(ref, true, &product);
+	mesh_require_domain_member(spi.userid, &product.domain);
+	mesh_tag_column_as(&product, column, tag_in, value, spi.userid);
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();
 }
@@ -523,9 +536,12 @@ check_mask_arg_values(const char *mask, Jsonb *args)
 	}
 }
 
-/* The argument keys each mask accepts (the masks' table, policy.h). */
-static void
-check_mask_args(const MeshMaskInfo *info, Jsonb *args)
+/*
+ * The argument keys each mask accepts (the masks' table, policy.h); also
+ * checks a retention policy's mask (retention/retention.c).
+ */
+void
+mesh_check_mask_args(const MeshMaskInfo *info, Jsonb *args)
 {
 	const char *mask = info->name;
 	JsonbIterator *it;
@@ -812,7 +828,7 @@ meshpg_create_masking_policy(PG_FUNCTION_ARGS)
 	a.column = mesh_arg_text_opt(fcinfo, 4);
 	a.args = PG_ARGISNULL(5) ? DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"))
 		: PG_GETARG_DATUM(5);
-	check_mask_args(info, DatumGetJsonbP(a.args));
+	mesh_check_mask_args(info, DatumGetJsonbP(a.args));
 	a.expression = mesh_arg_text_opt(fcinfo, 6);
 	if (info->expression != (a.expression != NULL))
 		ereport(ERROR,

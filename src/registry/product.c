@@ -15,6 +15,7 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
+#include "meshpg/classify/classify.h"
 #include "meshpg/contract/contract.h"
 #include "meshpg/meshpg.h"
 #include "meshpg/registry/registry.h"
@@ -505,6 +506,7 @@ meshpg_publish(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("data product \"%s\" has no description", product.qualname),
 				 errhint("Document it with meshpg.document_product() before publishing.")));
+	mesh_classify_check_publish(&product);
 
 	if (product.state == MESH_PUBLISHED)
 	{

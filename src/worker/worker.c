@@ -35,8 +35,10 @@
 #include "utils/varlena.h"
 
 #include "meshpg/governance/privacy.h"
+#include "meshpg/events/events.h"
 #include "meshpg/history/history.h"
 #include "meshpg/meshpg.h"
+#include "meshpg/retention/retention.h"
 #include "meshpg/slo/slo.h"
 #include "meshpg/worker/worker.h"
 
@@ -45,12 +47,14 @@ PGDLLEXPORT void mesh_database_worker_main(Datum arg);
 
 PG_FUNCTION_INFO_V1(meshpg_worker_tasks);
 
-/* The task table: SLO scheduling, then the access history. */
+/* The task table: SLO scheduling, the access history, the events outbox, retention. */
 static const MeshTask mesh_worker_tasks[] = {
 	{"slo_schedule", mesh_slo_schedule_task, false},
 	{"history_flush", mesh_history_flush_task, true},
 	/* privacy spends from shared memory to meshpg.cat_privacy_ledger */
 	{"privacy_ledger", mesh_privacy_flush_task, false},
+	{"events_prune", mesh_events_prune_task, false},
+	{"retention", mesh_retention_task, false},
 	{NULL, NULL, false}
 };
 

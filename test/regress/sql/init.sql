@@ -20,6 +20,9 @@ SELECT c.relname
 -- whose aggregate itself runs only its support functions) are the
 -- exception, as they run on the hot path (the SQL masks are inlined): they
 -- are C, or SQL-standard bodies, which are bound when created, not when run.
+-- run_retention pins search_path in C for each statement it runs: a SET
+-- clause would keep the procedure from committing between its batches.
+-- _export_doc_pre_retention is _export_doc before retention wrapped it.
 SELECT p.proname, p.proconfig, p.prosecdef
   FROM pg_proc p WHERE p.pronamespace = 'meshpg'::regnamespace
    AND (p.proconfig IS DISTINCT FROM '{"search_path=pg_catalog, pg_temp"}' OR p.prosecdef)

@@ -10,9 +10,14 @@
 
 #include "meshpg/catalog/sqlcall.h"
 #include "meshpg/hooks.h"
+#include "utils/jsonb.h"
 
 /* policy.c: a tag's id by name (normalised into *name if not NULL); in SPI */
 extern int64 mesh_resolve_tag(const char *input, char **name);
+extern void mesh_tag_column_as(const MeshProductRow *product, const char *column,
+							   const char *tag_in, const char *value, Oid userid);
+struct MeshMaskInfo;
+extern void mesh_check_mask_args(const struct MeshMaskInfo *info, Jsonb *args);
 extern void mesh_revoke_all_grants(const MeshProductRow *product);
 extern void mesh_unregister(const MeshProductRow *product, bool relation_exists);
 extern void mesh_check_product_relation(Oid relid, const MeshDomain *domain);
