@@ -235,7 +235,7 @@ meshpg_explain_access(PG_FUNCTION_ARGS)
 				 psprintf("only count, sum and avg of the rows, with noise, each privacy unit (%s) bounded; each query spends from a budget per reader; %s",
 						  policy->entity_key > 0 ?
 						  NameStr(TupleDescAttr(desc, policy->entity_key - 1)->attname) : "?",
-						  JsonbToCString(NULL, &policy->options->root, 0)));
+						  policy->options ? JsonbToCString(NULL, &policy->options->root, 0) : "{}"));
 		}
 	}
 	relation_close(rel, AccessShareLock);
