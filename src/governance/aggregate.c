@@ -215,10 +215,31 @@ agg_policy(MeshAggEntry *e)
  * ------------------------------------------------------------------------
  */
 
+/*
+ * Whether a function may receive a constrained value: a leakproof one, or
+ * a built-in one that is immutable, or stable and runs no query of its
+ * own.  A volatile built-in can carry the value out (pg_notify,
+ * set_config, setseed, pg_logical_emit_message), and so can a stable one
+ * that runs SQL built from it (query_to_xml and its family, ts_stat).
+ */
 static bool
 safe_function(Oid funcid)
 {
-	return funcid < FirstNormalObjectId || get_func_leakproof(funcid);
+	char		volatility;
+	char	   *name;
+
+	if (get_func_leakproof(funcid))
+		return true;
+	if (funcid >= FirstNormalObjectId)
+		return false;
+	volatility = func_volatile(funcid);
+	if (volatility == PROVOLATILE_IMMUTABLE)
+		return true;
+	if (volatility != PROVOLATILE_STABLE)
+		return false;
+	name = get_func_name(funcid);
+	return name != NULL && strstr(name, "_to_xml") == NULL &&
+		strncmp(name, "ts_stat", 7) != 0 && strncmp(name, "ts_rewrite", 10) != 0;
 }
 
 static bool
@@ -302,6 +323,13 @@ functions_walker(Node *node, UseContext *ctx)
 			args = list_make1(((CoerceViaIO *) node)->arg);
 			what = "type conversion";
 			break;
+		case T_ArrayCoerceExpr:
+			/* its per-element conversion reads a placeholder, not the column */
+			bad = !safe_type(((ArrayCoerceExpr *) node)->resulttype) ||
+				!safe_type(exprType((Node *) ((ArrayCoerceExpr *) node)->arg));
+			args = list_make1(((ArrayCoerceExpr *) node)->arg);
+			what = "type conversion";
+			break;
 		case T_CoerceToDomain:
 			bad = !safe_type(((CoerceToDomain *) node)->resulttype);
 			args = list_make1(((CoerceToDomain *) node)->arg);
@@ -331,9 +359,9 @@ functions_walker(Node *node, UseContext *ctx)
 				 errmsg("%s %s may not receive column \"%s\" of data product \"%s\"",
 						what, OidIsValid(funcid) ? format_procedure(funcid) :
 						format_type_be(exprType(node)), col, e->product),
-				 errdetail("Policy \"%s\" hides the column's values, and a %s that is neither built in nor leakproof could show them.",
+				 errdetail("Policy \"%s\" hides the column's values, and a %s that is not leakproof, nor built in and free of side effects, could show them.",
 						   policy, what),
-				 errhint("Use built-in operators and functions on the column.")));
+				 errhint("Use built-in immutable or stable operators and functions on the column.")));
 	}
 	return expression_tree_walker(node, functions_walker, ctx);
 }
@@ -806,6 +834,8 @@ typedef struct FoldContext
 	List	   *key_columns;	/* their inner column numbers */
 	List	   *aggs;			/* Aggrefs found (original) */
 	List	   *agg_columns;
+	List	   *avg_sums;		/* per aggregate: the inner column of its sum (avg), or 0 */
+	List	   *avg_counts;		/* and of its count */
 	List	   *inner_tlist;	/* being built */
 	List	   *colnames;
 	bool		remainder;		/* merge small groups (else: suppress them) */
@@ -858,15 +888,49 @@ folded_key(FoldContext *ctx, int column)
 }
 
 /* The outer expression of an aggregate: its groups' values merged. */
+/* expr as type (an explicit cast), if it is not already */
 static Expr *
-merged_agg(FoldContext *ctx, Aggref *orig, int column)
+as_type(Expr *expr, Oid type)
 {
-	Var		   *var = inner_var(ctx, column);
+	if (exprType((Node *) expr) == type)
+		return expr;
+	return (Expr *) coerce_to_target_type(NULL, (Node *) expr, exprType((Node *) expr), type,
+										  -1, COERCION_EXPLICIT, COERCE_IMPLICIT_CAST, -1);
+}
+
+static Expr *
+merged_agg(FoldContext *ctx, Aggref *orig, int index)
+{
+	Var		   *var = inner_var(ctx, list_nth_int(ctx->agg_columns, index));
 	uint32		flag = aggref_flag(orig);
 	Aggref	   *agg;
 
 	if (!ctx->remainder)
 		return (Expr *) var;
+	if (flag == MESH_AGG_AVG)
+	{
+		Oid			type = orig->aggtype;
+		Expr	   *num = as_type((Expr *) make_pg_aggref("sum", (Node *) inner_var(ctx, list_nth_int(ctx->avg_sums, index))), type);
+		Expr	   *den = as_type((Expr *) make_pg_aggref("sum", (Node *) inner_var(ctx, list_nth_int(ctx->avg_counts, index))), type);
+		Oid			eq = LookupOperName(NULL, list_make2(makeString("pg_catalog"), makeString("=")),
+										type, type, false, -1);
+		Oid			div = LookupOperName(NULL, list_make2(makeString("pg_catalog"), makeString("/")),
+										 type, type, false, -1);
+		NullIfExpr *nz = makeNode(NullIfExpr);
+		OpExpr	   *q;
+
+		nz->opno = eq;
+		nz->opresulttype = type;
+		nz->args = list_make2(den, type == NUMERICOID ?
+							  makeConst(NUMERICOID, -1, InvalidOid, -1,
+										DirectFunctionCall1(int4_numeric, Int32GetDatum(0)), false, false) :
+							  makeConst(FLOAT8OID, -1, InvalidOid, 8, Float8GetDatum(0), false, FLOAT8PASSBYVAL));
+		nz->location = -1;
+		set_opfuncid((OpExpr *) nz);
+		q = (OpExpr *) make_opclause(div, type, false, num, (Expr *) nz, InvalidOid, InvalidOid);
+		set_opfuncid(q);
+		return (Expr *) q;
+	}
 	if (flag == MESH_AGG_COUNT || flag == MESH_AGG_SUM)
 		agg = make_pg_aggref("sum", (Node *) var);
 	else if (flag == MESH_AGG_MIN)
@@ -896,8 +960,7 @@ outer_mutator(Node *node, FoldContext *ctx)
 	{
 		foreach(lc, ctx->aggs)
 			if (equal(node, lfirst(lc)))
-				return (Node *) merged_agg(ctx, (Aggref *) node,
-										   list_nth_int(ctx->agg_columns, foreach_current_index(lc)));
+				return (Node *) merged_agg(ctx, (Aggref *) node, foreach_current_index(lc));
 		elog(ERROR, "meshpg: aggregate not found in the fold");
 	}
 	if (IsA(node, GroupingFunc) && ((GroupingFunc *) node)->agglevelsup == 0)
@@ -938,7 +1001,7 @@ make_sgc(Oid type, Index ref)
 	Oid			eq;
 	bool		hashable;
 
-	get_sort_group_operators(type, true, true, false, &lt, &eq, NULL, &hashable);
+	get_sort_group_operators(type, false, true, false, &lt, &eq, NULL, &hashable);
 	sgc->tleSortGroupRef = ref;
 	sgc->eqop = eq;
 	sgc->sortop = lt;
@@ -983,8 +1046,18 @@ mesh_aggregate_fold(Query *q, List *entries)
 		Node	   *n = lfirst(lc);
 		uint32		flag = IsA(n, Aggref) ? aggref_flag((Aggref *) n) : 0;
 
-		if (flag != MESH_AGG_COUNT && flag != MESH_AGG_SUM && flag != MESH_AGG_MIN &&
-			flag != MESH_AGG_MAX)
+		if (flag == MESH_AGG_AVG)
+		{
+			/* merged as sum(sums) / sum(counts): numeric and float8 averages */
+			Aggref	   *avg = (Aggref *) n;
+			Node	   *arg = (Node *) ((TargetEntry *) linitial(avg->args))->expr;
+
+			if ((avg->aggtype != NUMERICOID && avg->aggtype != FLOAT8OID) ||
+				make_pg_aggref("sum", arg) == NULL)
+				ctx.remainder = false;
+		}
+		else if (flag != MESH_AGG_COUNT && flag != MESH_AGG_SUM && flag != MESH_AGG_MIN &&
+				 flag != MESH_AGG_MAX)
 			ctx.remainder = false;
 		else if (make_pg_aggref(flag == MESH_AGG_MIN ? "min" : flag == MESH_AGG_MAX ? "max" : "sum",
 								(Node *) makeNullConst(((Aggref *) n)->aggtype, -1, InvalidOid)) == NULL)
@@ -1004,8 +1077,25 @@ mesh_aggregate_fold(Query *q, List *entries)
 	}
 	ctx.agg_columns = NIL;
 	foreach(lc, ctx.aggs)
+	{
+		Node	   *n = lfirst(lc);
+		int			sum_column = 0;
+		int			count_column = 0;
+
 		ctx.agg_columns = lappend_int(ctx.agg_columns,
-									  add_inner(&ctx, copyObject(lfirst(lc)), "agg", 0));
+									  add_inner(&ctx, (Expr *) copyObject(n), "agg", 0));
+		if (ctx.remainder && IsA(n, Aggref) && aggref_flag((Aggref *) n) == MESH_AGG_AVG)
+		{
+			Node	   *arg = (Node *) ((TargetEntry *) linitial(((Aggref *) n)->args))->expr;
+
+			sum_column = add_inner(&ctx, (Expr *) make_pg_aggref("sum", copyObject(arg)), "sum", 0);
+			count_column = add_inner(&ctx, (Expr *) make_aggref(F_COUNT_ANY, list_make1(copyObject(arg)),
+																exprCollation(arg)),
+									 "count", 0);
+		}
+		ctx.avg_sums = lappend_int(ctx.avg_sums, sum_column);
+		ctx.avg_counts = lappend_int(ctx.avg_counts, count_column);
+	}
 	if (q->groupingSets != NIL)
 	{
 		GroupingFunc *gf = makeNode(GroupingFunc);

@@ -49,8 +49,10 @@ SELECT count(*) FROM agg.trips WHERE id = 5;
 -- a remainder too small is suppressed
 SELECT city, count(*) FROM agg.trips WHERE id > 310 GROUP BY city ORDER BY 1;
 SELECT city, count(*) FROM agg.trips WHERE id > 315 GROUP BY city ORDER BY 1;
--- avg and count(DISTINCT) cannot be merged: small groups suppressed
+-- count(DISTINCT) cannot be merged: small groups suppressed; avg is
+-- merged from sums and counts
 SELECT city, count(DISTINCT customer), round(avg(fare), 2) FROM agg.trips GROUP BY city ORDER BY 1;
+SELECT city, avg(fare) FROM agg.trips GROUP BY city ORDER BY 1;
 -- grouping sets: each set's groups fold on their own
 SELECT city, region, count(*) FROM agg.trips GROUP BY GROUPING SETS ((city), (region)) ORDER BY 1, 2;
 SELECT city, count(*) FROM agg.trips GROUP BY ROLLUP (city) ORDER BY 1;
@@ -134,6 +136,16 @@ SET ROLE regress_agg_reader;
 EXECUTE agg_q;
 RESET ROLE;
 DEALLOCATE agg_q;
+
+-- The access history names the policies that applied, with their kind.
+SELECT meshpg.flush_access_history() >= 0 AS flushed_earlier;
+SET ROLE regress_agg_reader;
+SELECT city, count(*), sum(fare) FROM agg.trips GROUP BY city ORDER BY 1;
+RESET ROLE;
+SELECT meshpg.flush_access_history() > 0 AS flushed;
+SELECT DISTINCT masks::text, row_policies FROM meshpg.access_history
+ WHERE product = 'agg.trips' AND role = 'regress_agg_reader' AND 'agg_eu' = ANY (row_policies)
+ ORDER BY 1, 2;
 
 -- pg_stats shows nothing of an aggregate-only product to the reader.
 ANALYZE agg.trips;

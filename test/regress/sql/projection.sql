@@ -40,6 +40,17 @@ SELECT c.name, o.amount FROM prj.customers c JOIN prj.orders o ON o.customer = c
 SELECT region, count(*) FROM prj.customers GROUP BY region HAVING max(email) > 'a' ORDER BY 1;
 SELECT count(*) FROM prj.customers c WHERE EXISTS (SELECT 1 FROM prj.orders o WHERE o.customer = c.id AND c.email <> '');
 
+-- The access history names the projection policy on its column.
+RESET ROLE;
+SELECT meshpg.flush_access_history() >= 0 AS flushed_earlier;
+SET ROLE regress_prj_reader;
+SELECT id FROM prj.customers WHERE email = 'ana@example.com';
+RESET ROLE;
+SELECT meshpg.flush_access_history() > 0 AS flushed;
+SELECT DISTINCT masks::text, row_policies FROM meshpg.access_history
+ WHERE product = 'prj.customers' AND role = 'regress_prj_reader' ORDER BY 1, 2;
+SET ROLE regress_prj_reader;
+
 -- Returning it, in any form: refused with the column and the policy.
 SELECT expect_error($$ SELECT email FROM prj.customers $$);
 SELECT expect_error($$ SELECT * FROM prj.customers $$);

@@ -67,6 +67,20 @@ SELECT count(*) FROM agsec.payments WHERE f_leak(email);
 SELECT count(*) FROM agsec.payments WHERE email <<< 'zzz';
 SELECT count(*) FROM agsec.payments WHERE EXISTS (SELECT f_leak(email));
 SELECT count(*) FROM agsec.payments WHERE f_leak(city);
+-- a domain of the attacker's whose check runs its function
+RESET ROLE;
+CREATE DOMAIN attack.leakdom AS text CHECK (f_leak(VALUE));
+GRANT USAGE ON DOMAIN attack.leakdom TO PUBLIC;
+SET ROLE reader;
+SELECT count(*) FROM agsec.payments WHERE email::attack.leakdom IS NOT NULL;
+SELECT count(*) FROM agsec.payments WHERE (ARRAY[email])::attack.leakdom[] IS NOT NULL;
+-- built-in functions with side effects, or that run SQL built from it
+SELECT count(*) FROM agsec.payments WHERE pg_notify('agsec', email) IS NULL;
+SELECT count(*) FROM agsec.payments WHERE set_config('agsec.v', email, false) IS NOT NULL;
+SELECT current_setting('agsec.v', true);
+SELECT count(*) FROM agsec.payments WHERE query_to_xml('SELECT ' || quote_literal(email), true, false, '') IS NOT NULL;
+SELECT count(*) FROM agsec.payments WHERE setseed(amount / 1000000.0) IS NOT NULL;
+SELECT count(*) FROM agsec.payments WHERE pg_logical_emit_message(false, 'agsec', email) IS NOT NULL;
 -- errors of built-in functions on it: message withheld
 SELECT count(*) FROM agsec.payments WHERE email::int = 0;
 SELECT count(*) FROM agsec.payments WHERE (city || 'x')::date IS NULL;
