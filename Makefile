@@ -35,6 +35,7 @@ REGRESS = init names domains products lifecycle grants search ddl security bad_i
 REGRESS += governed_stats
 REGRESS += projection
 REGRESS += aggregation
+REGRESS += privacy
 REGRESS += events
 REGRESS += classify retention
 REGRESS += ports
@@ -49,6 +50,7 @@ ISOLATION = confusable_race grant_invalidation policy_invalidation snapshot_race
 	slo_alerts slo_gate \
 	history_flush governance_locks
 ISOLATION += events_commit_order
+ISOLATION += privacy_budget
 ISOLATION += retention_race
 ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=test/isolation \
 	--temp-instance=./tmp_check_iso \
@@ -61,6 +63,7 @@ SECURITY = setup vectors rowsecurity adversary adversary2 adversary3 adversary4 
 	adversary_fdw hardening_history hardening_walks adversary_red10 adversary_red11
 SECURITY += adversary_events
 SECURITY += adversary_agg
+SECURITY += adversary_dp
 SECURITY += adversary_classify
 SECURITY += adversary_stats
 SECURITY += adversary_red12

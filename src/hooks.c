@@ -29,6 +29,7 @@
 #include "meshpg/citus/citus.h"
 #include "meshpg/contract/contract.h"
 #include "meshpg/governance/governance.h"
+#include "meshpg/governance/privacy.h"
 #include "meshpg/policy/policy.h"
 #include "meshpg/history/history.h"
 #include "meshpg/hooks.h"
@@ -103,6 +104,13 @@ const MeshExecutorStartStep mesh_executor_start_steps[] = {
 	 * a filtered product's activity counters (counters.c)
 	 */
 	mesh_executor_start,
+	/*
+	 * privacy: a plan rewritten for a privacy policy spends the reader's
+	 * budget, or is refused, once governance has accepted the plan and
+	 * before the executor starts (innermost: nothing runs before the
+	 * spend); then sets up the per-execution contribution bounds
+	 */
+	mesh_privacy_executor_start,
 };
 
 const int	mesh_executor_start_nsteps = lengthof(mesh_executor_start_steps);
@@ -360,6 +368,7 @@ meshpg_shmem_request(void)
 	slo_shmem_request();		/* last-change table of each product */
 	worker_shmem_request();		/* the launcher's state */
 	mesh_history_shmem_request();	/* the access history's ring */
+	mesh_privacy_shmem_request();	/* privacy spends not yet in the ledger */
 }
 
 static void
@@ -370,6 +379,7 @@ meshpg_shmem_startup(void)
 	slo_shmem_startup();
 	worker_shmem_startup();
 	mesh_history_shmem_startup();
+	mesh_privacy_shmem_startup();
 }
 
 /*

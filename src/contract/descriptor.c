@@ -72,7 +72,7 @@ static const char *const logical_types[] = {"string", "date", "timestamp", "time
 static const char *const relation_types[] = {"table", "view", "materialized view",
 "partitioned table", "foreign table", NULL};
 static const char *const access_kinds[] = {"read", NULL};
-static const char *const policy_kinds[] = {"mask", "row", "projection", "aggregation", NULL};
+static const char *const policy_kinds[] = {"mask", "row", "projection", "aggregation", "privacy", NULL};
 static const char *const contract_kinds[] = {"DataContract", NULL};
 static const char *const statuses[] = {"draft", "active", "deprecated", "retired", NULL};
 

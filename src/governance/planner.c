@@ -55,6 +55,7 @@
 #include "meshpg/catalog/catalog.h"
 #include "meshpg/governance/aggregate.h"
 #include "meshpg/governance/governance.h"
+#include "meshpg/governance/privacy.h"
 #include "meshpg/policy/policy.h"
 #include "meshpg/catalog/sqlcall.h"
 #include "meshpg/meshpg.h"
@@ -1276,8 +1277,14 @@ mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 	PlannedStmt *volatile result = NULL;
 	ListCell   *lc;
 	List	   *outer_hidden_stats = mesh_hidden_stats_enter();
+	Query	   *outer_top = mesh_privacy_top_query;
 
-	/* nested planning (a function run while planning) keeps ours intact */
+	/*
+	 * nested planning (a function run while planning) keeps ours intact;
+	 * the statement's own query is the one a privacy rewrite may apply to
+	 * (privacy.c: it runs once per execution)
+	 */
+	mesh_privacy_top_query = parse;
 	PG_TRY();
 	{
 		result = govern_and_plan(parse, query_string, cursorOptions, boundParams, &ctx,
@@ -1286,6 +1293,7 @@ mesh_planner(Query *parse, const char *query_string, int cursorOptions,
 	PG_FINALLY();
 	{
 		mesh_hidden_stats_leave(outer_hidden_stats);
+		mesh_privacy_top_query = outer_top;
 	}
 	PG_END_TRY();
 

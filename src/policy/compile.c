@@ -890,7 +890,8 @@ static const MeshPolicyKindInfo mesh_policy_kinds[] = {
 	{"row", POLICY_ROW, false, {NULL}},
 	{"projection", POLICY_PROJECTION, true, {NULL}},
 	{"aggregation", POLICY_AGGREGATION, false, {"min_group_size", "entity_key", "aggregates", NULL}},
-	{"privacy", POLICY_PRIVACY, false, {"min_group_size", "entity_key", "aggregates", NULL}},
+	{"privacy", POLICY_PRIVACY, false, {"entity_key", "epsilon", "delta", "max_contributions", "bounds",
+										   "budget_epsilon", "budget_delta", "budget_window", NULL}},
 };
 
 const MeshPolicyKindInfo *

@@ -156,7 +156,8 @@ meshpg_explain_access(PG_FUNCTION_ARGS)
 				MeshPolicy *policy = lfirst(lc);
 				const char *kind = mesh_policy_kind_info_of(policy->kind)->name;
 
-				if ((policy->kind != POLICY_AGGREGATION && policy->kind != POLICY_PRIVACY) ||
+				/* privacy policies: their own subject, below */
+				if (policy->kind != POLICY_AGGREGATION ||
 					list_member_ptr(seen, (void *) (intptr_t) policy->id))
 					continue;
 				seen = lappend(seen, (void *) (intptr_t) policy->id);
@@ -222,6 +223,28 @@ meshpg_explain_access(PG_FUNCTION_ARGS)
 		if (!any)
 			emit(rsinfo->setResult, rsinfo->setDesc, NameStr(att->attname), NULL, NULL,
 				 "visible", "no masking policy governs this column");
+	}
+
+	/* differential privacy: what a query gets, and what it costs */
+	{
+		ListCell   *lc;
+
+		foreach(lc, policies)
+		{
+			MeshPolicy *policy = lfirst(lc);
+			bool		exempt;
+
+			if (policy->kind != POLICY_PRIVACY)
+				continue;
+			exempt = mesh_policy_exempt(product, policy, role, &why);
+			emit(rsinfo->setResult, rsinfo->setDesc, "queries", policy->name, "privacy",
+				 exempt ? "exempt" : "noisy aggregates",
+				 exempt ? why :
+				 psprintf("only count, sum and avg of the rows, with noise, each privacy unit (%s) bounded; each query spends from a budget per reader; %s",
+						  policy->entity_key > 0 ?
+						  NameStr(TupleDescAttr(desc, policy->entity_key - 1)->attname) : "?",
+						  policy->options ? JsonbToCString(NULL, &policy->options->root, 0) : "{}"));
+		}
 	}
 	relation_close(rel, AccessShareLock);
 

@@ -26,10 +26,15 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/timestamp.h"
+#include "utils/float.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
+#include "meshpg/governance/privacy.h"
 #include "meshpg/policy/policy.h"
 #include "meshpg/events/events.h"
 #include "meshpg/registry/registry.h"
@@ -46,6 +51,7 @@ PG_FUNCTION_INFO_V1(meshpg_create_row_policy);
 PG_FUNCTION_INFO_V1(meshpg_drop_policy);
 PG_FUNCTION_INFO_V1(meshpg_create_projection_policy);
 PG_FUNCTION_INFO_V1(meshpg_create_aggregation_policy);
+PG_FUNCTION_INFO_V1(meshpg_create_privacy_policy);
 
 
 /* Tag names are dotted names, each part a name: pii.email, geo.region. */
@@ -193,6 +199,18 @@ validate_product(Oid relid)
 		{
 			mesh_check_expr_sources(policy->expr);
 			(void) mesh_instantiate_filter(product, policy, GetUserId());
+		}
+		else if (policy->kind == POLICY_PRIVACY)
+		{
+			MeshPrivacyRule rule = {0};
+
+			/* the rewrite reads these at every plan: refuse them now */
+			if (policy->entity_key <= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("privacy policy \"%s\" needs a privacy unit column", policy->name),
+						 errhint("Name the column that identifies a person (or another unit to protect): privacy_unit => 'customer_id'.")));
+			mesh_privacy_parse_options(policy->options, relid, &rule);
 		}
 		else if (policy->kind == POLICY_MASK)
 		{
@@ -1104,6 +1122,77 @@ meshpg_create_aggregation_policy(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("an aggregation policy bound to a tag takes no entity_key"),
 				 errhint("Bind the policy to the product to count its groups by an entity key column.")));
+	create_policy(&a);
+	PG_RETURN_VOID();
+}
+
+/*
+ * meshpg.create_privacy_policy(name, product, privacy_unit, epsilon, delta,
+ * max_contributions, bounds, budget_epsilon, budget_delta, budget_window,
+ * exempt_roles, exempt_attributes, exempt_purposes, applies_to_domain,
+ * description): the product may be read only through noisy aggregates,
+ * each query spending from a budget per reader (governance/privacy.c).
+ * Bound to a product only: the unit and the bounds are its columns.  The
+ * options are stored as the policy's args, and validated by the same
+ * parser the planner uses.
+ */
+static void
+json_number(StringInfo buf, const char *key, double v)
+{
+	char	   *num = float8out_internal(v);
+
+	appendStringInfo(buf, ", ");
+	escape_json(buf, key);
+	appendStringInfo(buf, ": %s", num);
+}
+
+Datum
+meshpg_create_privacy_policy(PG_FUNCTION_ARGS)
+{
+	PolicyArgs	a = {0};
+	char	   *unit;
+	StringInfoData buf;
+
+	a.name = mesh_arg_text(fcinfo, 0, "policy name");
+	a.kind = "privacy";
+	a.product = mesh_arg_text(fcinfo, 1, "product");
+	unit = mesh_arg_text(fcinfo, 2, "privacy_unit");
+	for (int i = 3; i <= 9; i++)
+		if (PG_ARGISNULL(i) && i != 7)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be null",
+							(const char *[]) {"epsilon", "delta", "max_contributions", "bounds",
+											  "budget_epsilon", "budget_delta", "budget_window"}[i - 3])));
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{");
+	escape_json(&buf, "entity_key");
+	appendStringInfoString(&buf, ": ");
+	escape_json(&buf, unit);
+	json_number(&buf, "epsilon", PG_GETARG_FLOAT8(3));
+	json_number(&buf, "delta", PG_GETARG_FLOAT8(4));
+	json_number(&buf, "max_contributions", (double) PG_GETARG_INT32(5));
+	appendStringInfoString(&buf, ", \"bounds\": ");
+	appendStringInfoString(&buf, JsonbToCString(NULL, &PG_GETARG_JSONB_P(6)->root, 0));
+	if (!PG_ARGISNULL(7))
+		json_number(&buf, "budget_epsilon", PG_GETARG_FLOAT8(7));
+	json_number(&buf, "budget_delta", PG_GETARG_FLOAT8(8));
+	appendStringInfoString(&buf, ", ");
+	escape_json(&buf, "budget_window");
+	appendStringInfoString(&buf, ": ");
+	{
+		/* ISO 8601, whatever the session's IntervalStyle: descriptors compare it */
+		struct pg_itm itm;
+		char		iso[MAXDATELEN + 1];
+
+		interval2itm(*PG_GETARG_INTERVAL_P(9), &itm);
+		EncodeInterval(&itm, INTSTYLE_ISO_8601, iso);
+		escape_json(&buf, iso);
+	}
+	appendStringInfoString(&buf, "}");
+	a.args = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+	exemptions(fcinfo, 10, &a);
 	create_policy(&a);
 	PG_RETURN_VOID();
 }

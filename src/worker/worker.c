@@ -34,6 +34,7 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
+#include "meshpg/governance/privacy.h"
 #include "meshpg/events/events.h"
 #include "meshpg/governance/governance.h"
 #include "meshpg/history/history.h"
@@ -50,13 +51,16 @@ PGDLLEXPORT void mesh_database_worker_main(Datum arg);
 PG_FUNCTION_INFO_V1(meshpg_worker_tasks);
 
 /*
- * The task table: SLO scheduling, the access history, the events outbox,
- * retention, governed statistics.
+ * The task table: SLO scheduling, the access history, grant expiry, the
+ * privacy ledger, the events outbox, retention, output ports, governed
+ * statistics.
  */
 static const MeshTask mesh_worker_tasks[] = {
 	{"slo_schedule", mesh_slo_schedule_task, false},
 	{"history_flush", mesh_history_flush_task, true},
 	{"grant_expiry", mesh_grant_expiry_task, false},
+	/* privacy spends from shared memory to meshpg.cat_privacy_ledger */
+	{"privacy_ledger", mesh_privacy_flush_task, false},
 	{"events_prune", mesh_events_prune_task, false},
 	{"retention", mesh_retention_task, false},
 	/* output ports: suspend those past meshpg.port_max_lag, drop orphaned slots */
@@ -65,6 +69,10 @@ static const MeshTask mesh_worker_tasks[] = {
 	{"stats_refresh", mesh_stats_refresh_task, false},
 	{NULL, NULL, false}
 };
+
+/* Each task has a status slot in shared memory (DatabaseStatus.tasks). */
+StaticAssertDecl(lengthof(mesh_worker_tasks) - 1 <= MESH_MAX_TASKS,
+				 "more worker tasks than MESH_MAX_TASKS status slots");
 
 /* settings */
 static bool scheduler_on = false;

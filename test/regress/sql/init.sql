@@ -28,11 +28,13 @@ SELECT p.proname, p.proconfig, p.prosecdef
    AND (p.proconfig IS DISTINCT FROM '{"search_path=pg_catalog, pg_temp"}' OR p.prosecdef)
    AND NOT ((p.proname LIKE 'mask\_%'
              OR p.proname IN ('guard', 'guard_support', '_slo_tally_step', '_slo_tally_combine')
-             OR p.proname LIKE '\_entit%')
+             OR p.proname LIKE '\_entit%'
+             -- differential privacy: per-row bounding and the noisy aggregates
+             OR p.proname LIKE '\_dp\_%' OR p.proname IN ('dp_admit', 'dp_count', 'dp_sum_int', 'dp_sum_float'))
             AND p.proconfig IS NULL
             AND (p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
                  OR p.prosqlbody IS NOT NULL))
-   AND NOT (p.proname IN ('_slo_tally', '_entities') AND p.prokind = 'a')
+   AND NOT (p.proname IN ('_slo_tally', '_entities', 'dp_count', 'dp_sum_int', 'dp_sum_float') AND p.prokind = 'a')
  ORDER BY 1;
 SELECT count(*) AS functions FROM pg_proc WHERE pronamespace = 'meshpg'::regnamespace;
 

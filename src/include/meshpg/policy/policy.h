@@ -77,7 +77,7 @@ typedef struct MeshPolicyKindInfo
 	const char *name;			/* cat_policy.kind */
 	MeshPolicyKind kind;
 	bool		column;			/* applies to a column (tagged or named) */
-	const char *options[8];		/* keys of its options; masks: per mask */
+	const char *options[12];		/* keys of its options; masks: per mask */
 } MeshPolicyKindInfo;
 
 extern const MeshPolicyKindInfo *mesh_policy_kind_info(const char *name);

@@ -29,7 +29,7 @@ typedef struct MeshTask
 } MeshTask;
 
 /* at most this many tasks, and this many databases with a status row */
-#define MESH_MAX_TASKS		8
+#define MESH_MAX_TASKS		16
 #define MESH_MAX_DATABASES	64
 #define MESH_TASK_MAX_ROUNDS 100
 
