@@ -104,8 +104,9 @@ CREATE FUNCTION meshpg._entity_count(bytea)
 RETURNS integer LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'meshpg_entity_count';
 
--- Descriptors carry projection and aggregation policies too: applied with
--- their own functions (an aggregation policy's options are its args).
+-- Descriptors carry projection, aggregation and privacy policies too: applied
+-- with their own functions (their options are the args; meshpg.create_privacy_policy
+-- is created in 65-privacy.sql, before any descriptor is applied).
 CREATE OR REPLACE FUNCTION meshpg._dsc_policies(doc jsonb, cur jsonb, label text, do_apply boolean, strict boolean)
 RETURNS TABLE (action text, object text, detail text)
 LANGUAGE plpgsql
@@ -183,6 +184,22 @@ BEGIN
                     entity_key => r.w->'args'->>'entity_key',
                     aggregates => CASE WHEN r.w->'args' ? 'aggregates' THEN
                         ARRAY(SELECT pg_catalog.jsonb_array_elements_text(r.w->'args'->'aggregates')) END,
+                    exempt_roles => ARRAY(SELECT x::regrole FROM pg_catalog.jsonb_array_elements_text(COALESCE(r.w->'exemptRoles', '[]')) x),
+                    exempt_attributes => COALESCE(r.w->'exemptAttributes', '{}'),
+                    exempt_purposes => ARRAY(SELECT pg_catalog.jsonb_array_elements_text(COALESCE(r.w->'exemptPurposes', '[]'))),
+                    applies_to_domain => COALESCE((r.w->>'appliesToDomain')::boolean, false),
+                    description => r.w->>'description');
+            ELSIF r.w IS NOT NULL AND r.w->>'kind' = 'privacy' THEN
+                PERFORM meshpg.create_privacy_policy(
+                    name => r.name, product => ref,
+                    privacy_unit => r.w->'args'->>'entity_key',
+                    epsilon => (r.w->'args'->>'epsilon')::double precision,
+                    delta => COALESCE((r.w->'args'->>'delta')::double precision, 0),
+                    max_contributions => COALESCE((r.w->'args'->>'max_contributions')::integer, 1),
+                    bounds => COALESCE(r.w->'args'->'bounds', '{}'),
+                    budget_epsilon => (r.w->'args'->>'budget_epsilon')::double precision,
+                    budget_delta => COALESCE((r.w->'args'->>'budget_delta')::double precision, 0),
+                    budget_window => COALESCE((r.w->'args'->>'budget_window')::interval, '1 day'),
                     exempt_roles => ARRAY(SELECT x::regrole FROM pg_catalog.jsonb_array_elements_text(COALESCE(r.w->'exemptRoles', '[]')) x),
                     exempt_attributes => COALESCE(r.w->'exemptAttributes', '{}'),
                     exempt_purposes => ARRAY(SELECT pg_catalog.jsonb_array_elements_text(COALESCE(r.w->'exemptPurposes', '[]'))),
