@@ -147,6 +147,8 @@ typedef struct MeshSpiState
 	Oid			userid;
 	int			sec_context;
 	int			guc_nestlevel;	/* jit = off until mesh_spi_end */
+	Oid			prev_actor;		/* the governance history's author, outside */
+	uint32		prev_actor_lxid;
 } MeshSpiState;
 
 extern void mesh_spi_begin(MeshSpiState *state);

@@ -14,6 +14,9 @@
 /* policy.c: a tag's id by name (normalised into *name if not NULL); in SPI */
 extern int64 mesh_resolve_tag(const char *input, char **name);
 extern void mesh_revoke_all_grants(const MeshProductRow *product);
+/* access.c: the grant itself, rights already checked (grant_access, approvals) */
+extern void mesh_grant_to(const MeshProductRow *product, Oid grantee, const char *purpose,
+						  bool has_expiry, TimestampTz expires, const char *granted_by);
 extern void mesh_unregister(const MeshProductRow *product, bool relation_exists);
 extern void mesh_check_product_relation(Oid relid, const MeshDomain *domain);
 extern int64 mesh_register_relation(const MeshDomain *domain, const char *name,
