@@ -32,6 +32,7 @@ REGRESS = init names domains products lifecycle grants search ddl security bad_i
 	history_access history_plans history_encoding lineage_graph lineage_tags hostile_input newcomer \
 	fdw_products
 # 1.4: one line per concern, so parallel work merges cleanly.
+REGRESS += events
 REGRESS_OPTS = --inputdir=$(srcdir)/test/regress --outputdir=test/regress \
 	--temp-instance=./tmp_check_regress \
 	--temp-config=$(srcdir)/test/meshpg.conf \

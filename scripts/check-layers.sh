@@ -30,6 +30,8 @@ LAYERS=(
     "citus"                      # the cluster: Citus tables and shards, the catalog sent to the
                                  # other nodes (the catalog reaches it through a registration)
     "governance"                 # enforcement: planner, executor, statistics, functions, COPY
+    "events"                     # mesh events: the kinds table of types, emission (outbox, logical
+                                 # decoding message, NOTIFY), the outbox's pruning
     "registry contract slo"      # the SQL surface: domains, products, grants, DDL guards; contracts,
                                  # descriptors; SLOs (declaration, evaluation, change tracking, the gate)
     "lineage"                    # lineage: derivation, graph, tag propagation

@@ -22,6 +22,7 @@
 #include "meshpg/hooks.h"
 #include "meshpg/meshpg.h"
 #include "meshpg/citus/citus.h"
+#include "meshpg/events/events.h"
 
 PG_MODULE_MAGIC;
 
@@ -55,6 +56,7 @@ _PG_init(void)
 	mesh_define_identity_settings();
 	mesh_define_counter_settings();	/* governance/counters.c */
 	mesh_define_contract_settings();
+	mesh_define_event_settings();	/* events/emit.c: meshpg.events, events_retention */
 	mesh_slo_init();			/* settings, transaction callbacks, read gate */
 	mesh_worker_init();			/* settings, the launcher */
 	mesh_define_history_settings();

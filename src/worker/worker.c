@@ -34,6 +34,7 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
+#include "meshpg/events/events.h"
 #include "meshpg/history/history.h"
 #include "meshpg/meshpg.h"
 #include "meshpg/slo/slo.h"
@@ -44,10 +45,11 @@ PGDLLEXPORT void mesh_database_worker_main(Datum arg);
 
 PG_FUNCTION_INFO_V1(meshpg_worker_tasks);
 
-/* The task table: SLO scheduling, then the access history. */
+/* The task table: SLO scheduling, the access history, the events outbox. */
 static const MeshTask mesh_worker_tasks[] = {
 	{"slo_schedule", mesh_slo_schedule_task, false},
 	{"history_flush", mesh_history_flush_task, true},
+	{"events_prune", mesh_events_prune_task, false},
 	{NULL, NULL, false}
 };
 
