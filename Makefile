@@ -33,6 +33,7 @@ REGRESS = init names domains products lifecycle grants search ddl security bad_i
 	fdw_products
 # 1.4: one line per concern, so parallel work merges cleanly.
 REGRESS += events
+REGRESS += access_requests point_in_time
 REGRESS_OPTS = --inputdir=$(srcdir)/test/regress --outputdir=test/regress \
 	--temp-instance=./tmp_check_regress \
 	--temp-config=$(srcdir)/test/meshpg.conf \
@@ -43,6 +44,7 @@ ISOLATION = confusable_race grant_invalidation policy_invalidation snapshot_race
 	contract_apply_race contract_notify \
 	slo_alerts slo_gate \
 	history_flush governance_locks
+ISOLATION += access_request_race
 ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=test/isolation \
 	--temp-instance=./tmp_check_iso \
 	--temp-config=$(srcdir)/test/meshpg.conf \
@@ -52,6 +54,7 @@ ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=test/isolation 
 # comparison, the attack output must never contain a hidden value (CANARY).
 SECURITY = setup vectors rowsecurity adversary adversary2 adversary3 adversary4 adversary6 adversary7 adversary8 \
 	adversary_fdw hardening_history hardening_walks adversary_red10 adversary_red11
+SECURITY += adversary_access
 SECURITY_OPTS = --inputdir=$(srcdir)/test/security --outputdir=test/security \
 	--temp-instance=./tmp_check_security \
 	--temp-config=$(srcdir)/test/meshpg.conf \

@@ -18,6 +18,7 @@
 #include "meshpg/contract/contract.h"
 #include "meshpg/governance/governance.h"
 #include "meshpg/policy/policy.h"
+#include "meshpg/registry/registry.h"
 #include "meshpg/history/history.h"
 #include "meshpg/hooks.h"
 #include "meshpg/meshpg.h"
@@ -60,6 +61,8 @@ _PG_init(void)
 	mesh_slo_init();			/* settings, transaction callbacks, read gate */
 	mesh_worker_init();			/* settings, the launcher */
 	mesh_define_history_settings();
+	mesh_define_request_settings();	/* registry/requests.c: meshpg.access_request_ttl */
+	mesh_define_pit_settings();	/* registry/pit.c: meshpg.governance_history_retention */
 
 	MarkGUCPrefixReserved("meshpg");
 

@@ -116,7 +116,7 @@ CREATE TRIGGER cat_policy_history AFTER INSERT OR UPDATE OR DELETE ON meshpg.cat
  */
 DO $$
 DECLARE
-    actor text := pg_catalog.current_user::text;
+    actor text := current_user;
 BEGIN
     IF EXISTS (SELECT 1 FROM meshpg.cat_grant) OR EXISTS (SELECT 1 FROM meshpg.cat_column_tag)
        OR EXISTS (SELECT 1 FROM meshpg.cat_tag) OR EXISTS (SELECT 1 FROM meshpg.cat_attribute)
@@ -226,7 +226,7 @@ SELECT a.read_at, a.product, a.role, a.purpose, a.backend_pid, a.backend_start, 
                          WHERE ct.catalog OPERATOR(pg_catalog.=) 'column_tag'
                            AND ct.valid OPERATOR(pg_catalog.@>) a.read_at
                            AND (ct."row" OPERATOR(pg_catalog.->>) 'product_id')::bigint OPERATOR(pg_catalog.=) p.id
-                           AND ct."row" OPERATOR(pg_catalog.->) 'tag_id' OPERATOR(pg_catalog.=) h."row" OPERATOR(pg_catalog.->) 'tag_id')))
+                           AND (ct."row" OPERATOR(pg_catalog.->) 'tag_id') OPERATOR(pg_catalog.=) (h."row" OPERATOR(pg_catalog.->) 'tag_id'))))
     OR (h.catalog OPERATOR(pg_catalog.=) 'attribute'
         AND reader.oid IS NOT NULL
         AND pg_catalog.to_regrole(h."row" OPERATOR(pg_catalog.->>) 'role') IS NOT NULL

@@ -37,6 +37,7 @@
 #include "meshpg/events/events.h"
 #include "meshpg/history/history.h"
 #include "meshpg/meshpg.h"
+#include "meshpg/registry/registry.h"
 #include "meshpg/slo/slo.h"
 #include "meshpg/worker/worker.h"
 
@@ -50,6 +51,8 @@ static const MeshTask mesh_worker_tasks[] = {
 	{"slo_schedule", mesh_slo_schedule_task, false},
 	{"history_flush", mesh_history_flush_task, true},
 	{"events_prune", mesh_events_prune_task, false},
+	{"access_requests", mesh_access_requests_task, false},	/* expiry of unanswered requests */
+	{"governance_history", mesh_governance_history_task, false},	/* retention */
 	{NULL, NULL, false}
 };
 

@@ -24,6 +24,12 @@ extern int64 mesh_register_relation(const MeshDomain *domain, const char *name,
 									const char *description, Datum contacts,
 									bool contacts_null);
 
+/* requests.c: access requests; pit.c: the governance history's retention */
+extern void mesh_define_request_settings(void);
+extern bool mesh_access_requests_task(void);
+extern void mesh_define_pit_settings(void);
+extern bool mesh_governance_history_task(void);
+
 /* ddl.c: hook steps (src/hooks.c) */
 extern void mesh_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 						 ProcessUtilityContext context, ParamListInfo params,
