@@ -77,7 +77,7 @@ mesh_asof_begin(TimestampTz at)
 	asof_attributes = NIL;
 	mesh_spi_begin(&spi);
 	mesh_spi_exec("SELECT pg_catalog.to_regrole(h.row->>'role')::oid, h.row->>'key', "
-				  "       ARRAY(SELECT pg_catalog.jsonb_array_elements_text(h.row->'values'))::text "
+				  "       ARRAY(SELECT pg_catalog.jsonb_array_elements_text(h.row->'values')) "
 				  "  FROM meshpg.cat_governance_history h "
 				  " WHERE h.catalog = 'attribute' AND h.valid @> $1 "
 				  "   AND pg_catalog.to_regrole(h.row->>'role') IS NOT NULL",
@@ -94,8 +94,7 @@ mesh_asof_begin(TimestampTz at)
 
 		attr->role = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
 		attr->key = spi_text(tup, 2);
-		values = DirectFunctionCall3(array_in, CStringGetDatum(spi_text(tup, 3)),
-									 ObjectIdGetDatum(TEXTOID), Int32GetDatum(-1));
+		values = SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull);
 		deconstruct_array(DatumGetArrayTypeP(values), TEXTOID, -1, false, TYPALIGN_INT,
 						  &elems, &nulls, &n);
 		for (int j = 0; j < n; j++)

@@ -81,7 +81,7 @@ check_moment(TimestampTz at)
 	if (TIMESTAMP_NOT_FINITE(at) || at > GetCurrentTimestamp())
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot explain access at %s", timestamptz_to_str(at)),
+				 errmsg("cannot explain access at a moment that is not finite and past"),
 				 errhint("Pass a finite moment in the past, or NULL for now.")));
 	horizon = mesh_spi_first_value("SELECT since FROM meshpg.cat_governance_horizon", 0, NULL, NULL);
 	if (horizon != NULL &&
@@ -89,7 +89,7 @@ check_moment(TimestampTz at)
 													 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the governance history does not reach back to %s", timestamptz_to_str(at)),
+				 errmsg("the governance history does not reach back to the moment asked about"),
 				 errdetail("It starts at %s.", horizon),
 				 errhint("Ask about a later moment; meshpg.governance_history_retention sets how long the history is kept.")));
 }

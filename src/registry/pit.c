@@ -32,7 +32,7 @@ mesh_define_pit_settings(void)
 							"explain_access(at => t) answers for moments within the retention.",
 							&history_retention,
 							0, 0, INT_MAX,
-							PGC_SIGHUP,
+							PGC_SUSET,
 							GUC_UNIT_MIN,
 							NULL, NULL, NULL);
 }
