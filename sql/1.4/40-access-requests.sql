@@ -281,3 +281,193 @@ SELECT d.name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) p.name AS prod
 
 GRANT SELECT ON meshpg.access_requests, meshpg.my_access_requests, meshpg.access_request_queue,
     meshpg.access_request_steps, meshpg.auto_approval_rules TO PUBLIC;
+
+/*
+ * Descriptors carry a product's auto-approval rules (accessRequests:
+ * autoApproval: a list of {purposes, attributes, maxDuration}).  The export
+ * gains the key; apply sets the rules when they differ (absent: left as
+ * they are, like roles; an empty list removes them).  This replaces the
+ * 1.3 _export_doc and the 1.1 _converge with one key and one step more.
+ */
+CREATE OR REPLACE FUNCTION meshpg._export_doc(ref text)
+RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET intervalstyle = 'postgres'
+AS $$
+SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+           'apiVersion', 'v3.0.2',
+           'kind', 'DataContract',
+           'id', d.name || '.' || p.name,
+           'domain', d.name,
+           'dataProduct', pg_catalog.split_part(p.name, '@', 1),
+           'version', p.version,
+           'status', CASE p.state WHEN 'published' THEN 'active' ELSE p.state END,
+           'sunset', pg_catalog.to_char(p.sunset, 'YYYY-MM-DD'),
+           'successor', (SELECT sd.name || '.' || s.name FROM meshpg.cat_product s
+                           JOIN meshpg.cat_domain sd ON sd.id = s.domain_id
+                          WHERE s.id = p.successor_id),
+           'description', CASE WHEN p.description IS NOT NULL
+                               THEN pg_catalog.jsonb_build_object('purpose', p.description) END,
+           'team', CASE WHEN pg_catalog.cardinality(p.contacts) > 0 THEN
+                       (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('username', c) ORDER BY o)
+                          FROM pg_catalog.unnest(p.contacts) WITH ORDINALITY AS u(c, o)) END,
+           'schema', pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+               'name', pg_catalog.split_part(p.name, '@', 1),
+               'physicalName', r.relname,
+               'physicalType', CASE r.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table'
+                                   WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+                                   WHEN 'f' THEN 'foreign table' END,
+               'properties', COALESCE((
+                   SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                              'name', a.attname,
+                              'logicalType', meshpg._logical_type(a.atttypid),
+                              'physicalType', pg_catalog.format_type(a.atttypid, a.atttypmod),
+                              'required', a.attnotnull,
+                              'description', cc.description,
+                              'tags', (SELECT pg_catalog.jsonb_agg(CASE WHEN ct.value IS NULL THEN t.name
+                                                 ELSE t.name || '=' || ct.value END ORDER BY t.name)
+                                         FROM meshpg.cat_column_tag ct
+                                         JOIN meshpg.cat_tag t ON t.id = ct.tag_id
+                                        WHERE ct.product_id = p.id AND ct.column_name = a.attname::text))
+                          ORDER BY a.attnum)
+                     FROM pg_catalog.pg_attribute a
+                     LEFT JOIN meshpg.cat_column cc ON cc.product_id = p.id AND cc.name = a.attname::text
+                    WHERE a.attrelid = p.relid AND a.attnum > 0 AND NOT a.attisdropped), '[]'))),
+           'policies', COALESCE((
+               SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                          'name', pol.name,
+                          'kind', pol.kind,
+                          'column', pol.column_name,
+                          'mask', pol.mask,
+                          'args', CASE WHEN pol.mask_args <> '{}' THEN pol.mask_args END,
+                          'expression', pol.expression,
+                          'exemptRoles', CASE WHEN pg_catalog.cardinality(pol.exempt_roles) > 0
+                                              THEN pg_catalog.to_jsonb(pol.exempt_roles::text[]) END,
+                          'exemptAttributes', CASE WHEN pol.exempt_attributes <> '{}' THEN pol.exempt_attributes END,
+                          'exemptPurposes', CASE WHEN pg_catalog.cardinality(pol.exempt_purposes) > 0
+                                                 THEN pg_catalog.to_jsonb(pol.exempt_purposes) END,
+                          'appliesToDomain', CASE WHEN pol.applies_to_domain THEN true END,
+                          'description', pol.description) ORDER BY pol.name)
+                 FROM meshpg.cat_policy pol WHERE pol.product_id = p.id), '[]'),
+           'slaProperties', (
+               SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                          'name', s.name, 'kind', s.kind, 'spec', s.spec,
+                          'window', s.compliance_window::text, 'severity', s.severity,
+                          'schedule', s.schedule::text) ORDER BY s.name)
+                 FROM meshpg.cat_slo s WHERE s.product_id = p.id),
+           'accessRequests', (
+               SELECT pg_catalog.jsonb_build_object('autoApproval', pg_catalog.jsonb_agg(
+                          pg_catalog.jsonb_build_object(
+                              'purposes', x.rule->'purposes',
+                              'attributes', x.rule->'attributes',
+                              'maxDuration', x.rule->'max_duration') ORDER BY x.n))
+                 FROM meshpg.cat_auto_approval a,
+                      pg_catalog.jsonb_array_elements(a.rules) WITH ORDINALITY AS x(rule, n)
+                WHERE a.product_id = p.id
+               HAVING pg_catalog.count(*) > 0)))
+  FROM meshpg.cat_product p
+  JOIN meshpg.cat_domain d ON d.id = p.domain_id
+  JOIN pg_catalog.pg_class r ON r.oid = p.relid
+ WHERE d.name = pg_catalog.split_part(ref, '.', 1)
+   AND p.name = pg_catalog.split_part(ref, '.', 2)
+$$;
+
+CREATE FUNCTION meshpg._dsc_access_requests(doc jsonb, cur jsonb, label text, do_apply boolean, strict boolean)
+RETURNS TABLE (action text, object text, detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ref text := doc->>'id';
+    want jsonb;
+    have jsonb;
+BEGIN
+    IF NOT doc ? 'accessRequests' THEN
+        RETURN;
+    END IF;
+    want := meshpg._auto_approval_rules(COALESCE((
+        SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                   'purposes', e->'purposes', 'attributes', e->'attributes',
+                   'max_duration', e->'maxDuration')) ORDER BY n)
+          FROM pg_catalog.jsonb_array_elements(COALESCE(doc->'accessRequests'->'autoApproval', '[]'))
+               WITH ORDINALITY AS x(e, n)), '[]'));
+    have := meshpg._auto_approval_rules(COALESCE((
+        SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                   'purposes', e->'purposes', 'attributes', e->'attributes',
+                   'max_duration', e->'maxDuration')) ORDER BY n)
+          FROM pg_catalog.jsonb_array_elements(COALESCE(cur->'accessRequests'->'autoApproval', '[]'))
+               WITH ORDINALITY AS x(e, n)), '[]'));
+    IF want = have THEN
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT 'set auto-approval'::text, ref, want::text;
+    IF do_apply THEN
+        PERFORM meshpg.set_auto_approval(ref, want);
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION meshpg._converge(docs jsonb, do_apply boolean, strict boolean, prune boolean)
+RETURNS TABLE (action text, object text, detail text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n integer := pg_catalog.jsonb_array_length(docs);
+    d record;
+    label text;
+    dup text;
+    dom text;
+    cur jsonb;
+BEGIN
+    SELECT e->>'id' INTO dup FROM pg_catalog.jsonb_array_elements(docs) e
+     GROUP BY 1 HAVING pg_catalog.count(*) > 1 LIMIT 1;
+    IF dup IS NOT NULL THEN
+        RAISE EXCEPTION 'descriptor describes data product "%" more than once', dup
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF do_apply THEN
+        FOR dom IN SELECT DISTINCT pg_catalog.split_part(e->>'id', '.', 1)
+                     FROM pg_catalog.jsonb_array_elements(docs) e ORDER BY 1
+        LOOP
+            PERFORM pg_catalog.pg_advisory_xact_lock(1835365224, pg_catalog.hashtext(dom));
+        END LOOP;
+    END IF;
+    FOR d IN SELECT e.value AS doc, e.ordinality AS i FROM pg_catalog.jsonb_array_elements(docs) WITH ORDINALITY e
+    LOOP
+        label := CASE WHEN n > 1 THEN pg_catalog.format('document %s: ', d.i) ELSE '' END;
+        cur := meshpg._export_doc(d.doc->>'id');
+        RETURN QUERY SELECT * FROM meshpg._dsc_product(d.doc, cur, label, do_apply, strict);
+        -- a new major version starts with its predecessor's documentation and tags
+        IF cur IS NULL AND do_apply THEN
+            cur := meshpg._export_doc(d.doc->>'id');
+        END IF;
+        RETURN QUERY SELECT * FROM meshpg._dsc_columns(d.doc, cur, label, do_apply, strict);
+        RETURN QUERY SELECT * FROM meshpg._dsc_tags(d.doc, cur, label, do_apply, strict);
+        RETURN QUERY SELECT * FROM meshpg._dsc_policies(d.doc, cur, label, do_apply, strict);
+        RETURN QUERY SELECT * FROM meshpg._dsc_slos(d.doc, cur, label, do_apply, strict);
+        RETURN QUERY SELECT * FROM meshpg._dsc_status(d.doc, cur, label, do_apply, strict);
+        RETURN QUERY SELECT * FROM meshpg._dsc_grants(d.doc, cur, label, do_apply, strict);
+        RETURN QUERY SELECT * FROM meshpg._dsc_access_requests(d.doc, cur, label, do_apply, strict);
+    END LOOP;
+    IF prune THEN
+        FOR d IN SELECT p.product, p.state FROM meshpg.products p
+                  WHERE p.domain IN (SELECT pg_catalog.split_part(e->>'id', '.', 1)
+                                       FROM pg_catalog.jsonb_array_elements(docs) e)
+                    AND p.product NOT IN (SELECT e->>'id' FROM pg_catalog.jsonb_array_elements(docs) e)
+                  ORDER BY 1
+        LOOP
+            IF d.state NOT IN ('draft', 'retired') THEN
+                RAISE EXCEPTION 'cannot prune data product "%" because it is %', d.product, d.state
+                    USING ERRCODE = 'object_not_in_prerequisite_state',
+                          HINT = 'Deprecate and retire it first, or keep it in the descriptor.';
+            END IF;
+            RETURN QUERY SELECT 'unregister', d.product, NULL::text;
+            IF do_apply THEN
+                PERFORM meshpg.unregister_product(d.product);
+            END IF;
+        END LOOP;
+    END IF;
+END
+$$;

@@ -189,3 +189,20 @@ SELECT expect_error($$ UPDATE meshpg.cat_access_request SET state = 'approved' $
 SELECT expect_error($$ INSERT INTO meshpg.cat_auto_approval VALUES (1, '[]', 'me') $$);
 SELECT expect_error($$ SELECT meshpg._role_attribute('regress_ar_bob', 'clearance') $$);
 RESET ROLE;
+
+-- Descriptors carry the rules: export shows them, apply sets them.
+SET ROLE regress_ar_other_dev;
+SELECT meshpg.set_auto_approval('ar_ops.tickets', '[{"purposes": ["support"], "max_duration": "2 days"}]');
+SELECT meshpg.export('ar_ops.tickets') AS doc \gset
+SELECT substring(:'doc' from 'accessRequests:.*$') AS exported;
+SELECT * FROM meshpg.apply(:'doc');                                   -- no change
+SELECT * FROM meshpg.apply(replace(:'doc', '2 days', '3 days'));
+SELECT rules FROM meshpg.auto_approval_rules WHERE product = 'ar_ops.tickets';
+SELECT expect_error(format('SELECT * FROM meshpg.apply(%L)', replace(:'doc', 'maxDuration', 'maxDurations')));
+SELECT expect_error(format('SELECT * FROM meshpg.apply(%L)', replace(:'doc', '2 days', 'forever')));
+SELECT * FROM meshpg.apply(regexp_replace(:'doc', 'accessRequests:.*$', E'accessRequests:\n  autoApproval: []\n'));
+SELECT count(*) AS rules FROM meshpg.auto_approval_rules WHERE product = 'ar_ops.tickets';
+RESET ROLE;
+SET ROLE regress_ar_dev;   -- another domain's team
+SELECT expect_error(format('SELECT * FROM meshpg.apply(%L)', replace(:'doc', '2 days', '1 day')));
+RESET ROLE;
