@@ -54,48 +54,14 @@ AS 'MODULE_PATHNAME', 'meshpg_governance_actor';
 REVOKE ALL ON FUNCTION meshpg._governance_actor(regclass) FROM PUBLIC;
 
 /*
- * Row trigger: TG_ARGV[0] is the catalog's name in the history, the others
- * the columns of its primary key.  A version made and ended in the same
- * transaction was never in force for anyone else: it is removed, not kept
- * as an empty interval.
+ * Row trigger (src/catalog/history.c): its arguments are the catalog's name
+ * in the history, then the columns of its primary key.
  */
 CREATE FUNCTION meshpg._governance_history()
 RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE C
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    actor text := meshpg._governance_actor(TG_RELID);
-    r jsonb;
-    k jsonb;
-BEGIN
-    IF actor IS NULL THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' THEN
-        r := pg_catalog.to_jsonb(OLD);
-        SELECT pg_catalog.jsonb_object_agg(c, r OPERATOR(pg_catalog.->) c) INTO k
-          FROM pg_catalog.unnest(TG_ARGV[1:]) c;
-        DELETE FROM meshpg.cat_governance_history h
-         WHERE h.catalog OPERATOR(pg_catalog.=) TG_ARGV[0] AND h.key OPERATOR(pg_catalog.=) k
-           AND pg_catalog.upper_inf(h.valid)
-           AND pg_catalog.lower(h.valid) OPERATOR(pg_catalog.>=) pg_catalog.now();
-        UPDATE meshpg.cat_governance_history h
-           SET valid = pg_catalog.tstzrange(pg_catalog.lower(h.valid), pg_catalog.now()),
-               ended_by = actor
-         WHERE h.catalog OPERATOR(pg_catalog.=) TG_ARGV[0] AND h.key OPERATOR(pg_catalog.=) k
-           AND pg_catalog.upper_inf(h.valid);
-    END IF;
-    IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
-        r := pg_catalog.to_jsonb(NEW);
-        SELECT pg_catalog.jsonb_object_agg(c, r OPERATOR(pg_catalog.->) c) INTO k
-          FROM pg_catalog.unnest(TG_ARGV[1:]) c;
-        INSERT INTO meshpg.cat_governance_history (catalog, key, "row", valid, changed_by)
-        VALUES (TG_ARGV[0], k, r, pg_catalog.tstzrange(pg_catalog.now(), NULL), actor);
-    END IF;
-    RETURN NULL;
-END
-$$;
+AS 'MODULE_PATHNAME', 'meshpg_governance_history';
 REVOKE ALL ON FUNCTION meshpg._governance_history() FROM PUBLIC;
 
 CREATE TRIGGER cat_grant_history AFTER INSERT OR UPDATE OR DELETE ON meshpg.cat_grant

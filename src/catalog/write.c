@@ -128,23 +128,34 @@ copying_into(Oid relid)
 PG_FUNCTION_INFO_V1(meshpg_governance_actor);
 
 /*
- * meshpg._governance_actor(relation): the role a governance-history trigger
+ * meshpg._governance_actor(relation), mesh_governance_actor (history.c): the
+ * role a governance-history trigger
  * on relation records as the author of a change, or NULL when the change is
  * a restore loading the table: the dump carries the history rows
  * themselves, and recording the load would rewrite history with
  * restore-time rows.
  */
-Datum
-meshpg_governance_actor(PG_FUNCTION_ARGS)
+char *
+mesh_governance_actor(Oid relid)
 {
 	Oid			actor;
 	char	   *name;
 
-	if (copying_into(PG_GETARG_OID(0)))
-		PG_RETURN_NULL();
+	if (copying_into(relid))
+		return NULL;
 	actor = (OidIsValid(spi_actor) && spi_actor_lxid == MyProc->lxid) ? spi_actor : GetUserId();
 	name = GetUserNameFromId(actor, true);
-	PG_RETURN_TEXT_P(cstring_to_text(name ? name : psprintf("role %u", actor)));
+	return name ? name : psprintf("role %u", actor);
+}
+
+Datum
+meshpg_governance_actor(PG_FUNCTION_ARGS)
+{
+	char	   *name = mesh_governance_actor(PG_GETARG_OID(0));
+
+	if (name == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(name));
 }
 
 /*

@@ -152,6 +152,8 @@ typedef struct MeshSpiState
 } MeshSpiState;
 
 extern void mesh_spi_begin(MeshSpiState *state);
+/* who a catalog change is made for, or NULL during a restore's COPY (write.c) */
+extern char *mesh_governance_actor(Oid relid);
 extern void mesh_spi_end(MeshSpiState *state);
 extern int	mesh_spi_exec(const char *sql, int nargs, Oid *argtypes,
 						  Datum *values, const char *nulls);
