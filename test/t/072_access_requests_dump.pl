@@ -102,4 +102,31 @@ SELECT count(*) FROM meshpg.cat_governance_history h
 	$node->safe_psql('restored', 'SELECT count(*) FROM meshpg.cat_governance_history'),
 	'no row has two versions in force');
 
+# An upgrade from 1.3 starts the history with the rows it finds, in force
+# from the upgrade on; explain_access refuses a moment before it.
+$node->safe_psql('postgres', 'CREATE DATABASE old');
+$node->safe_psql('old', q{
+CREATE EXTENSION meshpg VERSION '1.3';
+SELECT meshpg.create_domain('shop', 'shop_team');
+CREATE TABLE shop.orders (id int PRIMARY KEY, email text);
+SELECT meshpg.register_product('shop', 'orders', 'shop.orders', description => 'Orders');
+SELECT meshpg.publish('shop.orders');
+SELECT meshpg.grant_access('shop.orders', 'ana', purpose => 'churn');
+SELECT meshpg.set_attribute('ana', 'clearance', '{high}');
+});
+my $before = $node->safe_psql('old', 'SELECT clock_timestamp()');
+$node->safe_psql('old', 'ALTER EXTENSION meshpg UPDATE');
+is($node->safe_psql('old', q{
+SELECT string_agg(catalog || ':' || changed_by, ',' ORDER BY catalog)
+  FROM meshpg.cat_governance_history WHERE upper_inf(valid)}), 'attribute:postgres,grant:postgres',
+	'the upgrade records the rows it finds as in force');
+is($node->safe_psql('old', q{SELECT count(*) FROM meshpg.cat_governance_horizon}), '1',
+	'the history starts at the upgrade');
+my ($rc, $out, $err) = $node->psql('old',
+	qq{SELECT * FROM meshpg.explain_access('shop.orders', 'ana', at => '$before')});
+like($err, qr/does not reach back/, 'a moment before the upgrade is refused');
+is($node->safe_psql('old', q{
+SELECT effect FROM meshpg.explain_access('shop.orders', 'ana', at => clock_timestamp()) WHERE subject = 'access'}),
+	'allowed', 'a moment after it is answered');
+
 done_testing();
