@@ -136,6 +136,9 @@ BEGIN
         total := total + (clock_timestamp() - t0);
     END LOOP;
     us := (extract(epoch FROM total) * 1000000)::bigint;
+    IF kind = 'read' THEN
+        RESET ROLE;
+    END IF;
     ticks := public.pit_cpu() - c0;
 END
 $$;
