@@ -29,6 +29,12 @@ ALTER SEQUENCE meshpg.cat_governance_history_id_seq OWNED BY meshpg.cat_governan
 CREATE INDEX cat_governance_history_open_idx ON meshpg.cat_governance_history (catalog, key)
     WHERE pg_catalog.upper_inf(valid);
 CREATE INDEX cat_governance_history_valid_idx ON meshpg.cat_governance_history USING gist (valid);
+-- the versions of one product's rows, and the policies of one tag
+-- (meshpg.access_history_policy, explain_access(at =>))
+CREATE INDEX cat_governance_history_product_idx ON meshpg.cat_governance_history
+    (catalog, ((("row" OPERATOR(pg_catalog.->>) 'product_id'))::bigint));
+CREATE INDEX cat_governance_history_tag_idx ON meshpg.cat_governance_history
+    (((("row" OPERATOR(pg_catalog.->>) 'tag_id'))::bigint)) WHERE catalog OPERATOR(pg_catalog.=) 'policy';
 
 /*
  * The earliest moment the history answers for (one row, or none when it
@@ -166,38 +172,64 @@ GRANT SELECT ON meshpg.governance_history TO PUBLIC;
  * reading role (or a role it belongs to), the product's own policies, its
  * column tags and the policies bound to those tags, and the reading role's
  * attributes.  Built on meshpg.access_history, so a reader sees the reads it
- * may see (the governance team, the owning domain) and nothing more.  The
+ * may see (the governance team, the owning domain) and nothing more; the
+ * attributes only to the governance team (as meshpg.attributes).  The
  * read is named by (backend_pid, backend_start, statement, product).
  */
 CREATE VIEW meshpg.access_history_policy WITH (security_barrier) AS
-SELECT a.read_at, a.product, a.role, a.purpose, a.backend_pid, a.backend_start, a.statement,
+WITH reads AS NOT MATERIALIZED (
+    SELECT a.read_at, a.product, a.role, a.purpose, a.backend_pid, a.backend_start, a.statement,
+           p.id AS product_id, reader.oid AS reader
+      FROM meshpg.access_history a
+      JOIN meshpg.cat_domain d ON d.name OPERATOR(pg_catalog.=) pg_catalog.split_part(a.product, '.', 1)
+      JOIN meshpg.cat_product p ON p.domain_id OPERATOR(pg_catalog.=) d.id
+                               AND p.name OPERATOR(pg_catalog.=) pg_catalog.split_part(a.product, '.', 2)
+      LEFT JOIN pg_catalog.pg_roles reader ON reader.rolname OPERATOR(pg_catalog.=) a.role
+)
+-- the product's grants to the reader or a role it belongs to, its column
+-- tags and the policies bound to it
+SELECT r.read_at, r.product, r.role, r.purpose, r.backend_pid, r.backend_start, r.statement,
        h.id AS history_id, h.catalog, h.key, h."row", h.valid, h.changed_by
-  FROM meshpg.access_history a
-  JOIN meshpg.cat_domain d ON d.name OPERATOR(pg_catalog.=) pg_catalog.split_part(a.product, '.', 1)
-  JOIN meshpg.cat_product p ON p.domain_id OPERATOR(pg_catalog.=) d.id
-                           AND p.name OPERATOR(pg_catalog.=) pg_catalog.split_part(a.product, '.', 2)
-  LEFT JOIN pg_catalog.pg_roles reader ON reader.rolname OPERATOR(pg_catalog.=) a.role
-  JOIN meshpg.cat_governance_history h ON h.valid OPERATOR(pg_catalog.@>) a.read_at
- WHERE (h.catalog OPERATOR(pg_catalog.=) 'grant'
-        AND (h."row" OPERATOR(pg_catalog.->>) 'product_id')::bigint OPERATOR(pg_catalog.=) p.id
-        AND reader.oid IS NOT NULL
+  FROM reads r
+  JOIN meshpg.cat_governance_history h
+    ON h.catalog OPERATOR(pg_catalog.=) ANY ('{grant,column_tag,policy}')
+   AND (h."row" OPERATOR(pg_catalog.->>) 'product_id')::bigint OPERATOR(pg_catalog.=) r.product_id
+   AND h.valid OPERATOR(pg_catalog.@>) r.read_at
+ WHERE h.catalog OPERATOR(pg_catalog.<>) 'grant'
+    OR (r.reader IS NOT NULL
         AND pg_catalog.to_regrole(h."row" OPERATOR(pg_catalog.->>) 'grantee') IS NOT NULL
-        AND pg_catalog.pg_has_role(reader.oid,
-                                   pg_catalog.to_regrole(h."row" OPERATOR(pg_catalog.->>) 'grantee'), 'USAGE'))
-    OR (h.catalog OPERATOR(pg_catalog.=) 'column_tag'
-        AND (h."row" OPERATOR(pg_catalog.->>) 'product_id')::bigint OPERATOR(pg_catalog.=) p.id)
-    OR (h.catalog OPERATOR(pg_catalog.=) 'policy'
-        AND ((h."row" OPERATOR(pg_catalog.->>) 'product_id')::bigint OPERATOR(pg_catalog.=) p.id
-             OR EXISTS (SELECT 1 FROM meshpg.cat_governance_history ct
-                         WHERE ct.catalog OPERATOR(pg_catalog.=) 'column_tag'
-                           AND ct.valid OPERATOR(pg_catalog.@>) a.read_at
-                           AND (ct."row" OPERATOR(pg_catalog.->>) 'product_id')::bigint OPERATOR(pg_catalog.=) p.id
-                           AND (ct."row" OPERATOR(pg_catalog.->) 'tag_id') OPERATOR(pg_catalog.=) (h."row" OPERATOR(pg_catalog.->) 'tag_id'))))
-    OR (h.catalog OPERATOR(pg_catalog.=) 'attribute'
-        AND reader.oid IS NOT NULL
-        AND pg_catalog.to_regrole(h."row" OPERATOR(pg_catalog.->>) 'role') IS NOT NULL
-        AND pg_catalog.pg_has_role(reader.oid,
-                                   pg_catalog.to_regrole(h."row" OPERATOR(pg_catalog.->>) 'role'), 'USAGE'));
+        AND pg_catalog.pg_has_role(r.reader, pg_catalog.to_regrole(h."row" OPERATOR(pg_catalog.->>) 'grantee'), 'USAGE'))
+UNION ALL
+-- the policies bound to a tag one of its columns carried then
+SELECT r.read_at, r.product, r.role, r.purpose, r.backend_pid, r.backend_start, r.statement,
+       h.id, h.catalog, h.key, h."row", h.valid, h.changed_by
+  FROM reads r
+  JOIN meshpg.cat_governance_history ct
+    ON ct.catalog OPERATOR(pg_catalog.=) 'column_tag'
+   AND (ct."row" OPERATOR(pg_catalog.->>) 'product_id')::bigint OPERATOR(pg_catalog.=) r.product_id
+   AND ct.valid OPERATOR(pg_catalog.@>) r.read_at
+  JOIN meshpg.cat_governance_history h
+    ON h.catalog OPERATOR(pg_catalog.=) 'policy'
+   AND (h."row" OPERATOR(pg_catalog.->>) 'tag_id')::bigint
+       OPERATOR(pg_catalog.=) (ct."row" OPERATOR(pg_catalog.->>) 'tag_id')::bigint
+   AND h.valid OPERATOR(pg_catalog.@>) r.read_at
+UNION ALL
+-- the reader's attributes (its own and its groups'), to the governance team
+-- and the role itself only, as in meshpg.attributes: not to the domain team
+-- that reads the access history
+SELECT r.read_at, r.product, r.role, r.purpose, r.backend_pid, r.backend_start, r.statement,
+       h.id, h.catalog, h.key, h."row", h.valid, h.changed_by
+  FROM reads r
+  JOIN meshpg.cat_governance_history h
+    ON h.catalog OPERATOR(pg_catalog.=) 'attribute'
+   AND h.valid OPERATOR(pg_catalog.@>) r.read_at
+ WHERE r.reader IS NOT NULL
+   AND pg_catalog.to_regrole(h."row" OPERATOR(pg_catalog.->>) 'role') IS NOT NULL
+   AND pg_catalog.pg_has_role(r.reader, pg_catalog.to_regrole(h."row" OPERATOR(pg_catalog.->>) 'role'), 'USAGE')
+   AND (pg_catalog.pg_has_role(pg_catalog.to_regrole(h."row" OPERATOR(pg_catalog.->>) 'role'), 'USAGE')
+        OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles a
+                    WHERE a.rolname OPERATOR(pg_catalog.=) 'meshpg_admin'
+                      AND pg_catalog.pg_has_role(a.oid, 'USAGE')));
 GRANT SELECT ON meshpg.access_history_policy TO PUBLIC;
 
 /*

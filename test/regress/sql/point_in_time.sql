@@ -36,6 +36,9 @@ SELECT clock_timestamp() AS t1 \gset
 SET ROLE regress_gov;
 SELECT meshpg.set_attribute('regress_pit_alice', 'clearance', '{high}');
 RESET ROLE;
+SET ROLE regress_pit_alice;
+SELECT id, email FROM pit.customers ORDER BY id;     -- exempt now
+RESET ROLE;
 SELECT clock_timestamp() AS t2 \gset
 
 -- t3: the grant is revoked and the policy dropped; a row policy arrives.
@@ -113,6 +116,8 @@ SELECT count(*) AS visible FROM meshpg.access_history_policy;
 RESET ROLE;
 SET ROLE regress_pit_dev;
 SELECT count(*) > 0 AS visible FROM meshpg.access_history_policy WHERE product = 'pit.customers';
+-- but not the consumer's attributes (the governance team's and the role's own)
+SELECT count(*) AS attributes FROM meshpg.access_history_policy WHERE catalog = 'attribute';
 RESET ROLE;
 
 -- Retention: versions that ended before it go, and the horizon moves up.

@@ -134,3 +134,20 @@ RESET ROLE;
 SELECT catalog, key - 'product_id' AS key, changed_by, ended_by FROM meshpg.governance_history
  WHERE key->>'grantee' = 'ar_victim' OR key->>'role' = 'ar_victim' ORDER BY id;
 SELECT count(*) AS reader_nogrant_grants FROM meshpg.governance_history WHERE key->>'grantee' = 'reader_nogrant';
+
+-- 7. A domain team reads its products' access history beside the rules in
+-- force, but not its consumers' attributes (the governance team's and the
+-- role's own, as in meshpg.attributes).
+SELECT meshpg.flush_access_history() >= 0 AS flushed;
+SELECT clock_timestamp() AS ar_start \gset
+SET ROLE reader;
+SELECT count(*) FROM vault.people;
+RESET ROLE;
+SELECT meshpg.flush_access_history() > 0 AS flushed;
+SET ROLE vault_team;
+SELECT count(*) > 0 AS sees_reads FROM meshpg.access_history_policy WHERE read_at >= :'ar_start';
+SELECT count(*) AS attribute_versions FROM meshpg.access_history_policy
+ WHERE read_at >= :'ar_start' AND catalog = 'attribute';
+RESET ROLE;
+SELECT count(*) > 0 AS governance_team_sees_them FROM meshpg.access_history_policy
+ WHERE read_at >= :'ar_start' AND catalog = 'attribute';
