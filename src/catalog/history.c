@@ -5,9 +5,10 @@
  *		it was in force, who made it and who ended it
  *		(sql/1.4/45-point-in-time.sql has the table and the triggers).
  *
- * In C, with one prepared statement per table and operation: the trigger
- * runs on every recorded catalog call (grant_access, tag_column, policies,
- * attributes, descriptors), and bench/pit.sh holds it to 5% of them.
+ * In C, with two simple prepared statements per table (close a version,
+ * insert one) and the row turned into jsonb here: the trigger runs on every
+ * recorded catalog call (grant_access, tag_column, policies, attributes,
+ * descriptors), and bench/pit.sh holds it to 5% of them.
  *
  * Trigger arguments: the catalog's name in the history, then the columns of
  * the table's primary key.  A restore's COPY into the table records nothing
@@ -25,6 +26,8 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/fmgroids.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
@@ -37,7 +40,7 @@ PG_FUNCTION_INFO_V1(meshpg_governance_history);
 typedef struct HistoryPlanKey
 {
 	Oid			relid;
-	char		op;				/* 'i', 'u', 'd' */
+	char		op;				/* 'i': insert a version, 'c': close one */
 } HistoryPlanKey;
 
 typedef struct HistoryPlan
@@ -48,26 +51,28 @@ typedef struct HistoryPlan
 
 static HTAB *history_plans = NULL;
 
-/* jsonb_build_object('col', r->'col', ...) over the key columns */
+/* jsonb_build_object('col', $3->'col', ...) over the key columns */
 static char *
-key_expr(const Trigger *trigger, const char *row)
+key_expr(const Trigger *trigger)
 {
 	StringInfoData buf;
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "pg_catalog.jsonb_build_object(");
 	for (int i = 1; i < trigger->tgnargs; i++)
-		appendStringInfo(&buf, "%s%s, %s OPERATOR(pg_catalog.->) %s", i > 1 ? ", " : "",
-						 quote_literal_cstr(trigger->tgargs[i]), row,
+		appendStringInfo(&buf, "%s%s, $3 OPERATOR(pg_catalog.->) %s", i > 1 ? ", " : "",
+						 quote_literal_cstr(trigger->tgargs[i]),
 						 quote_literal_cstr(trigger->tgargs[i]));
 	appendStringInfoChar(&buf, ')');
 	return buf.data;
 }
 
 /*
- * The statement of one operation on one table.  $1 the old row (or the new
- * one of an insert), $2 the catalog's name, $3 the author, $4 the new row of
- * an update.
+ * The statements of one table, kept.  Both are simple (no join, no CTE):
+ * granting access changes a schema's privileges, which resets every cached
+ * plan of the backend (PostgreSQL's plan cache), so they are planned again
+ * on most calls, and their planning is most of what the history costs.
+ * $1 the catalog's name, $2 the author, $3 the row as jsonb.
  */
 static SPIPlanPtr
 history_plan(Relation rel, const Trigger *trigger, char op)
@@ -75,23 +80,7 @@ history_plan(Relation rel, const Trigger *trigger, char op)
 	HistoryPlanKey key;
 	HistoryPlan *entry;
 	bool		found;
-	Oid			rowtype = RelationGetDescr(rel)->tdtypeid;
-	StringInfoData sql;
-	const char *close =
-		"d AS (DELETE FROM meshpg.cat_governance_history h USING o "
-		"       WHERE h.catalog OPERATOR(pg_catalog.=) $2 AND h.key OPERATOR(pg_catalog.=) o.k "
-		"         AND pg_catalog.upper_inf(h.valid) "
-		"         AND pg_catalog.lower(h.valid) OPERATOR(pg_catalog.>=) pg_catalog.now()), "
-		"u AS (UPDATE meshpg.cat_governance_history h "
-		"         SET valid = pg_catalog.tstzrange(pg_catalog.lower(h.valid), pg_catalog.now()), "
-		"             ended_by = $3 FROM o "
-		"       WHERE h.catalog OPERATOR(pg_catalog.=) $2 AND h.key OPERATOR(pg_catalog.=) o.k "
-		"         AND pg_catalog.upper_inf(h.valid) "
-		"         AND pg_catalog.lower(h.valid) OPERATOR(pg_catalog.<) pg_catalog.now()) ";
-	const char *insert =
-		"INSERT INTO meshpg.cat_governance_history (catalog, key, \"row\", valid, changed_by) "
-		"SELECT $2, %s, n.r, pg_catalog.tstzrange(pg_catalog.now(), NULL), $3 "
-		"  FROM (SELECT pg_catalog.to_jsonb(%s) AS r) n";
+	char	   *sql;
 
 	if (history_plans == NULL)
 	{
@@ -111,21 +100,21 @@ history_plan(Relation rel, const Trigger *trigger, char op)
 		return entry->plan;
 	entry->plan = NULL;
 
-	initStringInfo(&sql);
 	if (op == 'i')
-		appendStringInfo(&sql, insert, key_expr(trigger, "n.r"), "$1");
+		sql = psprintf("INSERT INTO meshpg.cat_governance_history (catalog, key, \"row\", valid, changed_by) "
+					   "VALUES ($1, %s, $3, pg_catalog.tstzrange(pg_catalog.now(), NULL), $2)",
+					   key_expr(trigger));
 	else
+		sql = psprintf("UPDATE meshpg.cat_governance_history "
+					   "   SET valid = pg_catalog.tstzrange(pg_catalog.lower(valid), pg_catalog.now()), "
+					   "       ended_by = $2 "
+					   " WHERE catalog OPERATOR(pg_catalog.=) $1 AND key OPERATOR(pg_catalog.=) %s "
+					   "   AND pg_catalog.upper_inf(valid) "
+					   "RETURNING id, pg_catalog.isempty(valid)",
+					   key_expr(trigger));
 	{
-		appendStringInfo(&sql, "WITH o AS (SELECT %s AS k FROM (SELECT pg_catalog.to_jsonb($1) AS r) x), %s",
-						 key_expr(trigger, "x.r"), close);
-		if (op == 'd')
-			appendStringInfoString(&sql, "SELECT 1");
-		else
-			appendStringInfo(&sql, insert, key_expr(trigger, "n.r"), "$4");
-	}
-	{
-		Oid			types[4] = {rowtype, TEXTOID, TEXTOID, rowtype};
-		SPIPlanPtr	plan = SPI_prepare(sql.data, op == 'u' ? 4 : 3, types);
+		Oid			types[3] = {TEXTOID, TEXTOID, JSONBOID};
+		SPIPlanPtr	plan = SPI_prepare(sql, 3, types);
 
 		if (plan == NULL)
 			elog(ERROR, "meshpg: could not prepare the governance history statement: %s",
@@ -137,16 +126,51 @@ history_plan(Relation rel, const Trigger *trigger, char op)
 	return entry->plan;
 }
 
+/* to_jsonb(row), called as the SQL function is, with the row's type known */
+static Datum
+row_to_jsonb(HeapTuple tuple, TupleDesc desc)
+{
+	static FmgrInfo flinfo;
+	static bool ready = false;
+	static Oid	ready_type = InvalidOid;
+	Datum		row = heap_copy_tuple_as_datum(tuple, desc);
+
+	if (!ready || ready_type != desc->tdtypeid)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		FuncExpr   *expr;
+
+		fmgr_info(F_TO_JSONB, &flinfo);
+		expr = makeFuncExpr(F_TO_JSONB, JSONBOID,
+							list_make1(makeNullConst(desc->tdtypeid, -1, InvalidOid)),
+							InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+		fmgr_info_set_expr((Node *) expr, &flinfo);
+		MemoryContextSwitchTo(old);
+		ready = true;
+		ready_type = desc->tdtypeid;
+	}
+	return FunctionCall1(&flinfo, row);
+}
+
+static void
+run(SPIPlanPtr plan, const char *catalog, const char *actor, Datum row)
+{
+	Datum		args[3] = {CStringGetTextDatum(catalog), CStringGetTextDatum(actor), row};
+	int			rc = SPI_execute_plan(plan, args, NULL, false, 0);
+
+	if (rc < 0)
+		elog(ERROR, "meshpg: recording the governance history failed: %s",
+			 SPI_result_code_string(rc));
+}
+
 Datum
 meshpg_governance_history(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	Relation	rel;
+	TupleDesc	desc;
 	const Trigger *trigger;
-	char		op;
 	char	   *actor;
-	Datum		args[4];
-	int			rc;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
 		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
@@ -154,6 +178,7 @@ meshpg_governance_history(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("meshpg._governance_history() must be called as an AFTER ROW trigger")));
 	rel = trigdata->tg_relation;
+	desc = RelationGetDescr(rel);
 	trigger = trigdata->tg_trigger;
 	if (trigger->tgnargs < 2)
 		elog(ERROR, "meshpg._governance_history(): catalog name and key columns expected");
@@ -162,26 +187,34 @@ meshpg_governance_history(PG_FUNCTION_ARGS)
 	if (actor == NULL)
 		return PointerGetDatum(NULL);
 
-	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-		op = 'i';
-	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-		op = 'u';
-	else
-		op = 'd';
-
-	args[0] = heap_copy_tuple_as_datum(trigdata->tg_trigtuple,
-									   RelationGetDescr(rel));
-	args[1] = CStringGetTextDatum(trigger->tgargs[0]);
-	args[2] = CStringGetTextDatum(actor);
-	if (op == 'u')
-		args[3] = heap_copy_tuple_as_datum(trigdata->tg_newtuple, RelationGetDescr(rel));
-
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_plan(history_plan(rel, trigger, op), args, NULL, false, 0);
-	if (rc < 0)
-		elog(ERROR, "meshpg: recording the governance history failed: %s",
-			 SPI_result_code_string(rc));
+
+	/* the old version ends; one made in this transaction was never in force */
+	if (!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+	{
+		run(history_plan(rel, trigger, 'c'), trigger->tgargs[0], actor,
+			row_to_jsonb(trigdata->tg_trigtuple, desc));
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+
+			if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)))
+			{
+				Datum		id = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+				if (SPI_execute_with_args("DELETE FROM meshpg.cat_governance_history "
+										  "WHERE id OPERATOR(pg_catalog.=) $1",
+										  1, (Oid[]) {INT8OID}, &id, NULL, false, 0) < 0)
+					elog(ERROR, "meshpg: recording the governance history failed");
+			}
+		}
+	}
+	/* the new version begins */
+	if (!TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		run(history_plan(rel, trigger, 'i'), trigger->tgargs[0], actor,
+			row_to_jsonb(TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+						 trigdata->tg_newtuple : trigdata->tg_trigtuple, desc));
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }
