@@ -39,6 +39,7 @@ REGRESS += privacy
 REGRESS += events
 REGRESS += classify retention
 REGRESS += ports
+REGRESS += access_requests point_in_time
 REGRESS_OPTS = --inputdir=$(srcdir)/test/regress --outputdir=test/regress \
 	--temp-instance=./tmp_check_regress \
 	--temp-config=$(srcdir)/test/meshpg.conf \
@@ -52,6 +53,7 @@ ISOLATION = confusable_race grant_invalidation policy_invalidation snapshot_race
 ISOLATION += events_commit_order
 ISOLATION += privacy_budget
 ISOLATION += retention_race
+ISOLATION += access_request_race
 ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=test/isolation \
 	--temp-instance=./tmp_check_iso \
 	--temp-config=$(srcdir)/test/meshpg.conf \
@@ -67,6 +69,7 @@ SECURITY += adversary_dp
 SECURITY += adversary_classify
 SECURITY += adversary_stats
 SECURITY += adversary_red12
+SECURITY += adversary_access
 SECURITY_OPTS = --inputdir=$(srcdir)/test/security --outputdir=test/security \
 	--temp-instance=./tmp_check_security \
 	--temp-config=$(srcdir)/test/meshpg.conf \

@@ -20,6 +20,7 @@
 #include "meshpg/retention/retention.h"
 #include "meshpg/governance/governance.h"
 #include "meshpg/policy/policy.h"
+#include "meshpg/registry/registry.h"
 #include "meshpg/history/history.h"
 #include "meshpg/hooks.h"
 #include "meshpg/meshpg.h"
@@ -67,6 +68,8 @@ _PG_init(void)
 	mesh_define_classify_settings();
 	mesh_define_retention_settings();
 	mesh_ports_init();			/* meshpg.port_max_lag */
+	mesh_define_request_settings();	/* registry/requests.c: meshpg.access_request_ttl */
+	mesh_define_pit_settings();	/* registry/pit.c: meshpg.governance_history_retention */
 
 	MarkGUCPrefixReserved("meshpg");
 

@@ -10,11 +10,29 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "storage/proc.h"
+#include "tcop/pquery.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/portal.h"
 
 #include "meshpg/catalog/catalog.h"
+
+/*
+ * Who the catalog is being changed for: the caller of the outermost
+ * mesh_spi_begin of this transaction still running.  The governance
+ * history records it (meshpg._governance_actor), since by the time a
+ * catalog trigger runs the current user is the catalog owner.  Tagged with
+ * the local transaction id, so that a caller left behind by an error never
+ * names a later transaction's writer.
+ */
+static Oid	spi_actor = InvalidOid;
+static LocalTransactionId spi_actor_lxid = InvalidLocalTransactionId;
 
 void
 mesh_spi_begin(MeshSpiState *state)
@@ -38,6 +56,13 @@ mesh_spi_begin(MeshSpiState *state)
 	MemoryContextSwitchTo(caller);
 
 	GetUserIdAndSecContext(&state->userid, &state->sec_context);
+	state->prev_actor = spi_actor;
+	state->prev_actor_lxid = spi_actor_lxid;
+	if (spi_actor_lxid != MyProc->lxid || !OidIsValid(spi_actor))
+	{
+		spi_actor = state->userid;
+		spi_actor_lxid = MyProc->lxid;
+	}
 	SetUserIdAndSecContext(cat->owner,
 						   state->sec_context | SECURITY_LOCAL_USERID_CHANGE);
 
@@ -71,7 +96,66 @@ mesh_spi_end(MeshSpiState *state)
 {
 	AtEOXact_GUC(true, state->guc_nestlevel);
 	SetUserIdAndSecContext(state->userid, state->sec_context);
+	spi_actor = state->prev_actor;
+	spi_actor_lxid = state->prev_actor_lxid;
 	SPI_finish();
+}
+
+/*
+ * Whether the statement running is a COPY FROM into relid: how pg_restore
+ * (and psql's \copy) load a table.  Only the catalog owner and superusers
+ * can COPY into meshpg's tables.
+ */
+static bool
+copying_into(Oid relid)
+{
+	ListCell   *lc;
+
+	if (ActivePortal == NULL || ActivePortal->commandTag != CMDTAG_COPY)
+		return false;
+	foreach(lc, ActivePortal->stmts)
+	{
+		PlannedStmt *pstmt = lfirst_node(PlannedStmt, lc);
+		CopyStmt   *copy = (CopyStmt *) pstmt->utilityStmt;
+
+		if (copy != NULL && IsA(copy, CopyStmt) && copy->is_from && copy->relation != NULL &&
+			RangeVarGetRelid(copy->relation, NoLock, true) == relid)
+			return true;
+	}
+	return false;
+}
+
+PG_FUNCTION_INFO_V1(meshpg_governance_actor);
+
+/*
+ * meshpg._governance_actor(relation), mesh_governance_actor (history.c): the
+ * role a governance-history trigger
+ * on relation records as the author of a change, or NULL when the change is
+ * a restore loading the table: the dump carries the history rows
+ * themselves, and recording the load would rewrite history with
+ * restore-time rows.
+ */
+char *
+mesh_governance_actor(Oid relid)
+{
+	Oid			actor;
+	char	   *name;
+
+	if (copying_into(relid))
+		return NULL;
+	actor = (OidIsValid(spi_actor) && spi_actor_lxid == MyProc->lxid) ? spi_actor : GetUserId();
+	name = GetUserNameFromId(actor, true);
+	return name ? name : psprintf("role %u", actor);
+}
+
+Datum
+meshpg_governance_actor(PG_FUNCTION_ARGS)
+{
+	char	   *name = mesh_governance_actor(PG_GETARG_OID(0));
+
+	if (name == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(name));
 }
 
 /*

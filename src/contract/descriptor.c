@@ -156,6 +156,19 @@ static const FieldSpec retention_fields[] = {
 	{NULL}
 };
 
+/* a product's auto-approval rules (meshpg.set_auto_approval) */
+static const FieldSpec auto_approval_fields[] = {
+	{"purposes", F_STRINGS},
+	{"attributes", F_FREE_OBJECT},
+	{"maxDuration", F_STRING},
+	{NULL}
+};
+
+static const FieldSpec access_request_fields[] = {
+	{"autoApproval", F_LIST, false, auto_approval_fields},
+	{NULL}
+};
+
 static const FieldSpec document_fields[] = {
 	{"apiVersion", F_STRING, true},
 	{"kind", F_STRING, true, NULL, contract_kinds},
@@ -174,6 +187,7 @@ static const FieldSpec document_fields[] = {
 	{"slaProperties", F_LIST, false, slo_fields},
 	{"quality", F_LIST, false, slo_fields},
 	{"retention", F_LIST, false, retention_fields},
+	{"accessRequests", F_OBJECT, false, access_request_fields},
 	{NULL}
 };
 

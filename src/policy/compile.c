@@ -384,6 +384,28 @@ mesh_load_policies(const MeshProduct *product, Oid relid)
 	HeapTuple	tup;
 	List	   *policies = NIL;
 
+	/*
+	 * explain_access(at => t): the rows in force then, read from the
+	 * governance history in cat_policy's own row type (asof.c), compiled
+	 * by the same code as the table's.
+	 */
+	if (mesh_asof_active())
+	{
+		List	   *subjects;
+		List	   *rows = mesh_asof_policy_rows(product->id, &subjects);
+		ListCell   *lc;
+		ListCell   *sc;
+
+		forboth(lc, rows, sc, subjects)
+			policies = lappend(policies, policy_from_tuple(lfirst(lc), RelationGetDescr(polrel),
+														   rel, lfirst(sc)));
+		table_close(tagrel, AccessShareLock);
+		table_close(polrel, AccessShareLock);
+		relation_close(rel, AccessShareLock);
+		list_sort(policies, policy_name_cmp);
+		return policies;
+	}
+
 	scan_policies(polrel, cat->policy_product_idx, product->id, rel, NULL, &policies);
 
 	ScanKeyInit(&skey, Anum_cat_column_tag_product_id, BTEqualStrategyNumber, F_INT8EQ,
@@ -433,7 +455,7 @@ static TimestampTz purpose_valid_until = DT_NOEND;
 static bool
 grant_names_purpose(const MeshProduct *product, Oid role, const char *purpose)
 {
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	TimestampTz now = mesh_policy_now();
 
 	for (int i = 0; i < product->ngrants; i++)
 	{

@@ -50,7 +50,7 @@ emit(Tuplestorestate *store, TupleDesc desc, const char *subject, const char *po
 static const char *
 access_reason(const MeshProduct *product, Oid role, bool *allowed)
 {
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	TimestampTz now = mesh_policy_now();
 
 	*allowed = true;
 	if (superuser_arg(role))
@@ -73,10 +73,41 @@ access_reason(const MeshProduct *product, Oid role, bool *allowed)
 	return "no unexpired access grant";
 }
 
+static void explain_product(ReturnSetInfo *rsinfo, const MeshProduct *product, Oid relid,
+							Oid role);
+
 /*
- * meshpg.explain_access(product, role): one row for access, one per row
+ * The earliest moment the governance history answers for: what the retention
+ * pruned, or what came before the history was kept (the upgrade to 1.4), is
+ * not known.  NULL (no horizon) when the history starts with the catalog.
+ */
+static void
+check_moment(TimestampTz at)
+{
+	char	   *horizon;
+
+	if (TIMESTAMP_NOT_FINITE(at) || at > GetCurrentTimestamp())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot explain access at a moment that is not finite and past"),
+				 errhint("Pass a finite moment in the past, or NULL for now.")));
+	horizon = mesh_spi_first_value("SELECT since FROM meshpg.cat_governance_horizon", 0, NULL, NULL);
+	if (horizon != NULL &&
+		at < DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(horizon),
+													 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the governance history does not reach back to the moment asked about"),
+				 errdetail("It starts at %s.", horizon),
+				 errhint("Ask about a later moment; meshpg.governance_history_retention sets how long the history is kept.")));
+}
+
+/*
+ * meshpg.explain_access(product, role, at): one row for access, one per row
  * policy, one per column (with every masking policy on it, and which one
  * wins).  The governance team, the domain team, and the role itself may ask.
+ * With at, the same answer for that moment: the compiler reads the rows of
+ * the governance history in force then (asof.c).
  */
 Datum
 meshpg_explain_access(PG_FUNCTION_ARGS)
@@ -88,11 +119,6 @@ meshpg_explain_access(PG_FUNCTION_ARGS)
 	MeshSpiState spi;
 	MeshProductRow row;
 	const MeshProduct *product;
-	List	   *policies;
-	Relation	rel;
-	TupleDesc	desc;
-	bool		allowed;
-	const char *why;
 
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -111,12 +137,40 @@ meshpg_explain_access(PG_FUNCTION_ARGS)
 	product = mesh_product_by_relid(row.relid);
 	if (product == NULL)
 		elog(ERROR, "data product \"%s\" vanished", row.qualname);
+	if (PG_NARGS() < 3 || PG_ARGISNULL(2))
+	{
+		explain_product(rsinfo, product, row.relid, role);
+		return (Datum) 0;
+	}
+	check_moment(PG_GETARG_TIMESTAMPTZ(2));
+	mesh_asof_begin(PG_GETARG_TIMESTAMPTZ(2));
+	PG_TRY();
+	{
+		explain_product(rsinfo, mesh_asof_product(product), row.relid, role);
+	}
+	PG_FINALLY();
+	{
+		mesh_asof_end();
+	}
+	PG_END_TRY();
+	return (Datum) 0;
+}
+
+static void
+explain_product(ReturnSetInfo *rsinfo, const MeshProduct *product, Oid relid, Oid role)
+{
+	List	   *policies;
+	Relation	rel;
+	TupleDesc	desc;
+	bool		allowed;
+	const char *why;
+
 	why = access_reason(product, role, &allowed);
 	emit(rsinfo->setResult, rsinfo->setDesc, "access", NULL, NULL,
 		 allowed ? "allowed" : "denied", why);
 
-	policies = mesh_load_policies(product, row.relid);
-	rel = relation_open(row.relid, AccessShareLock);
+	policies = mesh_load_policies(product, relid);
+	rel = relation_open(relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
 
 	/* rows */
@@ -248,19 +302,23 @@ meshpg_explain_access(PG_FUNCTION_ARGS)
 	}
 	relation_close(rel, AccessShareLock);
 
-	/* the statistics the role's plans use: governed, withheld, PostgreSQL's */
-	if (allowed && stats_describer != NULL)
+	/*
+	 * The statistics the role's plans use now: governed, withheld,
+	 * PostgreSQL's.  Not for a past moment: statistics sets are not kept in
+	 * the governance history.
+	 */
+	if (allowed && stats_describer != NULL && !mesh_asof_active())
 	{
 		const char *effect;
 		char	   *reason;
 
-		product = mesh_product_by_relid(row.relid);
+		/* looked up again: opening the relation may have reset the cache */
+		product = mesh_product_by_relid(relid);
 		if (product == NULL)
-			elog(ERROR, "data product \"%s\" vanished", row.qualname);
-		stats_describer(product, row.relid, role, &effect, &reason);
+			elog(ERROR, "data product vanished");
+		stats_describer(product, relid, role, &effect, &reason);
 		emit(rsinfo->setResult, rsinfo->setDesc, "statistics", NULL, NULL, effect, reason);
 	}
-	return (Datum) 0;
 }
 
 /*

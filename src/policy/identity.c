@@ -166,6 +166,9 @@ mesh_role_attribute(Oid role, const char *key)
 
 	if (norm == NULL)
 		return NIL;
+	/* explain_access(at => t): the attributes in force then (asof.c) */
+	if (mesh_asof_active())
+		return mesh_asof_role_attribute(role, norm);
 	load_attribute_rows();
 
 	/* Answers are cached per role and key until the catalog changes. */

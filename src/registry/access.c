@@ -115,6 +115,76 @@ require_servable(const MeshProductRow *product)
 				 errhint("Only published and deprecated data products have consumers.")));
 }
 
+/*
+ * The grant itself, once the caller's rights were checked: the SQL
+ * privileges and the catalog row.  grant_access and the approval of an
+ * access request (requests.c) both come here, so a grant is the same
+ * whichever way it was made.  In SPI, as the catalog owner; product locked
+ * FOR UPDATE by the caller.
+ */
+void
+mesh_grant_to(const MeshProductRow *product, Oid grantee, const char *purpose,
+			  bool has_expiry, TimestampTz expires, const char *granted_by)
+{
+	const char *role;
+	Datum		args[5];
+	char		nulls[5] = "     ";
+
+	require_servable(product);
+
+	role = quote_identifier(GetUserNameFromId(grantee, false));
+	mesh_spi_exec(psprintf("GRANT USAGE ON SCHEMA %s TO %s",
+						   quote_identifier(product->domain.name), role),
+				  0, NULL, NULL, NULL);
+	if (grants_sql_select(product->relid))
+	{
+		mesh_as_relation_owner(product->relid, true);
+		mesh_spi_exec(psprintf("GRANT SELECT ON %s TO %s", mesh_relation_name(product->relid), role),
+					  0, NULL, NULL, NULL);
+		mesh_as_relation_owner(product->relid, false);
+	}
+
+	args[0] = Int64GetDatum(product->id);
+	args[1] = ObjectIdGetDatum(grantee);
+	if (purpose == NULL)
+		nulls[2] = 'n';
+	else
+		args[2] = CStringGetTextDatum(purpose);
+	if (!has_expiry)
+		nulls[3] = 'n';
+	else
+		args[3] = TimestampTzGetDatum(expires);
+	args[4] = CStringGetTextDatum(granted_by);
+	mesh_spi_exec("INSERT INTO meshpg.cat_grant (product_id, grantee, purpose, expires_at, granted_by) "
+				  "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (product_id, grantee) DO UPDATE "
+				  "   SET purpose = EXCLUDED.purpose, expires_at = EXCLUDED.expires_at, "
+				  "       granted_by = EXCLUDED.granted_by, granted_at = now() "
+				  "RETURNING xmax <> 0",
+				  5, (Oid[]) {INT8OID, REGROLEOID, TEXTOID, TIMESTAMPTZOID, TEXTOID},
+				  args, nulls);
+	/* every grant is announced, whether typed or an approved request */
+	{
+		bool		isnull;
+		bool		renewed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc, 1, &isnull));
+		StringInfoData d;
+
+		mesh_event_data_start(&d);
+		mesh_event_data_text(&d, "product", product->qualname);
+		mesh_event_data_text(&d, "grantee", GetUserNameFromId(grantee, false));
+		mesh_event_data_text(&d, "purpose", purpose);
+		if (!has_expiry)
+			mesh_event_data_text(&d, "expires_at", NULL);
+		else
+			mesh_event_data_time(&d, "expires_at", expires);
+		mesh_event_data_text(&d, "granted_by", granted_by);
+		mesh_event_data_bool(&d, "renewed", renewed);
+		mesh_event_emit("meshpg.grant.given", product->qualname, mesh_event_data_end(&d));
+	}
+	/* A grant's purpose can lift a policy: plans depend on grants. */
+	mesh_invalidate_products(PRODUCT_BY_ID, product->id);
+}
+
 /* meshpg.grant_access(product, grantee, purpose, expires) */
 Datum
 meshpg_grant_access(PG_FUNCTION_ARGS)
@@ -124,9 +194,6 @@ meshpg_grant_access(PG_FUNCTION_ARGS)
 	char	   *purpose = mesh_arg_text_opt(fcinfo, 2);
 	MeshSpiState spi;
 	MeshProductRow product;
-	const char *role;
-	Datum		args[5];
-	char		nulls[5] = "     ";
 
 	if (purpose != NULL && purpose[0] == '\0')
 		ereport(ERROR,
@@ -144,58 +211,9 @@ meshpg_grant_access(PG_FUNCTION_ARGS)
 	mesh_spi_begin(&spi);
 	mesh_resolve_product(ref, true, &product);
 	mesh_require_domain_member(spi.userid, &product.domain);
-	require_servable(&product);
-
-	role = quote_identifier(GetUserNameFromId(grantee, false));
-	mesh_spi_exec(psprintf("GRANT USAGE ON SCHEMA %s TO %s",
-						   quote_identifier(product.domain.name), role),
-				  0, NULL, NULL, NULL);
-	if (grants_sql_select(product.relid))
-	{
-		mesh_as_relation_owner(product.relid, true);
-		mesh_spi_exec(psprintf("GRANT SELECT ON %s TO %s", mesh_relation_name(product.relid), role),
-					  0, NULL, NULL, NULL);
-		mesh_as_relation_owner(product.relid, false);
-	}
-
-	args[0] = Int64GetDatum(product.id);
-	args[1] = ObjectIdGetDatum(grantee);
-	if (purpose == NULL)
-		nulls[2] = 'n';
-	else
-		args[2] = CStringGetTextDatum(purpose);
-	if (PG_ARGISNULL(3))
-		nulls[3] = 'n';
-	else
-		args[3] = PG_GETARG_DATUM(3);
-	args[4] = CStringGetTextDatum(GetUserNameFromId(spi.userid, false));
-	mesh_spi_exec("INSERT INTO meshpg.cat_grant (product_id, grantee, purpose, expires_at, granted_by) "
-				  "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (product_id, grantee) DO UPDATE "
-				  "   SET purpose = EXCLUDED.purpose, expires_at = EXCLUDED.expires_at, "
-				  "       granted_by = EXCLUDED.granted_by, granted_at = now() "
-				  "RETURNING xmax <> 0",
-				  5, (Oid[]) {INT8OID, REGROLEOID, TEXTOID, TIMESTAMPTZOID, TEXTOID},
-				  args, nulls);
-	{
-		bool		isnull;
-		bool		renewed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-														 SPI_tuptable->tupdesc, 1, &isnull));
-		StringInfoData d;
-
-		mesh_event_data_start(&d);
-		mesh_event_data_text(&d, "product", product.qualname);
-		mesh_event_data_text(&d, "grantee", GetUserNameFromId(grantee, false));
-		mesh_event_data_text(&d, "purpose", purpose);
-		if (PG_ARGISNULL(3))
-			mesh_event_data_text(&d, "expires_at", NULL);
-		else
-			mesh_event_data_time(&d, "expires_at", PG_GETARG_TIMESTAMPTZ(3));
-		mesh_event_data_text(&d, "granted_by", GetUserNameFromId(spi.userid, false));
-		mesh_event_data_bool(&d, "renewed", renewed);
-		mesh_event_emit("meshpg.grant.given", product.qualname, mesh_event_data_end(&d));
-	}
-	/* A grant's purpose can lift a policy: plans depend on grants. */
-	mesh_invalidate_products(PRODUCT_BY_ID, product.id);
+	mesh_grant_to(&product, grantee, purpose, !PG_ARGISNULL(3),
+				  PG_ARGISNULL(3) ? 0 : PG_GETARG_TIMESTAMPTZ(3),
+				  GetUserNameFromId(spi.userid, false));
 
 	mesh_spi_end(&spi);
 	PG_RETURN_VOID();

@@ -67,6 +67,8 @@ static const MeshTask mesh_worker_tasks[] = {
 	{"ports_watch", mesh_ports_watch_task, false},
 	/* one product's governed statistics per round (governance/statsets.c) */
 	{"stats_refresh", mesh_stats_refresh_task, false},
+	{"access_requests", mesh_access_requests_task, false},	/* expiry of unanswered requests */
+	{"governance_history", mesh_governance_history_task, false},	/* retention */
 	{NULL, NULL, false}
 };
 

@@ -175,9 +175,13 @@ typedef struct MeshSpiState
 	Oid			userid;
 	int			sec_context;
 	int			guc_nestlevel;	/* jit = off until mesh_spi_end */
+	Oid			prev_actor;		/* the governance history's author, outside */
+	uint32		prev_actor_lxid;
 } MeshSpiState;
 
 extern void mesh_spi_begin(MeshSpiState *state);
+/* who a catalog change is made for, or NULL during a restore's COPY (write.c) */
+extern char *mesh_governance_actor(Oid relid);
 extern void mesh_spi_end(MeshSpiState *state);
 extern int	mesh_spi_exec(const char *sql, int nargs, Oid *argtypes,
 						  Datum *values, const char *nulls);

@@ -236,6 +236,18 @@ extern List *mesh_hidden_stats_enter(void);
 extern void mesh_hidden_stats_leave(List *outer);
 extern char *mesh_deparse_expr(Node *expr, Relation rel);
 
+/*
+ * asof.c: the governance catalog as it was at a moment (explain_access(at =>)),
+ * read from the governance history by the compiler's catalog readers.
+ */
+extern bool mesh_asof_active(void);
+extern TimestampTz mesh_policy_now(void);
+extern void mesh_asof_begin(TimestampTz at);
+extern void mesh_asof_end(void);
+extern List *mesh_asof_role_attribute(Oid role, const char *key);
+extern MeshProduct *mesh_asof_product(const MeshProduct *live);
+extern List *mesh_asof_policy_rows(int64 product_id, List **subjects);
+
 /* identity.c */
 extern char *mesh_session_purpose;
 extern uint64 mesh_purpose_generation;	/* bumped when meshpg.purpose changes */

@@ -21,12 +21,21 @@ extern void mesh_check_mask_args(const struct MeshMaskInfo *info, Jsonb *args);
 extern void mesh_revoke_all_grants(const MeshProductRow *product, const char *reason);
 /* worker task: announces grants past their expiry (meshpg.grant.expired) */
 extern bool mesh_grant_expiry_task(void);
+/* access.c: the grant itself, rights already checked (grant_access, approvals) */
+extern void mesh_grant_to(const MeshProductRow *product, Oid grantee, const char *purpose,
+						  bool has_expiry, TimestampTz expires, const char *granted_by);
 extern void mesh_unregister(const MeshProductRow *product, bool relation_exists);
 extern void mesh_check_product_relation(Oid relid, const MeshDomain *domain);
 extern int64 mesh_register_relation(const MeshDomain *domain, const char *name,
 									const char *skeleton, Oid relid, const char *version,
 									const char *description, Datum contacts,
 									bool contacts_null);
+
+/* requests.c: access requests; pit.c: the governance history's retention */
+extern void mesh_define_request_settings(void);
+extern bool mesh_access_requests_task(void);
+extern void mesh_define_pit_settings(void);
+extern bool mesh_governance_history_task(void);
 
 /* ddl.c: hook steps (src/hooks.c) */
 extern void mesh_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,

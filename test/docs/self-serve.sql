@@ -1,0 +1,1 @@
+\ir sample-mesh.sql
