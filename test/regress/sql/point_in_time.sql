@@ -75,7 +75,7 @@ SELECT expect_error($$ SELECT * FROM meshpg.explain_access('pit.customers', 'reg
 SELECT expect_error($$ SELECT * FROM meshpg.explain_access('pit.customers', 'regress_pit_alice', at => 'infinity') $$);
 
 -- The history itself: who changed what, and when.
-SELECT catalog, key - 'product_id' - 'tag_id' AS key, changed_by, ended_by,
+SELECT catalog, key - 'product_id' - 'tag_id' - 'id' AS key, changed_by, ended_by,
        upper_inf(valid) AS in_force
   FROM meshpg.governance_history WHERE product = 'pit.customers' OR catalog IN ('attribute', 'policy', 'tag')
    AND ("row"->>'name' LIKE 'pit%' OR "row"->>'role' LIKE 'regress_pit%')
