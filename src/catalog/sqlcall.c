@@ -105,6 +105,26 @@ mesh_arg_text_array(FunctionCallInfo fcinfo, int argno, const char *argname, boo
 	return PointerGetDatum(arr);
 }
 
+/*
+ * A text[] read from the catalog as a List of C strings, its NULL elements
+ * left out (policies' exempt purposes, attribute values, retention columns).
+ */
+List *
+mesh_text_array_list(Datum array)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	List	   *result = NIL;
+
+	deconstruct_array(DatumGetArrayTypeP(array), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		if (!nulls[i])
+			result = lappend(result, TextDatumGetCString(elems[i]));
+	return result;
+}
+
 /* Dot-separated identifiers of [0-9A-Za-z-], none empty, up to stop. */
 static const char *
 scan_identifiers(const char *p, char stop)

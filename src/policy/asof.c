@@ -27,6 +27,7 @@
 #include "utils/timestamp.h"
 
 #include "meshpg/catalog/catalog.h"
+#include "meshpg/catalog/sqlcall.h"
 #include "meshpg/policy/policy.h"
 
 static bool asof_active = false;
@@ -88,18 +89,11 @@ mesh_asof_begin(TimestampTz at)
 		MeshAsofAttribute *attr = palloc0(sizeof(MeshAsofAttribute));
 		bool		isnull;
 		Datum		values;
-		Datum	   *elems;
-		bool	   *nulls;
-		int			n;
 
 		attr->role = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
 		attr->key = spi_text(tup, 2);
 		values = SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull);
-		deconstruct_array(DatumGetArrayTypeP(values), TEXTOID, -1, false, TYPALIGN_INT,
-						  &elems, &nulls, &n);
-		for (int j = 0; j < n; j++)
-			if (!nulls[j])
-				attr->values = lappend(attr->values, TextDatumGetCString(elems[j]));
+		attr->values = mesh_text_array_list(values);
 		asof_attributes = lappend(asof_attributes, attr);
 	}
 	mesh_spi_end(&spi);

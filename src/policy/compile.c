@@ -39,6 +39,7 @@
 #include "utils/timestamp.h"
 
 #include "meshpg/catalog/catalog.h"
+#include "meshpg/catalog/sqlcall.h"
 #include "meshpg/policy/policy.h"
 #include "meshpg/text/text.h"
 
@@ -181,22 +182,6 @@ parse_exempt_attributes(Jsonb *jb)
 	return result;
 }
 
-static List *
-text_array_list(Datum d)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	List	   *result = NIL;
-
-	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &nulls, &n);
-	for (int i = 0; i < n; i++)
-		if (!nulls[i])
-			result = lappend(result, TextDatumGetCString(elems[i]));
-	return result;
-}
-
 static void
 policy_load_context(void *arg)
 {
@@ -334,7 +319,7 @@ policy_from_tuple(HeapTuple tup, TupleDesc desc, Relation rel, const char *subje
 	}
 	p->exempt_attributes = parse_exempt_attributes(DatumGetJsonbP(heap_getattr(tup, Anum_cat_policy_exempt_attributes,
 																			   desc, &isnull)));
-	p->exempt_purposes = text_array_list(heap_getattr(tup, Anum_cat_policy_exempt_purposes,
+	p->exempt_purposes = mesh_text_array_list(heap_getattr(tup, Anum_cat_policy_exempt_purposes,
 													  desc, &isnull));
 	p->applies_to_domain = DatumGetBool(heap_getattr(tup, Anum_cat_policy_applies_to_domain,
 													 desc, &isnull));

@@ -108,20 +108,13 @@ load_attribute_rows(void)
 	{
 		AttributeRow *row = palloc0(sizeof(AttributeRow));
 		bool		isnull;
-		Datum	   *elems;
-		bool	   *nulls;
-		int			n;
 
 		row->role = DatumGetObjectId(heap_getattr(tup, Anum_cat_attribute_role,
 												  RelationGetDescr(rel), &isnull));
 		row->key = TextDatumGetCString(heap_getattr(tup, Anum_cat_attribute_key,
 													RelationGetDescr(rel), &isnull));
-		deconstruct_array(DatumGetArrayTypeP(heap_getattr(tup, Anum_cat_attribute_values,
-														  RelationGetDescr(rel), &isnull)),
-						  TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-		for (int i = 0; i < n; i++)
-			if (!nulls[i])
-				row->values = lappend(row->values, TextDatumGetCString(elems[i]));
+		row->values = mesh_text_array_list(heap_getattr(tup, Anum_cat_attribute_values,
+														RelationGetDescr(rel), &isnull));
 		attribute_rows = lappend(attribute_rows, row);
 	}
 	MemoryContextSwitchTo(old);

@@ -439,22 +439,6 @@ row_policy_hiding_rows(Oid relid)
 	return NULL;
 }
 
-static List *
-text_array_list(Datum d)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	List	   *result = NIL;
-
-	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &nulls, &n);
-	for (int i = 0; i < n; i++)
-		if (!nulls[i])
-			result = lappend(result, TextDatumGetCString(elems[i]));
-	return result;
-}
-
 /*
  * The units of one product (inside mesh_spi_begin): every policy bound to
  * it, and every policy bound to a tag one of its columns carries.  A unit
@@ -530,8 +514,8 @@ product_units(int64 product_id)
 		if (u->action == RET_ANONYMISE)
 		{
 			Datum		cols = SPI_getbinval(tup, desc, 8, &isnull);
-			List	   *columns = isnull ? text_array_list(SPI_getbinval(tup, desc, 11, &isnull))
-				: text_array_list(cols);
+			List	   *columns = isnull ? mesh_text_array_list(SPI_getbinval(tup, desc, 11, &isnull))
+				: mesh_text_array_list(cols);
 			Datum		args = SPI_getbinval(tup, desc, 10, &isnull);
 			char	   *mask = SPI_getvalue(tup, desc, 9);
 

@@ -47,6 +47,7 @@ extern Datum mesh_arg_text_array(FunctionCallInfo fcinfo, int argno, const char 
 extern void mesh_check_version(const char *version);
 extern char *mesh_relation_name(Oid relid);
 extern struct ArrayType *mesh_int64_array(const int64 *values, int n, Oid elemtype);
+extern List *mesh_text_array_list(Datum array);
 
 /* rights, always of the caller's own identity (MeshSpiState.userid) */
 extern bool mesh_is_admin(Oid role);
