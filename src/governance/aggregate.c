@@ -107,6 +107,14 @@ refuse(const char *product, const char *policy, const char *msg, const char *det
  * whether any column of them (aggregate-only) or only their projected
  * columns.
  */
+/* What a placeholder stands for: a constrained column (which), or nothing. */
+typedef struct StandIn
+{
+	bool		constrained;
+	MeshAggEntry *entry;
+	AttrNumber	attno;
+} StandIn;
+
 typedef struct UseContext
 {
 	List	   *entries;
@@ -121,13 +129,9 @@ typedef struct UseContext
 	 * constrained column (which), since those tests read x through a
 	 * CaseTestExpr placeholder, not through its Var.
 	 */
-	bool		case_constrained;
-	MeshAggEntry *case_entry;
-	AttrNumber	case_attno;
+	StandIn		case_arg;
 	/* likewise the Params of a sublink's test, for its subquery's output */
-	bool		param_constrained;
-	MeshAggEntry *param_entry;
-	AttrNumber	param_attno;
+	StandIn		sublink_output;
 } UseContext;
 
 static bool has_join_rtes(Query *q);
@@ -173,17 +177,17 @@ uses_walker(Node *node, UseContext *ctx)
 		return false;
 	if (IsA(node, Var))
 		return constrained_var((Var *) node, ctx);
-	if (IsA(node, CaseTestExpr) && ctx->case_constrained)
+	if (IsA(node, CaseTestExpr) && ctx->case_arg.constrained)
 	{
-		ctx->entry = ctx->case_entry;
-		ctx->attno = ctx->case_attno;
+		ctx->entry = ctx->case_arg.entry;
+		ctx->attno = ctx->case_arg.attno;
 		return true;
 	}
 	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_SUBLINK &&
-		ctx->param_constrained)
+		ctx->sublink_output.constrained)
 	{
-		ctx->entry = ctx->param_entry;
-		ctx->attno = ctx->param_attno;
+		ctx->entry = ctx->sublink_output.entry;
+		ctx->attno = ctx->sublink_output.attno;
 		return true;
 	}
 	if (IsA(node, Query))
@@ -203,6 +207,18 @@ static bool
 uses(Node *node, UseContext *ctx)
 {
 	return uses_walker(node, ctx);
+}
+
+/* What a placeholder for expr stands for (uses() notes the column found). */
+static StandIn
+stand_in(Node *expr, UseContext *ctx)
+{
+	StandIn		result;
+
+	result.constrained = uses(expr, ctx);
+	result.entry = ctx->entry;
+	result.attno = ctx->attno;
+	return result;
 }
 
 static const char *
@@ -351,20 +367,14 @@ functions_walker(Node *node, UseContext *ctx)
 		 * count as that column in the test.
 		 */
 		SubLink    *sl = (SubLink *) node;
-		bool		saved = ctx->param_constrained;
-		MeshAggEntry *saved_entry = ctx->param_entry;
-		AttrNumber	saved_attno = ctx->param_attno;
+		StandIn		saved = ctx->sublink_output;
 
 		if (functions_walker(sl->subselect, ctx))
 			return true;
-		ctx->param_constrained = uses(sl->subselect, ctx);
-		ctx->param_entry = ctx->entry;
-		ctx->param_attno = ctx->attno;
+		ctx->sublink_output = stand_in(sl->subselect, ctx);
 		if (functions_walker(sl->testexpr, ctx))
 			return true;
-		ctx->param_constrained = saved;
-		ctx->param_entry = saved_entry;
-		ctx->param_attno = saved_attno;
+		ctx->sublink_output = saved;
 		return false;
 	}
 	if (IsA(node, CaseExpr) && ((CaseExpr *) node)->arg != NULL)
@@ -376,16 +386,12 @@ functions_walker(Node *node, UseContext *ctx)
 		 * The tests are walked knowing what the placeholder stands for.
 		 */
 		CaseExpr   *c = (CaseExpr *) node;
-		bool		saved = ctx->case_constrained;
-		MeshAggEntry *saved_entry = ctx->case_entry;
-		AttrNumber	saved_attno = ctx->case_attno;
+		StandIn		saved = ctx->case_arg;
 		ListCell   *lc;
 
 		if (functions_walker((Node *) c->arg, ctx))
 			return true;
-		ctx->case_constrained = uses((Node *) c->arg, ctx);
-		ctx->case_entry = ctx->entry;
-		ctx->case_attno = ctx->attno;
+		ctx->case_arg = stand_in((Node *) c->arg, ctx);
 		foreach(lc, c->args)
 		{
 			CaseWhen   *w = lfirst_node(CaseWhen, lc);
@@ -393,9 +399,7 @@ functions_walker(Node *node, UseContext *ctx)
 			if (functions_walker((Node *) w->expr, ctx))
 				return true;
 		}
-		ctx->case_constrained = saved;
-		ctx->case_entry = saved_entry;
-		ctx->case_attno = saved_attno;
+		ctx->case_arg = saved;
 		foreach(lc, c->args)
 		{
 			CaseWhen   *w = lfirst_node(CaseWhen, lc);
