@@ -370,6 +370,17 @@ meshpg_request_access(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(id);
 }
 
+/* The request id every answer takes first. */
+static int64
+request_arg(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("access request must not be null")));
+	return PG_GETARG_INT64(0);
+}
+
 /* meshpg.approve_request(request, expires, duration, purpose) */
 Datum
 meshpg_approve_request(PG_FUNCTION_ARGS)
@@ -383,11 +394,7 @@ meshpg_approve_request(PG_FUNCTION_ARGS)
 	bool		isnull;
 	char	   *detail;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("access request must not be null")));
-	id = PG_GETARG_INT64(0);
+	id = request_arg(fcinfo);
 	if (!PG_ARGISNULL(1) && !PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -453,11 +460,7 @@ meshpg_deny_request(PG_FUNCTION_ARGS)
 	RequestRow	req;
 	char	   *by;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("access request must not be null")));
-	id = PG_GETARG_INT64(0);
+	id = request_arg(fcinfo);
 	if (reason == NULL || reason[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -492,11 +495,7 @@ meshpg_cancel_request(PG_FUNCTION_ARGS)
 	RequestRow	req;
 	char	   *by;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("access request must not be null")));
-	id = PG_GETARG_INT64(0);
+	id = request_arg(fcinfo);
 	mesh_spi_begin(&spi);
 	lock_request(id, spi.userid, &req);
 	if (!has_privs_of_role(spi.userid, req.requester) && !mesh_is_admin(spi.userid))
