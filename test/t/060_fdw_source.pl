@@ -222,7 +222,10 @@ SELECT meshpg.grant_access('fed.tx', 'alice');
 is(as('alice', q{SELECT count(*), max(note), bool_and(ssn ~ '^[0-9a-f]{64}$') FROM fed.tx}),
 	'5|*****|t', 'the local product filters and masks on top of the source\'s policies');
 ($ret, $out, $err) = as('alice', q{SELECT id FROM fed.tx WHERE ssn::int = 1});
-like($err, qr/invalid input syntax for type integer: "[0-9a-f]{64}"/,
+# int4in reports a hash that starts with ten digits or more as out of
+# range rather than as bad syntax (the key, and so the hash, is random).
+like($err,
+	qr/(?:invalid input syntax for type integer: "[0-9a-f]{64}"|value "[0-9a-f]{64}" is out of range for type integer)/,
 	'a reader\'s cast sees the source\'s masked value');
 ($ret, $out, $err) = as('bob', 'SELECT count(*) FROM fed.tx');
 like($err, qr/permission denied for (schema fed|data product "fed\.tx")/,
